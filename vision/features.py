@@ -1,0 +1,197 @@
+"""AKAZE keypoints and binary descriptors at a fixed working resolution.
+
+Features are always computed on the photo resized so its long side is
+``FeatureSettings.working_side`` pixels.  That makes the keypoint threshold
+(80 in the original note) mean the same for a 12 MP phone photo and a 0.5 MP
+upload, and bounds the cost of every later step.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import asdict, dataclass, field
+
+import cv2
+import numpy as np
+
+FEATURES_FORMAT_VERSION = 1
+DESCRIPTOR_BYTES = 61  # AKAZE's default MLDB descriptor: 486 bits
+
+
+@dataclass(frozen=True)
+class FeatureSettings:
+    """The settings that change the features themselves (the expensive step).
+
+    Parameters
+    ----------
+    working_side : int
+        Long side, in pixels, of the image the features are computed on.
+    max_keypoints : int
+        Strongest keypoints kept for matching (by detector response); the
+        number detected is still reported in full.
+    akaze_threshold : float
+        AKAZE detector response threshold (OpenCV default 0.001).
+    """
+
+    working_side: int = 1000
+    max_keypoints: int = 2000
+    akaze_threshold: float = 0.001
+
+    def __post_init__(self) -> None:
+        if not 64 <= self.working_side <= 8192:
+            raise ValueError(f"working_side must be in [64, 8192], got {self.working_side}")
+        if self.max_keypoints < 10:
+            raise ValueError(f"max_keypoints must be >= 10, got {self.max_keypoints}")
+        if not 0 < self.akaze_threshold < 1:
+            raise ValueError(f"akaze_threshold must be in (0, 1), got {self.akaze_threshold}")
+
+
+@dataclass(frozen=True)
+class Features:
+    """Keypoints and descriptors of one image at working resolution.
+
+    Attributes
+    ----------
+    points : np.ndarray
+        ``(N, 2)`` float32 keypoint positions in working-image pixels.
+    attributes : np.ndarray
+        ``(N, 4)`` float32: size, angle, response, octave (for drawing).
+    descriptors : np.ndarray
+        ``(N, 61)`` uint8 binary AKAZE descriptors (compare with Hamming).
+    image_size : tuple[int, int]
+        ``(width, height)`` of the working image.
+    n_detected : int
+        Keypoints found before keeping the strongest ``max_keypoints``.
+    settings : FeatureSettings
+        What produced them; stored features with other settings are stale.
+    embedding : np.ndarray or None
+        Optional global descriptor of the whole image (L2-normalised).
+    """
+
+    points: np.ndarray
+    attributes: np.ndarray
+    descriptors: np.ndarray
+    image_size: tuple[int, int]
+    n_detected: int
+    settings: FeatureSettings = field(default_factory=FeatureSettings)
+    embedding: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return int(self.points.shape[0])
+
+    def keypoints(self) -> list[cv2.KeyPoint]:
+        """The keypoints as ``cv2.KeyPoint`` objects, for OpenCV's drawing."""
+        return [
+            cv2.KeyPoint(float(x), float(y), float(s), float(a), float(r), int(o))
+            for (x, y), (s, a, r, o) in zip(self.points, self.attributes)
+        ]
+
+
+def working_image(image: np.ndarray, working_side: int) -> np.ndarray:
+    """Resize ``image`` (``(H, W)`` or ``(H, W, C)``) so its long side is ``working_side``.
+
+    Downscaling uses area interpolation (no aliasing); a smaller image is
+    upscaled bilinearly so that tiny uploads are judged at the same scale.
+    """
+    h, w = image.shape[:2]
+    scale = working_side / max(h, w)
+    if abs(scale - 1.0) < 1e-3:
+        return image
+    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return cv2.resize(image, size, interpolation=interp)
+
+
+def to_gray(image: np.ndarray) -> np.ndarray:
+    """BGR or gray uint8 -> gray uint8."""
+    if image.ndim == 2:
+        return image
+    return cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+
+
+def empty_features(image_size: tuple[int, int], settings: FeatureSettings) -> Features:
+    """The explicit result for an image without any keypoint."""
+    return Features(
+        points=np.zeros((0, 2), np.float32),
+        attributes=np.zeros((0, 4), np.float32),
+        descriptors=np.zeros((0, DESCRIPTOR_BYTES), np.uint8),
+        image_size=image_size,
+        n_detected=0,
+        settings=settings,
+    )
+
+
+def extract_features(working: np.ndarray, settings: FeatureSettings = FeatureSettings()) -> Features:
+    """Detect AKAZE keypoints and compute descriptors on a working-resolution image.
+
+    Parameters
+    ----------
+    working : np.ndarray
+        ``(H, W)`` gray or ``(H, W, 3)`` BGR uint8, already at working
+        resolution (see :func:`working_image`).
+    settings : FeatureSettings
+
+    Returns
+    -------
+    Features
+        Possibly empty (blank or tiny images); never ``None`` descriptors.
+    """
+    if working.dtype != np.uint8 or working.ndim not in (2, 3):
+        raise ValueError(f"expected a uint8 gray or BGR image, got {working.dtype} {working.shape}")
+    gray = to_gray(working)
+    size = (int(gray.shape[1]), int(gray.shape[0]))
+    detector = cv2.AKAZE_create(threshold=settings.akaze_threshold)
+    keypoints, descriptors = detector.detectAndCompute(gray, None)
+    if not keypoints or descriptors is None:
+        return empty_features(size, settings)
+    order = np.argsort([-kp.response for kp in keypoints], kind="stable")[: settings.max_keypoints]
+    kept = [keypoints[i] for i in order]
+    return Features(
+        points=np.array([kp.pt for kp in kept], np.float32).reshape(-1, 2),
+        attributes=np.array([(kp.size, kp.angle, kp.response, kp.octave) for kp in kept], np.float32),
+        descriptors=np.ascontiguousarray(descriptors[order]),
+        image_size=size,
+        n_detected=len(keypoints),
+        settings=settings,
+    )
+
+
+def features_to_bytes(features: Features) -> bytes:
+    """Serialise to a compressed ``.npz`` blob (stored beside a reference)."""
+    arrays = {
+        "points": features.points,
+        "attributes": features.attributes,
+        "descriptors": features.descriptors,
+        "header": np.array(
+            [FEATURES_FORMAT_VERSION, *features.image_size, features.n_detected], np.int64
+        ),
+        "settings": np.array(list(asdict(features.settings).values()), np.float64),
+    }
+    if features.embedding is not None:
+        arrays["embedding"] = features.embedding.astype(np.float32)
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **arrays)
+    return buf.getvalue()
+
+
+def features_from_bytes(blob: bytes) -> Features:
+    """Inverse of :func:`features_to_bytes`; ``ValueError`` for anything else."""
+    try:
+        with np.load(io.BytesIO(blob), allow_pickle=False) as npz:
+            version, width, height, n_detected = (int(v) for v in npz["header"])
+            side, max_kp, thr = (float(v) for v in npz["settings"])
+            embedding = npz["embedding"] if "embedding" in npz.files else None
+            features = Features(
+                points=npz["points"].astype(np.float32),
+                attributes=npz["attributes"].astype(np.float32),
+                descriptors=npz["descriptors"].astype(np.uint8),
+                image_size=(width, height),
+                n_detected=n_detected,
+                settings=FeatureSettings(int(side), int(max_kp), thr),
+                embedding=embedding,
+            )
+    except Exception as exc:  # corrupt zip, missing array, wrong shape ...
+        raise ValueError(f"not a features blob: {exc}") from None
+    if version != FEATURES_FORMAT_VERSION:
+        raise ValueError(f"features blob version {version}, expected {FEATURES_FORMAT_VERSION}")
+    return features

@@ -1,0 +1,147 @@
+"""Homography fitting and the sanity checks a real re-photograph must pass.
+
+An accidental homography fitted to a handful of wrong matches usually shows
+itself in its shape: a projected outline that is self-crossing, mirrored,
+absurdly small or large.  These checks reject it before the inlier count is
+even considered.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+RANSAC_METHODS: dict[str, int] = {"magsac": cv2.USAC_MAGSAC, "ransac": cv2.RANSAC}
+MIN_POINTS = 4  # a homography has 8 degrees of freedom: 4 point pairs
+
+
+@dataclass(frozen=True)
+class HomographyFit:
+    """A fitted homography, or none.
+
+    Attributes
+    ----------
+    H : np.ndarray or None
+        ``(3, 3)`` float64 mapping reference pixels to query pixels.
+    inliers : np.ndarray
+        ``(K,)`` bool, one per input correspondence (all False when ``H`` is None).
+    """
+
+    H: np.ndarray | None
+    inliers: np.ndarray
+
+    @property
+    def n_inliers(self) -> int:
+        return int(self.inliers.sum())
+
+
+def fit_homography(
+    src: np.ndarray, dst: np.ndarray, method: str = "magsac", reproj_px: float = 4.0
+) -> HomographyFit:
+    """Robustly fit ``dst ~ H src``.
+
+    Parameters
+    ----------
+    src, dst : np.ndarray
+        ``(K, 2)`` float32 corresponding points.
+    method : {"magsac", "ransac"}
+        ``cv2.USAC_MAGSAC`` (default) or classic ``cv2.RANSAC``.
+    reproj_px : float
+        Inlier reprojection threshold in working-image pixels.
+
+    Returns
+    -------
+    HomographyFit
+        With ``H=None`` when there are fewer than 4 points or OpenCV finds
+        nothing; never raises for degenerate input.
+    """
+    if method not in RANSAC_METHODS:
+        raise ValueError(f"method must be one of {sorted(RANSAC_METHODS)}, got {method!r}")
+    if src.shape != dst.shape or src.ndim != 2 or src.shape[1] != 2:
+        raise ValueError(f"expected two (K, 2) arrays, got {src.shape} and {dst.shape}")
+    none = HomographyFit(None, np.zeros(len(src), bool))
+    if len(src) < MIN_POINTS:
+        return none
+    try:
+        H, mask = cv2.findHomography(
+            src.reshape(-1, 1, 2), dst.reshape(-1, 1, 2), RANSAC_METHODS[method], reproj_px,
+            maxIters=2000, confidence=0.999,
+        )
+    except cv2.error:  # degenerate configurations (all points collinear ...)
+        return none
+    if H is None or mask is None:
+        return none
+    return HomographyFit(H.astype(np.float64), mask.ravel().astype(bool))
+
+
+def outline(size: tuple[int, int]) -> np.ndarray:
+    """``(4, 2)`` float32 corners of a ``(width, height)`` frame, clockwise on screen."""
+    w, h = size
+    return np.array([[0, 0], [w - 1, 0], [w - 1, h - 1], [0, h - 1]], np.float32)
+
+
+def project_outline(H: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Project the ``(width, height)`` frame's corners by ``H``: ``(4, 2)`` float64."""
+    pts = cv2.perspectiveTransform(outline(size).reshape(-1, 1, 2).astype(np.float64), H)
+    return pts.reshape(4, 2)
+
+
+def shoelace_area(polygon: np.ndarray) -> float:
+    """Signed area of a simple polygon ``(N, 2)``; positive when clockwise on screen (y down)."""
+    x, y = polygon[:, 0], polygon[:, 1]
+    return 0.5 * float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1)))
+
+
+def is_convex(polygon: np.ndarray) -> bool:
+    """True when every turn of the closed polygon goes the same way (no self-crossing)."""
+    edges = np.roll(polygon, -1, axis=0) - polygon
+    cross = edges[:, 0] * np.roll(edges[:, 1], -1) - edges[:, 1] * np.roll(edges[:, 0], -1)
+    return bool(np.all(cross > 0) or np.all(cross < 0))
+
+
+def homography_problems(
+    H: np.ndarray, ref_size: tuple[int, int], query_size: tuple[int, int],
+    max_area_fraction: float = 16.0, max_anisotropy: float = 8.0,
+) -> list[str]:
+    """Reasons why ``H`` cannot be a re-photograph of the reference; ``[]`` if plausible.
+
+    Checks: finite entries; the projected outline convex (a real plane seen by
+    a camera stays convex); orientation preserved (a photo is never mirrored);
+    the outline's area at most ``max_area_fraction`` query frames; the local
+    stretch at the reference centre not more anisotropic than ``max_anisotropy``.
+    """
+    if not np.all(np.isfinite(H)) or abs(H[2, 2]) < 1e-12:
+        return ["homography is not finite"]
+    corners = project_outline(H, ref_size)
+    if not np.all(np.isfinite(corners)):
+        return ["outline projects to infinity"]
+    problems = []
+    if not is_convex(corners):
+        problems.append("projected outline is not convex")
+    elif shoelace_area(corners) <= 0:
+        problems.append("projected outline is mirrored")
+    frame = float(query_size[0] * query_size[1])
+    fraction = abs(shoelace_area(corners)) / frame
+    if fraction > max_area_fraction:
+        problems.append(f"outline covers {fraction:.1f} frames (max {max_area_fraction:g})")
+    stretch = _anisotropy(H, ref_size)
+    if stretch > max_anisotropy:
+        problems.append(f"stretch ratio {stretch:.1f} (max {max_anisotropy:g})")
+    return problems
+
+
+def _anisotropy(H: np.ndarray, ref_size: tuple[int, int]) -> float:
+    """Ratio of the singular values of H's Jacobian at the reference centre."""
+    cx, cy = ref_size[0] / 2.0, ref_size[1] / 2.0
+    denom = H[2, 0] * cx + H[2, 1] * cy + H[2, 2]
+    if abs(denom) < 1e-12:
+        return float("inf")
+    u = (H[0, 0] * cx + H[0, 1] * cy + H[0, 2]) / denom
+    v = (H[1, 0] * cx + H[1, 1] * cy + H[1, 2]) / denom
+    J = np.array(
+        [[H[0, 0] - u * H[2, 0], H[0, 1] - u * H[2, 1]], [H[1, 0] - v * H[2, 0], H[1, 1] - v * H[2, 1]]]
+    ) / denom
+    s = np.linalg.svd(J, compute_uv=False)
+    return float(s[0] / s[1]) if s[1] > 1e-12 else float("inf")
