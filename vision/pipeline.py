@@ -49,17 +49,36 @@ class PreparedPhoto:
     timings: dict[str, float] = field(default_factory=dict)
 
 
+def decode_working(
+    data: bytes, settings: FeatureSettings = FeatureSettings(), limits: DecodeLimits = DEFAULT_LIMITS
+) -> tuple[np.ndarray, ImageHeader]:
+    """Decode ``data`` upright and resize it to the working resolution (BGR uint8)."""
+    decoded = decode_image(data, max_side=settings.working_side, limits=limits)
+    return working_image(decoded.bgr, settings.working_side), decoded.header
+
+
 def prepare_photo(
     data: bytes, settings: FeatureSettings = FeatureSettings(), limits: DecodeLimits = DEFAULT_LIMITS
 ) -> PreparedPhoto:
     """Decode ``data`` (raises :class:`vision.errors.ImageInputError`) and extract features."""
     start = time.perf_counter()
-    decoded = decode_image(data, max_side=settings.working_side, limits=limits)
-    image = working_image(decoded.bgr, settings.working_side)
+    image, header = decode_working(data, settings, limits)
     decode_ms = _ms(start)
     start = time.perf_counter()
     features = extract_features(image, settings)
-    return PreparedPhoto(image, features, decoded.header, {"decode": decode_ms, "features": _ms(start)})
+    return PreparedPhoto(image, features, header, {"decode": decode_ms, "features": _ms(start)})
+
+
+def unreadable_photo(exc: ImageInputError, message: str = v.TAKE_PICTURE_AGAIN) -> v.Verdict:
+    """The 400 answer for a photo that cannot be used, with the specific cause."""
+    return v.Verdict(400, message, False, str(exc), {"error": type(exc).__name__})
+
+
+def registration_verdict(photo: PreparedPhoto, thresholds: Thresholds) -> v.Verdict:
+    """The register decision for a decoded photo, with its timings as extras."""
+    verdict = decide_registration(photo.features.n_detected, thresholds)
+    extra = {**verdict.extra, "timings_ms": photo.timings}
+    return v.Verdict(verdict.status, verdict.message, verdict.result, verdict.reason, extra)
 
 
 def register_photo(
@@ -69,10 +88,8 @@ def register_photo(
     try:
         photo = prepare_photo(data, thresholds.feature_settings, limits)
     except ImageInputError as exc:
-        return v.Verdict(400, v.TAKE_PICTURE_AGAIN, False, str(exc)), None
-    verdict = decide_registration(photo.features.n_detected, thresholds)
-    extra = {**verdict.extra, "timings_ms": photo.timings}
-    return v.Verdict(verdict.status, verdict.message, verdict.result, verdict.reason, extra), photo
+        return unreadable_photo(exc), None
+    return registration_verdict(photo, thresholds), photo
 
 
 @dataclass(frozen=True)
@@ -154,7 +171,7 @@ def verify_photo(
     try:
         query = prepare_photo(data, thresholds.feature_settings, limits)
     except ImageInputError as exc:
-        return Verification(v.Verdict(400, v.MISSING_PICTURE, False, str(exc)), None, {})
+        return Verification(unreadable_photo(exc, v.MISSING_PICTURE), None, {})
     pair = match_features(ref, query.features)
     evidence, verdict, decide_ms = decide_pair(pair, thresholds)
     timings = {**query.timings, "match": pair.match_ms, **decide_ms}

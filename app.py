@@ -1,0 +1,18 @@
+"""Dashboard entrypoint: ``streamlit run app.py``.
+
+Declares the pages.  Each page draws the shared thresholds sidebar
+(``ui.sidebar.render_sidebar``), whose values persist across pages.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+st.set_page_config(page_title="Habit photo check", page_icon="📷", layout="wide")
+
+PAGES = [
+    st.Page("pages/register.py", title="Register", icon="📥", default=True),
+    st.Page("pages/verify.py", title="Verify", icon="🔍"),
+]
+
+st.navigation(PAGES).run()

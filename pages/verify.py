@@ -1,0 +1,93 @@
+"""Verify page: a new photo against a stored reference, with the matches and the outline."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from ui.photo import SAMPLES_DIR, list_samples, photo_input
+from ui.render import show_timings, show_verdict
+from ui.resources import matches, original, prepared, reference_store, stored_reference
+from ui.sidebar import render_sidebar
+from vision import verdict as v
+from vision.decision import decide_original
+from vision.draw import draw_matches
+from vision.errors import ImageInputError
+from vision.pipeline import decide_pair, unreadable_photo
+from vision.store import StoreError
+
+REFERENCE_MODES = ("A user's latest reference", "Any stored reference", "A bundled sample")
+
+thresholds = render_sidebar()
+settings = thresholds.feature_settings
+store = reference_store()
+
+st.title("Verify a new photo")
+
+# --- choose the reference -------------------------------------------------
+mode = st.radio("Reference", REFERENCE_MODES, horizontal=True, key="verify_mode")
+ref_key, ref_bytes = None, None
+try:
+    if mode == REFERENCE_MODES[0]:
+        users = store.users()
+        user = st.selectbox("User", users, key="verify_user", placeholder="No users yet")
+        latest = store.latest(user) if user else None
+        ref_key = latest.key if latest else None
+    elif mode == REFERENCE_MODES[1]:
+        keys = [r.key for u in store.users() for r in store.list(u)]
+        ref_key = st.selectbox("Stored reference", keys, key="verify_key")
+    else:
+        sample = st.selectbox("Sample reference", list_samples(), key="verify_ref_sample",
+                              index=list_samples().index("images/lightglue/DSC_0410.JPG"))
+        ref_bytes = (SAMPLES_DIR / sample).read_bytes()
+except StoreError as exc:
+    st.error(f"{v.MISSING_STD_PICTURE}: {exc}")
+    st.stop()
+
+if ref_key is None and ref_bytes is None:
+    show_verdict(v.Verdict(400, v.NO_STD_IMG, False, "no stored reference for this choice: register one first"))
+    st.stop()
+
+try:
+    if ref_key is not None:
+        loaded, ref_image = stored_reference(ref_key, settings)
+        ref_features, ref_bytes = loaded.features, loaded.image
+    else:
+        ref_photo = prepared(ref_bytes, settings)
+        ref_features, ref_image = ref_photo.features, ref_photo.image
+except (StoreError, ImageInputError) as exc:
+    show_verdict(v.Verdict(500, v.MISSING_STD_PICTURE, False, str(exc)))
+    st.stop()
+
+# --- the new photo --------------------------------------------------------
+photo = photo_input("verify", "New photo source", default_sample="images/lightglue/DSC_0411.JPG")
+if photo is None:
+    st.stop()
+try:
+    query = prepared(photo.data, settings)
+except ImageInputError as exc:
+    show_verdict(unreadable_photo(exc, v.MISSING_PICTURE))
+    st.stop()
+
+# --- cheap step: reruns on every slider move ------------------------------
+rule = st.radio("Decision rule", ("robust", "original"), horizontal=True, key="verify_rule",
+                help="'original' is the design note's rule: 80 best L2 matches, area > 30 px², full resolution.")
+pair = matches(ref_features, query.features)
+evidence, verdict, decide_ms = decide_pair(pair, thresholds)
+if rule == "original":
+    verdict = decide_original(original(ref_bytes, photo.data), thresholds)
+
+show_raw = st.toggle("Show raw kNN matches instead of inliers/rejected", key="verify_raw")
+view, stats = st.columns([3, 1])
+with view:
+    st.image(draw_matches(ref_image, ref_features, query.image, query.features, pair.candidates, evidence, show_raw),
+             caption="Reference (left) and new photo (right): inliers green, rejected red, outline yellow")
+with stats:
+    show_verdict(verdict)
+    st.metric("Keypoints (reference / new)", f"{evidence.n_ref_keypoints} / {evidence.n_query_keypoints}")
+    st.metric("Tentative matches", evidence.n_tentative)
+    st.metric("Inliers", evidence.n_inliers, delta=evidence.n_inliers - thresholds.min_inliers)
+    st.metric("Inlier ratio", f"{evidence.inlier_ratio:.0%}")
+    st.metric("Outline area", f"{evidence.area_fraction:.1%} of frame")
+    if evidence.problems:
+        st.caption("Homography problems: " + "; ".join(evidence.problems))
+    show_timings({**query.timings, "match": pair.match_ms, **decide_ms})

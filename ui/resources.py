@@ -1,0 +1,92 @@
+"""Cached loaders: the expensive steps run once per input, sliders rerun only the cheap step.
+
+``st.cache_data`` keys on the photo bytes and the feature settings, so moving
+a decision slider (ratio, RANSAC, inliers, area) reuses decode + features +
+kNN matches and only reruns :func:`vision.pipeline.decide_pair`.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import streamlit as st
+
+from vision.decision import Thresholds
+from vision.features import FeatureSettings, Features
+from vision.imageio import decode_image
+from vision.original import original_evidence
+from vision.errors import ImageInputError
+from vision.pipeline import (
+    PairMatch,
+    PreparedPhoto,
+    decode_working,
+    match_features,
+    prepare_photo,
+    registration_verdict,
+    unreadable_photo,
+)
+from vision.references import LoadedReference, load_reference
+from vision.draw import thumbnail
+from vision.store import ReferenceStore, StoreError
+from vision.store.factory import settings_from_env_and_secrets, store_from_settings
+from vision.verdict import Verdict
+
+
+def app_settings() -> dict[str, str]:
+    """Environment merged with ``.streamlit/secrets.toml`` (secrets win)."""
+    try:
+        secrets = dict(st.secrets) if len(st.secrets) else None
+    except Exception:  # no secrets file: Streamlit raises instead of returning empty
+        secrets = None
+    return settings_from_env_and_secrets(os.environ, secrets)
+
+
+@st.cache_resource(show_spinner=False)
+def reference_store() -> ReferenceStore:
+    """The configured store (local folder by default), created once per server."""
+    return store_from_settings(app_settings())
+
+
+def registration(data: bytes, thresholds: Thresholds) -> tuple[Verdict, PreparedPhoto | None]:
+    """Register-flow verdict and photo; decode + features cached, the decision rerun."""
+    try:
+        photo = prepared(data, thresholds.feature_settings)
+    except ImageInputError as exc:
+        return unreadable_photo(exc), None
+    return registration_verdict(photo, thresholds), photo
+
+
+@st.cache_data(show_spinner="Extracting features...", max_entries=64)
+def prepared(data: bytes, settings: FeatureSettings) -> PreparedPhoto:
+    """Decode + features of one photo (raises vision.errors.ImageInputError)."""
+    return prepare_photo(data, settings)
+
+
+@st.cache_data(show_spinner="Loading the reference...", max_entries=32)
+def stored_reference(key: str, settings: FeatureSettings) -> tuple[LoadedReference, np.ndarray]:
+    """A stored reference with its features, and its image at working resolution for drawing."""
+    loaded = load_reference(reference_store(), key, settings)
+    return loaded, decode_working(loaded.image, settings)[0]
+
+
+@st.cache_data(show_spinner="Matching...", max_entries=64)
+def matches(ref: Features, query: Features) -> PairMatch:
+    """kNN matches of two feature sets (the expensive half of verification)."""
+    return match_features(ref, query)
+
+
+@st.cache_data(show_spinner="Running the original note's pipeline at full resolution...", max_entries=16)
+def original(ref_data: bytes, query_data: bytes):
+    """The note's pipeline on both photos at full resolution."""
+    return original_evidence(decode_image(ref_data).bgr, decode_image(query_data).bgr)
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def thumbnail_of(key: str) -> np.ndarray | None:
+    """RGB thumbnail of a stored reference, or None when its image is unusable."""
+    try:
+        image, _ = decode_working(reference_store().load_image(key), FeatureSettings(working_side=240))
+    except (StoreError, ImageInputError):
+        return None
+    return thumbnail(image)

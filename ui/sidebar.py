@@ -1,0 +1,158 @@
+"""The thresholds sidebar shown on every page, and the profile file round trip.
+
+Widget values live in ``st.session_state`` under ``th_<field>`` so they keep
+their values across pages; :func:`current_thresholds` rebuilds a
+:class:`vision.decision.Thresholds` from them on every run.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+
+from vision.decision import Thresholds, dumps_profile, load_profile, loads_profile, save_profile
+from vision.geometry import RANSAC_METHODS
+
+PREFIX = "th_"
+DEFAULT_PROFILE_PATH = "profile.json"
+
+
+@dataclass(frozen=True)
+class Control:
+    """How one threshold is shown: widget kind, label, options and help."""
+
+    name: str
+    label: str
+    kind: str  # slider | select | select_slider | number
+    options: tuple[Any, ...] = ()
+    help: str = ""
+
+
+DECISION_CONTROLS = (
+    Control("min_keypoints", "Minimum keypoints (register)", "slider", (0, 500, 5),
+            "Fewer AKAZE keypoints than this: 'Too Little Features' (the note used 80)."),
+    Control("ratio", "Lowe ratio", "slider", (0.5, 1.0, 0.01),
+            "A match survives when its nearest neighbour is this much closer than the second."),
+    Control("ransac_method", "Homography estimator", "select", tuple(RANSAC_METHODS)),
+    Control("ransac_reproj_px", "RANSAC reprojection threshold (px)", "slider", (1.0, 20.0, 0.5)),
+    Control("min_inliers", "Minimum inliers", "slider", (4, 200, 1),
+            "Homography inliers needed to accept a verification."),
+    Control("min_area_fraction", "Minimum outline area (fraction of frame)", "slider", (0.0, 0.5, 0.005),
+            "The reference's projected outline must cover at least this much of the new photo."),
+    Control("original_min_area_px", "Original rule: minimum area (px²)", "number", (0.0, 1e9, 10.0),
+            "The note's only decision: shoelace area of the outline > 30 px²."),
+    Control("tag_min_confidence", "Tag: minimum confidence", "slider", (0.0, 1.0, 0.01),
+            "A tag matches when its concept's confidence reaches this."),
+)
+FEATURE_CONTROLS = (
+    Control("working_side", "Working resolution (long side, px)", "select_slider", (640, 800, 1000, 1200, 1600)),
+    Control("max_keypoints", "Keypoints kept for matching", "select_slider", (500, 1000, 2000, 4000, 8000)),
+)
+
+
+def current_thresholds() -> Thresholds:
+    """The thresholds the sidebar shows now (defaults where a widget has not run yet)."""
+    values = {f.name: st.session_state[PREFIX + f.name] for f in fields(Thresholds) if PREFIX + f.name in st.session_state}
+    return Thresholds.from_dict(values)
+
+
+def profile_path() -> Path:
+    """Where 'Save for API/CLI' writes: ``$VISION_PROFILE`` or ./profile.json."""
+    return Path(os.environ.get("VISION_PROFILE", DEFAULT_PROFILE_PATH))
+
+
+def apply_thresholds(thresholds: Thresholds) -> None:
+    """Put ``thresholds`` into the widgets' state (call from a callback or before the widgets)."""
+    for name, value in thresholds.to_dict().items():
+        st.session_state[PREFIX + name] = value
+
+
+def _initialise() -> None:
+    if st.session_state.get(PREFIX + "initialised"):
+        return
+    try:
+        start = load_profile(profile_path()) if profile_path().is_file() else Thresholds()
+    except ValueError:
+        start = Thresholds()
+    apply_thresholds(start)
+    st.session_state[PREFIX + "initialised"] = True
+
+
+def _widget(control: Control) -> None:
+    key = PREFIX + control.name
+    if control.kind == "slider":
+        lo, hi, step = control.options
+        st.slider(control.label, lo, hi, step=step, key=key, help=control.help)
+    elif control.kind == "select":
+        st.selectbox(control.label, control.options, key=key, help=control.help)
+    elif control.kind == "select_slider":
+        st.select_slider(control.label, control.options, key=key, help=control.help)
+    else:
+        lo, hi, step = control.options
+        st.number_input(control.label, lo, hi, step=step, key=key, help=control.help)
+
+
+def _load_uploaded_profile() -> None:
+    upload = st.session_state.get("profile_upload")
+    if upload is None:
+        return
+    try:
+        apply_thresholds(loads_profile(upload.getvalue().decode("utf-8", errors="replace")))
+        st.session_state["profile_message"] = ("success", f"Loaded {upload.name}")
+    except ValueError as exc:
+        st.session_state["profile_message"] = ("error", f"{upload.name}: {exc}")
+
+
+def _save_server_profile() -> None:
+    try:
+        path = save_profile(current_thresholds(), profile_path())
+        st.session_state["profile_message"] = ("success", f"Saved to {path} (the API and CLI read it)")
+    except OSError as exc:
+        st.session_state["profile_message"] = ("error", f"Could not save: {exc.strerror}")
+
+
+def _keep_values_across_pages() -> None:
+    # Streamlit forgets a widget's value when a run does not draw it (a page
+    # switch counts); re-assigning the keys before the widgets are drawn
+    # keeps them.
+    for key in [k for k in st.session_state if str(k).startswith(PREFIX)]:
+        st.session_state[key] = st.session_state[key]
+
+
+def render_sidebar() -> Thresholds:
+    """Draw the thresholds sidebar and return the current thresholds.
+
+    Every page calls this first: the sidebar belongs to the page run so that
+    a page also works on its own (``AppTest.from_file("pages/verify.py")``).
+    """
+    _initialise()
+    _keep_values_across_pages()
+    with st.sidebar:
+        st.header("Thresholds")
+        for control in DECISION_CONTROLS:
+            _widget(control)
+        with st.expander("Feature settings (recompute features)"):
+            for control in FEATURE_CONTROLS:
+                _widget(control)
+        st.button("Reset to defaults", on_click=apply_thresholds, args=(Thresholds(),), key="reset_thresholds")
+        _profile_box()
+    return current_thresholds()
+
+
+def _profile_box() -> None:
+    with st.expander("Profile file"):
+        thresholds = current_thresholds()
+        st.download_button("Download JSON", dumps_profile(thresholds, "json"), "profile.json",
+                           "application/json", key="download_profile_json")
+        st.download_button("Download TOML", dumps_profile(thresholds, "toml"), "profile.toml",
+                           "application/toml", key="download_profile_toml")
+        st.file_uploader("Load a profile (JSON or TOML)", type=["json", "toml"], key="profile_upload",
+                         on_change=_load_uploaded_profile)
+        st.button(f"Save for API/CLI ({profile_path()})", on_click=_save_server_profile, key="save_profile")
+        message = st.session_state.pop("profile_message", None)
+        if message:
+            getattr(st, message[0])(message[1])
