@@ -1,0 +1,90 @@
+"""Tests for evaluate_tags on a small folder and, when present, the shared data."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from vision.tagging.base import Concept, TaggerError, TagMatch
+from vision.tagging.evaluate import evaluate_tags, read_tags_csv
+from vision.tagging.local import LocalTagger
+
+ASSETS = Path(__file__).resolve().parents[1] / "assets"
+SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    (tmp_path / "img").mkdir()
+    shutil.copy(ASSETS / "chelsea.jpg", tmp_path / "img" / "cat.jpg")
+    shutil.copy(ASSETS / "coffee.jpg", tmp_path / "img" / "coffee.jpg")
+    (tmp_path / "img" / "broken.jpg").write_bytes(b"not a jpeg")
+    (tmp_path / "tags.csv").write_text(
+        "image,labels,source\n"
+        "img/cat.jpg,Tiger Cat|cat,skimage\n"
+        "img/coffee.jpg,espresso,skimage\n"
+        "img/broken.jpg,dog,test\n"
+        "img/missing.jpg,dog,test\n", encoding="utf-8")
+    return tmp_path
+
+
+def test_read_tags_csv(folder):
+    rows = read_tags_csv(folder)
+    assert rows[0] == (folder / "img/cat.jpg", ["Tiger Cat", "cat"])
+    assert len(rows) == 4
+
+
+def test_evaluate_local_tagger(folder):
+    report = evaluate_tags(folder, LocalTagger(), 0.2, progress=False)
+    assert report["images"] == 4 and report["evaluated"] == 2
+    assert report["top5_accuracy"] == 1.0 and report["match_rate"] == 1.0
+    assert report["top1_accuracy"] == 1.0  # "tiger cat" is top-1, espresso top-1
+    assert report["median_latency_ms"] > 0
+    assert {Path(f["image"]).name for f in report["failures"]} == {"broken.jpg", "missing.jpg"}
+    assert all("decodable" in f["error"] for f in report["failures"])
+
+
+class FailingTagger:
+    name = "failing"
+
+    def concepts(self, image_bgr, top_k=10):
+        raise TaggerError("quota or rate limit exceeded")
+
+    def match(self, image_bgr, tag, min_confidence):
+        raise TaggerError("quota or rate limit exceeded")
+
+
+class NamedTagger:
+    """Clarifai-like tagger answering plain names (no classify/synonyms)."""
+
+    name = "named"
+
+    def concepts(self, image_bgr, top_k=10):
+        return [Concept("coffee", 0.9), Concept("cats", 0.8)][:top_k]
+
+    def match(self, image_bgr, tag, min_confidence):
+        return TagMatch(tag, tag.lower().startswith("cat"), "cats", 0.8, [])
+
+
+def test_evaluate_records_tagger_errors(folder):
+    report = evaluate_tags(folder, FailingTagger(), progress=False)
+    assert report["evaluated"] == 0 and report["top1_accuracy"] is None
+    assert sum("quota" in f["error"] for f in report["failures"]) == 2
+
+
+def test_evaluate_generic_tagger_uses_concept_names(folder):
+    report = evaluate_tags(folder, NamedTagger(), progress=False)
+    by_name = {Path(r["image"]).name: r for r in report["results"]}
+    assert by_name["cat.jpg"]["top5"] and not by_name["cat.jpg"]["top1"]
+    assert by_name["cat.jpg"]["matched"] and not by_name["coffee.jpg"]["matched"]
+
+
+@pytest.mark.skipif(not (SHARED / "tags.csv").is_file(), reason="shared data not present")
+def test_shared_data_accuracy():
+    report = evaluate_tags(SHARED, LocalTagger(), 0.2, progress=False)
+    assert report["failures"] == []
+    assert report["top1_accuracy"] >= 0.85
+    assert report["top5_accuracy"] >= 0.95
+    assert report["match_rate"] >= 0.85

@@ -1,0 +1,354 @@
+"""The reference-store interface shared by the local and the S3 backend.
+
+A *reference* is what the register flow keeps for a user: the photo bytes, an
+opaque features blob (serialised by the core so verification need not
+recompute AKAZE), and a small JSON metadata document.  The metadata is written
+last and deleted first: it is the commit marker, so a reference exists exactly
+when its metadata does, and an interrupted ``put`` leaves nothing listed.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any, Protocol, runtime_checkable
+
+from vision.errors import VisionError
+from vision.store.ids import split_key, validate_user_id
+
+__all__ = [
+    "CONTENT_TYPES",
+    "CorruptReferenceError",
+    "InvalidUserIdError",
+    "ReferenceNotFoundError",
+    "ReferenceRecord",
+    "ReferenceStore",
+    "StoreConfigError",
+    "StoreError",
+    "StoreUnavailableError",
+    "check_put_args",
+    "decode_metadata",
+    "encode_metadata",
+    "newest_first",
+    "utc_now",
+]
+
+#: Image types a reference may have; the value is stored and served back.
+CONTENT_TYPES = frozenset({"image/jpeg", "image/png", "image/webp"})
+
+#: Version of the metadata JSON layout, stored in every document.
+METADATA_VERSION = 1
+
+
+class StoreError(VisionError):
+    """Base class of every error raised by a reference store."""
+
+
+class InvalidUserIdError(StoreError, ValueError):
+    """A user id or reference key is malformed or unsafe (e.g. ``../x``)."""
+
+
+class ReferenceNotFoundError(StoreError, KeyError):
+    """No reference has this key (or the user has no reference)."""
+
+    def __str__(self) -> str:
+        # KeyError.__str__ repr()s its argument; keep the message readable.
+        return str(self.args[0]) if self.args else "reference not found"
+
+
+class StoreUnavailableError(StoreError):
+    """The backend cannot be used now: unreachable, timeout, permission, no bucket, disk.
+
+    Attributes
+    ----------
+    reason : str
+        A short machine-readable cause: ``"unreachable"``, ``"timeout"``,
+        ``"access-denied"``, ``"no-bucket"``, ``"no-credentials"``,
+        ``"server-error"``, ``"io-error"`` or ``"error"``.  The message says the
+        same for humans and never contains credentials.
+    """
+
+    def __init__(self, message: str, *, reason: str = "error") -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class CorruptReferenceError(StoreError):
+    """A reference's metadata is unreadable, or its image blob is missing."""
+
+
+class StoreConfigError(StoreError, ValueError):
+    """The store settings are incomplete or invalid (e.g. ``s3`` without a bucket)."""
+
+
+@dataclass(frozen=True)
+class ReferenceRecord:
+    """Metadata of one stored reference photo.
+
+    Attributes
+    ----------
+    key : str
+        ``"<user_id>/<uuid4 hex>"``; random, unguessable, collision-free.
+    user_id : str
+        Owner of the reference.
+    created_at : datetime
+        Timezone-aware UTC time of the ``put``.
+    n_keypoints : int
+        Keypoints counted at registration.
+    width, height : int
+        Pixel size of the stored image.
+    content_type : str
+        One of :data:`CONTENT_TYPES`.
+    """
+
+    key: str
+    user_id: str
+    created_at: datetime
+    n_keypoints: int
+    width: int
+    height: int
+    content_type: str
+
+    def to_json(self) -> dict[str, Any]:
+        """Return a JSON-safe dict (``created_at`` as an ISO 8601 string)."""
+        return {
+            "key": self.key,
+            "user_id": self.user_id,
+            "created_at": self.created_at.isoformat(),
+            "n_keypoints": self.n_keypoints,
+            "width": self.width,
+            "height": self.height,
+            "content_type": self.content_type,
+        }
+
+    @classmethod
+    def from_json(cls, data: Any) -> ReferenceRecord:
+        """Build a record from :meth:`to_json` output, checking every field.
+
+        Parameters
+        ----------
+        data : Any
+            A decoded JSON document.
+
+        Returns
+        -------
+        ReferenceRecord
+
+        Raises
+        ------
+        CorruptReferenceError
+            When a field is missing or has the wrong type or value.
+        """
+        if not isinstance(data, dict):
+            raise CorruptReferenceError("reference metadata is not a JSON object")
+        try:
+            key = data["key"]
+            user_id, _ = split_key(key)
+            if data["user_id"] != user_id:
+                raise CorruptReferenceError(
+                    f"reference metadata of {key!r} names another user"
+                )
+            created_at = datetime.fromisoformat(data["created_at"])
+            if created_at.tzinfo is None:
+                raise CorruptReferenceError(
+                    f"reference metadata of {key!r} has a naive created_at"
+                )
+            ints = {name: data[name] for name in ("n_keypoints", "width", "height")}
+            content_type = data["content_type"]
+        except (KeyError, TypeError, ValueError) as exc:
+            # InvalidUserIdError is a ValueError: a bad key inside the document
+            # is corruption, not bad caller input.
+            raise CorruptReferenceError(f"reference metadata is malformed: {exc}") from exc
+        for name, value in ints.items():
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise CorruptReferenceError(
+                    f"reference metadata of {key!r} has a bad {name}: {value!r}"
+                )
+        if content_type not in CONTENT_TYPES:
+            raise CorruptReferenceError(
+                f"reference metadata of {key!r} has a bad content_type: {content_type!r}"
+            )
+        return cls(
+            key=key,
+            user_id=user_id,
+            created_at=created_at.astimezone(timezone.utc),
+            content_type=content_type,
+            **ints,
+        )
+
+
+def encode_metadata(record: ReferenceRecord) -> bytes:
+    """Serialise ``record`` to the UTF-8 JSON document a backend stores."""
+    document = {"version": METADATA_VERSION, **record.to_json()}
+    return json.dumps(document, sort_keys=True).encode("utf-8")
+
+
+def decode_metadata(raw: bytes, expected_key: str | None = None) -> ReferenceRecord:
+    """Parse a metadata document written by :func:`encode_metadata`.
+
+    Parameters
+    ----------
+    raw : bytes
+        The stored document.
+    expected_key : str, optional
+        The key the document was read under; a document claiming another key
+        (copied or tampered with) is rejected.
+
+    Returns
+    -------
+    ReferenceRecord
+
+    Raises
+    ------
+    CorruptReferenceError
+        Unreadable JSON, unknown version, bad fields or a key mismatch.
+    """
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CorruptReferenceError(f"reference metadata is not valid JSON: {exc}") from exc
+    if isinstance(data, dict) and data.get("version") != METADATA_VERSION:
+        raise CorruptReferenceError(
+            f"reference metadata has unsupported version {data.get('version')!r}"
+        )
+    record = ReferenceRecord.from_json(data)
+    if expected_key is not None and record.key != expected_key:
+        raise CorruptReferenceError(
+            f"reference metadata stored under {expected_key!r} claims key {record.key!r}"
+        )
+    return record
+
+
+_clock_lock = threading.Lock()
+_last_stamp = datetime.min.replace(tzinfo=timezone.utc)
+
+
+def utc_now() -> datetime:
+    """Return the current UTC time, strictly increasing within this process.
+
+    Two ``put`` calls in the same clock tick (coarse clocks) would otherwise tie
+    and "newest first" would fall back to the random key order.
+    """
+    global _last_stamp
+    with _clock_lock:
+        now = datetime.now(timezone.utc)
+        if now <= _last_stamp:
+            now = _last_stamp + timedelta(microseconds=1)
+        _last_stamp = now
+        return now
+
+
+def check_put_args(
+    user_id: str,
+    image: bytes,
+    features: bytes,
+    *,
+    n_keypoints: int,
+    width: int,
+    height: int,
+    content_type: str,
+) -> tuple[bytes, bytes]:
+    """Validate the arguments of :meth:`ReferenceStore.put` before anything is written.
+
+    Returns
+    -------
+    tuple of bytes
+        ``image`` and ``features`` as immutable ``bytes`` (``bytearray`` and
+        ``memoryview`` are accepted and copied).
+
+    Raises
+    ------
+    InvalidUserIdError
+        Bad user id.
+    ValueError, TypeError
+        Empty image, non-bytes blobs, negative or non-integer sizes, unknown
+        content type.
+    """
+    validate_user_id(user_id)
+    blobs = []
+    for name, blob in (("image", image), ("features", features)):
+        if not isinstance(blob, (bytes, bytearray, memoryview)):
+            raise TypeError(f"{name} must be bytes, not {type(blob).__name__}")
+        blobs.append(bytes(blob))
+    if not blobs[0]:
+        raise ValueError("image is empty")
+    for name, value, minimum in (
+        ("n_keypoints", n_keypoints, 0),
+        ("width", width, 1),
+        ("height", height, 1),
+    ):
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise TypeError(f"{name} must be an int, not {type(value).__name__}")
+        if value < minimum:
+            raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    if content_type not in CONTENT_TYPES:
+        raise ValueError(
+            f"content_type must be one of {sorted(CONTENT_TYPES)}, got {content_type!r}"
+        )
+    return blobs[0], blobs[1]
+
+
+def newest_first(records: list[ReferenceRecord]) -> list[ReferenceRecord]:
+    """Sort records newest first; the key breaks (cross-process) ties deterministically."""
+    return sorted(records, key=lambda r: (r.created_at, r.key), reverse=True)
+
+
+@runtime_checkable
+class ReferenceStore(Protocol):
+    """Where reference photos, their features and metadata live.
+
+    Every method validates user ids and keys first (:class:`InvalidUserIdError`)
+    and reports backend trouble as :class:`StoreUnavailableError`.
+    """
+
+    def put(
+        self,
+        user_id: str,
+        image: bytes,
+        features: bytes,
+        *,
+        n_keypoints: int,
+        width: int,
+        height: int,
+        content_type: str,
+    ) -> ReferenceRecord:
+        """Store a new reference under a fresh random key; metadata last."""
+        ...
+
+    def list(self, user_id: str) -> list[ReferenceRecord]:
+        """Return the user's references, newest first; ``[]`` for an unknown user."""
+        ...
+
+    def latest(self, user_id: str) -> ReferenceRecord | None:
+        """Return the user's newest reference, or None."""
+        ...
+
+    def users(self) -> list[str]:
+        """Return the ids of users with at least one reference, sorted."""
+        ...
+
+    def get(self, key: str) -> ReferenceRecord:
+        """Return the metadata of ``key`` (:class:`ReferenceNotFoundError`)."""
+        ...
+
+    def load_image(self, key: str) -> bytes:
+        """Return the image bytes (:class:`CorruptReferenceError` when the blob is gone)."""
+        ...
+
+    def load_features(self, key: str) -> bytes | None:
+        """Return the features blob, or None when it is missing (caller recomputes)."""
+        ...
+
+    def save_features(self, key: str, features: bytes) -> None:
+        """Replace the features blob of an existing reference."""
+        ...
+
+    def delete(self, key: str) -> None:
+        """Delete a reference (metadata first); :class:`ReferenceNotFoundError` if absent."""
+        ...
+
+    def url(self, key: str) -> str | None:
+        """Return a URL the image can be fetched from, or None (local store)."""
+        ...

@@ -1,0 +1,301 @@
+"""Reference store on the local file system (the default backend).
+
+Layout::
+
+    <root>/<user_id>/<ref_id>.img        image bytes as uploaded
+    <root>/<user_id>/<ref_id>.features   opaque features blob
+    <root>/<user_id>/<ref_id>.json       metadata, the commit marker
+
+Every file is written to a uniquely named temporary file in the same directory
+(``mkstemp``: no fixed names, so concurrent puts never clobber each other),
+flushed, fsynced and moved into place with ``os.replace`` (atomic on POSIX and
+Windows).  The metadata is written last and removed first, so a crash between
+the blobs and the metadata leaves only orphan blobs, which nothing lists.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from vision.store.base import (
+    CorruptReferenceError,
+    ReferenceNotFoundError,
+    ReferenceRecord,
+    StoreUnavailableError,
+    check_put_args,
+    decode_metadata,
+    encode_metadata,
+    newest_first,
+    utc_now,
+)
+from vision.store.ids import new_key, split_key, validate_key, validate_user_id
+
+__all__ = ["DEFAULT_ROOT", "LocalReferenceStore"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_ROOT = Path("references")
+
+_IMAGE, _FEATURES, _META = ".img", ".features", ".json"
+_META_NAME = re.compile(r"([0-9a-f]{32})\.json")
+
+
+class LocalReferenceStore:
+    """A :class:`~vision.store.base.ReferenceStore` in a directory tree.
+
+    Parameters
+    ----------
+    root : str or Path, default ``./references``
+        Directory holding one sub-directory per user; created on the first
+        ``put``.  Made absolute at construction so a later ``chdir`` does not
+        move the store.
+    """
+
+    def __init__(self, root: str | os.PathLike[str] = DEFAULT_ROOT) -> None:
+        self.root = Path(root).expanduser().absolute()
+
+    def __repr__(self) -> str:
+        return f"LocalReferenceStore(root={str(self.root)!r})"
+
+    # -- paths -------------------------------------------------------------
+
+    def _path(self, key: str, suffix: str) -> Path:
+        # split_key validates: only [A-Za-z0-9_.@-] user ids and 32 hex
+        # digits reach the file system, so the path stays under root.
+        user_id, ref_id = split_key(key)
+        return self.root / user_id / f"{ref_id}{suffix}"
+
+    def _unavailable(self, action: str, exc: OSError) -> StoreUnavailableError:
+        reason = "access-denied" if isinstance(exc, PermissionError) else "io-error"
+        detail = exc.strerror or type(exc).__name__
+        return StoreUnavailableError(
+            f"local reference store at {self.root}: cannot {action}: {detail}", reason=reason
+        )
+
+    @staticmethod
+    def _write_atomic(path: Path, data: bytes) -> None:
+        """Write ``data`` to ``path`` via a unique temp file and ``os.replace``."""
+        # A leading dot keeps half-written temp files out of every listing.
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    # -- writing -----------------------------------------------------------
+
+    def put(
+        self,
+        user_id: str,
+        image: bytes,
+        features: bytes,
+        *,
+        n_keypoints: int,
+        width: int,
+        height: int,
+        content_type: str,
+    ) -> ReferenceRecord:
+        """Store a new reference; see :class:`~vision.store.base.ReferenceStore`.
+
+        Raises
+        ------
+        InvalidUserIdError, ValueError, TypeError
+            Bad arguments; nothing is written.
+        StoreUnavailableError
+            The directory cannot be written (permission, disk full); whatever
+            was written is removed.
+        """
+        image, features = check_put_args(
+            user_id, image, features,
+            n_keypoints=n_keypoints, width=width, height=height, content_type=content_type,
+        )
+        record = ReferenceRecord(
+            key=new_key(user_id), user_id=user_id, created_at=utc_now(),
+            n_keypoints=n_keypoints, width=width, height=height, content_type=content_type,
+        )
+        paths = [self._path(record.key, s) for s in (_IMAGE, _FEATURES, _META)]
+        try:
+            paths[0].parent.mkdir(parents=True, exist_ok=True)
+            self._write_atomic(paths[0], image)
+            self._write_atomic(paths[1], features)
+            self._write_atomic(paths[2], encode_metadata(record))  # commit
+        except BaseException as exc:
+            for path in paths:
+                try:
+                    path.unlink(missing_ok=True)
+                except OSError:
+                    pass  # best effort: unlisted orphans are harmless
+            if isinstance(exc, OSError):
+                raise self._unavailable(f"store a reference for {user_id!r}", exc) from exc
+            raise
+        return record
+
+    def save_features(self, key: str, features: bytes) -> None:
+        """Replace the features blob of an existing reference.
+
+        Raises
+        ------
+        ReferenceNotFoundError
+            No reference has this key.
+        TypeError
+            ``features`` is not bytes.
+        """
+        self.get(key)
+        if not isinstance(features, (bytes, bytearray, memoryview)):
+            raise TypeError(f"features must be bytes, not {type(features).__name__}")
+        try:
+            self._write_atomic(self._path(key, _FEATURES), bytes(features))
+        except OSError as exc:
+            raise self._unavailable(f"save features of {key!r}", exc) from exc
+
+    def delete(self, key: str) -> None:
+        """Delete a reference: metadata first, then its blobs.
+
+        Raises
+        ------
+        ReferenceNotFoundError
+            No metadata existed (orphan blobs under the key are still removed).
+        """
+        validate_key(key)
+        try:
+            try:
+                self._path(key, _META).unlink()
+                existed = True
+            except FileNotFoundError:
+                existed = False
+            self._path(key, _IMAGE).unlink(missing_ok=True)
+            self._path(key, _FEATURES).unlink(missing_ok=True)
+        except OSError as exc:
+            raise self._unavailable(f"delete {key!r}", exc) from exc
+        # The user's directory is kept: removing it could race with a
+        # concurrent put that has just created it.
+        if not existed:
+            raise ReferenceNotFoundError(f"no reference with key {key!r}")
+
+    # -- reading -----------------------------------------------------------
+
+    def get(self, key: str) -> ReferenceRecord:
+        """Return the metadata of ``key``.
+
+        Raises
+        ------
+        ReferenceNotFoundError
+            No metadata under ``key``.
+        CorruptReferenceError
+            The metadata cannot be parsed or names another key.
+        """
+        path = self._path(key, _META)
+        try:
+            raw = path.read_bytes()
+        except (FileNotFoundError, NotADirectoryError):
+            raise ReferenceNotFoundError(f"no reference with key {key!r}") from None
+        except OSError as exc:
+            raise self._unavailable(f"read {key!r}", exc) from exc
+        record = decode_metadata(raw)
+        if record.key != key:
+            if record.key.lower() == key.lower():
+                # Case-insensitive file system: "bob/x" opened "Bob/x.json",
+                # which belongs to another user.
+                raise ReferenceNotFoundError(f"no reference with key {key!r}")
+            raise CorruptReferenceError(f"reference metadata under {key!r} claims key {record.key!r}")
+        return record
+
+    def _load_blob(self, key: str, suffix: str, what: str) -> bytes | None:
+        self.get(key)  # the metadata decides whether the reference exists
+        try:
+            return self._path(key, suffix).read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise self._unavailable(f"read the {what} of {key!r}", exc) from exc
+
+    def load_image(self, key: str) -> bytes:
+        """Return the image bytes.
+
+        Raises
+        ------
+        ReferenceNotFoundError
+            No reference has this key.
+        CorruptReferenceError
+            The metadata exists but the image file is gone.
+        """
+        data = self._load_blob(key, _IMAGE, "image")
+        if data is None:
+            raise CorruptReferenceError(f"reference {key!r} has no image file")
+        return data
+
+    def load_features(self, key: str) -> bytes | None:
+        """Return the features blob, or None when the file is missing."""
+        return self._load_blob(key, _FEATURES, "features")
+
+    def _records(self, user_id: str) -> Iterator[ReferenceRecord]:
+        """Yield the user's committed references in directory order."""
+        directory = self.root / user_id
+        try:
+            entries = list(os.scandir(directory))
+        except (FileNotFoundError, NotADirectoryError):
+            return
+        except OSError as exc:
+            raise self._unavailable(f"list references of {user_id!r}", exc) from exc
+        for entry in entries:
+            match = _META_NAME.fullmatch(entry.name)
+            if not match:
+                continue  # blobs, temp files, strangers
+            key = f"{user_id}/{match.group(1)}"
+            try:
+                record = decode_metadata(Path(entry.path).read_bytes())
+                if record.key == key:
+                    yield record
+                elif record.key.lower() != key.lower():  # else: other user's spelling
+                    log.warning("skipping %s: it claims key %r", entry.path, record.key)
+            except FileNotFoundError:
+                continue  # deleted while we listed
+            except CorruptReferenceError as exc:
+                log.warning("skipping unreadable reference metadata %s: %s", entry.path, exc)
+            except OSError as exc:
+                raise self._unavailable(f"read {key!r}", exc) from exc
+
+    def list(self, user_id: str) -> list[ReferenceRecord]:
+        """Return the user's references newest first; ``[]`` for an unknown user."""
+        validate_user_id(user_id)
+        return newest_first(list(self._records(user_id)))
+
+    def latest(self, user_id: str) -> ReferenceRecord | None:
+        """Return the user's newest reference, or None."""
+        records = self.list(user_id)
+        return records[0] if records else None
+
+    def users(self) -> list[str]:
+        """Return the sorted ids of users with at least one readable reference."""
+        try:
+            entries = list(os.scandir(self.root))
+        except FileNotFoundError:
+            return []
+        except OSError as exc:
+            raise self._unavailable("list users", exc) from exc
+        found: set[str] = set()
+        for entry in entries:
+            try:
+                validate_user_id(entry.name)
+            except ValueError:
+                continue  # not a user directory (temp files, stray names)
+            if entry.is_dir():
+                # Take ids from the metadata: on a case-insensitive file system
+                # the directory name may be another spelling of the user id.
+                found.update(record.user_id for record in self._records(entry.name))
+        return sorted(found)
+
+    def url(self, key: str) -> str | None:
+        """Return None: local files have no URL (the caller serves the bytes)."""
+        validate_key(key)
+        return None

@@ -1,0 +1,599 @@
+"""Reference store in an S3 bucket (AWS, MinIO or any S3-compatible service).
+
+Objects::
+
+    <prefix><user_id>/<ref_id>.img        image bytes (ContentType = the image type)
+    <prefix><user_id>/<ref_id>.features   opaque features blob
+    <prefix><user_id>/<ref_id>.json       metadata, uploaded LAST (commit marker)
+
+S3 has no multi-object transactions, so the metadata object plays the commit
+role: ``list`` reads only ``.json`` objects, and a failed ``put`` deletes what
+it had uploaded (best effort; anything left over is an unlisted orphan).
+
+Every botocore failure is translated into a store error: network trouble and
+timeouts, missing bucket, denied access and missing credentials become
+:class:`~vision.store.base.StoreUnavailableError` with a ``reason``; a missing
+object becomes :class:`~vision.store.base.ReferenceNotFoundError`.  Messages
+carry the error code and text S3 returned, never credentials.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, TypeVar
+
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    PartialCredentialsError,
+    ReadTimeoutError,
+)
+
+from vision.store.base import (
+    CorruptReferenceError,
+    ReferenceNotFoundError,
+    ReferenceRecord,
+    StoreConfigError,
+    StoreUnavailableError,
+    check_put_args,
+    decode_metadata,
+    encode_metadata,
+    newest_first,
+    utc_now,
+)
+from vision.store.ids import new_key, split_key, validate_key, validate_user_id
+
+__all__ = [
+    "DEFAULT_CONNECT_TIMEOUT_S",
+    "DEFAULT_MAX_ATTEMPTS",
+    "DEFAULT_PREFIX",
+    "DEFAULT_PRESIGN_EXPIRY_S",
+    "DEFAULT_READ_TIMEOUT_S",
+    "S3ReferenceStore",
+    "s3_store_from_settings",
+]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PREFIX = "references/"
+DEFAULT_PRESIGN_EXPIRY_S = 3600
+#: SigV4 presigned URLs are valid for at most seven days.
+MAX_PRESIGN_EXPIRY_S = 7 * 24 * 3600
+# Short timeouts and few attempts: a demo page should say "store unreachable"
+# within seconds instead of hanging for botocore's default 60 s x 5 attempts.
+DEFAULT_CONNECT_TIMEOUT_S = 3.0
+DEFAULT_READ_TIMEOUT_S = 10.0
+DEFAULT_MAX_ATTEMPTS = 2
+
+_IMAGE, _FEATURES, _META = ".img", ".features", ".json"
+_META_NAME = re.compile(r"([0-9a-f]{32})\.json")
+_NOT_FOUND_CODES = frozenset({"NoSuchKey", "404", "NotFound"})
+_DENIED_CODES = frozenset({
+    "AccessDenied", "403", "Forbidden", "InvalidAccessKeyId", "SignatureDoesNotMatch",
+    "ExpiredToken", "InvalidToken", "TokenRefreshRequired", "AllAccessDisabled",
+    "AccountProblem",
+})
+
+T = TypeVar("T")
+
+
+class _NotFound(Exception):
+    """Internal: the object does not exist (translated by the caller)."""
+
+
+def _translate(exc: Exception, action: str, bucket: str) -> Exception:
+    """Map a botocore exception to the store error a caller can act on.
+
+    Parameters
+    ----------
+    exc : Exception
+        Raised by a botocore call (or while streaming a response body).
+    action : str
+        What the store was doing, e.g. ``"load the image of 'bob/...'"``.
+    bucket : str
+        Named in the message.
+
+    Returns
+    -------
+    Exception
+        :class:`_NotFound` for a missing object, otherwise a
+        :class:`StoreUnavailableError` whose message names the cause.
+    """
+    where = f"S3 bucket {bucket!r}: cannot {action}"
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        code = str(error.get("Code", "Unknown"))
+        message = str(error.get("Message", "")).strip()
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        detail = f"{code}: {message}" if message else code
+        if code in _NOT_FOUND_CODES:
+            return _NotFound(detail)
+        if code == "NoSuchBucket":
+            return StoreUnavailableError(f"{where}: the bucket does not exist", reason="no-bucket")
+        if code in _DENIED_CODES or status == 403:
+            return StoreUnavailableError(
+                f"{where}: access denied ({detail}); check the credentials and the bucket policy",
+                reason="access-denied",
+            )
+        if code in {"SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeout"} or (
+            isinstance(status, int) and status >= 500
+        ):
+            return StoreUnavailableError(f"{where}: server error ({detail})", reason="server-error")
+        return StoreUnavailableError(f"{where}: {detail}", reason="error")
+    if isinstance(exc, (NoCredentialsError, PartialCredentialsError)):
+        return StoreUnavailableError(
+            f"{where}: no usable AWS credentials (set AWS_ACCESS_KEY_ID and "
+            "AWS_SECRET_ACCESS_KEY, or configure a profile or role)",
+            reason="no-credentials",
+        )
+    if isinstance(exc, (ConnectTimeoutError, ReadTimeoutError)):
+        return StoreUnavailableError(f"{where}: the endpoint timed out ({exc})", reason="timeout")
+    if isinstance(exc, EndpointConnectionError):
+        return StoreUnavailableError(f"{where}: the endpoint is unreachable ({exc})", reason="unreachable")
+    if isinstance(exc, BotoCoreError):
+        # ConnectionClosedError, ResponseStreamingError, proxy and SSL errors...
+        return StoreUnavailableError(f"{where}: {type(exc).__name__}: {exc}", reason="unreachable")
+    return exc
+
+
+def _is_botocore(exc: BaseException) -> bool:
+    return isinstance(exc, (BotoCoreError, ClientError))
+
+
+class S3ReferenceStore:
+    """A :class:`~vision.store.base.ReferenceStore` in an S3 bucket.
+
+    Parameters
+    ----------
+    client : botocore S3 client
+        ``boto3.client("s3", ...)``; see :func:`s3_store_from_settings` for one
+        with sensible timeouts.  Clients are thread-safe, so one store may serve
+        concurrent requests.
+    bucket : str
+        Existing bucket name.
+    prefix : str, default ``"references/"``
+        Key prefix of every object; ``""`` for the bucket root.  A missing
+        trailing ``/`` is added.
+    presign_expiry_s : int, default 3600
+        Lifetime of the URLs returned by :meth:`url`, 1 s to 7 days.
+    """
+
+    def __init__(
+        self,
+        client: Any,
+        bucket: str,
+        prefix: str = DEFAULT_PREFIX,
+        presign_expiry_s: int = DEFAULT_PRESIGN_EXPIRY_S,
+    ) -> None:
+        if not isinstance(bucket, str) or not bucket.strip():
+            raise StoreConfigError("S3 bucket name is empty")
+        if not isinstance(prefix, str) or prefix.startswith("/") or ".." in prefix:
+            raise StoreConfigError(f"S3 prefix must be a relative key prefix, got {prefix!r}")
+        if prefix and not prefix.endswith("/"):
+            prefix += "/"
+        if (
+            not isinstance(presign_expiry_s, int)
+            or isinstance(presign_expiry_s, bool)
+            or not 1 <= presign_expiry_s <= MAX_PRESIGN_EXPIRY_S
+        ):
+            raise StoreConfigError(
+                f"presign expiry must be 1..{MAX_PRESIGN_EXPIRY_S} seconds, got {presign_expiry_s!r}"
+            )
+        self.client = client
+        self.bucket = bucket.strip()
+        self.prefix = prefix
+        self.presign_expiry_s = presign_expiry_s
+
+    def __repr__(self) -> str:
+        return f"S3ReferenceStore(bucket={self.bucket!r}, prefix={self.prefix!r})"
+
+    # -- helpers -----------------------------------------------------------
+
+    def _object_key(self, key: str, suffix: str) -> str:
+        user_id, ref_id = split_key(key)  # validated: no escape from the prefix
+        return f"{self.prefix}{user_id}/{ref_id}{suffix}"
+
+    def _call(
+        self, action: str, fn: Callable[..., T], /, *, not_found: bool = False, **kwargs: Any
+    ) -> T:
+        """Run one client call, translating botocore errors.
+
+        With ``not_found=True`` a missing object raises the internal
+        ``_NotFound`` for the caller to interpret; otherwise a 404 is reported
+        as :class:`StoreUnavailableError` like any other unexpected answer.
+        """
+        try:
+            return fn(**kwargs)
+        except Exception as exc:
+            if not _is_botocore(exc):
+                raise
+            error = _translate(exc, action, self.bucket)
+            if isinstance(error, _NotFound) and not not_found:
+                error = StoreUnavailableError(
+                    f"S3 bucket {self.bucket!r}: cannot {action}: {error}", reason="error"
+                )
+            raise error from exc
+
+    def _get_bytes(self, action: str, object_key: str) -> bytes:
+        """Download one object; raises ``_NotFound`` when it does not exist."""
+        def fetch() -> bytes:
+            response = self.client.get_object(Bucket=self.bucket, Key=object_key)
+            # Reading the body is network I/O too: a read timeout or a reset
+            # mid-stream must be translated like the request itself.
+            with response["Body"] as body:
+                return body.read()
+
+        return self._call(action, fetch, not_found=True)
+
+    def _delete_quietly(self, object_keys: list[str]) -> None:
+        """Best-effort removal of objects (rollback); failures are only logged."""
+        try:
+            response = self.client.delete_objects(
+                Bucket=self.bucket,
+                Delete={"Objects": [{"Key": k} for k in object_keys], "Quiet": True},
+            )
+            for error in response.get("Errors", []):
+                log.warning("could not remove s3://%s/%s: %s", self.bucket, error.get("Key"), error.get("Code"))
+        except Exception as exc:  # noqa: BLE001 - rollback must not mask the real error
+            log.warning("could not remove %s from s3://%s: %s", object_keys, self.bucket, exc)
+
+    # -- writing -----------------------------------------------------------
+
+    def put(
+        self,
+        user_id: str,
+        image: bytes,
+        features: bytes,
+        *,
+        n_keypoints: int,
+        width: int,
+        height: int,
+        content_type: str,
+    ) -> ReferenceRecord:
+        """Upload image, features, then metadata; see :class:`~vision.store.base.ReferenceStore`.
+
+        Raises
+        ------
+        InvalidUserIdError, ValueError, TypeError
+            Bad arguments; nothing is uploaded.
+        StoreUnavailableError
+            An upload failed; the objects of this put are deleted (best effort).
+        """
+        image, features = check_put_args(
+            user_id, image, features,
+            n_keypoints=n_keypoints, width=width, height=height, content_type=content_type,
+        )
+        record = ReferenceRecord(
+            key=new_key(user_id), user_id=user_id, created_at=utc_now(),
+            n_keypoints=n_keypoints, width=width, height=height, content_type=content_type,
+        )
+        uploads = [
+            (self._object_key(record.key, _IMAGE), image, content_type),
+            (self._object_key(record.key, _FEATURES), features, "application/octet-stream"),
+            (self._object_key(record.key, _META), encode_metadata(record), "application/json"),
+        ]
+        done = 0
+        try:
+            for object_key, body, object_type in uploads:
+                self.client.put_object(
+                    Bucket=self.bucket, Key=object_key, Body=body, ContentType=object_type
+                )
+                done += 1
+        except BaseException as exc:
+            never_connected = isinstance(exc, (EndpointConnectionError, ConnectTimeoutError))
+            if done or not never_connected:
+                # All three keys, the metadata included: a timed-out or
+                # rejected-late upload may still have landed on the server.
+                self._delete_quietly([object_key for object_key, _, _ in uploads])
+            if isinstance(exc, Exception) and _is_botocore(exc):
+                error = _translate(exc, f"store a reference for {user_id!r}", self.bucket)
+                if isinstance(error, _NotFound):  # 404 on a PUT: treat as unavailable
+                    error = StoreUnavailableError(
+                        f"S3 bucket {self.bucket!r}: cannot store a reference: {error}", reason="error"
+                    )
+                raise error from exc
+            raise
+        return record
+
+    def save_features(self, key: str, features: bytes) -> None:
+        """Replace the features blob of an existing reference.
+
+        Raises
+        ------
+        ReferenceNotFoundError
+            No reference has this key.
+        """
+        self.get(key)
+        if not isinstance(features, (bytes, bytearray, memoryview)):
+            raise TypeError(f"features must be bytes, not {type(features).__name__}")
+        self._call(
+            f"save features of {key!r}", self.client.put_object,
+            Bucket=self.bucket, Key=self._object_key(key, _FEATURES),
+            Body=bytes(features), ContentType="application/octet-stream",
+        )
+
+    def delete(self, key: str) -> None:
+        """Delete a reference: metadata first (un-commit), then its blobs.
+
+        Raises
+        ------
+        ReferenceNotFoundError
+            No metadata existed (orphan blobs under the key are still removed).
+        """
+        validate_key(key)
+        try:
+            self._call(
+                f"check {key!r}", self.client.head_object, not_found=True,
+                Bucket=self.bucket, Key=self._object_key(key, _META),
+            )
+            existed = True
+        except _NotFound:
+            existed = False
+        self._call(
+            f"delete {key!r}", self.client.delete_object,
+            Bucket=self.bucket, Key=self._object_key(key, _META),
+        )
+        response = self._call(
+            f"delete {key!r}", self.client.delete_objects,
+            Bucket=self.bucket,
+            Delete={
+                "Objects": [{"Key": self._object_key(key, s)} for s in (_IMAGE, _FEATURES)],
+                "Quiet": True,
+            },
+        )
+        errors = response.get("Errors", [])
+        if errors:
+            codes = ", ".join(f"{e.get('Key')}: {e.get('Code')}" for e in errors)
+            raise StoreUnavailableError(
+                f"S3 bucket {self.bucket!r}: cannot delete the blobs of {key!r} ({codes})",
+                reason="access-denied" if any(e.get("Code") == "AccessDenied" for e in errors) else "error",
+            )
+        if not existed:
+            raise ReferenceNotFoundError(f"no reference with key {key!r}")
+
+    # -- reading -----------------------------------------------------------
+
+    def get(self, key: str) -> ReferenceRecord:
+        """Return the metadata of ``key``.
+
+        Raises
+        ------
+        ReferenceNotFoundError
+            No metadata object under ``key``.
+        CorruptReferenceError
+            The metadata cannot be parsed or names another key.
+        """
+        validate_key(key)
+        try:
+            raw = self._get_bytes(f"read {key!r}", self._object_key(key, _META))
+        except _NotFound:
+            raise ReferenceNotFoundError(f"no reference with key {key!r}") from None
+        return decode_metadata(raw, expected_key=key)
+
+    def _load_blob(self, key: str, suffix: str, what: str) -> bytes | None:
+        self.get(key)  # the metadata decides whether the reference exists
+        try:
+            return self._get_bytes(f"load the {what} of {key!r}", self._object_key(key, suffix))
+        except _NotFound:
+            return None
+
+    def load_image(self, key: str) -> bytes:
+        """Return the image bytes.
+
+        Raises
+        ------
+        ReferenceNotFoundError
+            No reference has this key.
+        CorruptReferenceError
+            The metadata exists but the image object is gone.
+        """
+        data = self._load_blob(key, _IMAGE, "image")
+        if data is None:
+            raise CorruptReferenceError(f"reference {key!r} has no image object")
+        return data
+
+    def load_features(self, key: str) -> bytes | None:
+        """Return the features blob, or None when the object is missing."""
+        return self._load_blob(key, _FEATURES, "features")
+
+    def _list_pages(self, action: str, **kwargs: Any) -> Iterator[dict[str, Any]]:
+        """Yield ``list_objects_v2`` pages, translating errors raised while paging."""
+        paginator = self.client.get_paginator("list_objects_v2")
+        pages = iter(paginator.paginate(Bucket=self.bucket, **kwargs))
+        while True:
+            try:
+                page = next(pages)
+            except StopIteration:
+                return
+            except Exception as exc:
+                if not _is_botocore(exc):
+                    raise
+                error = _translate(exc, action, self.bucket)
+                if isinstance(error, _NotFound):
+                    error = StoreUnavailableError(
+                        f"S3 bucket {self.bucket!r}: cannot {action}: {error}", reason="error"
+                    )
+                raise error from exc
+            yield page
+
+    def list(self, user_id: str) -> list[ReferenceRecord]:
+        """Return the user's references newest first; ``[]`` for an unknown user.
+
+        One paginated listing of ``<prefix><user_id>/`` plus one GET per
+        ``.json`` object; unreadable metadata is logged and skipped.
+        """
+        validate_user_id(user_id)
+        user_prefix = f"{self.prefix}{user_id}/"
+        records = []
+        action = f"list references of {user_id!r}"
+        for page in self._list_pages(action, Prefix=user_prefix):
+            for item in page.get("Contents", []):
+                match = _META_NAME.fullmatch(item["Key"][len(user_prefix):])
+                if not match:
+                    continue  # blobs and strangers
+                key = f"{user_id}/{match.group(1)}"
+                try:
+                    raw = self._get_bytes(f"read {key!r}", item["Key"])
+                    records.append(decode_metadata(raw, expected_key=key))
+                except _NotFound:
+                    continue  # deleted while we listed
+                except CorruptReferenceError as exc:
+                    log.warning("skipping unreadable reference metadata %s: %s", item["Key"], exc)
+        return newest_first(records)
+
+    def latest(self, user_id: str) -> ReferenceRecord | None:
+        """Return the user's newest reference, or None."""
+        records = self.list(user_id)
+        return records[0] if records else None
+
+    def users(self) -> list[str]:
+        """Return the sorted ids of users with objects under the prefix.
+
+        Uses the ``/`` delimiter, so it costs one listing page per 1000 users,
+        not one per object.  A user whose only objects are orphans of a failed
+        rollback would also appear (their ``list`` is empty).
+        """
+        found = []
+        for page in self._list_pages("list users", Prefix=self.prefix, Delimiter="/"):
+            for common in page.get("CommonPrefixes", []):
+                name = common["Prefix"][len(self.prefix):].rstrip("/")
+                try:
+                    found.append(validate_user_id(name))
+                except ValueError:
+                    continue  # not written by this store
+        return sorted(set(found))
+
+    def url(self, key: str) -> str | None:
+        """Return a presigned GET URL of the image, valid for ``presign_expiry_s``.
+
+        Signing happens locally (no request is sent), so the URL is returned
+        even for a key that does not exist; fetching it then answers 404.
+        """
+        validate_key(key)
+        return self._call(
+            f"sign a URL for {key!r}", self.client.generate_presigned_url,
+            ClientMethod="get_object",
+            Params={"Bucket": self.bucket, "Key": self._object_key(key, _IMAGE)},
+            ExpiresIn=self.presign_expiry_s,
+        )
+
+
+def _number(settings: Mapping[str, str], name: str, default: float, *, integer: bool = False) -> Any:
+    """Read a positive number setting, with a clear error naming the setting."""
+    raw = settings.get(name)
+    if raw is None or str(raw).strip() == "":
+        return default
+    try:
+        value = int(str(raw).strip()) if integer else float(str(raw).strip())
+    except ValueError:
+        raise StoreConfigError(f"{name} must be a {'whole ' if integer else ''}number, got {raw!r}") from None
+    if value <= 0:
+        raise StoreConfigError(f"{name} must be positive, got {raw!r}")
+    return value
+
+
+def _text(settings: Mapping[str, str], name: str) -> str | None:
+    value = settings.get(name)
+    if value is None:
+        return None
+    value = str(value).strip()
+    return value or None
+
+
+def s3_store_from_settings(settings: Mapping[str, str]) -> S3ReferenceStore:
+    """Build an :class:`S3ReferenceStore` and its boto3 client from settings.
+
+    Parameters
+    ----------
+    settings : Mapping[str, str]
+        Usually ``os.environ`` merged with Streamlit secrets (see
+        :func:`vision.store.factory.settings_from_env_and_secrets`).  Read:
+
+        - ``VISION_S3_BUCKET`` (required)
+        - ``VISION_S3_REGION`` (else ``AWS_REGION`` / ``AWS_DEFAULT_REGION``,
+          else boto3's default)
+        - ``VISION_S3_ENDPOINT_URL`` (MinIO or another S3-compatible
+          service; path-style addressing is used with it)
+        - ``VISION_S3_PREFIX`` (default ``references/``)
+        - ``VISION_S3_PRESIGN_EXPIRY`` seconds (default 3600)
+        - ``VISION_S3_CONNECT_TIMEOUT``, ``VISION_S3_READ_TIMEOUT`` seconds and
+          ``VISION_S3_MAX_ATTEMPTS`` (total tries, first included; defaults
+          3, 10, 2)
+        - ``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``,
+          ``AWS_SESSION_TOKEN``: used when given (id and secret together),
+          otherwise boto3's default credential chain (profile, SSO, role...).
+
+    Returns
+    -------
+    S3ReferenceStore
+
+    Raises
+    ------
+    StoreConfigError
+        Missing bucket, half-given credentials, malformed numbers or endpoint.
+    """
+    # Imported here so the local store works without boto3 installed.
+    import boto3
+    from botocore.config import Config
+
+    bucket = _text(settings, "VISION_S3_BUCKET")
+    if bucket is None:
+        raise StoreConfigError(
+            "VISION_STORE is 's3' but VISION_S3_BUCKET is not set "
+            "(set it in the environment or in Streamlit secrets)"
+        )
+    endpoint_url = _text(settings, "VISION_S3_ENDPOINT_URL")
+    if endpoint_url is not None and not endpoint_url.startswith(("http://", "https://")):
+        raise StoreConfigError(
+            f"VISION_S3_ENDPOINT_URL must start with http:// or https://, got {endpoint_url!r}"
+        )
+    region = (
+        _text(settings, "VISION_S3_REGION")
+        or _text(settings, "AWS_REGION")
+        or _text(settings, "AWS_DEFAULT_REGION")
+    )
+    key_id = _text(settings, "AWS_ACCESS_KEY_ID")
+    secret = _text(settings, "AWS_SECRET_ACCESS_KEY")
+    token = _text(settings, "AWS_SESSION_TOKEN")
+    if (key_id is None) != (secret is None):
+        # Name the missing one, never echo the present one.
+        missing = "AWS_SECRET_ACCESS_KEY" if secret is None else "AWS_ACCESS_KEY_ID"
+        raise StoreConfigError(f"{missing} is not set but its partner is; set both or neither")
+    config = Config(
+        connect_timeout=_number(settings, "VISION_S3_CONNECT_TIMEOUT", DEFAULT_CONNECT_TIMEOUT_S),
+        read_timeout=_number(settings, "VISION_S3_READ_TIMEOUT", DEFAULT_READ_TIMEOUT_S),
+        retries={
+            # total_max_attempts counts the first try; "max_attempts" would
+            # count only retries (one more request than intended).
+            "total_max_attempts": _number(
+                settings, "VISION_S3_MAX_ATTEMPTS", DEFAULT_MAX_ATTEMPTS, integer=True
+            ),
+            "mode": "standard",
+        },
+        signature_version="s3v4",
+        # Virtual-host addressing needs DNS for <bucket>.<host>; MinIO and
+        # other self-hosted endpoints usually only serve path-style.
+        s3={"addressing_style": "path"} if endpoint_url else {},
+    )
+    # A private Session, not boto3.client(): the default session is shared
+    # module state and not thread-safe to create.
+    session = boto3.session.Session(
+        aws_access_key_id=key_id,
+        aws_secret_access_key=secret,
+        aws_session_token=token if key_id else None,
+        region_name=region,
+    )
+    client = session.client("s3", endpoint_url=endpoint_url, config=config)
+    return S3ReferenceStore(
+        client,
+        bucket,
+        prefix=settings.get("VISION_S3_PREFIX", DEFAULT_PREFIX) or "",
+        presign_expiry_s=_number(
+            settings, "VISION_S3_PRESIGN_EXPIRY", DEFAULT_PRESIGN_EXPIRY_S, integer=True
+        ),
+    )

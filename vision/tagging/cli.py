@@ -1,0 +1,146 @@
+"""``python -m vision tag`` and ``python -m vision evaluate-tags``.
+
+``vision/__main__.py`` calls :func:`add_tag_commands` on its subparsers; each
+command stores its handler as ``func`` (``args.func(args) -> int`` exit code).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import cv2
+
+from vision.tagging.base import DEFAULT_MIN_CONFIDENCE, TaggerError, tag_verdict
+from vision.tagging.evaluate import evaluate_tags
+from vision.tagging.factory import BACKENDS, tagger_from_settings
+
+ProfileLoader = Callable[[str], Any]
+"""Maps a profile name to an object with a ``tag_min_confidence`` attribute."""
+
+
+def add_tag_commands(subparsers, min_confidence: float = DEFAULT_MIN_CONFIDENCE,
+                     profile_loader: ProfileLoader | None = None) -> None:
+    """Register the ``tag`` and ``evaluate-tags`` sub-commands.
+
+    Parameters
+    ----------
+    subparsers : argparse._SubParsersAction
+        From ``parser.add_subparsers()``.
+    min_confidence : float
+        Default threshold when neither ``--min-confidence`` nor a profile sets one.
+    profile_loader : callable, optional
+        ``profile_loader(name)`` returns thresholds with ``tag_min_confidence``;
+        needed for ``--profile``.
+    """
+    tag = subparsers.add_parser("tag", help="tag one photo (JSON on stdout)")
+    tag.add_argument("image", type=Path)
+    tag.add_argument("--tag", help="word to check; prints the contract body")
+    tag.add_argument("--top-k", type=int, default=10)
+    _common(tag)
+    tag.set_defaults(func=run_tag, default_min_confidence=min_confidence, profile_loader=profile_loader)
+
+    ev = subparsers.add_parser("evaluate-tags", help="accuracy and match rate on DATA_DIR/tags.csv")
+    ev.add_argument("data_dir", type=Path)
+    ev.add_argument("--details", action="store_true", help="include per-image results")
+    _common(ev)
+    ev.set_defaults(func=run_evaluate, default_min_confidence=min_confidence, profile_loader=profile_loader)
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    """Options both commands share."""
+    parser.add_argument("--backend", choices=BACKENDS, default="local")
+    parser.add_argument("--profile", help="threshold profile supplying tag_min_confidence")
+    parser.add_argument("--min-confidence", type=float, help="overrides the profile")
+
+
+def resolve_min_confidence(args: argparse.Namespace) -> float:
+    """``--min-confidence``, else the profile's ``tag_min_confidence``, else the default."""
+    if args.min_confidence is not None:
+        return args.min_confidence
+    if args.profile:
+        if args.profile_loader is None:
+            raise SystemExit("--profile is not available here (no profile loader)")
+        value = getattr(args.profile_loader(args.profile), "tag_min_confidence", None)
+        if value is not None:
+            return float(value)
+    return float(args.default_min_confidence)
+
+
+def run_tag(args: argparse.Namespace) -> int:
+    """Handler of ``tag``: print concepts (and the verdict with ``--tag``) as JSON."""
+    image = cv2.imread(str(args.image), cv2.IMREAD_COLOR)
+    if image is None:
+        print(f"error: cannot read an image from {args.image}", file=sys.stderr)
+        return 2
+    min_conf = resolve_min_confidence(args)
+    out: dict[str, Any] = {"image": str(args.image), "backend": args.backend, "min_confidence": min_conf}
+    try:
+        tagger = tagger_from_settings(os.environ, args.backend)
+        out["concepts"] = [c.to_dict() for c in tagger.concepts(image, args.top_k)]
+    except TaggerError as exc:
+        if args.tag is None:
+            _print({**out, "error": exc.cause})
+            return 1
+        out["concepts"] = []
+        tagger = _FailedTagger(args.backend, exc)
+    if args.tag is not None:
+        verdict = tag_verdict(tagger, image, args.tag, min_conf)
+        out.update(verdict.body(), reason=verdict.reason)
+    _print(out)
+    return 0
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    """Handler of ``evaluate-tags``: print the summary as JSON."""
+    if not (args.data_dir / "tags.csv").is_file():
+        print(f"error: {args.data_dir / 'tags.csv'} not found", file=sys.stderr)
+        return 2
+    try:
+        tagger = tagger_from_settings(os.environ, args.backend)
+    except TaggerError as exc:
+        print(f"error: {exc.cause}", file=sys.stderr)
+        return 1
+    report = evaluate_tags(args.data_dir, tagger, resolve_min_confidence(args))
+    if not args.details:
+        report.pop("results")
+    _print(report)
+    return 0
+
+
+class _FailedTagger:
+    """Stands in for a backend that could not be built, so the verdict reports why."""
+
+    def __init__(self, name: str, error: TaggerError) -> None:
+        self.name = name
+        self._error = error
+
+    def concepts(self, image_bgr, top_k: int = 10):
+        """Always raises the construction error."""
+        raise self._error
+
+    def match(self, image_bgr, tag: str, min_confidence: float):
+        """Always raises the construction error."""
+        raise self._error
+
+
+def _print(obj: dict[str, Any]) -> None:
+    """JSON to stdout."""
+    print(json.dumps(obj, indent=2, ensure_ascii=False))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Stand-alone entry point (``python -m vision.tagging.cli``)."""
+    parser = argparse.ArgumentParser(prog="python -m vision.tagging.cli")
+    add_tag_commands(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
