@@ -13,6 +13,8 @@ st.set_page_config(page_title="Habit photo check", page_icon="📷", layout="wid
 PAGES = [
     st.Page("pages/register.py", title="Register", icon="📥", default=True),
     st.Page("pages/verify.py", title="Verify", icon="🔍"),
+    st.Page("pages/tag.py", title="Tag", icon="🏷️"),
+    st.Page("pages/tune.py", title="Tuning lab", icon="🎛️"),
 ]
 
 st.navigation(PAGES).run()

@@ -30,6 +30,7 @@ from vision.references import LoadedReference, load_reference
 from vision.draw import thumbnail
 from vision.store import ReferenceStore, StoreError
 from vision.store.factory import settings_from_env_and_secrets, store_from_settings
+from vision.tagging import Concept, Tagger, clarifai_configured, tagger_from_settings
 from vision.verdict import Verdict
 
 
@@ -90,3 +91,26 @@ def thumbnail_of(key: str) -> np.ndarray | None:
     except (StoreError, ImageInputError):
         return None
     return thumbnail(image)
+
+
+@st.cache_resource(show_spinner="Loading the tagger...")
+def tagger(backend: str) -> Tagger:
+    """One tagger per backend per server (the offline model loads once)."""
+    return tagger_from_settings(app_settings(), backend)
+
+
+def clarifai_available() -> bool:
+    """Whether a Clarifai token is configured (environment or secrets)."""
+    return clarifai_configured(app_settings())
+
+
+@st.cache_data(show_spinner="Decoding...", max_entries=32)
+def decoded(data: bytes) -> np.ndarray:
+    """The upright photo (BGR) at up to 1600 px; raises vision.errors.ImageInputError."""
+    return decode_working(data, FeatureSettings(working_side=1600))[0]
+
+
+@st.cache_data(show_spinner="Asking the tagger...", max_entries=64)
+def concepts(data: bytes, backend: str, top_k: int = 10) -> list[Concept]:
+    """Top concepts of a photo; raises TaggerError (not cached) when the backend fails."""
+    return tagger(backend).concepts(decoded(data), top_k)

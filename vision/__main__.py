@@ -14,12 +14,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from vision.decision import RULES, decide_original, load_profile
+from vision.decision import RULES, Thresholds, decide_original, load_profile
 from vision.errors import ImageInputError
 from vision.evaluate import evaluate_folder
 from vision.imageio import decode_image
 from vision.original import original_evidence
 from vision.pipeline import prepare_photo, register_photo, verify_photo
+from vision.tagging.cli import add_tag_commands
 
 Handler = Callable[[argparse.Namespace], dict[str, Any]]
 
@@ -114,13 +115,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_optional_commands(sub: argparse._SubParsersAction) -> None:
-    """Commands of the other modules (tagging, tuning) register themselves here."""
-    try:
-        from vision.tagging.cli import add_tag_commands
-    except ImportError:
-        pass
-    else:
-        add_tag_commands(sub)
+    """Commands of the other modules (tagging, tuning) register themselves here.
+
+    Their handlers are ``args.func(args) -> int`` (they print their own JSON).
+    """
+    add_tag_commands(sub, min_confidence=Thresholds().tag_min_confidence, profile_loader=load_profile)
     try:
         from vision.tuning import add_tune_commands
     except ImportError:
@@ -131,6 +130,8 @@ def _add_optional_commands(sub: argparse._SubParsersAction) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if hasattr(args, "func"):
+        return args.func(args)
     try:
         body = args.handler(args)
     except UsageError as exc:

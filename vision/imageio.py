@@ -255,3 +255,12 @@ def _jpeg_is_truncated(data: bytes) -> bool:
             return data.find(b"\xff\xd9", pos + 2 + length) == -1
         pos += 2 + length
     return True
+
+
+def read_image_file(path, max_side: int | None = None, limits: DecodeLimits = DEFAULT_LIMITS) -> np.ndarray:
+    """Decode an image file upright (BGR); ``NotAnImageError`` when it is missing or unusable."""
+    try:
+        data = open(path, "rb").read()
+    except OSError as exc:
+        raise NotAnImageError(f"cannot read {path}: {exc.strerror}") from None
+    return decode_image(data, max_side=max_side, limits=limits).bgr

@@ -60,6 +60,8 @@ def test_tag_unreadable_image(capsys, tmp_path):
     bad = tmp_path / "x.jpg"
     bad.write_bytes(b"nope")
     code, out = run(capsys, ["tag", str(bad)])
+    assert code == 2 and "not a JPEG, PNG or WebP image" in out.err
+    code, out = run(capsys, ["tag", str(tmp_path / "missing.jpg")])
     assert code == 2 and "cannot read" in out.err
 
 

@@ -43,7 +43,8 @@ def test_evaluate_local_tagger(folder):
     assert report["top1_accuracy"] == 1.0  # "tiger cat" is top-1, espresso top-1
     assert report["median_latency_ms"] > 0
     assert {Path(f["image"]).name for f in report["failures"]} == {"broken.jpg", "missing.jpg"}
-    assert all("decodable" in f["error"] for f in report["failures"])
+    errors = {Path(f["image"]).name: f["error"] for f in report["failures"]}
+    assert "cannot read" in errors["missing.jpg"] and "not a JPEG" in errors["broken.jpg"]
 
 
 class FailingTagger:

@@ -14,7 +14,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import cv2
+from vision.errors import ImageInputError
+from vision.imageio import read_image_file
 
 from vision.tagging.base import DEFAULT_MIN_CONFIDENCE, TaggerError, tag_verdict
 from vision.tagging.evaluate import evaluate_tags
@@ -74,9 +75,10 @@ def resolve_min_confidence(args: argparse.Namespace) -> float:
 
 def run_tag(args: argparse.Namespace) -> int:
     """Handler of ``tag``: print concepts (and the verdict with ``--tag``) as JSON."""
-    image = cv2.imread(str(args.image), cv2.IMREAD_COLOR)
-    if image is None:
-        print(f"error: cannot read an image from {args.image}", file=sys.stderr)
+    try:
+        image = read_image_file(args.image)
+    except ImageInputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 2
     min_conf = resolve_min_confidence(args)
     out: dict[str, Any] = {"image": str(args.image), "backend": args.backend, "min_confidence": min_conf}

@@ -9,7 +9,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-import cv2
+from vision.errors import ImageInputError
+from vision.imageio import read_image_file
 
 from vision.tagging.base import DEFAULT_MIN_CONFIDENCE, Concept, Tagger, TaggerError, normalise_tag
 
@@ -113,9 +114,10 @@ def evaluate_tags(data_dir: Path, tagger: Tagger, min_confidence: float = DEFAUL
 
 def _evaluate_path(tagger: Tagger, path: Path, labels: list[str], min_confidence: float) -> dict[str, Any]:
     """Evaluate one file, turning unreadable images and tagger errors into failures."""
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if image is None:
-        return {"image": str(path), "labels": labels, "error": "missing or not a decodable image"}
+    try:
+        image = read_image_file(path)
+    except ImageInputError as exc:
+        return {"image": str(path), "labels": labels, "error": str(exc)}
     try:
         return {"image": str(path), "labels": labels, **evaluate_image(tagger, image, labels, min_confidence)}
     except TaggerError as exc:

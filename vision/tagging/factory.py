@@ -9,6 +9,9 @@ from vision.tagging.base import Tagger, TaggerError
 BACKENDS = ("local", "clarifai")
 PAT_KEY = "CLARIFAI_PAT"
 TIMEOUT_KEY = "CLARIFAI_TIMEOUT_S"
+TARGET_KEY = "CLARIFAI_TARGET"  # host:port of the gRPC API (a proxy, or a local stand-in in tests)
+INSECURE_KEY = "CLARIFAI_INSECURE"  # "true": plaintext gRPC, accepted only for a loopback target
+DEFAULT_TARGET = "api.clarifai.com:443"
 
 
 def clarifai_configured(settings: Mapping[str, str]) -> bool:
@@ -29,7 +32,8 @@ def tagger_from_settings(settings: Mapping[str, str], backend: str = "local") ->
     Parameters
     ----------
     settings : Mapping
-        Holds ``CLARIFAI_PAT`` (and optionally ``CLARIFAI_TIMEOUT_S``) for
+        Holds ``CLARIFAI_PAT`` (and optionally ``CLARIFAI_TIMEOUT_S``,
+        ``CLARIFAI_TARGET``, ``CLARIFAI_INSECURE`` for a loopback stand-in) for
         the Clarifai backend; callers fill it from ``os.environ`` or
         Streamlit secrets, never from code.
     backend : {"local", "clarifai"}
@@ -57,5 +61,18 @@ def tagger_from_settings(settings: Mapping[str, str], backend: str = "local") ->
         from vision.tagging.clarifai import ClarifaiTagger
 
         timeout = float(settings.get(TIMEOUT_KEY) or 10.0)
-        return ClarifaiTagger(settings[PAT_KEY], timeout_s=timeout)
+        target = (settings.get(TARGET_KEY) or DEFAULT_TARGET).strip()
+        secure = not _truthy(settings.get(INSECURE_KEY))
+        if not secure and not _is_loopback(target):
+            raise TaggerError(f"{INSECURE_KEY} is only allowed for a loopback target, not {target}")
+        return ClarifaiTagger(settings[PAT_KEY], target=target, secure=secure, timeout_s=timeout)
     raise ValueError(f"unknown tagger backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+
+
+def _truthy(value: str | None) -> bool:
+    return isinstance(value, str) and value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def _is_loopback(target: str) -> bool:
+    host = target.rsplit(":", 1)[0].strip("[]")
+    return host in ("localhost", "::1") or host.startswith("127.")

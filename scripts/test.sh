@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Install everything the test suite needs, then run it.  Used by the README's
+# quick start and by CI (.ci/run).  Safe to run again: installs are skipped
+# when already present.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# The end-to-end tests drive Debian's chromium (Playwright's own browser
+# download cannot work here).
+if ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ]; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core >/dev/null
+  else
+    echo "chromium is missing: sudo apt-get install chromium (the browser tests will be skipped)" >&2
+  fi
+fi
+
+python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+
+python -m pytest "$@"

@@ -1,0 +1,50 @@
+"""The thresholds sidebar: values persist across pages, reset, profile save and load."""
+
+from __future__ import annotations
+
+import json
+
+from page_helpers import open_page
+
+from vision.decision import Thresholds, dumps_profile, load_profile
+
+
+def test_values_persist_across_pages(store_dir):
+    at = open_page("pages/register.py")
+    at.slider(key="th_min_inliers").set_value(42).run()
+    at.switch_page("pages/verify.py").run()
+    assert at.slider(key="th_min_inliers").value == 42
+    at.switch_page("pages/tag.py").run()
+    assert at.slider(key="th_min_inliers").value == 42
+
+
+def test_reset_to_defaults(store_dir):
+    at = open_page("pages/register.py")
+    at.slider(key="th_ratio").set_value(0.6).run()
+    at.button(key="reset_thresholds").click().run()
+    assert at.slider(key="th_ratio").value == Thresholds().ratio
+
+
+def test_save_profile_for_api_and_cli(store_dir, tmp_path):
+    at = open_page("pages/register.py")
+    at.slider(key="th_min_inliers").set_value(33).run()
+    at.button(key="save_profile").click().run()
+    saved = load_profile(tmp_path / "profile.json")
+    assert saved.min_inliers == 33
+
+
+def test_load_uploaded_profile_and_reject_bad_one(store_dir):
+    at = open_page("pages/register.py")
+    toml = dumps_profile(Thresholds(min_inliers=77, ratio=0.7), "toml").encode()
+    at.sidebar.file_uploader(key="profile_upload").set_value(("p.toml", toml, "application/toml")).run()
+    assert at.slider(key="th_min_inliers").value == 77 and at.slider(key="th_ratio").value == 0.7
+    bad = json.dumps({"thresholds": {"min_inliers": 2}}).encode()
+    at.sidebar.file_uploader(key="profile_upload").set_value(("bad.json", bad, "application/json")).run()
+    assert any("min_inliers must be >= 4" in e.value for e in at.error)
+    assert at.slider(key="th_min_inliers").value == 77
+
+
+def test_startup_reads_the_saved_profile(store_dir, tmp_path):
+    (tmp_path / "profile.json").write_text(dumps_profile(Thresholds(min_inliers=55)))
+    at = open_page("pages/register.py")
+    assert at.slider(key="th_min_inliers").value == 55

@@ -1,0 +1,87 @@
+"""AppTest of the Tag page with the offline tagger (the default backend)."""
+
+from __future__ import annotations
+
+import socket
+from concurrent import futures
+
+import grpc
+import pytest
+from clarifai_grpc.grpc.api import resources_pb2, service_pb2, service_pb2_grpc
+from clarifai_grpc.grpc.api.status import status_code_pb2, status_pb2
+from page_helpers import open_page, texts
+
+
+def test_coffee_sample_matches_cup_and_not_dog(store_dir):
+    at = open_page("pages/tag.py")
+    said = texts(at)
+    assert "Matched" in said and "'cup'" in said
+    assert at.get("arrow_vega_lite_chart") or at.get("vega_lite_chart") or at.get("bar_chart")
+    at.text_input(key="tag_word").set_value("dogs").run()
+    assert "Not Matched" in texts(at)
+
+
+def test_cat_sample_and_confidence_slider(store_dir):
+    at = open_page("pages/tag.py")
+    at.selectbox(key="tag_sample").set_value("tag/chelsea.jpg").run()
+    at.text_input(key="tag_word").set_value("Cat").run()
+    assert "Matched" in texts(at) and "Not Matched" not in texts(at)
+    at.slider(key="th_tag_min_confidence").set_value(1.0).run()
+    assert "Not Matched" in texts(at)
+
+
+def test_empty_tag_is_no_tag_and_no_clarifai_without_token(store_dir):
+    at = open_page("pages/tag.py")
+    assert at.radio(key="tag_backend").options == ["Offline (EfficientNet-Lite0, ImageNet + WordNet)"]
+    at.text_input(key="tag_word").set_value("  ").run()
+    assert "No Tag" in texts(at)
+
+
+class _Clarifai(service_pb2_grpc.V2Servicer):
+    """A local stand-in for Clarifai's API: every photo shows a dog."""
+
+    def PostModelOutputs(self, request, context):  # noqa: N802 - gRPC naming
+        output = resources_pb2.Output(status=status_pb2.Status(code=status_code_pb2.SUCCESS))
+        output.data.concepts.add(id="ai_dog", name="dog", value=0.97)
+        response = service_pb2.MultiOutputResponse(status=status_pb2.Status(code=status_code_pb2.SUCCESS))
+        response.outputs.append(output)
+        return response
+
+
+@pytest.fixture
+def clarifai_port():
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    service_pb2_grpc.add_V2Servicer_to_server(_Clarifai(), server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    yield port
+    server.stop(0)
+
+
+def _use_clarifai(monkeypatch, port: int) -> None:
+    monkeypatch.setenv("CLARIFAI_PAT", "test-token-not-real")
+    monkeypatch.setenv("CLARIFAI_TARGET", f"127.0.0.1:{port}")
+    monkeypatch.setenv("CLARIFAI_INSECURE", "true")
+    monkeypatch.setenv("CLARIFAI_TIMEOUT_S", "3")
+
+
+def test_clarifai_backend_over_grpc(store_dir, monkeypatch, clarifai_port):
+    _use_clarifai(monkeypatch, clarifai_port)
+    at = open_page("pages/tag.py")
+    assert len(at.radio(key="tag_backend").options) == 2
+    at.radio(key="tag_backend").set_value("clarifai").run()
+    at.text_input(key="tag_word").set_value("Dogs").run()
+    said = texts(at)
+    assert "Matched" in said and "Not Matched" not in said
+
+
+def test_clarifai_down_is_api_fault(store_dir, monkeypatch):
+    with socket.socket() as sock:  # a port that was free a moment ago: nothing listens
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    _use_clarifai(monkeypatch, port)
+    at = open_page("pages/tag.py")
+    at.radio(key="tag_backend").set_value("clarifai").run()
+    assert not at.exception
+    said = texts(at)
+    assert "Clarifai Api Fault" in said and "test-token-not-real" not in said

@@ -1,0 +1,233 @@
+"""Widgets and caches of the Tuning page (the computing lives in ``vision.tuning``).
+
+Runs are kept in a server-wide store (``st.cache_resource``) keyed by the
+labelled set's fingerprint and the feature settings, so moving a slider, or
+coming back to the page, reuses the expensive step; the original note's
+scores, which depend on no setting, are kept per set.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import OrderedDict
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from ui.photo import SAMPLES_DIR
+from ui.sidebar import apply_thresholds, current_thresholds
+from vision.decision import Thresholds
+from vision.draw import draw_matches
+from vision.errors import ImageInputError
+from vision.features import FeatureSettings
+from vision.pipeline import PairMatch, decode_working
+from vision.tuning import (
+    ErrorCase,
+    OriginalScores,
+    Progress,
+    Recommendation,
+    ScoredSet,
+    TuningRun,
+    figures,
+    score_original,
+)
+from vision.tuning_data import LabelledSet, LabelledSetError, open_folder, open_zip
+
+SOURCES = ("Bundled samples", "Folder on the server", "Upload a zip")
+DEFAULT_SERVER_FOLDER = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+MAX_RUNS = 6
+GALLERY_STEP = 8
+
+
+class RunStore:
+    """Runs per (set fingerprint, feature settings) and original scores per set, LRU-bounded."""
+
+    def __init__(self, max_runs: int = MAX_RUNS) -> None:
+        self.max_runs = max_runs
+        self.runs: OrderedDict[tuple[str, FeatureSettings], TuningRun] = OrderedDict()
+        self.originals: dict[str, OriginalScores] = {}
+        self.lock = threading.Lock()
+
+    def get(self, labelled: LabelledSet, settings: FeatureSettings) -> TuningRun | None:
+        with self.lock:
+            run = self.runs.get((labelled.fingerprint, settings))
+            if run is not None:
+                self.runs.move_to_end((labelled.fingerprint, settings))
+                if run.original is None and labelled.fingerprint in self.originals:
+                    run.original = self.originals[labelled.fingerprint]
+            return run
+
+    def put(self, labelled: LabelledSet, run: TuningRun) -> None:
+        with self.lock:
+            self.runs[(labelled.fingerprint, run.settings)] = run
+            while len(self.runs) > self.max_runs:
+                self.runs.popitem(last=False)
+            if run.original is not None:
+                self.originals[labelled.fingerprint] = run.original
+
+
+@st.cache_resource(show_spinner=False)
+def run_store() -> RunStore:
+    """The server-wide store of tuning runs."""
+    return RunStore()
+
+
+def choose_set() -> LabelledSet | None:
+    """The labelled set picker: bundled samples, a server folder or an uploaded zip."""
+    source = st.radio("Labelled set", SOURCES, horizontal=True, key="tune_source")
+    try:
+        if source == SOURCES[0]:
+            return open_folder(SAMPLES_DIR)
+        if source == SOURCES[1]:
+            default = str(DEFAULT_SERVER_FOLDER) if DEFAULT_SERVER_FOLDER.is_dir() else ""
+            folder = st.text_input("Folder with pairs.csv", value=default, key="tune_folder")
+            return open_folder(folder) if folder else None
+        return _uploaded_set()
+    except LabelledSetError as exc:
+        st.error(f"Not a usable labelled set: {exc}")
+        return None
+
+
+def _uploaded_set() -> LabelledSet | None:
+    upload = st.file_uploader("Zip with pairs.csv and the images (at its root or in one folder)", type=["zip"],
+                              key="tune_zip")
+    if upload is None:
+        return None
+    held = st.session_state.get("tune_zip_set")
+    if held is not None and held[0] == upload.file_id:
+        return held[1]
+    if held is not None:
+        held[1].close()
+    labelled = open_zip(upload.getvalue(), upload.name)
+    st.session_state["tune_zip_set"] = (upload.file_id, labelled)
+    return labelled
+
+
+def _progress_reporter(bar) -> callable:
+    def report(state: Progress) -> None:
+        bar.progress(state.fraction, text=state.text())
+
+    return report
+
+
+def run_with_progress(labelled: LabelledSet, settings: FeatureSettings, with_original: bool) -> TuningRun:
+    """Build a run (features, matches, and the original rule if asked) under a progress bar."""
+    store = run_store()
+    bar = st.progress(0.0, text="Starting...")
+    original: OriginalScores | bool = store.originals.get(labelled.fingerprint) or with_original
+    run = TuningRun.build(labelled, settings, workers=os.cpu_count() or 2,
+                          on_progress=_progress_reporter(bar), original=original)
+    store.put(labelled, run)
+    bar.empty()
+    return run
+
+
+def add_original(run: TuningRun) -> None:
+    """Score the original rule for a run that lacks it, under a progress bar."""
+    bar = st.progress(0.0, text="Original rule...")
+    run.original = score_original(run.labelled, run.workers, _progress_reporter(bar))
+    run.timings_s["original"] = run.original.seconds
+    run_store().put(run.labelled, run)
+    bar.empty()
+
+
+def scored(run: TuningRun, thresholds: Thresholds) -> ScoredSet:
+    """The run decided at ``thresholds`` (reruns RANSAC with a bar only for new ratio/RANSAC settings)."""
+    if run.has_evidence(thresholds):
+        return run.scored(thresholds)
+    bar = st.progress(0.0, text="Ratio test and homographies...")
+    result = run.scored(thresholds, _progress_reporter(bar))
+    bar.empty()
+    return result
+
+
+def _pct(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.1%}"
+
+
+def show_rates(parts: dict[str, ScoredSet]) -> None:
+    """FAR/FRR/TAR/AUC of the robust rule (and the original's) per part, as metrics."""
+    for name, part in parts.items():
+        f = figures(part)
+        st.markdown(f"**{name}**: {f['processed']} pairs ({f['positives']} same, {f['negatives']} different)"
+                    + (f", {f['pairs'] - f['processed']} unusable" if f["pairs"] > f["processed"] else ""))
+        cols = st.columns(5)
+        cols[0].metric("False-accept rate", _pct(f["false_accept_rate"]), help=f"{f['false_accepts']} different pairs accepted")
+        cols[1].metric("False-reject rate", _pct(f["false_reject_rate"]))
+        cols[2].metric("True-accept rate", _pct(f["true_accept_rate"]), help=f"{f['true_accepts']} same pairs accepted")
+        cols[3].metric("ROC AUC (inliers)", "n/a" if f["roc_auc"] is None else f"{f['roc_auc']:.3f}")
+        if "original" in f:
+            o = f["original"]
+            cols[4].metric("Original rule FAR / TAR", f"{_pct(o['false_accept_rate'])} / {_pct(o['true_accept_rate'])}")
+
+
+def per_kind_frame(rows: list[dict]) -> pd.DataFrame:
+    """The per-kind table as a DataFrame (rates as percentages)."""
+    frame = pd.DataFrame(rows)
+    for col in ("accept_rate", "original_accept_rate"):
+        if col in frame:
+            frame[col] = (frame[col] * 100).round(1)
+    return frame.rename(columns={"accept_rate": "accept %", "original_accept_rate": "original accept %"})
+
+
+def recommendation_frame(rec: Recommendation, parts: dict[str, dict | None]) -> pd.DataFrame:
+    """The recommended thresholds' figures per part."""
+    rows = []
+    for name, f in parts.items():
+        if f is not None:
+            rows.append({"part": name, "pairs": f["processed"], "FAR %": _pct(f["false_accept_rate"]),
+                         "TAR %": _pct(f["true_accept_rate"]), "false accepts": f["false_accepts"],
+                         "true accepts": f["true_accepts"]})
+    return pd.DataFrame(rows)
+
+
+def apply_recommendation(rec: Recommendation) -> None:
+    """``on_click``: put the recommended decision thresholds on the sliders, keeping the others."""
+    t = rec.thresholds
+    apply_thresholds(replace(current_thresholds(), min_inliers=t.min_inliers, min_area_fraction=t.min_area_fraction))
+
+
+@st.cache_data(show_spinner=False, max_entries=128)
+def working_photo(path: str, fingerprint: str, working_side: int) -> np.ndarray | None:
+    """A set's image at working resolution (BGR), or None when unreadable; cached for the gallery."""
+    try:
+        return decode_working(Path(path).read_bytes(), FeatureSettings(working_side=working_side))[0]
+    except (OSError, ImageInputError):
+        return None
+
+
+def show_error_case(case: ErrorCase, run: TuningRun, scored_set: ScoredSet) -> None:
+    """One gallery entry: the drawMatches view with the projected outline and why it failed."""
+    match = run.matches[case.run_index]
+    evidence = scored_set.evidence[case.position] if scored_set.evidence else None
+    root, fp, side = run.labelled.root, run.labelled.fingerprint, run.settings.working_side
+    ref = working_photo(str(root / case.pair.ref), fp, side)
+    query = working_photo(str(root / case.pair.query), fp, side)
+    title = (f"{case.kind}: {case.pair.ref} vs {case.pair.query} ({case.pair.kind}) - "
+             f"{case.inliers:.0f} inliers, outline {case.area_fraction:.1%}")
+    if isinstance(match, PairMatch) and evidence is not None and ref is not None and query is not None:
+        st.image(draw_matches(ref, match.ref, query, match.query, match.candidates, evidence), caption=title)
+    else:
+        st.markdown(title)
+    st.caption(f"Reason: {case.reason}")
+
+
+def gallery(cases: list[ErrorCase], run: TuningRun, scored_set: ScoredSet, key: str) -> None:
+    """The first N cases (most wrong first) and a control to show more."""
+    if not cases:
+        st.caption("None at the current thresholds.")
+        return
+    shown = st.session_state.setdefault(f"tune_{key}_shown", GALLERY_STEP)
+    for case in cases[:shown]:
+        show_error_case(case, run, scored_set)
+    if len(cases) > shown:
+        st.button(f"Show {min(GALLERY_STEP, len(cases) - shown)} more of {len(cases) - shown}",
+                  key=f"tune_{key}_more", on_click=_show_more, args=(key,))
+
+
+def _show_more(key: str) -> None:
+    st.session_state[f"tune_{key}_shown"] = st.session_state.get(f"tune_{key}_shown", GALLERY_STEP) + GALLERY_STEP
