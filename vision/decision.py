@@ -20,7 +20,9 @@ from vision import verdict as v
 from vision.features import FeatureSettings
 from vision.geometry import RANSAC_METHODS
 
-RULES = ("robust", "original")
+RULES = ("robust", "fused", "original")
+DEFAULT_RULES = ("robust", "fused")
+"""The rules a profile may select as the default (``original`` is for comparison only)."""
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,13 @@ class Thresholds:
     # Decision
     min_inliers: int = 15
     min_area_fraction: float = 0.01
+    # The fused rule (vision.fusion): accept when a plausible homography has
+    # >= fused_min_inliers inliers and log(1 + inliers) + fused_weight *
+    # similarity >= fused_threshold (global descriptors' cosine similarity).
+    rule: str = "fused"
+    fused_min_inliers: int = 6
+    fused_weight: float = 3.0
+    fused_threshold: float = 3.9
     # The original note's rule
     original_min_area_px: float = 30.0
     # Tag check
@@ -55,6 +64,10 @@ class Thresholds:
             (0 < self.ransac_reproj_px <= 50, "ransac_reproj_px must be in (0, 50]"),
             (self.min_inliers >= 4, "min_inliers must be >= 4 (a homography needs 4 points)"),
             (0 <= self.min_area_fraction <= 1, "min_area_fraction must be in [0, 1]"),
+            (self.rule in DEFAULT_RULES, f"rule must be one of {', '.join(DEFAULT_RULES)}"),
+            (self.fused_min_inliers >= 4, "fused_min_inliers must be >= 4 (a homography needs 4 points)"),
+            (0 < self.fused_weight <= 50, "fused_weight must be in (0, 50]"),
+            (0 < self.fused_threshold <= 20, "fused_threshold must be in (0, 20]"),
             (self.original_min_area_px >= 0, "original_min_area_px must be >= 0"),
             (0 <= self.tag_min_confidence <= 1, "tag_min_confidence must be in [0, 1]"),
         ]
@@ -77,14 +90,27 @@ class Thresholds:
         unknown = sorted(set(data) - set(known))
         if unknown:
             raise ValueError(f"unknown threshold(s): {', '.join(unknown)}")
-        values = {}
-        for name, value in data.items():
-            default = getattr(cls(), name)
-            try:
-                values[name] = type(default)(value)
-            except (TypeError, ValueError):
-                raise ValueError(f"{name} must be a {type(default).__name__}, got {value!r}") from None
+        values = {name: _coerce(name, value, type(getattr(cls(), name))) for name, value in data.items()}
         return replace(cls(), **values)
+
+
+def _coerce(name: str, value: Any, kind: type) -> Any:
+    """Convert a profile value to the field's type without silently changing it."""
+    if isinstance(value, bool) or value is None:
+        raise ValueError(f"{name} must be a {kind.__name__}, got {value!r}")
+    try:
+        if kind is int:
+            number = float(value)
+            if not number.is_integer():
+                raise ValueError
+            return int(number)
+        if kind is float:
+            return float(value)
+        if not isinstance(value, str):
+            raise ValueError
+        return value
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError(f"{name} must be a {kind.__name__}, got {value!r}") from None
 
 
 def save_profile(thresholds: Thresholds, path: str | Path) -> Path:
@@ -100,9 +126,15 @@ def dumps_profile(thresholds: Thresholds, fmt: str = "json") -> str:
     if fmt == "json":
         return json.dumps({"thresholds": data}, indent=2) + "\n"
     if fmt == "toml":
-        lines = ["[thresholds]"] + [f"{k} = {json.dumps(val)}" for k, val in data.items()]
+        lines = ["[thresholds]"] + [f"{k} = {_toml_value(val)}" for k, val in data.items()]
         return "\n".join(lines) + "\n"
     raise ValueError(f"format must be json or toml, got {fmt!r}")
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, float) and not np.isfinite(value):
+        return "inf" if value > 0 else "-inf"
+    return json.dumps(value)
 
 
 def loads_profile(text: str) -> Thresholds:

@@ -204,7 +204,7 @@ def summarise(outcomes: list[PairOutcome], rule: str, thresholds: Thresholds) ->
         kinds.setdefault(o.pair.kind, []).append(o)
     per_kind = {
         kind: {
-            "label": items[0].pair.label,
+            "labels": sorted({o.pair.label for o in items}),
             "pairs": len(items),
             "accept_rate": round(sum(o.accepted for o in items) / len(items), 4),
         }

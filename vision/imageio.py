@@ -41,9 +41,9 @@ _ORIENTATION_OPS: dict[int, tuple[int | None, bool]] = {
     2: (None, True),
     3: (cv2.ROTATE_180, False),
     4: (cv2.ROTATE_180, True),
-    5: (cv2.ROTATE_90_CLOCKWISE, True),
+    5: (cv2.ROTATE_90_COUNTERCLOCKWISE, True),
     6: (cv2.ROTATE_90_CLOCKWISE, False),
-    7: (cv2.ROTATE_90_COUNTERCLOCKWISE, True),
+    7: (cv2.ROTATE_90_CLOCKWISE, True),
     8: (cv2.ROTATE_90_COUNTERCLOCKWISE, False),
 }
 
@@ -162,6 +162,8 @@ def read_header(data: bytes, limits: DecodeLimits = DEFAULT_LIMITS) -> ImageHead
         raise ImageTooLargeError("the image header claims too many pixels") from None
     except Exception:  # PIL raises many types for garbage; all mean the same here
         raise NotAnImageError("the data is not a JPEG, PNG or WebP image") from None
+    if fmt == "MPO":  # a JPEG with an embedded second image (phones' depth or gain maps)
+        fmt = "JPEG"
     if fmt not in SUPPORTED_FORMATS:
         raise NotAnImageError(f"unsupported image format {fmt}; send JPEG, PNG or WebP")
     if width * height > limits.max_pixels:

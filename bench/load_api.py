@@ -1,0 +1,269 @@
+"""Load test of the HTTP API: N concurrent verifications against a running server.
+
+Usage::
+
+    python bench/load_api.py                       # starts its own uvicorn (temp store)
+    python bench/load_api.py --url http://127.0.0.1:8000 --clients 32 --requests 256
+
+Registers ``--users`` users (alternating two reference photos), then fires
+``--requests`` verifications from ``--clients`` concurrent clients, each user
+sending its true-pair photo (expected ``Complete``) or, every ``--wrong-every``
+request, an unrelated photo (expected ``You took wrong picture``).  Bounded in
+count and time: it stops after ``--requests`` or ``--timeout-s``, whichever
+comes first.  Afterwards it checks that every user's reference is still the
+one registered (no lost references): through the API, and directly in the
+store when it started the server itself.
+
+Only loopback targets are accepted (``127.0.0.1``, ``::1``, ``localhost``).
+Prints throughput, p50/p99 latency, the error count (transport errors,
+timeouts, non-2xx) and unexpected verdicts; exits 1 when any is non-zero.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import ipaddress
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from pathlib import Path
+from urllib.parse import urlparse
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = REPO.parent / "shared" / "data" / "images" / "lightglue"
+REF_A, QUERY_A = "DSC_0410.JPG", "DSC_0411.JPG"  # a true pair
+REF_B = "sacre_coeur1.jpg"  # users with this reference verify with itself
+COMPLETE, WRONG = "Complete", "You took wrong picture"
+HEADERS = {"content-type": "application/json"}
+
+
+def loopback_only(url: str) -> str:
+    parsed = urlparse(url)
+    host = parsed.hostname or ""
+    if parsed.scheme not in ("http", "https"):
+        raise SystemExit(f"--url must be http(s)://..., got {url!r}")
+    if host != "localhost":
+        try:
+            if not ipaddress.ip_address(host).is_loopback:
+                raise ValueError
+        except ValueError:
+            raise SystemExit(f"refusing non-loopback target {host!r}: this script only loads 127.0.0.1/::1") from None
+    return url.rstrip("/")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(store_dir: str, workers: int | None) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    env = {**os.environ, "VISION_STORE": "local", "VISION_STORE_DIR": store_dir}
+    if workers:
+        env["VISION_WORKERS"] = str(workers)
+    # The server's log goes to a file: an unread pipe would fill up and block it.
+    log_file = open(Path(store_dir).parent / (Path(store_dir).name + ".log"), "wb")  # noqa: SIM115
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "api:app", "--host", "127.0.0.1", "--port", str(port),
+         "--log-level", "warning", "--no-access-log"],
+        cwd=REPO, env=env, stdout=log_file, stderr=subprocess.STDOUT,
+    )
+    log_file.close()
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            tail = (Path(store_dir).parent / (Path(store_dir).name + ".log")).read_text(errors="replace")[-2000:]
+            raise SystemExit(f"server exited: {tail}")
+        try:
+            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                return proc, url
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    proc.kill()
+    raise SystemExit("server did not start within 30 s")
+
+
+def b64file(name: str) -> str:
+    path = DATA / name
+    if not path.is_file():
+        raise SystemExit(f"photo not found: {path}")
+    return base64.b64encode(path.read_bytes()).decode()
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--url", help="target server (loopback only); default: start one")
+    ap.add_argument("--clients", type=int, default=32)
+    ap.add_argument("--requests", type=int, default=256)
+    ap.add_argument("--users", type=int, default=16)
+    ap.add_argument("--wrong-every", type=int, default=4, help="every k-th request sends an unrelated photo")
+    ap.add_argument("--timeout-s", type=float, default=120.0, help="overall time bound")
+    ap.add_argument("--request-timeout-s", type=float, default=60.0)
+    ap.add_argument("--workers", type=int, help="VISION_WORKERS of the server this script starts")
+    ap.add_argument("--json", action="store_true", help="print the summary as JSON")
+    args = ap.parse_args(argv)
+    if not (1 <= args.clients <= 256 and 1 <= args.requests <= 100_000 and 1 <= args.users <= 1000):
+        raise SystemExit("--clients 1..256, --requests 1..100000, --users 1..1000")
+
+    proc, tmp = None, None
+    store_dir = None
+    if args.url:
+        url = loopback_only(args.url)
+    else:
+        tmp = tempfile.TemporaryDirectory(prefix="load_api_")
+        store_dir = tmp.name
+        proc, url = start_server(store_dir, args.workers)
+    try:
+        return run(url, args, store_dir)
+    finally:
+        if proc is not None:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        if tmp is not None:
+            tmp.cleanup()
+            Path(tmp.name + ".log").unlink(missing_ok=True)
+
+
+def run(url: str, args: argparse.Namespace, store_dir: str | None) -> int:
+    photos = {n: b64file(n) for n in (REF_A, QUERY_A, REF_B)}
+    run_id = os.urandom(3).hex()
+    users = {f"load-{run_id}-{i:03d}": (REF_A if i % 2 == 0 else REF_B) for i in range(args.users)}
+    keys: dict[str, str] = {}
+    with httpx.Client(base_url=url, timeout=args.request_timeout_s) as client:
+        for name, ref in users.items():
+            res = client.post("/auth/stdimg", content=json.dumps({"data": photos[ref], "name": name}), headers=HEADERS)
+            body = res.json()
+            if res.status_code != 200 or body.get("message") != "Good Picture":
+                raise SystemExit(f"registering {name} failed: {res.status_code} {body}")
+            keys[name] = body["key"]
+
+    names = list(users)
+    jobs = []
+    for i in range(args.requests):
+        name = names[i % len(names)]
+        wrong = args.wrong_every > 0 and i % args.wrong_every == args.wrong_every - 1
+        if users[name] == REF_A:
+            query, expected = (REF_B, WRONG) if wrong else (QUERY_A, COMPLETE)
+        else:
+            query, expected = (REF_A, WRONG) if wrong else (REF_B, COMPLETE)
+        jobs.append((name, json.dumps({"data": photos[query], "name": name}).encode(), expected))
+
+    latencies: list[float] = []
+    errors: list[str] = []
+    unexpected: list[str] = []
+    lock = threading.Lock()
+    deadline = time.monotonic() + args.timeout_s
+    local = threading.local()
+    clients: list[httpx.Client] = []
+
+    def client_for_thread() -> httpx.Client:
+        if not hasattr(local, "client"):
+            local.client = httpx.Client(base_url=url, timeout=args.request_timeout_s)
+            with lock:
+                clients.append(local.client)
+        return local.client
+
+    def one(job: tuple[str, bytes, str]) -> None:
+        name, payload, expected = job
+        if time.monotonic() > deadline:
+            with lock:
+                errors.append("skipped: overall time bound reached")
+            return
+        start = time.perf_counter()
+        try:
+            res = client_for_thread().post("/auth/feature", content=payload, headers=HEADERS)
+            elapsed = time.perf_counter() - start
+            body = res.json()
+        except (httpx.HTTPError, ValueError) as exc:
+            with lock:
+                errors.append(f"{type(exc).__name__}: {exc}")
+            return
+        with lock:
+            latencies.append(elapsed)
+            if res.status_code != 200 or body.get("status") != res.status_code:
+                errors.append(f"{name}: HTTP {res.status_code} {body.get('message')} ({body.get('reason')})")
+            elif body.get("message") != expected or body.get("key") != keys[name]:
+                unexpected.append(f"{name}: expected {expected}, got {body.get('message')} key {body.get('key')}")
+
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=args.clients) as pool:
+        futures = [pool.submit(one, job) for job in jobs]
+        for f in as_completed(futures):
+            f.result()
+    wall = time.perf_counter() - t0
+    for c in clients:
+        c.close()
+
+    # no lost references: through the API, and in the store when we own it
+    lost = []
+    with httpx.Client(base_url=url, timeout=args.request_timeout_s) as client:
+        health = client.get("/healthz").status_code
+        for name, ref in users.items():
+            query = QUERY_A if ref == REF_A else REF_B
+            body = client.post("/auth/feature", content=json.dumps({"data": photos[query], "name": name}),
+                               headers=HEADERS).json()
+            if body.get("message") != COMPLETE or body.get("key") != keys[name]:
+                lost.append(f"{name}: {body.get('message')} key {body.get('key')}")
+    if store_dir is not None:
+        sys.path.insert(0, str(REPO))
+        from vision.store import LocalReferenceStore
+
+        store = LocalReferenceStore(store_dir)
+        for name, key in keys.items():
+            latest = store.latest(name)
+            if latest is None or latest.key != key:
+                lost.append(f"{name}: store latest {latest.key if latest else None} != {key}")
+
+    done = len(latencies)
+    summary = {
+        "url": url,
+        "clients": args.clients,
+        "requests": args.requests,
+        "completed": done,
+        "wall_s": round(wall, 2),
+        "throughput_rps": round(done / wall, 2) if wall else 0.0,
+        "p50_ms": round(percentile(latencies, 0.50) * 1000, 1),
+        "p99_ms": round(percentile(latencies, 0.99) * 1000, 1),
+        "max_ms": round(max(latencies) * 1000, 1) if latencies else None,
+        "mean_ms": round(statistics.fmean(latencies) * 1000, 1) if latencies else None,
+        "errors": len(errors),
+        "unexpected_verdicts": len(unexpected),
+        "lost_references": len(lost),
+        "healthz_after": health,
+    }
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        print(f"target {url}: {args.requests} verifications, {args.clients} concurrent clients, {args.users} users")
+        print(f"completed {done} in {summary['wall_s']} s -> {summary['throughput_rps']} req/s")
+        print(f"latency p50 {summary['p50_ms']} ms, p99 {summary['p99_ms']} ms, max {summary['max_ms']} ms")
+        print(f"errors {len(errors)}, unexpected verdicts {len(unexpected)}, lost references {len(lost)}")
+    for line in (errors + unexpected + lost)[:10]:
+        print("  " + line, file=sys.stderr)
+    return 1 if errors or unexpected or lost else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,114 @@
+"""The framework-free flows of vision.service (what api.py and the dashboard call)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from api_fixtures import ASSETS, Counter, FakeTagger, b64, failing_tagger, gray_jpeg, photo  # noqa: E402
+from vision import service
+from vision import verdict as v
+from vision.decision import Thresholds
+from vision.store import LocalReferenceStore, validate_user_id
+
+
+@pytest.fixture
+def store(tmp_path) -> LocalReferenceStore:
+    return LocalReferenceStore(tmp_path / "refs")
+
+
+def test_register_and_verify_bytes(store):
+    gate = Counter()
+    reg = service.register_bytes(store, photo("DSC_0410.JPG"), "hong", Thresholds(), gate=gate)
+    assert (reg.status, reg.message, reg.result) == (200, v.GOOD_PICTURE, True)
+    assert reg.extra["key"] == store.latest("hong").key and reg.extra["name"] == "hong"
+    ok = service.verify_bytes(store, photo("DSC_0411.JPG"), "hong", Thresholds(), gate=gate)
+    assert (ok.status, ok.message, ok.result) == (200, v.COMPLETE, True)
+    assert ok.extra["inliers"] >= 15 and ok.extra["key"] == reg.extra["key"]
+    bad = service.verify_bytes(store, photo("sacre_coeur1.jpg"), "hong", Thresholds(), gate=gate)
+    assert (bad.status, bad.message, bad.result) == (200, v.WRONG_PICTURE, False)
+    assert gate.entered == 3 and gate.active == 0  # CPU work ran inside the gate
+
+
+def test_register_anonymous(store):
+    reg = service.register_bytes(store, photo("DSC_0410.JPG"), None)
+    name = reg.extra["name"]
+    assert name.startswith(service.ANONYMOUS_PREFIX) and validate_user_id(name) == name
+    assert store.latest(name).key == reg.extra["key"]
+
+
+def test_register_too_little_features_stores_nothing(store):
+    reg = service.register_bytes(store, gray_jpeg(), "hong")
+    assert (reg.status, reg.message) == (400, v.TOO_LITTLE_FEATURES)
+    assert store.users() == []
+
+
+@pytest.mark.parametrize("data", [None, 5, "", "***", b64(b"text")])
+def test_register_b64_bad_data(store, data):
+    reg = service.register_b64(store, data, "hong")
+    assert (reg.status, reg.message, reg.result) == (400, v.TAKE_PICTURE_AGAIN, False)
+    assert store.users() == []
+
+
+@pytest.mark.parametrize("name", ["../x", "a/b", "x" * 5000, "", 12])
+def test_register_bad_name(store, name):
+    reg = service.register_b64(store, b64(photo("DSC_0410.JPG")), name)
+    assert (reg.status, reg.message) == (400, v.TAKE_PICTURE_AGAIN)
+    assert store.users() == []
+
+
+def test_verify_order_user_before_photo(store):
+    # no user id and no photo: the user is checked first
+    assert service.verify_b64(store, None, None).message == v.NO_STD_IMG
+    assert service.verify_b64(store, "garbage!", "nobody").message == v.NO_STD_IMG
+    service.register_bytes(store, photo("DSC_0410.JPG"), "hong")
+    assert service.verify_b64(store, "garbage!", "hong").message == v.MISSING_PICTURE
+    assert service.verify_bytes(store, b"", "hong").message == v.MISSING_PICTURE
+
+
+def test_verify_bad_photo_does_not_touch_reference_features(store):
+    service.register_bytes(store, photo("DSC_0410.JPG"), "hong")
+    key = store.latest("hong").key
+    (store.root / f"{key}.features").unlink()
+    out = service.verify_bytes(store, b"\x89PNG not really", "hong")
+    assert out.message == v.MISSING_PICTURE
+    assert store.load_features(key) is None  # answered before the reference was loaded
+
+
+def test_tag_bytes(store):
+    cat = (ASSETS / "chelsea.jpg").read_bytes()
+    tagger = FakeTagger({"cat": 0.9})
+    assert service.tag_bytes(tagger, cat, "cat").message == v.MATCHED
+    assert service.tag_bytes(tagger, cat, "dog").message == v.NOT_MATCHED
+    assert service.tag_bytes(tagger, cat, " ").message == v.NO_TAG
+    assert service.tag_bytes(tagger, b"nope", "cat").message == v.NO_TAG
+    fault = service.tag_bytes(failing_tagger("quota exceeded"), cat, "cat")
+    assert (fault.status, fault.message) == (500, v.CLARIFAI_API_FAULT) and "quota exceeded" in fault.reason
+
+
+def test_tag_factory_built_lazily_and_failures_are_faults(store):
+    cat = (ASSETS / "chelsea.jpg").read_bytes()
+    built = []
+
+    def factory():
+        built.append(1)
+        return FakeTagger({"cat": 0.9})
+
+    assert service.tag_b64(factory, b64(cat), None).message == v.NO_TAG and built == []
+    assert service.tag_b64(factory, b64(cat), "cat").message == v.MATCHED and built == [1]
+
+    def broken():
+        raise OSError("model file missing")
+
+    out = service.tag_bytes(broken, cat, "cat")
+    assert (out.status, out.message) == (500, v.CLARIFAI_API_FAULT)
+
+
+def test_describe_user_id_is_short():
+    assert len(service.describe_user_id("x" * 5000)) < 60
+    assert service.describe_user_id(None) == "<NoneType>"
+    assert service.describe_user_id("hong") == "'hong'"

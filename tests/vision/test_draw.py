@@ -1,0 +1,95 @@
+"""vision.draw: RGB pictures of keypoints, matches and the projected outline."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from vision.decision import Thresholds
+from vision.draw import INLIER, OUTLINE, RAW, draw_keypoints, draw_matches, thumbnail
+from vision.features import FeatureSettings
+from vision.pipeline import decide_pair, match_features, prepare_photo
+
+SETTINGS = FeatureSettings(working_side=480, max_keypoints=400)
+
+
+@pytest.fixture(scope="module")
+def scene(pair_same):
+    ref, query = prepare_photo(pair_same[0], SETTINGS), prepare_photo(pair_same[1], SETTINGS)
+    pair = match_features(ref.features, query.features)
+    evidence, verdict, _ = decide_pair(pair, replace(Thresholds(), working_side=480, max_keypoints=400))
+    assert verdict.result and evidence.outline is not None
+    return ref, query, pair, evidence
+
+
+def rgb(bgr_colour) -> tuple[int, int, int]:
+    return tuple(reversed(bgr_colour))
+
+
+def count_colour(image: np.ndarray, colour) -> int:
+    return int(np.all(image == np.array(colour, np.uint8), axis=2).sum())
+
+
+def draw(scene, **kwargs):
+    ref, query, pair, evidence = scene
+    return draw_matches(ref.image, ref.features, query.image, query.features, pair.candidates,
+                        kwargs.pop("evidence", evidence), **kwargs)
+
+
+def test_draw_matches_shape_and_outline(scene):
+    ref, query, _, _ = scene
+    out = draw(scene)
+    h = max(ref.image.shape[0], query.image.shape[0])
+    assert out.shape == (h, ref.image.shape[1] + query.image.shape[1], 3)
+    assert out.dtype == np.uint8
+    w1 = ref.image.shape[1]
+    # the outline (yellow in RGB) is drawn in the query half only
+    assert count_colour(out[:, w1:], rgb(OUTLINE)) > 200
+    assert count_colour(out[:, :w1], rgb(OUTLINE)) == 0
+    assert count_colour(out, rgb(INLIER)) > 50  # inlier lines in green
+    # the inputs are untouched
+    assert count_colour(ref.image[:, :, ::-1], rgb(OUTLINE)) == 0
+
+
+def test_no_outline_without_homography(scene):
+    _, _, _, evidence = scene
+    out = draw(scene, evidence=replace(evidence, outline=None, H=None))
+    assert count_colour(out, rgb(OUTLINE)) == 0
+
+
+def test_raw_matches(scene):
+    out = draw(scene, show_raw=True, max_lines=50)
+    assert count_colour(out, rgb(RAW)) > 50
+    assert count_colour(out, rgb(INLIER)) == 0
+
+
+def test_draw_matches_different_heights(scene):
+    ref, query, pair, evidence = scene
+    tall = np.zeros((600, 200, 3), np.uint8)
+    out = draw_matches(ref.image, ref.features, tall, query.features, pair.candidates,
+                       replace(evidence, tentative=np.zeros_like(evidence.tentative),
+                               inliers=np.zeros_like(evidence.inliers), outline=None))
+    assert out.shape == (600, ref.image.shape[1] + 200, 3)
+    np.testing.assert_array_equal(out[: ref.image.shape[0], : ref.image.shape[1]], ref.image[:, :, ::-1])
+
+
+def test_draw_keypoints(scene):
+    ref = scene[0]
+    out = draw_keypoints(ref.image, ref.features)
+    assert out.shape == ref.image.shape and out.dtype == np.uint8
+    assert count_colour(out, rgb(INLIER)) > 100
+    from vision.features import empty_features
+
+    plain = draw_keypoints(ref.image, empty_features(ref.features.image_size, SETTINGS))
+    np.testing.assert_array_equal(plain, ref.image[:, :, ::-1])  # just BGR -> RGB
+
+
+def test_thumbnail():
+    img = np.zeros((300, 600, 3), np.uint8)
+    img[:, :, 0] = 255  # blue in BGR
+    small = thumbnail(img, side=120)
+    assert small.shape == (60, 120, 3)
+    assert (small[:, :, 2] == 255).all() and (small[:, :, 0] == 0).all()  # RGB out
+    assert thumbnail(np.zeros((50, 40), np.uint8)).shape == (50, 40, 3)
