@@ -11,8 +11,10 @@ from __future__ import annotations
 import os
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -100,14 +102,13 @@ def _uploaded_set() -> LabelledSet | None:
     held = st.session_state.get("tune_zip_set")
     if held is not None and held[0] == upload.file_id:
         return held[1]
-    if held is not None:
-        held[1].close()
+    # The previous upload's files go when nothing (no cached run) refers to it any more.
     labelled = open_zip(upload.getvalue(), upload.name)
     st.session_state["tune_zip_set"] = (upload.file_id, labelled)
     return labelled
 
 
-def _progress_reporter(bar) -> callable:
+def _progress_reporter(bar: Any) -> Callable[[Progress], None]:
     def report(state: Progress) -> None:
         bar.progress(state.fraction, text=state.text())
 

@@ -1,0 +1,103 @@
+"""Tuning lab: what the thresholds do to a whole labelled set, and which ones to pick."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+import ui.tuning_view as tv
+from ui.sidebar import render_sidebar
+from vision.decision import dumps_profile
+from vision.tuning import error_cases, per_kind, scores_csv, split_by_scene, tune
+from vision.tuning_plots import histogram_png, roc_png
+
+thresholds = render_sidebar()
+st.title("Tuning lab")
+st.caption("Run the pipeline over a labelled set once; every decision slider then re-decides all pairs at once. "
+           "Working resolution and keypoints (sidebar, feature settings) need a new run.")
+
+# --- the labelled set and the run ---------------------------------------------
+labelled = tv.choose_set()
+if labelled is None:
+    st.stop()
+st.caption(f"{labelled.name}: {len(labelled.pairs)} pairs, "
+           f"{sum(p.label for p in labelled.pairs)} same / {sum(1 - p.label for p in labelled.pairs)} different")
+
+settings = thresholds.feature_settings
+with_original = st.toggle("Also score the original note's rule (full resolution, slow)", value=True,
+                          key="tune_with_original")
+run = tv.run_store().get(labelled, settings)
+if st.button("Run" if run is None else "Run again (cached)", type="primary", key="tune_run"):
+    run = run or tv.run_with_progress(labelled, settings, with_original)
+if run is None:
+    st.info("Press **Run** to compute features and matches for every pair (progress shown).")
+    st.stop()
+if with_original and run.original is None and st.button("Score the original rule too", key="tune_add_original"):
+    tv.add_original(run)
+st.caption("Seconds per stage: " + ", ".join(f"{k} {v:.1f}" for k, v in run.timings_s.items()))
+
+scored = tv.scored(run, thresholds)
+
+# --- hold-out split ------------------------------------------------------------
+holdout = st.toggle("Hold out whole scenes to judge the recommendation", key="tune_holdout")
+split = None
+if holdout:
+    c1, c2 = st.columns(2)
+    fraction = c1.slider("Held-out share of pairs", 0.1, 0.6, 0.3, 0.05, key="tune_holdout_fraction")
+    seed = c2.number_input("Seed", 0, 10_000, 0, key="tune_seed")
+    split = split_by_scene(scored.pairs, fraction, int(seed))
+    if split.holdout.size == 0:
+        st.warning("The set has a single scene: nothing to hold out.")
+        split = None
+    else:
+        st.caption(f"Held-out scenes: {', '.join(split.holdout_scenes)}")
+parts = {"all pairs": scored} if split is None else {
+    "train": scored.subset(split.train), "held-out": scored.subset(split.holdout)}
+
+# --- figures at the current sliders -----------------------------------------------
+st.subheader("At the current sliders")
+tv.show_rates(parts)
+left, right = st.columns(2)
+with left:
+    st.image(histogram_png(scored), caption="Score histogram: inliers of same vs different pairs")
+with right:
+    st.image(roc_png(parts), caption="ROC curve of the inlier score, current operating point and the original rule")
+st.dataframe(tv.per_kind_frame(per_kind(scored)), hide_index=True, key="tune_per_kind")
+
+# --- recommendation --------------------------------------------------------------
+st.subheader("Recommend thresholds")
+target = st.number_input("Target false-accept rate (%)", 0.0, 50.0, 1.0, 0.5, key="tune_target") / 100.0
+if st.button("Recommend for target FAR", key="tune_recommend"):
+    st.session_state["tune_recommend_on"] = True
+report = None
+if st.session_state.get("tune_recommend_on"):
+    report = tune(scored, target, split)
+    rec = report.recommendation
+    st.markdown(f"**min inliers = {rec.thresholds.min_inliers}**, **min outline area = "
+                f"{rec.thresholds.min_area_fraction:.1%}** (tuned on {'train' if split else 'all'} pairs). "
+                f"The nearest rejected different pair has {rec.highest_rejected_negative:g} inliers "
+                f"(margin {rec.margin_below:g}); the weakest accepted same pair has "
+                f"{rec.lowest_accepted_positive:g} (margin {rec.margin_above:g}). "
+                f"The smallest threshold with the same training figures is {rec.tightest_min_inliers}.")
+    if not rec.feasible:
+        st.warning("No threshold in the slider's range meets the target on these pairs.")
+    st.dataframe(tv.recommendation_frame(rec, {"train" if split else "all": report.train,
+                                              "held-out": report.holdout}), hide_index=True)
+    st.button("Apply to sliders", key="tune_apply", on_click=tv.apply_recommendation, args=(rec,))
+
+# --- errors gallery ------------------------------------------------------------------
+st.subheader("Errors at the current sliders (most wrong first)")
+false_accepts, false_rejects = error_cases(scored)
+fa_tab, fr_tab = st.tabs([f"False accepts ({len(false_accepts)})", f"False rejects ({len(false_rejects)})"])
+with fa_tab:
+    tv.gallery(false_accepts, run, scored, "fa")
+with fr_tab:
+    tv.gallery(false_rejects, run, scored, "fr")
+
+# --- downloads ----------------------------------------------------------------------------
+st.subheader("Export")
+profile = report.recommendation.thresholds if report else thresholds
+c1, c2 = st.columns(2)
+c1.download_button("Profile JSON" + (" (recommended)" if report else " (current sliders)"),
+                   dumps_profile(profile, "json"), "profile.json", "application/json", key="tune_download_profile")
+c2.download_button("Per-pair scores CSV", scores_csv(scored, split), "scores.csv", "text/csv",
+                   key="tune_download_csv")

@@ -1,0 +1,59 @@
+"""``python -m vision tune`` end to end on the bundled samples, then ``evaluate`` with its profile."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _vision(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "vision", *args], cwd=REPO, capture_output=True, text=True,
+                          timeout=600)
+
+
+@pytest.fixture(scope="module")
+def tuned(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path]:
+    out = tmp_path_factory.mktemp("tune") / "profile.json"
+    done = _vision("tune", "samples", "--target-far", "0.01", "--out", str(out), "--holdout", "0.3", "--seed", "0")
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout), out
+
+
+def test_tune_writes_a_profile_and_reports_both_parts(tuned: tuple[dict, Path]) -> None:
+    body, out = tuned
+    profile = json.loads(out.read_text())["thresholds"]
+    assert profile == body["thresholds"]
+    rec = body["recommendation"]
+    assert 4 <= profile["min_inliers"] <= 200 and profile["min_inliers"] == rec["min_inliers"]
+    assert rec["target_far"] == 0.01 and rec["feasible"] is True
+    figures = body["figures"]
+    assert figures["train"]["false_accept_rate"] <= 0.01
+    assert figures["train"]["pairs"] + figures["holdout"]["pairs"] == figures["all"]["pairs"] == 56
+    assert not set(body["split"]["train_scenes"]) & set(body["split"]["holdout_scenes"])
+    assert body["split"]["seed"] == 0 and body["seconds"]["total"] > 0
+    assert "original" not in figures["all"]  # opt-in: --with-original
+
+
+def test_evaluate_reads_the_tuned_profile(tuned: tuple[dict, Path]) -> None:
+    body, out = tuned
+    done = _vision("evaluate", "samples", "--profile", str(out), "--quiet")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert {"pairs", "true_accept_rate", "false_accept_rate", "roc_auc", "per_kind", "failed"} <= set(report)
+    assert report["thresholds"]["min_inliers"] == body["thresholds"]["min_inliers"]
+    assert report["pairs"] == 56 and report["failed"] == []
+    assert report["false_accept_rate"] == body["figures"]["all"]["false_accept_rate"]
+    assert report["true_accept_rate"] == body["figures"]["all"]["true_accept_rate"]
+    assert 0.5 <= report["true_accept_rate"] <= 1 and report["roc_auc"] > 0.8
+
+
+def test_tune_reports_a_bad_folder_as_json(tmp_path: Path) -> None:
+    done = _vision("tune", str(tmp_path), "--quiet")
+    assert done.returncode == 2
+    assert "pairs.csv" in json.loads(done.stdout)["error"]

@@ -1,0 +1,329 @@
+"""The tuning core on constructed scores and small folders: recommendation, split, zip loading, export."""
+
+from __future__ import annotations
+
+import csv
+import io
+import stat
+import struct
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from vision.decision import Thresholds
+from vision.evaluate import LabelledPair
+from vision.tuning import (
+    Progress,
+    ScoredSet,
+    TuningRun,
+    error_cases,
+    figures,
+    per_kind,
+    recommend,
+    recommend_details,
+    score_histogram,
+    scores_csv,
+    split_by_scene,
+    tune,
+)
+from vision.tuning_data import LabelledSetError, ZipLimits, copy_folder, extract_zip, make_zip, open_zip
+
+SAMPLES = Path(__file__).resolve().parents[1] / "samples"
+
+# ten negatives (highest 12), ten positives (lowest 20)
+NEG = [0, 0, 0, 0, 0, 3, 4, 5, 9, 12]
+POS = [20, 25, 40, 60, 80, 100, 150, 300, 500, 900]
+
+
+def _scored(neg=NEG, pos=POS, **kwargs) -> ScoredSet:
+    return ScoredSet.from_arrays([0] * len(neg) + [1] * len(pos), list(neg) + list(pos), **kwargs)
+
+
+# --- decisions and figures ------------------------------------------------------
+
+
+def test_decisions_follow_thresholds_without_recomputing() -> None:
+    s = _scored()
+    assert s.rates().far == 0 and s.rates().tar == 1.0  # default min_inliers 15
+    low = s.with_thresholds(Thresholds(min_inliers=5))
+    assert low.rates().false_accept == 3 and low.rates().tar == 1.0
+
+
+def test_area_fraction_gates_the_score() -> None:
+    s = ScoredSet.from_arrays([1, 1, 0], [100, 100, 50], [0.5, 0.001, 0.5], Thresholds(min_inliers=20))
+    assert list(s.accepted) == [True, False, True]
+    assert list(s.with_thresholds(Thresholds(min_inliers=60)).accepted) == [True, False, False]
+
+
+def test_figures_include_original_rule() -> None:
+    s = ScoredSet.from_arrays([1, 0], [100, 0], original_area=[1e5, 40.0])
+    f = figures(s)
+    assert f["true_accept_rate"] == 1.0 and f["false_accept_rate"] == 0.0 and f["roc_auc"] == 1.0
+    assert f["original"]["false_accept_rate"] == 1.0  # 40 px² > 30 px²: the note accepts it
+
+
+def test_per_kind_table() -> None:
+    s = ScoredSet.from_arrays([1, 1, 0], [100, 5, 0], kinds=["viewpoint", "viewpoint", "hard_negative"])
+    rows = {r["kind"]: r for r in per_kind(s)}
+    assert rows["viewpoint"]["pairs"] == 2 and rows["viewpoint"]["accept_rate"] == 0.5
+    assert rows["hard_negative"]["label"] == 0 and rows["hard_negative"]["accepted"] == 0
+
+
+def test_histogram_counts_every_pair() -> None:
+    hist = score_histogram(_scored())
+    assert hist.same.sum() == len(POS) and hist.different.sum() == len(NEG)
+    assert np.all(np.diff(hist.edges) > 0)
+
+
+def test_error_cases_most_wrong_first() -> None:
+    s = ScoredSet.from_arrays([0, 0, 1, 1, 1], [16, 40, 0, 10, 50], thresholds=Thresholds(min_inliers=15))
+    fa, fr = error_cases(s)
+    assert [c.inliers for c in fa] == [40, 16]
+    assert [c.inliers for c in fr] == [0, 10]
+    assert all(c.kind == "false accept" for c in fa) and fr[0].kind == "false reject"
+
+
+# --- recommendation -------------------------------------------------------------------
+
+
+def test_recommend_meets_target_and_keeps_every_positive() -> None:
+    rec = recommend_details(_scored(), 0.0)
+    assert rec.highest_rejected_negative == 12 and rec.lowest_accepted_positive == 20
+    assert rec.tightest_min_inliers == 13
+    # geometric middle of the empty gap (12, 20]: ceil(sqrt(13 * 20)) = 17
+    assert rec.thresholds.min_inliers == 17
+    assert rec.margin_below == 5 and rec.margin_above == 3
+    assert rec.train["false_accept_rate"] == 0 and rec.train["true_accept_rate"] == 1.0
+    assert rec.feasible
+
+
+def test_recommend_tightest_placement_is_one_above_the_negative() -> None:
+    assert recommend(_scored(), 0.0, placement="tightest").min_inliers == 13
+
+
+def test_recommend_allows_the_target_share_of_negatives() -> None:
+    # 10% of ten negatives: the highest (12) may pass, the next (9) may not
+    rec = recommend_details(_scored(), 0.1, placement="tightest")
+    assert rec.thresholds.min_inliers == 10 and rec.train["false_accepts"] == 1
+
+
+def test_recommend_trades_true_accepts_when_classes_overlap() -> None:
+    s = _scored(neg=[0, 0, 30, 2], pos=[10, 20, 40, 50])
+    rec = recommend_details(s, 0.0)
+    assert rec.train["false_accept_rate"] == 0.0
+    assert rec.train["true_accept_rate"] == 0.5
+    assert 31 <= rec.thresholds.min_inliers <= 40
+
+
+def test_recommend_picks_an_area_fraction_that_helps() -> None:
+    # a negative with many inliers but a tiny outline: a 2% area floor removes it
+    s = ScoredSet.from_arrays([0, 0, 1, 1], [60, 0, 30, 100], [0.012, 0.0, 0.5, 0.6])
+    rec = recommend_details(s, 0.0)
+    assert rec.thresholds.min_area_fraction == pytest.approx(0.02)
+    assert rec.train["true_accept_rate"] == 1.0 and rec.train["false_accept_rate"] == 0.0
+
+
+def test_recommend_keeps_the_base_area_when_the_data_cannot_tell() -> None:
+    base = Thresholds(min_area_fraction=0.03)
+    assert recommend(_scored(thresholds=base), 0.0).min_area_fraction == pytest.approx(0.03)
+
+
+def test_recommend_stays_in_slider_range() -> None:
+    rec = recommend_details(_scored(neg=[0, 500], pos=[600, 700]), 0.0)
+    assert rec.thresholds.min_inliers == 200 and not rec.feasible
+    assert recommend(_scored(neg=[0, 0], pos=[1, 2]), 0.0).min_inliers == 4
+
+
+def test_recommend_keeps_other_thresholds() -> None:
+    base = Thresholds(ratio=0.75, min_keypoints=120)
+    tuned = recommend(_scored(thresholds=base), 0.01)
+    assert tuned.ratio == 0.75 and tuned.min_keypoints == 120
+
+
+def test_recommend_rejects_bad_arguments() -> None:
+    with pytest.raises(ValueError):
+        recommend(_scored(), 2.0)
+    with pytest.raises(ValueError):
+        recommend(_scored(), 0.01, placement="middle")
+
+
+# --- hold-out split -------------------------------------------------------------------
+
+
+def _pairs(scene_sizes: dict[str, int]) -> list[LabelledPair]:
+    return [LabelledPair(f"{scene}/r{i}.jpg", f"{scene}/q{i}.jpg", i % 2, "k")
+            for scene, n in scene_sizes.items() for i in range(n)]
+
+
+def test_split_is_deterministic_and_scene_disjoint() -> None:
+    pairs = _pairs({f"s{i}": 5 + i for i in range(10)})
+    a, b = split_by_scene(pairs, 0.3, seed=4), split_by_scene(pairs, 0.3, seed=4)
+    assert np.array_equal(a.train, b.train) and np.array_equal(a.holdout, b.holdout)
+    train_scenes = {pairs[i].scene for i in a.train}
+    held_scenes = {pairs[i].scene for i in a.holdout}
+    assert not train_scenes & held_scenes
+    assert held_scenes == set(a.holdout_scenes) and train_scenes == set(a.train_scenes)
+    assert sorted(np.concatenate([a.train, a.holdout]).tolist()) == list(range(len(pairs)))
+    assert 0.15 * len(pairs) <= a.holdout.size <= 0.375 * len(pairs)
+
+
+def test_split_depends_on_seed() -> None:
+    pairs = _pairs({f"s{i}": 4 for i in range(12)})
+    splits = {split_by_scene(pairs, 0.3, seed).holdout_scenes for seed in range(6)}
+    assert len(splits) > 1
+
+
+def test_split_keeps_a_scene_on_each_side() -> None:
+    pairs = _pairs({"big": 50, "small": 3})
+    split = split_by_scene(pairs, 0.3, 0)
+    assert split.train.size and split.holdout.size
+    assert split_by_scene(_pairs({"only": 5}), 0.3, 0).holdout.size == 0
+    assert split_by_scene(pairs, 0.0, 0).holdout.size == 0
+
+
+def test_tune_reports_both_parts() -> None:
+    scenes = [f"s{i % 5}" for i in range(len(NEG) + len(POS))]
+    s = _scored(scenes=scenes)
+    split = split_by_scene(s.pairs, 0.4, 1)
+    report = tune(s, 0.0, split).to_json()
+    assert report["figures"]["train"]["pairs"] == split.train.size
+    assert report["figures"]["holdout"]["pairs"] == split.holdout.size
+    assert report["figures"]["all"]["pairs"] == len(s)
+    assert report["thresholds"]["min_inliers"] == report["recommendation"]["min_inliers"]
+
+
+# --- export ---------------------------------------------------------------------
+
+
+def test_scores_csv_round_trip() -> None:
+    s = ScoredSet.from_arrays([1, 0], [42, 3], [0.5, 0.1], original_area=[900.0, 12.0],
+                              scenes=["a", "b"])
+    split = split_by_scene(s.pairs, 0.5, 0)
+    rows = list(csv.DictReader(io.StringIO(scores_csv(s, split))))
+    assert len(rows) == 2
+    assert rows[0]["inliers"] == "42" and rows[0]["accepted"] == "1" and rows[0]["original_accepted"] == "1"
+    assert rows[1]["accepted"] == "0" and rows[1]["original_accepted"] == "0"
+    assert {r["part"] for r in rows} == {"train", "holdout"}
+    assert rows[0]["scene"] == "a"
+
+
+# --- zip loading -------------------------------------------------------------------
+
+
+def _zip(members: dict[str, bytes], symlink: str | None = None) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+        if symlink:
+            info = zipfile.ZipInfo(symlink)
+            info.external_attr = (stat.S_IFLNK | 0o777) << 16
+            archive.writestr(info, "/etc/passwd")
+    return buffer.getvalue()
+
+
+PAIRS_CSV = b"ref,query,label,kind\na/1.jpg,a/2.jpg,1,viewpoint\n"
+
+
+def test_open_zip_at_root_and_in_one_folder(tmp_path: Path) -> None:
+    for prefix in ("", "myset/"):
+        data = _zip({prefix + "pairs.csv": PAIRS_CSV, prefix + "a/1.jpg": b"x", prefix + "a/2.jpg": b"y"})
+        labelled = open_zip(data, "set.zip")
+        assert (labelled.root / "a" / "1.jpg").read_bytes() == b"x"
+        assert labelled.pairs[0].label == 1 and labelled.fingerprint.startswith("zip:")
+        root = labelled.root
+        labelled.close()
+        assert not root.exists()
+
+
+@pytest.mark.parametrize("name", ["../evil.txt", "a/../../evil.txt", "/abs/evil.txt", "C:/evil.txt"])
+def test_zip_rejects_paths_outside(tmp_path: Path, name: str) -> None:
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    with pytest.raises(LabelledSetError):
+        extract_zip(_zip({"pairs.csv": PAIRS_CSV, name: b"boom"}), dest)
+    assert not (tmp_path / "evil.txt").exists()
+    assert list(dest.iterdir()) == []  # checked before anything is written
+
+
+def test_zip_rejects_symlinks(tmp_path: Path) -> None:
+    with pytest.raises(LabelledSetError, match="links"):
+        extract_zip(_zip({"pairs.csv": PAIRS_CSV}, symlink="a/link.jpg"), tmp_path)
+
+
+def test_zip_rejects_too_large_member_and_too_many_files(tmp_path: Path) -> None:
+    big = _zip({"pairs.csv": PAIRS_CSV, "a/1.jpg": b"\0" * 200_000})  # compresses to almost nothing
+    with pytest.raises(LabelledSetError, match="bytes"):
+        extract_zip(big, tmp_path / "x", ZipLimits(max_total_bytes=10**9, max_member_bytes=100_000))
+    with pytest.raises(LabelledSetError, match="expands"):
+        extract_zip(big, tmp_path / "y", ZipLimits(max_total_bytes=150_000, max_member_bytes=10**9))
+    many = _zip({"pairs.csv": PAIRS_CSV} | {f"a/{i}.jpg": b"x" for i in range(20)})
+    with pytest.raises(LabelledSetError, match="files"):
+        extract_zip(many, tmp_path / "z", ZipLimits(max_files=10))
+
+
+def test_zip_with_lying_sizes_is_refused(tmp_path: Path) -> None:
+    data = bytearray(_zip({"pairs.csv": PAIRS_CSV, "a/1.jpg": b"\0" * 50_000}))
+    # claim 10 bytes uncompressed in both the local and the central header
+    local = data.find(b"PK\x03\x04", 1)
+    central = data.find(b"PK\x01\x02", data.find(b"PK\x01\x02") + 4)
+    data[local + 22 : local + 26] = struct.pack("<I", 10)
+    data[central + 24 : central + 28] = struct.pack("<I", 10)
+    with pytest.raises(LabelledSetError, match="corrupt"):
+        extract_zip(bytes(data), tmp_path, ZipLimits(max_total_bytes=20_000))
+    assert not (tmp_path / "a" / "1.jpg").exists() or (tmp_path / "a" / "1.jpg").stat().st_size <= 10
+
+
+def test_zip_rejects_duplicate_members(tmp_path: Path) -> None:
+    with pytest.warns(UserWarning):
+        data = _zip({"pairs.csv": PAIRS_CSV})
+        buffer = io.BytesIO(data)
+        with zipfile.ZipFile(buffer, "a") as archive:
+            archive.writestr("pairs.csv", PAIRS_CSV)
+    with pytest.raises(LabelledSetError, match="twice"):
+        extract_zip(buffer.getvalue(), tmp_path)
+
+
+def test_zip_without_pairs_csv_or_not_a_zip() -> None:
+    with pytest.raises(LabelledSetError, match="pairs.csv"):
+        open_zip(_zip({"a/1.jpg": b"x", "b/2.jpg": b"y"}))
+    with pytest.raises(LabelledSetError, match="pairs.csv"):
+        open_zip(_zip({"one/pairs.csv": PAIRS_CSV, "two/pairs.csv": PAIRS_CSV}))
+    with pytest.raises(LabelledSetError, match="not a zip"):
+        open_zip(b"PK not really")
+
+
+# --- a real run on a tiny folder ----------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tiny_set(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Four sample pairs (two same, two different) copied into a folder."""
+    root = tmp_path_factory.mktemp("tiny")
+    lines = (SAMPLES / "pairs.csv").read_text().splitlines()
+    same = [x for x in lines[1:] if x.split(",")[2] == "1"][:2]
+    different = [x for x in lines[1:] if x.split(",")[2] == "0"][:2]
+    src = tmp_path_factory.mktemp("src")
+    (src / "pairs.csv").write_text("\n".join([lines[0], *same, *different]) + "\n")
+    (src / "images").symlink_to(SAMPLES / "images")
+    return copy_folder(src, root)
+
+
+def test_run_from_zip_reuses_cached_matches(tiny_set: Path) -> None:
+    labelled = open_zip(make_zip(tiny_set), "tiny.zip")
+    seen: list[Progress] = []
+    run = TuningRun.build(labelled, Thresholds().feature_settings, workers=2, on_progress=seen.append,
+                          original=False)
+    assert {p.stage for p in seen} == {"features", "matches"}
+    assert seen[-1].done == seen[-1].total and seen[-1].fraction == 1.0
+    scored = run.scored(Thresholds())
+    assert len(scored) == 4 and scored.ok.all()
+    assert scored.inliers[scored.labels == 1].max() > scored.inliers[scored.labels == 0].max()
+    evidence = run.evidence(Thresholds())
+    assert run.evidence(Thresholds(min_inliers=40)) is evidence  # decision-only change: no RANSAC
+    assert run.evidence(Thresholds(ratio=0.7)) is not evidence  # geometry change: recomputed
+    with pytest.raises(ValueError, match="new run"):
+        run.scored(Thresholds(working_side=640))
+    labelled.close()
