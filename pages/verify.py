@@ -2,26 +2,45 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import streamlit as st
 
 from ui.photo import SAMPLES_DIR, list_samples, photo_input
 from ui.render import show_timings, show_verdict
-from ui.resources import matches, original, prepared, reference_store, stored_reference
+from ui.resources import embedded, matches, original, prepared, reference_store, stored_reference
 from ui.sidebar import render_sidebar
 from vision import verdict as v
 from vision.decision import decide_original
 from vision.draw import draw_matches
 from vision.errors import ImageInputError
+from vision.fusion import geometry_alone_inliers
 from vision.pipeline import decide_pair, unreadable_photo
 from vision.store import StoreError
 
 REFERENCE_MODES = ("A user's latest reference", "Any stored reference", "A bundled sample")
+RULE_CHOICES = ("robust", "fused", "original")
+DECIDED_BY = {
+    "geometry": "geometry (the inliers alone)",
+    "similarity": "similarity (lifted over by the global similarity)",
+    "no_homography": "no homography",
+    "implausible_homography": "implausible homography",
+    "geometric_minimum": "too few inliers (geometric minimum)",
+    "outline_area": "outline area",
+    "fused_score": "fused score below threshold",
+}
 
 thresholds = render_sidebar()
 settings = thresholds.feature_settings
 store = reference_store()
 
 st.title("Verify a new photo")
+rule = st.radio("Decision rule", RULE_CHOICES, horizontal=True, key="verify_rule",
+                index=RULE_CHOICES.index(thresholds.rule),
+                help="robust: homography inliers; fused: inliers and the photos' global similarity "
+                     "(the profile's default rule); original: the design note's rule "
+                     "(80 best L2 matches, area > 30 px², full resolution).")
+fused = rule == "fused"
 
 # --- choose the reference -------------------------------------------------
 mode = st.radio("Reference", REFERENCE_MODES, horizontal=True, key="verify_mode")
@@ -49,7 +68,7 @@ if ref_key is None and ref_bytes is None:
 
 try:
     if ref_key is not None:
-        loaded, ref_image = stored_reference(ref_key, settings)
+        loaded, ref_image = stored_reference(ref_key, settings, fused)
         ref_features, ref_bytes = loaded.features, loaded.image
     else:
         ref_photo = prepared(ref_bytes, settings)
@@ -69,10 +88,10 @@ except ImageInputError as exc:
     st.stop()
 
 # --- cheap step: reruns on every slider move ------------------------------
-rule = st.radio("Decision rule", ("robust", "original"), horizontal=True, key="verify_rule",
-                help="'original' is the design note's rule: 80 best L2 matches, area > 30 px², full resolution.")
 pair = matches(ref_features, query.features)
-evidence, verdict, decide_ms = decide_pair(pair, thresholds)
+if fused:  # global descriptors: cached per photo, the kNN matches are reused
+    pair = replace(pair, ref=embedded(ref_features, ref_image), query=embedded(query.features, query.image))
+evidence, verdict, decide_ms = decide_pair(pair, thresholds, "fused" if fused else "robust")
 if rule == "original":
     verdict = decide_original(original(ref_bytes, photo.data), thresholds)
 
@@ -85,7 +104,21 @@ with stats:
     show_verdict(verdict)
     st.metric("Keypoints (reference / new)", f"{evidence.n_ref_keypoints} / {evidence.n_query_keypoints}")
     st.metric("Tentative matches", evidence.n_tentative)
-    st.metric("Inliers", evidence.n_inliers, delta=evidence.n_inliers - thresholds.min_inliers)
+    if fused and "similarity" in verdict.extra:
+        inl_col, sim_col = st.columns(2)
+        inl_col.metric("Inliers", evidence.n_inliers, delta=evidence.n_inliers - thresholds.fused_min_inliers,
+                       help=f"Fused rule: at least {thresholds.fused_min_inliers} (geometric minimum); "
+                            f"{geometry_alone_inliers(thresholds)}+ accept on geometry alone.")
+        need = verdict.extra["required_similarity"]
+        sim_col.metric("Global similarity", f"{verdict.extra['similarity']:.2f}",
+                       delta=None if need is None else f"{verdict.extra['similarity'] - max(need, 0.0):+.2f}",
+                       help="Cosine similarity of the photos' EfficientNet-Lite0 descriptors; "
+                            "the delta is against what these inliers need.")
+        st.markdown(f"**Decided by:** {DECIDED_BY.get(verdict.extra['decided_by'], verdict.extra['decided_by'])}")
+        st.caption(f"Fused score {verdict.extra['fused_score']:.2f} = log(1 + inliers) + "
+                   f"{thresholds.fused_weight:g} x similarity; threshold {thresholds.fused_threshold:g}")
+    else:
+        st.metric("Inliers", evidence.n_inliers, delta=evidence.n_inliers - thresholds.min_inliers)
     st.metric("Inlier ratio", f"{evidence.inlier_ratio:.0%}")
     st.metric("Outline area", f"{evidence.area_fraction:.1%} of frame")
     if evidence.problems:

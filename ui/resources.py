@@ -65,10 +65,26 @@ def prepared(data: bytes, settings: FeatureSettings) -> PreparedPhoto:
 
 
 @st.cache_data(show_spinner="Loading the reference...", max_entries=32)
-def stored_reference(key: str, settings: FeatureSettings) -> tuple[LoadedReference, np.ndarray]:
-    """A stored reference with its features, and its image at working resolution for drawing."""
-    loaded = load_reference(reference_store(), key, settings)
+def stored_reference(key: str, settings: FeatureSettings, embed: bool = False) -> tuple[LoadedReference, np.ndarray]:
+    """A stored reference with its features, and its image at working resolution for drawing.
+
+    With ``embed`` (fused rule) the features carry the global descriptor
+    (computed and saved back when the stored features lack it).
+    """
+    loaded = load_reference(reference_store(), key, settings, embed=embed)
     return loaded, decode_working(loaded.image, settings)[0]
+
+
+@st.cache_data(show_spinner="Computing the global descriptor...", max_entries=64)
+def embedded(features: Features, image: np.ndarray) -> Features:
+    """``features`` with the global descriptor of their working-resolution ``image`` (fused rule)."""
+    if features.embedding is not None:
+        return features
+    from dataclasses import replace
+
+    from vision.fusion import global_embedding
+
+    return replace(features, embedding=global_embedding(image))
 
 
 @st.cache_data(show_spinner="Matching...", max_entries=64)

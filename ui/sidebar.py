@@ -48,6 +48,17 @@ DECISION_CONTROLS = (
     Control("tag_min_confidence", "Tag: minimum confidence", "slider", (0.0, 1.0, 0.01),
             "A tag matches when its concept's confidence reaches this."),
 )
+FUSED_CONTROLS = (
+    Control("rule", "Default rule (API and CLI)", "select", ("fused", "robust"),
+            "fused: homography inliers and the photos' global similarity together; robust: inliers only."),
+    Control("fused_min_inliers", "Fused: minimum inliers (geometric minimum)", "slider", (4, 50, 1),
+            "Fewer homography inliers than this: rejected whatever the similarity "
+            "(keeps out a different object of the same kind)."),
+    Control("fused_weight", "Fused: weight of the similarity", "slider", (0.5, 10.0, 0.25),
+            "w in log(1 + inliers) + w x similarity."),
+    Control("fused_threshold", "Fused: threshold", "slider", (0.5, 10.0, 0.05),
+            "Accept when log(1 + inliers) + w x similarity reaches this."),
+)
 FEATURE_CONTROLS = (
     Control("working_side", "Working resolution (long side, px)", "select_slider", (640, 800, 1000, 1200, 1600)),
     Control("max_keypoints", "Keypoints kept for matching", "select_slider", (500, 1000, 2000, 4000, 8000)),
@@ -135,12 +146,29 @@ def render_sidebar() -> Thresholds:
         st.header("Thresholds")
         for control in DECISION_CONTROLS:
             _widget(control)
+        with st.expander("Fused rule (inliers + global similarity)", expanded=False):
+            for control in FUSED_CONTROLS:
+                _widget(control)
+            _fused_caption()
         with st.expander("Feature settings (recompute features)"):
             for control in FEATURE_CONTROLS:
                 _widget(control)
         st.button("Reset to defaults", on_click=apply_thresholds, args=(Thresholds(),), key="reset_thresholds")
         _profile_box()
     return current_thresholds()
+
+
+def _fused_caption() -> None:
+    """What the fused thresholds mean in similarity terms, at a few inlier counts."""
+    try:
+        t = current_thresholds()
+    except ValueError:
+        return
+    from vision.fusion import geometry_alone_inliers, required_similarity
+
+    points = [n for n in (t.fused_min_inliers, 10, 15, 25) if n >= t.fused_min_inliers]
+    needs = ", ".join(f"{n} inliers: {max(float(required_similarity(n, t)), 0.0):.2f}" for n in dict.fromkeys(points))
+    st.caption(f"Similarity needed with {needs}; {geometry_alone_inliers(t)}+ inliers accept on geometry alone.")
 
 
 def _profile_box() -> None:

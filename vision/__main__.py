@@ -50,17 +50,18 @@ def cmd_register(args: argparse.Namespace) -> dict[str, Any]:
 
 def cmd_verify(args: argparse.Namespace) -> dict[str, Any]:
     thresholds = _profile(args)
+    rule = args.rule or thresholds.rule  # default: the profile's rule
     ref_bytes, query_bytes = _read(args.ref), _read(args.query)
-    if args.rule == "original":
+    if rule == "original":
         return _verify_original(ref_bytes, query_bytes, thresholds)
     try:
-        ref = prepare_photo(ref_bytes, thresholds.feature_settings)
+        ref = prepare_photo(ref_bytes, thresholds.feature_settings, embed=rule == "fused")
     except ImageInputError as exc:
         return {"status": 500, "message": "Missing Std Picture", "result": False, "reason": str(exc)}
-    result = verify_photo(ref.features, query_bytes, thresholds)
+    result = verify_photo(ref.features, query_bytes, thresholds, rule=rule)
     body = result.to_json()
     body["timings_ms"] = {"ref_" + k: val for k, val in ref.timings.items()} | result.timings
-    body["rule"] = "robust"
+    body["rule"] = result.rule
     return body
 
 
@@ -99,13 +100,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("ref")
     p.add_argument("query")
     p.add_argument("--profile")
-    p.add_argument("--rule", choices=RULES, default="robust")
+    p.add_argument("--rule", choices=RULES, default=None, help="default: the profile's rule (fused by default)")
     p.set_defaults(handler=cmd_verify)
 
     p = sub.add_parser("evaluate", help="accuracy on a folder with pairs.csv")
     p.add_argument("data_dir")
     p.add_argument("--profile")
-    p.add_argument("--rule", choices=RULES, default="robust")
+    p.add_argument("--rule", choices=RULES, default=None, help="default: the profile's rule (fused by default)")
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(handler=cmd_evaluate)

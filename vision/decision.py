@@ -48,9 +48,9 @@ class Thresholds:
     # >= fused_min_inliers inliers and log(1 + inliers) + fused_weight *
     # similarity >= fused_threshold (global descriptors' cosine similarity).
     rule: str = "fused"
-    fused_min_inliers: int = 6
-    fused_weight: float = 3.0
-    fused_threshold: float = 3.9
+    fused_min_inliers: int = 8
+    fused_weight: float = 4.0
+    fused_threshold: float = 4.8
     # The original note's rule
     original_min_area_px: float = 30.0
     # Tag check

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from vision.decision import Thresholds, decide_original
+from vision.decision import RULES, Thresholds, decide_original
 from vision.errors import ImageInputError
 from vision.features import FeatureSettings, Features
 from vision.imageio import decode_image
@@ -96,11 +96,16 @@ def progress(items: Iterable[T], total: int, label: str, stream=None) -> Iterato
 
 
 class FeatureCache:
-    """Features of every image of a data folder, computed once per settings."""
+    """Features of every image of a data folder, computed once per settings.
 
-    def __init__(self, data_dir: str | Path, settings: FeatureSettings) -> None:
+    With ``embed`` (the fused rule) each image's global descriptor is computed
+    once too and kept in its features' ``embedding``.
+    """
+
+    def __init__(self, data_dir: str | Path, settings: FeatureSettings, embed: bool = False) -> None:
         self.data_dir = Path(data_dir)
         self.settings = settings
+        self.embed = embed
         self._features: dict[str, Features | str] = {}
         self.prepare_ms: dict[str, float] = {}
 
@@ -117,8 +122,8 @@ class FeatureCache:
     def _compute_one(self, rel: str) -> Features | str:
         try:
             data = (self.data_dir / rel).read_bytes()
-            photo = prepare_photo(data, self.settings)
-            self.prepare_ms[rel] = photo.timings["decode"] + photo.timings["features"]
+            photo = prepare_photo(data, self.settings, embed=self.embed)
+            self.prepare_ms[rel] = sum(photo.timings.values())
             return photo.features
         except (OSError, ImageInputError) as exc:
             return f"{rel}: {exc}"
@@ -152,19 +157,30 @@ def match_all(
         return list(results)
 
 
-def decide_all(pairs: list[LabelledPair], matches: list[PairMatch | str], thresholds: Thresholds) -> list[PairOutcome]:
-    """The cheap step for every pair: robust rule evidence and verdict."""
+def decide_all(
+    pairs: list[LabelledPair], matches: list[PairMatch | str], thresholds: Thresholds, rule: str = "robust"
+) -> list[PairOutcome]:
+    """The cheap step for every pair: ``robust`` (default) or ``fused`` evidence and verdict.
+
+    The fused rule's score is its fused score where the geometric evidence
+    passes (plausible homography, enough inliers, outline area), else 0; it
+    needs the features' embeddings (``FeatureCache(..., embed=True)``).
+    """
     outcomes = []
     for pair, match in zip(pairs, matches):
         if isinstance(match, str):
             outcomes.append(PairOutcome(pair, error=match))
             continue
         start = time.perf_counter()
-        evidence, verdict, _ = decide_pair(match, thresholds)
+        evidence, verdict, _ = decide_pair(match, thresholds, rule)
         latency = match.match_ms + (time.perf_counter() - start) * 1000
-        outcomes.append(
-            PairOutcome(pair, verdict.result, evidence.score, verdict.reason, None, latency, evidence.summary())
-        )
+        details = evidence.summary()
+        score = evidence.score
+        if verdict.extra.get("rule") == "fused":
+            details.update({k: verdict.extra[k] for k in ("similarity", "fused_score", "decided_by")})
+            geometric = verdict.extra["decided_by"] in ("geometry", "similarity", "fused_score")
+            score = float(verdict.extra["fused_score"]) if geometric else 0.0
+        outcomes.append(PairOutcome(pair, verdict.result, score, verdict.reason, None, latency, details))
     return outcomes
 
 
@@ -225,18 +241,22 @@ def summarise(outcomes: list[PairOutcome], rule: str, thresholds: Thresholds) ->
 
 
 def evaluate_folder(
-    data_dir: str | Path, thresholds: Thresholds, rule: str = "robust",
+    data_dir: str | Path, thresholds: Thresholds, rule: str | None = "robust",
     workers: int = 2, show_progress: bool = True,
 ) -> dict[str, Any]:
-    """Evaluate ``rule`` (``robust`` or ``original``) on a data folder; see :func:`summarise`."""
+    """Evaluate ``rule`` (``robust``, ``fused`` or ``original``; None: the profile's) on a data folder.
+
+    See :func:`summarise`; the fused rule's per-pair details add the similarity.
+    """
+    rule = rule or thresholds.rule
+    if rule not in RULES:
+        raise ValueError(f"rule must be one of {', '.join(RULES)}, got {rule!r}")
     pairs = read_pairs(data_dir)
     if rule == "original":
         outcomes = original_all(data_dir, pairs, thresholds, workers, show_progress)
-    elif rule == "robust":
-        cache = FeatureCache(data_dir, thresholds.feature_settings)
-        outcomes = decide_all(pairs, match_all(cache, pairs, workers, show_progress), thresholds)
-        for o in outcomes:  # a verification also decodes the query and extracts its features
-            o.latency_ms += cache.prepare_ms.get(o.pair.query, 0.0)
     else:
-        raise ValueError(f"rule must be robust or original, got {rule!r}")
+        cache = FeatureCache(data_dir, thresholds.feature_settings, embed=rule == "fused")
+        outcomes = decide_all(pairs, match_all(cache, pairs, workers, show_progress), thresholds, rule)
+        for o in outcomes:  # a verification also decodes the query and extracts its features (+ embedding)
+            o.latency_ms += cache.prepare_ms.get(o.pair.query, 0.0)
     return summarise(outcomes, rule, thresholds)

@@ -6,18 +6,25 @@ The split matters for speed:
   :func:`match_features` (kNN search);
 * cheap, rerun on every slider move: :func:`evaluate_match` (ratio test,
   homography, plausibility) and the decision.
+
+The fused rule (:mod:`vision.fusion`) also needs each photo's global
+descriptor: computed once per photo (``prepare_photo(..., embed=True)``),
+stored inside a reference's features at registration, so a verification
+computes it for the new photo only.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from vision import verdict as v
 from vision.decision import MatchEvidence, Thresholds, decide_registration, decide_verification
 from vision.errors import ImageInputError
+from vision.fusion import cosine_similarity, decide_fused, global_embedding
 from vision.features import FeatureSettings, Features, extract_features, features_from_bytes, working_image
 from vision.geometry import fit_homography, homography_problems, project_outline, shoelace_area
 from vision.imageio import DEFAULT_LIMITS, DecodeLimits, ImageHeader, decode_image
@@ -40,7 +47,8 @@ class PreparedPhoto:
     header : ImageHeader
         Format and original size.
     timings : dict[str, float]
-        Milliseconds for ``decode`` and ``features``.
+        Milliseconds for ``decode`` and ``features`` (and ``embedding`` when
+        the global descriptor was computed: it is then ``features.embedding``).
     """
 
     image: np.ndarray
@@ -58,15 +66,38 @@ def decode_working(
 
 
 def prepare_photo(
-    data: bytes, settings: FeatureSettings = FeatureSettings(), limits: DecodeLimits = DEFAULT_LIMITS
+    data: bytes, settings: FeatureSettings = FeatureSettings(), limits: DecodeLimits = DEFAULT_LIMITS,
+    *, embed: bool = False,
 ) -> PreparedPhoto:
-    """Decode ``data`` (raises :class:`vision.errors.ImageInputError`) and extract features."""
+    """Decode ``data`` (raises :class:`vision.errors.ImageInputError`) and extract features.
+
+    With ``embed`` the global descriptor (fused rule) is computed too and
+    kept in ``features.embedding``.
+    """
     start = time.perf_counter()
     image, header = decode_working(data, settings, limits)
     decode_ms = _ms(start)
     start = time.perf_counter()
     features = extract_features(image, settings)
-    return PreparedPhoto(image, features, header, {"decode": decode_ms, "features": _ms(start)})
+    photo = PreparedPhoto(image, features, header, {"decode": decode_ms, "features": _ms(start)})
+    return with_embedding(photo) if embed else photo
+
+
+def with_embedding(photo: PreparedPhoto) -> PreparedPhoto:
+    """``photo`` with its global descriptor in ``features.embedding`` (computed once)."""
+    if photo.features.embedding is not None:
+        return photo
+    start = time.perf_counter()
+    embedding = global_embedding(photo.image)
+    timings = {**photo.timings, "embedding": _ms(start)}
+    return replace(photo, features=replace(photo.features, embedding=embedding), timings=timings)
+
+
+def pair_similarity(pair: PairMatch) -> float | None:
+    """Cosine similarity of the pair's global descriptors; None when either lacks one."""
+    if pair.ref.embedding is None or pair.query.embedding is None:
+        return None
+    return cosine_similarity(pair.ref.embedding, pair.query.embedding)
 
 
 def unreadable_photo(exc: ImageInputError, message: str = v.TAKE_PICTURE_AGAIN) -> v.Verdict:
@@ -82,13 +113,21 @@ def registration_verdict(photo: PreparedPhoto, thresholds: Thresholds) -> v.Verd
 
 
 def register_photo(
-    data: bytes, thresholds: Thresholds, limits: DecodeLimits = DEFAULT_LIMITS
+    data: bytes, thresholds: Thresholds, limits: DecodeLimits = DEFAULT_LIMITS, *, rule: str | None = None
 ) -> tuple[v.Verdict, PreparedPhoto | None]:
-    """The register flow's decision; a photo that does not decode is ``Take Picture Again``."""
+    """The register flow's decision; a photo that does not decode is ``Take Picture Again``.
+
+    Under the fused rule (``rule``, default ``thresholds.rule``) a good photo
+    also gets its global descriptor, so the features stored with the
+    reference carry it and verifications compute it for the new photo only.
+    """
     try:
         photo = prepare_photo(data, thresholds.feature_settings, limits)
     except ImageInputError as exc:
         return unreadable_photo(exc), None
+    verdict = decide_registration(photo.features.n_detected, thresholds)
+    if verdict.result and (rule or thresholds.rule) == "fused":
+        photo = with_embedding(photo)
     return registration_verdict(photo, thresholds), photo
 
 
@@ -137,13 +176,21 @@ def evaluate_match(pair: PairMatch, thresholds: Thresholds) -> MatchEvidence:
 
 @dataclass(frozen=True)
 class Verification:
-    """A verification's verdict with the evidence and per-stage timings (ms)."""
+    """A verification's verdict with the evidence and per-stage timings (ms).
+
+    ``rule`` is the rule that decided (``fused`` falls back to ``robust``
+    when the reference has no global descriptor and no image to compute it
+    from); ``similarity`` the global descriptors' cosine similarity (None
+    unless the fused rule ran).  Both are also in ``verdict.extra``.
+    """
 
     verdict: v.Verdict
     evidence: MatchEvidence | None
     timings: dict[str, float]
     query: PreparedPhoto | None = None
     pair: PairMatch | None = None
+    rule: str = "robust"
+    similarity: float | None = None
 
     def to_json(self) -> dict:
         body = self.verdict.to_json()
@@ -151,47 +198,122 @@ class Verification:
         return body
 
 
-def decide_pair(pair: PairMatch, thresholds: Thresholds) -> tuple[MatchEvidence, v.Verdict, dict[str, float]]:
-    """The cheap step: evidence and verdict from cached matches, with its timings."""
+FUSED_UNAVAILABLE = "a photo has no global descriptor: decided by the robust rule"
+
+
+def decide_pair(
+    pair: PairMatch, thresholds: Thresholds, rule: str | None = None
+) -> tuple[MatchEvidence, v.Verdict, dict[str, float]]:
+    """The cheap step: evidence and verdict from cached matches, with its timings.
+
+    ``rule`` (default ``thresholds.rule``) is ``robust`` or ``fused``; the
+    fused rule needs both features' ``embedding`` and falls back to
+    ``robust`` without them (``extra["fused_unavailable"]`` says so).
+    ``extra["rule"]`` names the rule that decided.
+    """
+    rule = rule or thresholds.rule
+    if rule not in ("robust", "fused"):
+        raise ValueError(f"decide_pair decides robust or fused, got {rule!r}")
     start = time.perf_counter()
     evidence = evaluate_match(pair, thresholds)
     ransac_ms = _ms(start)
     start = time.perf_counter()
-    verdict = decide_verification(evidence, thresholds)
+    similarity = pair_similarity(pair) if rule == "fused" else None
+    if similarity is not None:
+        verdict = decide_fused(evidence, similarity, thresholds)
+    else:
+        verdict = decide_verification(evidence, thresholds)
+        extra = {**verdict.extra, "rule": "robust"}
+        if rule == "fused":
+            extra["fused_unavailable"] = FUSED_UNAVAILABLE
+        verdict = v.Verdict(verdict.status, verdict.message, verdict.result, verdict.reason, extra)
     return evidence, verdict, {"ransac": ransac_ms, "decision": _ms(start)}
 
 
 def verify_photo(
-    ref: Features, data: bytes, thresholds: Thresholds, limits: DecodeLimits = DEFAULT_LIMITS
+    ref: Features, data: bytes, thresholds: Thresholds, limits: DecodeLimits = DEFAULT_LIMITS,
+    *, rule: str | None = None, ref_image: bytes | None = None,
 ) -> Verification:
     """The verify flow: a new photo's bytes against a reference's stored features.
 
     A photo that does not decode is ``Missing Picture`` (400), as the contract says.
+
+    ``rule`` defaults to ``thresholds.rule``.  Under ``fused`` the new
+    photo's global descriptor is computed (timing ``embedding``); the
+    reference's comes from ``ref.embedding``, else from ``ref_image`` (its
+    encoded bytes), else the robust rule decides (``Verification.rule``).
     """
+    rule = rule or thresholds.rule
+    if rule == "fused" and ref.embedding is None and ref_image is not None:
+        ref = _embedded_reference(ref, ref_image, thresholds.feature_settings, limits)
+    fused = rule == "fused" and ref.embedding is not None
     try:
-        query = prepare_photo(data, thresholds.feature_settings, limits)
+        query = prepare_photo(data, thresholds.feature_settings, limits, embed=fused)
     except ImageInputError as exc:
-        return Verification(unreadable_photo(exc, v.MISSING_PICTURE), None, {})
+        return Verification(unreadable_photo(exc, v.MISSING_PICTURE), None, {}, rule="fused" if fused else "robust")
     pair = match_features(ref, query.features)
-    evidence, verdict, decide_ms = decide_pair(pair, thresholds)
+    evidence, verdict, decide_ms = decide_pair(pair, thresholds, rule)
     timings = {**query.timings, "match": pair.match_ms, **decide_ms}
     extra = {**verdict.extra, "timings_ms": timings}
     verdict = v.Verdict(verdict.status, verdict.message, verdict.result, verdict.reason, extra)
-    return Verification(verdict, evidence, timings, query, pair)
+    return Verification(verdict, evidence, timings, query, pair, extra.get("rule", "robust"), extra.get("similarity"))
 
 
-def reference_features(blob: bytes | None, image: bytes, settings: FeatureSettings) -> tuple[Features, bool]:
+def _embedded_reference(ref: Features, image: bytes, settings: FeatureSettings, limits: DecodeLimits) -> Features:
+    """``ref`` with the global descriptor of its image (unchanged if the image does not decode)."""
+    try:
+        working, _ = decode_working(image, settings, limits)
+    except ImageInputError:
+        return ref
+    return replace(ref, embedding=global_embedding(working))
+
+
+def reference_features(
+    blob: bytes | None, image: bytes | Callable[[], bytes], settings: FeatureSettings, *, embed: bool = False
+) -> tuple[Features, bool]:
     """Stored features when usable, else recomputed from the reference image.
 
-    Returns the features and whether they were recomputed (the caller may
-    store them back).  Raises :class:`vision.errors.ImageInputError` when the
-    stored image itself does not decode.
+    Parameters
+    ----------
+    blob : bytes or None
+        The stored features (None when missing).
+    image : bytes or callable
+        The reference's encoded image, or a function returning it: it is
+        only called when the features must be recomputed, so a verification
+        with usable stored features never downloads the image.
+    settings : FeatureSettings
+        Stored features made with other settings are stale.
+    embed : bool
+        The fused rule: features without the global descriptor get it from
+        the image (keypoints kept) and count as recomputed.
+
+    Returns
+    -------
+    features, recomputed : Features, bool
+        ``recomputed`` tells the caller to store them back.
+
+    Raises
+    ------
+    vision.errors.ImageInputError
+        When the stored image itself does not decode (and whatever the
+        ``image`` callable raises).
     """
-    if blob is not None:
-        try:
-            features = features_from_bytes(blob)
-        except ValueError:
-            features = None
-        if features is not None and features.settings == settings:
-            return features, False
-    return prepare_photo(image, settings).features, True
+    load = image if callable(image) else (lambda: image)
+    features = _usable_features(blob, settings)
+    if features is not None and (not embed or features.embedding is not None):
+        return features, False
+    if features is not None:
+        working, _ = decode_working(load(), settings)
+        return replace(features, embedding=global_embedding(working)), True
+    return prepare_photo(load(), settings, embed=embed).features, True
+
+
+def _usable_features(blob: bytes | None, settings: FeatureSettings) -> Features | None:
+    """The stored features if they parse and were made with ``settings``."""
+    if blob is None:
+        return None
+    try:
+        features = features_from_bytes(blob)
+    except ValueError:
+        return None
+    return features if features.settings == settings else None

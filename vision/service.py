@@ -28,9 +28,9 @@ from typing import Any, ContextManager
 from vision import verdict as v
 from vision.decision import Thresholds
 from vision.errors import ImageInputError
-from vision.features import Features, features_from_bytes, features_to_bytes
+from vision.features import Features, features_to_bytes
 from vision.imageio import DEFAULT_LIMITS, DecodeLimits, decode_base64, decode_image, read_header
-from vision.pipeline import prepare_photo, register_photo, verify_photo
+from vision.pipeline import reference_features, register_photo, verify_photo
 from vision.store.base import (
     CorruptReferenceError,
     InvalidUserIdError,
@@ -301,7 +301,7 @@ def _verify_against(
         read_header(data, limits)
     except ImageInputError as exc:
         return v.Verdict(400, v.MISSING_PICTURE, False, str(exc))
-    ref = _load_reference(store, record, thresholds, gate)
+    ref = _load_reference(store, record, thresholds)
     if isinstance(ref, v.Verdict):
         return ref
     with gate():
@@ -312,45 +312,34 @@ def _verify_against(
     return verdict
 
 
-def _load_reference(
-    store: ReferenceStore, record: ReferenceRecord, thresholds: Thresholds, gate: Gate
-) -> Features | v.Verdict:
-    """Usable reference features: stored ones, or recomputed (and saved back)."""
-    settings = thresholds.feature_settings
+def _load_reference(store: ReferenceStore, record: ReferenceRecord, thresholds: Thresholds) -> Features | v.Verdict:
+    """Usable reference features: stored ones, or recomputed from the image (and saved back).
+
+    The image is only downloaded when the stored features are missing,
+    stale (other settings) or lack the fused rule's global descriptor.
+    """
     key = record.key
     who = describe_user_id(record.user_id)
     try:
-        blob = store.load_features(key)
+        # Not inside the CPU gate: usually this only parses the stored blob,
+        # and a recomputation (rare: stale settings) may wait on the store.
+        features, recomputed = reference_features(
+            store.load_features(key), lambda: store.load_image(key), thresholds.feature_settings,
+            embed=thresholds.rule == "fused",
+        )
     except ReferenceNotFoundError:
         return v.Verdict(400, v.NO_STD_IMG, False, f"the reference {key} was deleted meanwhile")
     except StoreError as exc:
-        return _missing_std(f"verify {who}: cannot load the features of {key}", exc)
-    if blob is not None:
-        try:
-            features = features_from_bytes(blob)
-        except ValueError as exc:
-            log.warning("verify %s: stored features of %s unreadable (%s); recomputing", who, key, exc)
-        else:
-            if features.settings == settings:
-                return features
-            log.info("verify %s: stored features of %s are stale (%s); recomputing", who, key, features.settings)
-    try:
-        image = store.load_image(key)
-    except ReferenceNotFoundError:
-        return v.Verdict(400, v.NO_STD_IMG, False, f"the reference {key} was deleted meanwhile")
-    except StoreError as exc:
-        return _missing_std(f"verify {who}: cannot load the image of {key}", exc)
-    try:
-        with gate():
-            features = prepare_photo(image, settings).features
-            fresh = features_to_bytes(features)
+        return _missing_std(f"verify {who}: cannot load the reference {key}", exc)
     except ImageInputError as exc:
         log.error("verify %s: the reference image %s does not decode: %s", who, key, exc)
         return v.Verdict(500, v.MISSING_STD_PICTURE, False, f"the reference photo does not load: {exc}")
-    try:
-        store.save_features(key, fresh)
-    except (StoreError, TypeError, ValueError) as exc:  # verification still works
-        log.warning("verify %s: could not save recomputed features of %s: %s", who, key, exc)
+    if recomputed:
+        log.info("verify %s: features of %s recomputed (missing, stale or without descriptor)", who, key)
+        try:
+            store.save_features(key, features_to_bytes(features))
+        except (StoreError, TypeError, ValueError) as exc:  # verification still works
+            log.warning("verify %s: could not save recomputed features of %s: %s", who, key, exc)
     return features
 
 

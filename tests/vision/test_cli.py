@@ -35,7 +35,7 @@ def run_cli(*args: str | Path, cwd: Path = REPO_DIR) -> tuple[int, dict, str]:
 @pytest.fixture
 def strict_profile(tmp_path) -> Path:
     path = tmp_path / "strict.toml"
-    path.write_text("[thresholds]\nmin_inliers = 10000\nmin_keypoints = 1000000\n")
+    path.write_text('[thresholds]\nrule = "robust"\nmin_inliers = 10000\nmin_keypoints = 1000000\n')
     return path
 
 
@@ -56,7 +56,7 @@ def test_register_not_an_image(tmp_path):
 
 
 def test_verify_robust():
-    rc, body, _ = run_cli("verify", SAME_REF, SAME_QUERY)
+    rc, body, _ = run_cli("verify", SAME_REF, SAME_QUERY, "--rule", "robust")
     assert rc == 0
     assert body["status"] == 200 and body["message"] == "Complete" and body["result"] is True
     assert body["rule"] == "robust"
@@ -130,7 +130,7 @@ def test_evaluate(tmp_path, samples_dir):
     (tmp_path / "pairs.csv").write_text(
         "ref,query,label,kind\nimg/roofs1.jpg,img/roofs2.jpg,1,viewpoint\nimg/roofs1.jpg,img/river1.jpg,0,hard_negative\n"
     )
-    rc, body, stderr = run_cli("evaluate", tmp_path, "--workers", "1")
+    rc, body, stderr = run_cli("evaluate", tmp_path, "--workers", "1", "--rule", "robust")
     assert rc == 0
     assert body["rule"] == "robust" and body["pairs"] == 2 and body["processed"] == 2
     assert body["true_accept_rate"] == 1.0 and body["false_accept_rate"] == 0.0
