@@ -120,7 +120,9 @@ with stats:
     else:
         st.metric("Inliers", evidence.n_inliers, delta=evidence.n_inliers - thresholds.min_inliers)
     st.metric("Inlier ratio", f"{evidence.inlier_ratio:.0%}")
-    st.metric("Outline area", f"{evidence.area_fraction:.1%} of frame")
+    st.metric("Outline area / new photo", f"{evidence.area_fraction:.1%}",
+              help="Area of the reference outline projected into the new photo, as a share of its frame; "
+              "over 100% when the new photo shows only part of the reference.")
     if evidence.problems:
         st.caption("Homography problems: " + "; ".join(evidence.problems))
     show_timings({**query.timings, "match": pair.match_ms, **decide_ms})

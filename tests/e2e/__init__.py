@@ -1,0 +1,1 @@
+"""End-to-end tests: the dashboard in Debian's chromium, driven by Playwright (marker ``e2e``)."""
