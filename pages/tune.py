@@ -8,12 +8,13 @@ import ui.tuning_view as tv
 from ui.sidebar import render_sidebar
 from vision.decision import dumps_profile
 from vision.tuning import error_cases, per_kind, scores_csv, split_by_scene, tune
-from vision.tuning_plots import histogram_png, roc_png
+from vision.tuning_plots import histogram_png, roc_png, scatter_png
 
 thresholds = render_sidebar()
 st.title("Tuning lab")
 st.caption("Run the pipeline over a labelled set once; every decision slider then re-decides all pairs at once. "
-           "Working resolution and keypoints (sidebar, feature settings) need a new run.")
+           "Working resolution and keypoints (sidebar, feature settings) need a new run. The figures follow the "
+           "sidebar's rule (fused or robust).")
 
 # --- the labelled set and the run ---------------------------------------------
 labelled = tv.choose_set()
@@ -26,7 +27,8 @@ settings = thresholds.feature_settings
 with_original = st.toggle("Also score the original note's rule (full resolution, slow)", value=True,
                           key="tune_with_original")
 run = tv.run_store().get(labelled, settings)
-if st.button("Run" if run is None else "Run again (cached)", type="primary", key="tune_run"):
+if st.button("Run" if run is None else "Run again (cached)", type="primary", key="tune_run",
+             help="Features, global descriptors and matches of every pair, in parallel; cached per feature settings"):
     run = run or tv.run_with_progress(labelled, settings, with_original)
 if run is None:
     st.info("Press **Run** to compute features and matches for every pair (progress shown).")
@@ -55,12 +57,16 @@ parts = {"all pairs": scored} if split is None else {
 
 # --- figures at the current sliders -----------------------------------------------
 st.subheader("At the current sliders")
+st.markdown(tv.rule_caption(scored))
 tv.show_rates(parts)
+if scored.similarity is not None:
+    st.image(scatter_png(scored), caption=tv.boundary_caption(scored))
 left, right = st.columns(2)
 with left:
-    st.image(histogram_png(scored), caption="Score histogram: inliers of same vs different pairs")
+    st.image(histogram_png(scored), caption="Score histograms: inliers (and similarity) of same vs different pairs")
 with right:
-    st.image(roc_png(parts), caption="ROC curve of the inlier score, current operating point and the original rule")
+    score_name = "fused score" if scored.rule == "fused" else "inlier score"
+    st.image(roc_png(parts), caption=f"ROC curve of the {score_name}, current operating point and the other rules")
 st.dataframe(tv.per_kind_frame(per_kind(scored)), hide_index=True, key="tune_per_kind")
 
 # --- recommendation --------------------------------------------------------------
@@ -72,20 +78,14 @@ report = None
 if st.session_state.get("tune_recommend_on"):
     report = tune(scored, target, split)
     rec = report.recommendation
-    st.markdown(f"**min inliers = {rec.thresholds.min_inliers}**, **min outline area = "
-                f"{rec.thresholds.min_area_fraction:.1%}** (tuned on {'train' if split else 'all'} pairs). "
-                f"The nearest rejected different pair has {rec.highest_rejected_negative:g} inliers "
-                f"(margin {rec.margin_below:g}); the weakest accepted same pair has "
-                f"{rec.lowest_accepted_positive:g} (margin {rec.margin_above:g}). "
-                f"The smallest threshold with the same training figures is {rec.tightest_min_inliers}.")
-    if not rec.feasible:
-        st.warning("No threshold in the slider's range meets the target on these pairs.")
+    tv.show_recommendation(rec, "train" if split else "all")
     st.dataframe(tv.recommendation_frame(rec, {"train" if split else "all": report.train,
                                               "held-out": report.holdout}), hide_index=True)
-    st.button("Apply to sliders", key="tune_apply", on_click=tv.apply_recommendation, args=(rec,))
+    st.button("Apply to sliders" + (" (robust and fused)" if rec.fused else ""), key="tune_apply",
+              on_click=tv.apply_recommendation, args=(rec,))
 
 # --- errors gallery ------------------------------------------------------------------
-st.subheader("Errors at the current sliders (most wrong first)")
+st.subheader(f"Errors of the {scored.rule} rule at the current sliders (most wrong first)")
 false_accepts, false_rejects = error_cases(scored)
 fa_tab, fr_tab = st.tabs([f"False accepts ({len(false_accepts)})", f"False rejects ({len(false_rejects)})"])
 with fa_tab:

@@ -1,4 +1,7 @@
-"""``python -m vision tune`` end to end on the bundled samples, then ``evaluate`` with its profile."""
+"""``python -m vision tune`` end to end on the bundled samples, then ``evaluate`` with its profile.
+
+The profile holds the robust and the fused rule's thresholds; its rule is the base profile's (fused by default).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +11,9 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from vision.decision import Thresholds, save_profile
+from vision.fusion import FUSED_FIELDS
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -40,17 +46,52 @@ def test_tune_writes_a_profile_and_reports_both_parts(tuned: tuple[dict, Path]) 
     assert "original" not in figures["all"]  # opt-in: --with-original
 
 
+def test_tune_profile_has_the_fused_thresholds(tuned: tuple[dict, Path]) -> None:
+    body, out = tuned
+    profile = json.loads(out.read_text())["thresholds"]
+    assert profile["rule"] == "fused" == body["rule"]  # the default base profile's rule
+    fused = body["recommendation"]["fused"]
+    assert {name: profile[name] for name in FUSED_FIELDS} == {name: fused[name] for name in FUSED_FIELDS}
+    assert fused["false_accept_rate"] <= 0.01 and 0 < fused["true_accept_rate"] <= 1
+    defaults = Thresholds().to_dict()
+    assert any(profile[name] != defaults[name] for name in ("min_inliers", *FUSED_FIELDS))  # something was tuned
+    # the figures printed are the fused rule's on both parts, with the robust rule's beside them
+    for part in ("train", "holdout", "all"):
+        assert body["figures"][part]["rule"] == "fused" and "robust" in body["figures"][part]
+    assert body["figures"]["train"]["true_accept_rate"] == body["recommendation"]["train"]["true_accept_rate"]
+
+
 def test_evaluate_reads_the_tuned_profile(tuned: tuple[dict, Path]) -> None:
     body, out = tuned
     done = _vision("evaluate", "samples", "--profile", str(out), "--quiet")
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     assert {"pairs", "true_accept_rate", "false_accept_rate", "roc_auc", "per_kind", "failed"} <= set(report)
+    assert report["rule"] == "fused" and report["thresholds"] == body["thresholds"]
     assert report["thresholds"]["min_inliers"] == body["thresholds"]["min_inliers"]
     assert report["pairs"] == 56 and report["failed"] == []
     assert report["false_accept_rate"] == body["figures"]["all"]["false_accept_rate"]
     assert report["true_accept_rate"] == body["figures"]["all"]["true_accept_rate"]
     assert 0.5 <= report["true_accept_rate"] <= 1 and report["roc_auc"] > 0.8
+
+
+def test_tune_keeps_a_robust_base_profile_robust(tmp_path: Path) -> None:
+    """A base profile with ``rule = robust``: the tuned profile stays robust and so do its figures."""
+    data = tmp_path / "data"
+    data.mkdir()
+    lines = (REPO / "samples" / "pairs.csv").read_text().splitlines()
+    rows = [x for x in lines[1:] if x.split(",")[2] == "1"][:3] + [x for x in lines[1:] if x.split(",")[2] == "0"][:3]
+    (data / "pairs.csv").write_text("\n".join([lines[0], *rows]) + "\n")
+    (data / "images").symlink_to(REPO / "samples" / "images")
+    base = save_profile(Thresholds(rule="robust", fused_weight=3.0), tmp_path / "base.toml")
+    out = tmp_path / "tuned.json"
+    done = _vision("tune", str(data), "--profile", str(base), "--out", str(out), "--quiet")
+    assert done.returncode == 0, done.stderr
+    body = json.loads(done.stdout)
+    profile = json.loads(out.read_text())["thresholds"]
+    assert profile["rule"] == "robust" and body["rule"] == "robust" and body["figures"]["all"]["rule"] == "robust"
+    assert set(FUSED_FIELDS) <= set(profile) and body["recommendation"]["fused"] is not None
+    assert profile["fused_threshold"] == body["recommendation"]["fused"]["fused_threshold"]
 
 
 def test_tune_reports_a_bad_folder_as_json(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""The tuning core on constructed scores and small folders: recommendation, split, zip loading, export."""
+"""The tuning core on constructed scores and small folders: both rules, recommendation, split, zip, export."""
 
 from __future__ import annotations
 
@@ -13,8 +13,10 @@ import numpy as np
 import pytest
 
 from vision.decision import Thresholds
-from vision.evaluate import LabelledPair
+from vision.evaluate import LabelledPair, evaluate_folder
+from vision.fusion import FUSED_FIELDS, fused_accepts, fused_boundary
 from vision.tuning import (
+    FUSED_THRESHOLD_STEP,
     Progress,
     ScoredSet,
     TuningRun,
@@ -23,12 +25,15 @@ from vision.tuning import (
     per_kind,
     recommend,
     recommend_details,
+    run_folder,
     score_histogram,
     scores_csv,
+    similarity_histogram,
     split_by_scene,
     tune,
 )
 from vision.tuning_data import LabelledSetError, ZipLimits, copy_folder, extract_zip, make_zip, open_zip
+from vision.tuning_plots import histogram_png, roc_png, scatter_png
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 
@@ -147,6 +152,142 @@ def test_recommend_rejects_bad_arguments() -> None:
         recommend(_scored(), 2.0)
     with pytest.raises(ValueError):
         recommend(_scored(), 0.01, placement="middle")
+
+
+# --- the fused rule -------------------------------------------------------------------
+
+# negatives: few inliers, or 11-14 spurious inliers with a low similarity; positives: 8-14 inliers with a
+# high similarity (wide viewpoint), or many inliers
+F_NEG_INL = [0, 0, 0, 2, 3, 5, 11, 12, 13, 14]
+F_NEG_SIM = [0.6, 0.3, 0.2, 0.5, 0.4, 0.3, 0.2, 0.3, 0.25, 0.3]
+F_POS_INL = [8, 9, 10, 12, 14, 30, 60, 200]
+F_POS_SIM = [0.8, 0.85, 0.75, 0.8, 0.9, 0.5, 0.4, 0.6]
+
+
+def _fused(neg_inl=F_NEG_INL, neg_sim=F_NEG_SIM, pos_inl=F_POS_INL, pos_sim=F_POS_SIM, **kwargs) -> ScoredSet:
+    labels = [0] * len(neg_inl) + [1] * len(pos_inl)
+    return ScoredSet.from_arrays(labels, list(neg_inl) + list(pos_inl), similarity=list(neg_sim) + list(pos_sim),
+                                 **kwargs)
+
+
+def test_fused_rule_decides_by_inliers_and_similarity() -> None:
+    # defaults: geometric minimum 8, log(1 + n) + 4 s >= 4.8, geometry alone from 15
+    s = ScoredSet.from_arrays([0, 0, 0, 1, 1, 1, 1, 1], [0, 9, 12, 10, 12, 20, 100, 0],
+                              similarity=[0.9, 0.2, 0.3, 0.8, 0.7, 0.3, 0.5, 0.95])
+    assert s.rule == "fused"
+    assert list(s.accepted) == [False, False, False, True, True, True, True, False]
+    assert list(s.robust_accepted) == [False, False, False, False, False, True, True, False]
+    f = figures(s)
+    assert f["rule"] == "fused" and f["true_accepts"] == 4 and f["false_accepts"] == 0
+    assert f["robust"]["true_accepts"] == 2
+    # the sidebar's rule switch: the same arrays, the robust figures
+    robust = s.with_thresholds(Thresholds(rule="robust"))
+    assert robust.rule == "robust" and figures(robust)["true_accepts"] == 2 and "robust" not in figures(robust)
+    # without similarities a set is the robust rule's whatever the thresholds say
+    assert ScoredSet.from_arrays([1], [10]).rule == "robust"
+
+
+def test_fused_rule_applies_the_outline_area_and_falls_back_without_similarity() -> None:
+    s = ScoredSet.from_arrays([1, 1, 1, 1], [10, 10, 20, 10], [0.5, 0.001, 0.5, 0.5],
+                              similarity=[0.8, 0.8, np.nan, np.nan])
+    # area below 1% rejects; a pair without similarity is decided by the robust rule (20 >= 15 but not 10)
+    assert list(s.accepted) == [True, False, True, False]
+    assert list(s.has_similarity) == [True, True, False, False]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_fused_scores_rank_the_rule(seed: int) -> None:
+    """accept <=> fused score >= fused_threshold: the ROC passes through the operating point."""
+    rng = np.random.default_rng(seed)
+    n = 300
+    inl = rng.integers(0, 60, n).astype(float)
+    sim = rng.uniform(-0.1, 1.0, n)
+    sim[rng.random(n) < 0.05] = np.nan
+    area = rng.uniform(0, 0.05, n)
+    t = Thresholds(min_inliers=int(rng.integers(8, 40)), fused_min_inliers=int(rng.integers(4, 12)),
+                   fused_weight=float(rng.uniform(1, 6)), fused_threshold=float(rng.uniform(2, 6)),
+                   min_area_fraction=0.01)
+    s = ScoredSet.from_arrays(rng.integers(0, 2, n), inl, area, t, similarity=sim)
+    assert np.array_equal(s.fused_scores() >= t.fused_threshold, s.accepted)
+    has = np.isfinite(sim)
+    assert np.array_equal(s.accepted[has], fused_accepts(inl[has], sim[has], t, area[has]))
+    rates, curve = s.rates(), s.roc()
+    assert any(np.isclose(curve.fpr, rates.far) & np.isclose(curve.tpr, rates.tar))
+
+
+def test_fused_per_kind_and_histogram() -> None:
+    s = ScoredSet.from_arrays([1, 1, 0], [10, 0, 0], kinds=["viewpoint", "viewpoint", "hard_negative"],
+                              similarity=[0.8, 0.6, 0.7])
+    rows = {r["kind"]: r for r in per_kind(s)}
+    assert rows["viewpoint"]["accept_rate"] == 0.5 and rows["viewpoint"]["robust_accept_rate"] == 0.0
+    assert rows["viewpoint"]["median_similarity"] == pytest.approx(0.7)
+    hist = similarity_histogram(s)
+    assert hist.same.sum() == 2 and hist.different.sum() == 1 and hist.edges[-1] == 1.0
+    assert similarity_histogram(_scored()) is None
+
+
+def test_fused_error_cases_most_wrong_first() -> None:
+    # false accepts: geometry alone with 400 inliers, then a similarity lift; false rejects: 0 inliers
+    # (far below the geometric minimum) before 10 inliers with a middling similarity
+    s = ScoredSet.from_arrays([0, 0, 1, 1, 1], [400, 10, 0, 10, 100], similarity=[0.1, 0.8, 0.9, 0.5, 0.5])
+    fa, fr = error_cases(s)
+    assert [c.inliers for c in fa] == [400, 10] and fa[0].similarity == pytest.approx(0.1)
+    assert [c.inliers for c in fr] == [0, 10]
+    assert all(c.wrongness > 0 for c in fa + fr)
+    assert "similarity" in fa[1].reason
+
+
+def test_recommend_picks_the_fused_thresholds_too() -> None:
+    rec = recommend_details(_fused(), 0.0)
+    # robust: above the 14-inlier negatives, loses the wide-viewpoint positives
+    assert rec.thresholds.min_inliers > 14
+    assert rec.train["robust"]["true_accept_rate"] == pytest.approx(3 / 8)
+    # fused: the similarity lifts them, no different pair accepted
+    assert rec.fused is not None and set(FUSED_FIELDS) <= set(rec.fused)
+    assert {name: getattr(rec.thresholds, name) for name in FUSED_FIELDS} == {n: rec.fused[n] for n in FUSED_FIELDS}
+    assert rec.train["rule"] == "fused"
+    assert rec.train["true_accept_rate"] == 1.0 and rec.train["false_accept_rate"] == 0.0
+    assert rec.fused["stressed_false_accept_rate"] == 0.0 and rec.fused["similarity_margin"] > 0
+    # on the sidebar's step, since the gap is wide
+    steps = rec.thresholds.fused_threshold / FUSED_THRESHOLD_STEP
+    assert steps == pytest.approx(round(steps))
+    assert rec.thresholds.rule == "fused"  # the base's rule is kept
+    assert recommend_details(_scored(), 0.0).fused is None  # nothing to pick without similarities
+
+
+def test_recommend_fused_keeps_the_base_rule_and_judges_it() -> None:
+    rec = recommend_details(_fused(thresholds=Thresholds(rule="robust")), 0.0)
+    assert rec.thresholds.rule == "robust" and rec.fused is not None
+    assert rec.train["rule"] == "robust" and rec.train["true_accept_rate"] == pytest.approx(3 / 8)
+
+
+def test_tune_report_has_both_rules() -> None:
+    s = _fused(scenes=[f"s{i % 4}" for i in range(len(F_NEG_INL) + len(F_POS_INL))])
+    body = tune(s, 0.0, split_by_scene(s.pairs, 0.3, 0)).to_json()
+    assert body["rule"] == "fused" and body["figures"]["train"]["rule"] == "fused"
+    assert body["figures"]["holdout"]["rule"] == "fused" and "robust" in body["figures"]["holdout"]
+    for name in ("min_inliers", "min_area_fraction", *FUSED_FIELDS):
+        expected = body["recommendation"]["fused"].get(name, body["recommendation"].get(name))
+        assert body["thresholds"][name] == expected
+
+
+def test_scores_csv_has_the_similarity_and_both_verdicts() -> None:
+    s = ScoredSet.from_arrays([1, 1], [10, 20], similarity=[0.8, np.nan])
+    rows = list(csv.DictReader(io.StringIO(scores_csv(s))))
+    assert rows[0]["similarity"] == "0.8000" and float(rows[0]["fused_score"]) == pytest.approx(np.log(11) + 3.2)
+    assert rows[0]["rule"] == "fused" and rows[0]["accepted"] == "1" and rows[0]["robust_accepted"] == "0"
+    assert rows[1]["similarity"] == "" and rows[1]["rule"] == "robust" and rows[1]["accepted"] == "1"
+
+
+def test_plots_are_pngs_and_the_boundary_moves() -> None:
+    s = _fused()
+    png = scatter_png(s)
+    assert png.startswith(b"\x89PNG")
+    moved = s.with_thresholds(Thresholds(fused_threshold=3.0))
+    assert scatter_png(moved) != png
+    xs, ys = fused_boundary(moved.thresholds, (0, 100))
+    assert ys.min() == 0.0 and xs[0] == moved.thresholds.fused_min_inliers
+    assert histogram_png(s).startswith(b"\x89PNG") and roc_png({"all": s}).startswith(b"\x89PNG")
 
 
 # --- hold-out split -------------------------------------------------------------------
@@ -326,4 +467,38 @@ def test_run_from_zip_reuses_cached_matches(tiny_set: Path) -> None:
     assert run.evidence(Thresholds(ratio=0.7)) is not evidence  # geometry change: recomputed
     with pytest.raises(ValueError, match="new run"):
         run.scored(Thresholds(working_side=640))
+    assert run.similarity is not None and np.all((run.similarity > -1) & (run.similarity <= 1))
+    assert scored.rule == "fused"
     labelled.close()
+
+
+# --- the bundled set: the tuning module agrees with `vision.evaluate` ---------------------
+
+
+@pytest.fixture(scope="module")
+def samples_run() -> TuningRun:
+    return run_folder(SAMPLES, Thresholds(), workers=2, original=False)
+
+
+def _same_figures(scored: ScoredSet, report: dict) -> None:
+    f = figures(scored)
+    assert f["rule"] == report["rule"]
+    for key in ("pairs", "processed", "true_accepts", "false_accepts", "true_accept_rate", "false_accept_rate"):
+        assert f[key] == report[key], key
+    assert {r["kind"]: r["accept_rate"] for r in per_kind(scored)} == {
+        kind: row["accept_rate"] for kind, row in report["per_kind"].items()}
+
+
+@pytest.mark.parametrize("thresholds", [
+    Thresholds(),
+    Thresholds(min_inliers=40, fused_min_inliers=6, fused_weight=2.5, fused_threshold=3.6),
+], ids=["defaults", "moved"])
+def test_fused_rates_equal_evaluate_folder(samples_run: TuningRun, thresholds: Thresholds) -> None:
+    scored = samples_run.scored(thresholds)
+    assert scored.rule == "fused" and scored.has_similarity.all()
+    _same_figures(scored, evaluate_folder(SAMPLES, thresholds, rule="fused", show_progress=False))
+
+
+def test_robust_rates_equal_evaluate_folder(samples_run: TuningRun) -> None:
+    thresholds = Thresholds(rule="robust")
+    _same_figures(samples_run.scored(thresholds), evaluate_folder(SAMPLES, thresholds, rule=None, show_progress=False))

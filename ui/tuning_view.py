@@ -26,6 +26,7 @@ from vision.decision import Thresholds
 from vision.draw import draw_matches
 from vision.errors import ImageInputError
 from vision.features import FeatureSettings
+from vision.fusion import FUSED_FIELDS, geometry_alone_inliers
 from vision.pipeline import PairMatch, decode_working
 from vision.tuning import (
     ErrorCase,
@@ -150,46 +151,123 @@ def _pct(x: float | None) -> str:
     return "n/a" if x is None else f"{x:.1%}"
 
 
+def _auc(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.3f}"
+
+
+RULE_NAMES = {"fused": "fused (inliers + global similarity)", "robust": "robust (inliers only)"}
+
+
+def rule_caption(scored_set: ScoredSet) -> str:
+    """Which rule the figures follow, and why."""
+    t = scored_set.thresholds
+    if scored_set.rule == "fused":
+        return (f"Figures follow the **{RULE_NAMES['fused']}** rule (sidebar: Default rule); the robust and the "
+                "original note's rules are comparison points.")
+    why = "" if t.rule == "robust" else " (this run has no global descriptors)"
+    return f"Figures follow the **{RULE_NAMES['robust']}** rule{why}; the original note's rule is the comparison point."
+
+
 def show_rates(parts: dict[str, ScoredSet]) -> None:
-    """FAR/FRR/TAR/AUC of the robust rule (and the original's) per part, as metrics."""
+    """FAR/FRR/TAR/AUC of the current rule per part, with the robust (under fused) and original rules beside."""
     for name, part in parts.items():
         f = figures(part)
         st.markdown(f"**{name}**: {f['processed']} pairs ({f['positives']} same, {f['negatives']} different)"
                     + (f", {f['pairs'] - f['processed']} unusable" if f["pairs"] > f["processed"] else ""))
-        cols = st.columns(5)
-        cols[0].metric("False-accept rate", _pct(f["false_accept_rate"]), help=f"{f['false_accepts']} different pairs accepted")
+        fused = f["rule"] == "fused"
+        cols = st.columns(7 if fused else 5)
+        cols[0].metric("False-accept rate", _pct(f["false_accept_rate"]),
+                       help=f"{f['false_accepts']} different pairs accepted by the {f['rule']} rule")
         cols[1].metric("False-reject rate", _pct(f["false_reject_rate"]))
-        cols[2].metric("True-accept rate", _pct(f["true_accept_rate"]), help=f"{f['true_accepts']} same pairs accepted")
-        cols[3].metric("ROC AUC (inliers)", "n/a" if f["roc_auc"] is None else f"{f['roc_auc']:.3f}")
+        cols[2].metric("True-accept rate", _pct(f["true_accept_rate"]),
+                       help=f"{f['true_accepts']} same pairs accepted by the {f['rule']} rule")
+        cols[3].metric("ROC AUC (inliers)", _auc(f["robust"]["roc_auc"] if fused else f["roc_auc"]))
+        if fused:
+            cols[4].metric("ROC AUC (fused score)", _auc(f["roc_auc"]),
+                           help="log(1 + inliers) + w x similarity past the geometric minimum, "
+                                "geometry-alone pairs on top")
+            r = f["robust"]
+            cols[5].metric("Robust rule FAR / TAR", f"{_pct(r['false_accept_rate'])} / {_pct(r['true_accept_rate'])}")
         if "original" in f:
             o = f["original"]
-            cols[4].metric("Original rule FAR / TAR", f"{_pct(o['false_accept_rate'])} / {_pct(o['true_accept_rate'])}")
+            cols[-1].metric("Original rule FAR / TAR",
+                            f"{_pct(o['false_accept_rate'])} / {_pct(o['true_accept_rate'])}")
 
 
 def per_kind_frame(rows: list[dict]) -> pd.DataFrame:
     """The per-kind table as a DataFrame (rates as percentages)."""
     frame = pd.DataFrame(rows)
-    for col in ("accept_rate", "original_accept_rate"):
+    for col in ("accept_rate", "robust_accept_rate", "original_accept_rate"):
         if col in frame:
             frame[col] = (frame[col] * 100).round(1)
-    return frame.rename(columns={"accept_rate": "accept %", "original_accept_rate": "original accept %"})
+    return frame.rename(columns={"accept_rate": "accept %", "robust_accept_rate": "robust accept %",
+                                 "original_accept_rate": "original accept %"})
 
 
 def recommendation_frame(rec: Recommendation, parts: dict[str, dict | None]) -> pd.DataFrame:
-    """The recommended thresholds' figures per part."""
+    """The recommended thresholds' figures per part: the current rule's, and the robust rule's under fused."""
     rows = []
     for name, f in parts.items():
-        if f is not None:
-            rows.append({"part": name, "pairs": f["processed"], "FAR %": _pct(f["false_accept_rate"]),
-                         "TAR %": _pct(f["true_accept_rate"]), "false accepts": f["false_accepts"],
-                         "true accepts": f["true_accepts"]})
+        if f is None:
+            continue
+        rows.append({"part": name, "rule": f["rule"], "pairs": f["processed"], "FAR %": _pct(f["false_accept_rate"]),
+                     "TAR %": _pct(f["true_accept_rate"]), "false accepts": f["false_accepts"],
+                     "true accepts": f["true_accepts"]})
+        if "robust" in f:
+            r = f["robust"]
+            rows.append({"part": name, "rule": "robust", "pairs": f["processed"],
+                         "FAR %": _pct(r["false_accept_rate"]), "TAR %": _pct(r["true_accept_rate"]),
+                         "false accepts": r["false_accepts"], "true accepts": r["true_accepts"]})
     return pd.DataFrame(rows)
 
 
+RECOMMENDED_FIELDS = ("min_inliers", "min_area_fraction", *FUSED_FIELDS)
+
+
 def apply_recommendation(rec: Recommendation) -> None:
-    """``on_click``: put the recommended decision thresholds on the sliders, keeping the others."""
+    """``on_click``: put the recommended decision thresholds (robust and fused) on the sliders, keeping the others."""
     t = rec.thresholds
-    apply_thresholds(replace(current_thresholds(), min_inliers=t.min_inliers, min_area_fraction=t.min_area_fraction))
+    fields = RECOMMENDED_FIELDS if rec.fused is not None else RECOMMENDED_FIELDS[:2]
+    apply_thresholds(replace(current_thresholds(), **{name: getattr(t, name) for name in fields}))
+
+
+def show_recommendation(rec: Recommendation, trained_on: str) -> None:
+    """The robust and the fused rule's picks side by side."""
+    t = rec.thresholds
+    left, right = st.columns(2)
+    with left:
+        st.markdown("##### Robust rule (inliers only)")
+        st.markdown(f"**min inliers = {t.min_inliers}**, **min outline area = {t.min_area_fraction:.1%}** "
+                    f"(tuned on {trained_on} pairs). The nearest rejected different pair has "
+                    f"{rec.highest_rejected_negative:g} inliers (margin {rec.margin_below:g}); the weakest accepted "
+                    f"same pair has {rec.lowest_accepted_positive:g} (margin {rec.margin_above:g}). The smallest "
+                    f"threshold with the same training figures is {rec.tightest_min_inliers}.")
+        if not rec.feasible:
+            st.warning("No threshold in the slider's range meets the target on these pairs.")
+    with right:
+        st.markdown("##### Fused rule (inliers + similarity)")
+        f = rec.fused
+        if f is None:
+            st.caption("This run has no global descriptors: nothing to pick.")
+            return
+        st.markdown(f"**fused threshold = {f['fused_threshold']:g}**, **weight = {f['fused_weight']:g}**, "
+                    f"**geometric minimum = {f['fused_min_inliers']} inliers**; geometry alone from "
+                    f"{geometry_alone_inliers(t)} inliers (robust pick: min inliers = {t.min_inliers}). On the {trained_on} "
+                    f"pairs: TAR "
+                    f"{_pct(f['true_accept_rate'])}, FAR {_pct(f['false_accept_rate'])}; FAR "
+                    f"{_pct(f['stressed_false_accept_rate'])} even if every different pair had "
+                    f"{f['fused_min_inliers']} inliers. Margin to the nearest pairs: "
+                    f"{f['similarity_margin']:.3f} in similarity.")
+
+
+def boundary_caption(scored_set: ScoredSet) -> str:
+    """The scatter's caption: what is drawn and the boundary's current thresholds."""
+    t = scored_set.thresholds
+    n = int((scored_set.ok & scored_set.has_similarity).sum())
+    return (f"Inliers vs similarity: {n} pairs (same green, different red; ringed: wrong under the "
+            f"{scored_set.rule} rule). Fused decision boundary: log(1 + inliers) + {t.fused_weight:g} x similarity "
+            f">= {t.fused_threshold:g} with at least {t.fused_min_inliers} inliers; geometry alone from "
+            f"{geometry_alone_inliers(t)} inliers (dashed: min inliers = {t.min_inliers}).")
 
 
 @st.cache_data(show_spinner=False, max_entries=128)
@@ -208,8 +286,9 @@ def show_error_case(case: ErrorCase, run: TuningRun, scored_set: ScoredSet) -> N
     root, fp, side = run.labelled.root, run.labelled.fingerprint, run.settings.working_side
     ref = working_photo(str(root / case.pair.ref), fp, side)
     query = working_photo(str(root / case.pair.query), fp, side)
+    sim = "" if case.similarity is None else f", similarity {case.similarity:.2f}"
     title = (f"{case.kind}: {case.pair.ref} vs {case.pair.query} ({case.pair.kind}) - "
-             f"{case.inliers:.0f} inliers, outline {case.area_fraction:.1%}")
+             f"{case.inliers:.0f} inliers{sim}, outline {case.area_fraction:.1%}")
     if isinstance(match, PairMatch) and evidence is not None and ref is not None and query is not None:
         st.image(draw_matches(ref, match.ref, query, match.query, match.candidates, evidence), caption=title)
     else:

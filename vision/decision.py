@@ -233,6 +233,8 @@ def decide_registration(n_keypoints: int, thresholds: Thresholds) -> v.Verdict:
     extra = {"keypoints": int(n_keypoints)}
     if n_keypoints < thresholds.min_keypoints:
         reason = f"{n_keypoints} keypoints < {thresholds.min_keypoints} required: too plain to verify against"
+        if thresholds.min_keypoints > thresholds.max_keypoints:
+            reason += f" (keypoints are counted up to max_keypoints = {thresholds.max_keypoints})"
         return v.Verdict(400, v.TOO_LITTLE_FEATURES, False, reason, extra)
     reason = f"{n_keypoints} keypoints >= {thresholds.min_keypoints} required"
     return v.Verdict(200, v.GOOD_PICTURE, True, reason, extra)

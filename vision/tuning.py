@@ -3,16 +3,21 @@
 Three layers of cache, from expensive to free:
 
 1. :class:`TuningRun` holds, per pair, the cached :class:`vision.pipeline.PairMatch`
-   (decode, AKAZE features, kNN matches) for one :class:`FeatureSettings`, and the
-   original note's score (its pipeline at full resolution, which depends on no
-   threshold at all).  Building it is the only slow step; it runs in threads
+   (decode, AKAZE features, kNN matches) for one :class:`FeatureSettings`, the
+   similarity of the two photos' global descriptors (the fused rule's second
+   number, :mod:`vision.fusion`), and the original note's score (its pipeline at
+   full resolution, which depends on no threshold at all).  Building it is the only slow step; it runs in threads
    (OpenCV releases the GIL) and reports progress through a callback.
 2. :meth:`TuningRun.evidence` keeps the :class:`MatchEvidence` of every pair per
    geometry key ``(ratio, ransac_method, ransac_reproj_px)``: changing one of these
    reruns the ratio test and MAGSAC over the cached matches (about a second for 273 pairs).
 3. :class:`ScoredSet` is the evidence reduced to arrays (inliers, outline area,
-   labels); the decision thresholds (``min_inliers``, ``min_area_fraction``,
-   ``original_min_area_px``) are applied to those arrays, so a slider move costs nothing.
+   similarity, labels); the decision thresholds (``min_inliers``,
+   ``min_area_fraction``, the fused rule's ``fused_*``, ``original_min_area_px``)
+   are applied to those arrays, so a slider move costs nothing.
+
+Every figure follows the thresholds' current rule (``thresholds.rule``:
+``fused`` or ``robust``); the original note's rule is the comparison point.
 
 No Streamlit here: the page and the ``python -m vision tune`` command share it.
 """
@@ -38,8 +43,16 @@ import numpy as np
 from vision.decision import MatchEvidence, Thresholds, decide_verification, load_profile, save_profile
 from vision.evaluate import FeatureCache, LabelledPair, PairOutcome, original_all
 from vision.features import FeatureSettings
+from vision.fusion import (
+    apply_recommendation,
+    fused_accepts,
+    fused_evidence,
+    fused_score,
+    geometry_alone_inliers,
+    recommend_fused,
+)
 from vision.metrics import Rates, RocCurve, accept_rates, roc_auc, roc_curve, threshold_for_far
-from vision.pipeline import PairMatch, evaluate_match, match_features
+from vision.pipeline import PairMatch, evaluate_match, match_features, pair_similarity
 from vision.tuning_data import LabelledSet, LabelledSetError, open_folder
 
 T = TypeVar("T")
@@ -51,6 +64,8 @@ AREA_FRACTION_GRID = (0.0, 0.005, 0.01, 0.02, 0.03, 0.05)
 #: The sidebar's minimum-inliers slider range; a recommendation stays inside it.
 MIN_INLIERS_RANGE = (4, 200)
 DEFAULT_WORKERS = 2
+#: The fused score given to pairs that geometry alone accepts (above any ``log(1 + n) + w * s``).
+GEOMETRY_SCORE = 100.0
 
 
 # --------------------------------------------------------------------------
@@ -174,6 +189,9 @@ class TuningRun:
     matches : list[PairMatch | str]
         Per pair, the kNN matches or why an image could not be used.
     original : OriginalScores or None
+    similarity : np.ndarray or None
+        ``(N,)`` cosine similarity of each pair's global descriptors (``nan``
+        for an unusable pair); None when the run computed no descriptors.
     timings_s : dict[str, float]
         Seconds spent per stage (``features``, ``matches``, ``original``, ``geometry``).
     max_geometry_keys : int
@@ -185,6 +203,7 @@ class TuningRun:
     matches: list[PairMatch | str]
     original: OriginalScores | None = None
     timings_s: dict[str, float] = field(default_factory=dict)
+    similarity: np.ndarray | None = None
     workers: int = DEFAULT_WORKERS
     max_geometry_keys: int = 8
     _evidence: OrderedDict = field(default_factory=OrderedDict, repr=False)
@@ -197,18 +216,21 @@ class TuningRun:
     @classmethod
     def build(
         cls, labelled: LabelledSet, settings: FeatureSettings, workers: int = DEFAULT_WORKERS,
-        on_progress: ProgressFn | None = None, original: OriginalScores | bool = True,
+        on_progress: ProgressFn | None = None, original: OriginalScores | bool = True, embed: bool = True,
     ) -> TuningRun:
-        """Compute features (once per image) and kNN matches (once per pair), in threads.
+        """Compute features and global descriptors (once per image) and kNN matches (once per pair), in threads.
 
         Parameters
         ----------
         original : OriginalScores or bool
             Scores of the note's rule already computed for this set (they do not
             depend on the settings), ``True`` to compute them, ``False`` to skip.
+        embed : bool
+            Compute each image's global descriptor too (the fused rule's
+            similarity); without it every figure follows the robust rule.
         """
         n_stages = 3 if original is True else 2
-        cache = FeatureCache(labelled.root, settings)
+        cache = FeatureCache(labelled.root, settings, embed=embed)
         images = sorted({p.ref for p in labelled.pairs} | {p.query for p in labelled.pairs})
         start = time.perf_counter()
         _parallel(cache.get, images, workers, ("features", 1, n_stages), on_progress)
@@ -223,11 +245,12 @@ class TuningRun:
 
         matches = _parallel(one, labelled.pairs, workers, ("matches", 2, n_stages), on_progress)
         timings["matches"] = time.perf_counter() - start
+        similarity = pair_similarities(matches) if embed else None
         if original is True:
             original = score_original(labelled, workers, on_progress, (3, 3))
         if isinstance(original, OriginalScores):
             timings["original"] = original.seconds
-        return cls(labelled, settings, matches, original or None, timings, workers)
+        return cls(labelled, settings, matches, original or None, timings, similarity, workers)
 
     def evidence(self, thresholds: Thresholds, on_progress: ProgressFn | None = None) -> list[MatchEvidence | None]:
         """Per pair, the ratio test + homography evidence (None for unusable pairs), cached per geometry key."""
@@ -258,7 +281,7 @@ class TuningRun:
         """The set's scores under ``thresholds`` (decisions applied lazily by :class:`ScoredSet`)."""
         evidence = self.evidence(thresholds, on_progress)
         errors = tuple(m if isinstance(m, str) else None for m in self.matches)
-        return ScoredSet.from_evidence(self.pairs, evidence, errors, thresholds, self.original)
+        return ScoredSet.from_evidence(self.pairs, evidence, errors, thresholds, self.original, self.similarity)
 
     def _check_settings(self, thresholds: Thresholds) -> None:
         if thresholds.feature_settings != self.settings:
@@ -267,12 +290,23 @@ class TuningRun:
             )
 
 
+def pair_similarities(matches: Sequence[PairMatch | str]) -> np.ndarray:
+    """Per pair, the global descriptors' cosine similarity (``nan`` without both descriptors)."""
+    out = np.full(len(matches), np.nan)
+    for i, match in enumerate(matches):
+        if not isinstance(match, str):
+            sim = pair_similarity(match)
+            out[i] = np.nan if sim is None else sim
+    return out
+
+
 def run_folder(
     data_dir: str | Path, thresholds: Thresholds = Thresholds(), workers: int = DEFAULT_WORKERS,
-    on_progress: ProgressFn | None = None, original: bool = True,
+    on_progress: ProgressFn | None = None, original: bool = True, embed: bool = True,
 ) -> TuningRun:
     """:meth:`TuningRun.build` on a folder (``LabelledSetError`` when it is not a labelled set)."""
-    return TuningRun.build(open_folder(data_dir), thresholds.feature_settings, workers, on_progress, original)
+    return TuningRun.build(open_folder(data_dir), thresholds.feature_settings, workers, on_progress, original,
+                           embed)
 
 
 # --------------------------------------------------------------------------
@@ -283,6 +317,12 @@ def run_folder(
 @dataclass(frozen=True)
 class ScoredSet:
     """Every pair's evidence reduced to arrays, with the thresholds to decide by.
+
+    The verdicts, rates, ROC, per-kind table and errors follow the current
+    rule (:attr:`rule`): ``fused`` when the thresholds say so and the set has
+    similarities, else ``robust``.  Under ``fused`` a pair without a
+    similarity (a photo without a global descriptor) is decided by the robust
+    rule, as :func:`vision.pipeline.decide_pair` does.
 
     Attributes
     ----------
@@ -302,6 +342,9 @@ class ScoredSet:
         For the reasons and the drawings (empty in sets built from arrays).
     index : np.ndarray
         ``(N,)`` position of each pair in the run (subsets keep it).
+    similarity : np.ndarray or None
+        ``(N,)`` float: cosine similarity of the pair's global descriptors
+        (``nan`` where one is missing); None when the run computed none.
     """
 
     pairs: tuple[LabelledPair, ...]
@@ -313,26 +356,33 @@ class ScoredSet:
     thresholds: Thresholds
     evidence: tuple[MatchEvidence | None, ...] = ()
     index: np.ndarray | None = None
+    similarity: np.ndarray | None = None
 
     @classmethod
     def from_evidence(
         cls, pairs: Sequence[LabelledPair], evidence: Sequence[MatchEvidence | None],
         errors: Sequence[str | None], thresholds: Thresholds, original: OriginalScores | None = None,
+        similarity: Sequence[float] | np.ndarray | None = None,
     ) -> ScoredSet:
         inliers = np.array([e.score if e is not None else 0.0 for e in evidence], float)
         area = np.array([e.area_fraction if e is not None else 0.0 for e in evidence], float)
         labels = np.array([p.label for p in pairs], int)
         original_area = original.area_px if original is not None else None
+        sim = None if similarity is None else np.asarray(similarity, float)
         return cls(tuple(pairs), labels, inliers, area, tuple(errors), original_area, thresholds, tuple(evidence),
-                   np.arange(len(pairs)))
+                   np.arange(len(pairs)), sim)
 
     @classmethod
     def from_arrays(
         cls, labels: Sequence[int], inliers: Sequence[float], area_fraction: Sequence[float] | None = None,
         thresholds: Thresholds = Thresholds(), kinds: Sequence[str] | None = None,
         scenes: Sequence[str] | None = None, original_area: Sequence[float] | None = None,
+        similarity: Sequence[float] | None = None,
     ) -> ScoredSet:
-        """A set from constructed scores (tests, what-ifs); scenes become the refs' folders."""
+        """A set from constructed scores (tests, what-ifs); scenes become the refs' folders.
+
+        Without ``similarity`` the set is decided by the robust rule whatever ``thresholds.rule`` says.
+        """
         n = len(labels)
         kinds = kinds or ["same" if y else "different" for y in labels]
         scenes = scenes or ["scene"] * n
@@ -342,8 +392,9 @@ class ScoredSet:
         )
         area = np.ones(n) if area_fraction is None else np.asarray(area_fraction, float)
         orig = None if original_area is None else np.asarray(original_area, float)
+        sim = None if similarity is None else np.asarray(similarity, float)
         return cls(pairs, np.asarray(labels, int), np.asarray(inliers, float), area, (None,) * n, orig, thresholds,
-                   (), np.arange(n))
+                   (), np.arange(n), sim)
 
     def __len__(self) -> int:
         return len(self.pairs)
@@ -362,6 +413,7 @@ class ScoredSet:
             pick(self.pairs), self.labels[idx], self.inliers[idx], self.area_fraction[idx], pick(self.errors),
             None if self.original_area is None else self.original_area[idx], self.thresholds,
             pick(self.evidence) if self.evidence else (), self._index()[idx],
+            None if self.similarity is None else self.similarity[idx],
         )
 
     def _index(self) -> np.ndarray:
@@ -372,15 +424,50 @@ class ScoredSet:
         """``(N,)`` bool: pairs that could be processed (the rest count nowhere)."""
         return np.array([e is None for e in self.errors], bool)
 
+    # -- the rules ------------------------------------------------------------------
+
+    @property
+    def rule(self) -> str:
+        """The rule the figures follow: ``thresholds.rule``, or ``robust`` when the set has no similarities."""
+        return "fused" if self.thresholds.rule == "fused" and self.similarity is not None else "robust"
+
+    @property
+    def has_similarity(self) -> np.ndarray:
+        """``(N,)`` bool: pairs with a similarity (the fused rule can weigh them)."""
+        if self.similarity is None:
+            return np.zeros(len(self), bool)
+        return np.isfinite(self.similarity)
+
+    def _similarity0(self) -> np.ndarray:
+        return np.zeros(len(self)) if self.similarity is None else np.nan_to_num(self.similarity, nan=0.0)
+
     def effective_scores(self, min_area_fraction: float | None = None) -> np.ndarray:
-        """Inliers where the outline is large enough, else 0: accept iff this >= ``min_inliers``."""
+        """Inliers where the outline is large enough, else 0: the robust rule accepts iff this >= ``min_inliers``."""
         area = self.thresholds.min_area_fraction if min_area_fraction is None else min_area_fraction
         return np.where(self.area_fraction >= area, self.inliers, 0.0)
 
     @property
-    def accepted(self) -> np.ndarray:
+    def robust_accepted(self) -> np.ndarray:
         """``(N,)`` bool: the robust rule's verdicts at the current thresholds."""
         return (self.effective_scores() >= self.thresholds.min_inliers) & self.ok
+
+    @property
+    def fused_accepted(self) -> np.ndarray | None:
+        """``(N,)`` bool: the fused rule's verdicts (:func:`vision.fusion.fused_accepts`); None without similarities.
+
+        Pairs without a similarity get the robust rule's verdict (the fallback of
+        :func:`vision.pipeline.decide_pair`).
+        """
+        if self.similarity is None:
+            return None
+        fused = fused_accepts(self.inliers, self._similarity0(), self.thresholds, self.area_fraction)
+        return np.where(self.has_similarity, fused, self.robust_accepted) & self.ok
+
+    @property
+    def accepted(self) -> np.ndarray:
+        """``(N,)`` bool: the current rule's verdicts at the current thresholds."""
+        fused = self.fused_accepted if self.rule == "fused" else None
+        return self.robust_accepted if fused is None else fused
 
     @property
     def original_accepted(self) -> np.ndarray | None:
@@ -389,10 +476,55 @@ class ScoredSet:
             return None
         return (self.original_area > self.thresholds.original_min_area_px) & self.ok
 
+    def raw_fused_scores(self) -> np.ndarray:
+        """``log(1 + inliers) + fused_weight * similarity`` per pair, without the rule's gates."""
+        return fused_score(self.inliers, self._similarity0(), self.thresholds.fused_weight)
+
+    def fused_scores(self) -> np.ndarray:
+        """The fused rule as one number per pair: accepted iff it is >= ``fused_threshold``.
+
+        ``log(1 + inliers) + w * similarity`` for pairs that pass the geometric
+        gates (``inliers >= fused_min_inliers``, outline area), 0 for the others,
+        and :data:`GEOMETRY_SCORE` ``+ log(1 + inliers)`` where the inliers
+        accept alone (:func:`vision.fusion.geometry_alone_inliers`).  Pairs
+        without a similarity carry the robust rule's verdict on the same scale.
+        Sweeping a threshold over it moves ``fused_threshold`` with the gates
+        fixed: its ROC passes through the current operating point.
+        """
+        t = self.thresholds
+        inl = self.inliers
+        gate = (inl >= t.fused_min_inliers) & (self.area_fraction >= t.min_area_fraction)
+        score = np.where(gate, self.raw_fused_scores(), 0.0)
+        alone = gate & (inl >= geometry_alone_inliers(t))
+        score = np.where(alone, np.maximum(score, GEOMETRY_SCORE + np.log1p(inl)), score)
+        fallback = ~self.has_similarity
+        if fallback.any():
+            eff = self.effective_scores()
+            below = np.minimum(np.log1p(eff), np.nextafter(t.fused_threshold, 0.0))
+            robust = np.where(eff >= t.min_inliers, GEOMETRY_SCORE + np.log1p(eff), below)
+            score = np.where(fallback, robust, score)
+        return score
+
+    def scores(self) -> np.ndarray:
+        """The current rule's score per pair (robust: :meth:`effective_scores`, fused: :meth:`fused_scores`)."""
+        return self.fused_scores() if self.rule == "fused" else self.effective_scores()
+
+    def operating_threshold(self) -> float:
+        """The score the current rule accepts from (``min_inliers`` or ``fused_threshold``)."""
+        t = self.thresholds
+        return float(t.fused_threshold if self.rule == "fused" else t.min_inliers)
+
+    # -- figures --------------------------------------------------------------------
+
     def rates(self) -> Rates:
-        """Accept counts of the robust rule at the current thresholds (processed pairs only)."""
+        """Accept counts of the current rule at the current thresholds (processed pairs only)."""
         ok = self.ok
         return accept_rates(self.accepted[ok], self.labels[ok])
+
+    def robust_rates(self) -> Rates:
+        """Accept counts of the robust rule, whatever the current rule."""
+        ok = self.ok
+        return accept_rates(self.robust_accepted[ok], self.labels[ok])
 
     def original_rates(self) -> Rates | None:
         if self.original_accepted is None:
@@ -401,7 +533,12 @@ class ScoredSet:
         return accept_rates(self.original_accepted[ok], self.labels[ok])
 
     def roc(self) -> RocCurve:
-        """ROC of the inlier count, gated by the current outline-area threshold."""
+        """ROC of the current rule's score (:meth:`scores`), gated by the current outline-area threshold."""
+        ok = self.ok
+        return roc_curve(self.scores()[ok], self.labels[ok])
+
+    def robust_roc(self) -> RocCurve:
+        """ROC of the inlier count (the robust rule's score)."""
         ok = self.ok
         return roc_curve(self.effective_scores()[ok], self.labels[ok])
 
@@ -413,6 +550,12 @@ class ScoredSet:
         return roc_curve(self.original_area[ok], self.labels[ok])
 
     def auc(self) -> float:
+        """AUC of the current rule's score."""
+        ok = self.ok
+        return roc_auc(self.scores()[ok], self.labels[ok])
+
+    def robust_auc(self) -> float:
+        """AUC of the inlier count."""
         ok = self.ok
         return roc_auc(self.effective_scores()[ok], self.labels[ok])
 
@@ -423,12 +566,16 @@ class ScoredSet:
         return roc_auc(self.original_area[ok], self.labels[ok])
 
     def reason(self, i: int) -> str:
-        """Why pair ``i`` was accepted or rejected, in the verify page's words."""
+        """Why pair ``i`` was accepted or rejected by the current rule, in the verify page's words."""
         if self.errors[i]:
             return f"unusable: {self.errors[i]}"
+        fused = self.rule == "fused" and bool(self.has_similarity[i])
         if self.evidence and self.evidence[i] is not None:
+            if fused:
+                return fused_evidence(self.evidence[i], float(self.similarity[i]), self.thresholds).reason
             return decide_verification(self.evidence[i], self.thresholds).reason
-        return f"{self.inliers[i]:.0f} inliers, outline {self.area_fraction[i]:.1%}"
+        sim = f", similarity {self.similarity[i]:.2f}" if fused else ""
+        return f"{self.inliers[i]:.0f} inliers{sim}, outline {self.area_fraction[i]:.1%}"
 
 
 def _json_float(x: float, digits: int = 4) -> float | None:
@@ -436,15 +583,30 @@ def _json_float(x: float, digits: int = 4) -> float | None:
 
 
 def figures(scored: ScoredSet) -> dict[str, Any]:
-    """The headline numbers of a (sub)set at its thresholds: counts, TAR/FAR/FRR, AUC, original rule."""
+    """The headline numbers of a (sub)set at its thresholds, for its current rule.
+
+    Counts, TAR/FAR/FRR and the AUC of the current rule (``rule``); under the
+    fused rule the robust rule's figures under ``robust``; the original
+    note's rule under ``original`` where it was scored.
+    """
     rates = scored.rates()
     out: dict[str, Any] = {
+        "rule": scored.rule,
         "pairs": len(scored),
         "processed": int(scored.ok.sum()),
         **rates.to_json(),
         "false_reject_rate": _json_float(rates.frr),
         "roc_auc": _json_float(scored.auc()),
     }
+    if scored.rule == "fused":
+        robust = scored.robust_rates()
+        out["robust"] = {
+            "true_accept_rate": _json_float(robust.tar),
+            "false_accept_rate": _json_float(robust.far),
+            "true_accepts": robust.true_accept,
+            "false_accepts": robust.false_accept,
+            "roc_auc": _json_float(scored.robust_auc()),
+        }
     original = scored.original_rates()
     if original is not None:
         out["original"] = {
@@ -456,10 +618,15 @@ def figures(scored: ScoredSet) -> dict[str, Any]:
 
 
 def per_kind(scored: ScoredSet) -> list[dict[str, Any]]:
-    """One row per ``kind``: label, pairs, accepted, accept rate, median inliers, the original's accept rate."""
+    """One row per ``kind``: label, pairs, accepted and accept rate (current rule), median inliers and similarity.
+
+    Under the fused rule the robust rule's accept rate is added
+    (``robust_accept_rate``), and the original's where it was scored.
+    """
     ok = scored.ok
     kinds = np.array([p.kind for p in scored.pairs])
     accepted, original = scored.accepted, scored.original_accepted
+    robust = scored.robust_accepted if scored.rule == "fused" else None
     rows = []
     for kind in sorted(set(kinds[ok])):
         m = ok & (kinds == kind)
@@ -471,6 +638,11 @@ def per_kind(scored: ScoredSet) -> list[dict[str, Any]]:
             "accept_rate": round(float(accepted[m].mean()), 4),
             "median_inliers": float(np.median(scored.inliers[m])),
         }
+        if scored.similarity is not None:
+            sims = scored.similarity[m & scored.has_similarity]
+            row["median_similarity"] = round(float(np.median(sims)), 3) if sims.size else None
+        if robust is not None:
+            row["robust_accept_rate"] = round(float(robust[m].mean()), 4)
         if original is not None:
             row["original_accept_rate"] = round(float(original[m].mean()), 4)
         rows.append(row)
@@ -479,7 +651,7 @@ def per_kind(scored: ScoredSet) -> list[dict[str, Any]]:
 
 @dataclass(frozen=True)
 class Histogram:
-    """Counts of the inlier score per bin, for same and different pairs."""
+    """Counts of a score per bin, for same and different pairs."""
 
     edges: np.ndarray
     same: np.ndarray
@@ -497,6 +669,17 @@ def score_histogram(scored: ScoredSet, n_bins: int = 30) -> Histogram:
     return Histogram(edges, same, different)
 
 
+def similarity_histogram(scored: ScoredSet, n_bins: int = 25) -> Histogram | None:
+    """Histogram of the global similarity (even bins from the lowest similarity, or 0, to 1); None without any."""
+    m = scored.ok & scored.has_similarity
+    if not m.any():
+        return None
+    sims = scored.similarity[m]
+    edges = np.linspace(min(float(sims.min()), 0.0), 1.0, n_bins + 1)
+    labels = scored.labels[m]
+    return Histogram(edges, np.histogram(sims[labels == 1], edges)[0], np.histogram(sims[labels == 0], edges)[0])
+
+
 # --------------------------------------------------------------------------
 # Errors
 # --------------------------------------------------------------------------
@@ -504,10 +687,15 @@ def score_histogram(scored: ScoredSet, n_bins: int = 30) -> Histogram:
 
 @dataclass(frozen=True)
 class ErrorCase:
-    """A pair the robust rule got wrong at the current thresholds.
+    """A pair the current rule got wrong at the current thresholds.
 
-    ``wrongness`` orders them: for a false accept how far its score is above
-    the threshold, for a false reject how far below (both relative to the threshold).
+    ``wrongness`` orders them: how far the pair is on the wrong side of the
+    rule, relative to its threshold.  Robust rule: inliers above (false
+    accept) or below (false reject) ``min_inliers``.  Fused rule: its score
+    ``log(1 + inliers) + w * similarity`` above or below ``fused_threshold``;
+    a false accept on geometry alone by how far ``log(1 + inliers)`` passes
+    that count, a false reject held by the geometric minimum by how far its
+    inliers fall short of it.
     """
 
     position: int
@@ -518,19 +706,39 @@ class ErrorCase:
     area_fraction: float
     wrongness: float
     reason: str
+    similarity: float | None = None
+
+
+def _wrongness(scored: ScoredSet) -> np.ndarray:
+    """Per pair, how far it sits from the current rule's threshold, signed towards accepting (see ErrorCase)."""
+    t = scored.thresholds
+    if scored.rule != "fused":
+        m = float(t.min_inliers)
+        return (scored.effective_scores() - m) / m
+    inl, T = scored.inliers, float(t.fused_threshold)
+    by_score = scored.raw_fused_scores() - T
+    alone = float(geometry_alone_inliers(t))
+    by_geometry = np.where(inl >= alone, np.log1p(inl) - np.log1p(alone), -np.inf)
+    short = np.log1p(inl) - np.log1p(t.fused_min_inliers)
+    toward_accept = np.maximum(by_score, by_geometry)  # for false accepts (>= 0 where accepted)
+    toward_reject = np.minimum(by_score, np.minimum(short, 0.0))  # for false rejects
+    fallback = ~scored.has_similarity
+    robust = np.log1p(scored.effective_scores()) - np.log1p(t.min_inliers)
+    out = np.where(scored.accepted, toward_accept, toward_reject)
+    return np.where(fallback, robust, out) / T
 
 
 def error_cases(scored: ScoredSet) -> tuple[list[ErrorCase], list[ErrorCase]]:
-    """False accepts and false rejects, each sorted most wrong first."""
-    t = float(scored.thresholds.min_inliers)
-    eff = scored.effective_scores()
+    """False accepts and false rejects of the current rule, each sorted most wrong first."""
+    signed = _wrongness(scored)
     accepted, ok, index = scored.accepted, scored.ok, scored._index()
     fa, fr = [], []
     for i in np.flatnonzero(ok & (accepted != scored.labels.astype(bool))):
         false_accept = bool(accepted[i])
-        wrongness = (eff[i] - t) / t if false_accept else (t - eff[i]) / t
+        wrongness = max(float(signed[i]), 0.0) if false_accept else max(-float(signed[i]), 0.0)
+        sim = float(scored.similarity[i]) if scored.has_similarity[i] else None
         case = ErrorCase(int(i), int(index[i]), scored.pairs[i], "false accept" if false_accept else "false reject",
-                         float(scored.inliers[i]), float(scored.area_fraction[i]), float(wrongness), scored.reason(i))
+                         float(scored.inliers[i]), float(scored.area_fraction[i]), wrongness, scored.reason(i), sim)
         (fa if false_accept else fr).append(case)
     key = lambda c: (-c.wrongness, c.pair.ref, c.pair.query)  # noqa: E731
     return sorted(fa, key=key), sorted(fr, key=key)
@@ -548,7 +756,9 @@ class Recommendation:
     Attributes
     ----------
     thresholds : Thresholds
-        The base thresholds with ``min_inliers`` and ``min_area_fraction`` replaced.
+        The base thresholds with ``min_inliers`` and ``min_area_fraction``
+        replaced, and the fused rule's fields (:data:`vision.fusion.FUSED_FIELDS`)
+        where the set has similarities.  ``rule`` stays the base's.
     target_far : float
     tightest_min_inliers : int
         The smallest threshold meeting the target on the training pairs.
@@ -562,7 +772,12 @@ class Recommendation:
     feasible : bool
         False when no threshold inside the slider's range meets the target.
     train : dict
-        :func:`figures` of the training pairs at the chosen thresholds.
+        :func:`figures` of the training pairs at the chosen thresholds (current rule).
+    fused : dict or None
+        The fused rule's pick (:func:`vision.fusion.recommend_fused`, with the
+        chosen ``min_inliers`` and area): ``fused_min_inliers``, ``fused_weight``,
+        ``fused_threshold``, its figures on the training pairs and
+        ``similarity_margin``; None when the set has no similarities.
     """
 
     thresholds: Thresholds
@@ -574,9 +789,15 @@ class Recommendation:
     margin_above: float
     feasible: bool
     train: dict[str, Any]
+    fused: dict[str, Any] | None = None
+
+    @property
+    def rule(self) -> str:
+        return self.train.get("rule", "robust")
 
     def to_json(self) -> dict[str, Any]:
         return {
+            "rule": self.rule,
             "target_far": self.target_far,
             "min_inliers": self.thresholds.min_inliers,
             "min_area_fraction": self.thresholds.min_area_fraction,
@@ -586,6 +807,7 @@ class Recommendation:
             "margin_below_inliers": _json_float(self.margin_below),
             "margin_above_inliers": _json_float(self.margin_above),
             "feasible": self.feasible,
+            "fused": self.fused,
             "train": self.train,
         }
 
@@ -627,10 +849,45 @@ def _nan0(x: float) -> float:
     return 0.0 if math.isnan(x) else x
 
 
+#: The sidebar's step for ``fused_threshold``: a recommended threshold is moved onto it when that changes no decision.
+FUSED_THRESHOLD_STEP = 0.05
+
+
+def recommend_fused_thresholds(scored: ScoredSet, target_far: float, base: Thresholds) -> dict[str, Any] | None:
+    """The fused rule's thresholds for ``target_far`` on the pairs with a similarity, on top of ``base``.
+
+    :func:`vision.fusion.recommend_fused` (threshold midway in the gap of the
+    fused score, margins against negatives given the geometric minimum), with
+    ``base``'s ``min_inliers`` (geometry alone) and ``min_area_fraction``.  The
+    threshold is then put on the sidebar's step (:data:`FUSED_THRESHOLD_STEP`)
+    when no training decision changes.  Returns None when the set has no
+    similarities or lacks same or different pairs among them.
+    """
+    m = scored.ok & scored.has_similarity
+    labels = scored.labels[m]
+    if not ((labels == 0).any() and (labels == 1).any()):
+        return None
+    inl, sim, area = scored.inliers[m], scored.similarity[m], scored.area_fraction[m]
+    rec = recommend_fused(inl, sim, labels, min(target_far, 1 - 1e-9), area_fraction=area, base=base)
+    exact = apply_recommendation(base, rec)
+    snapped = replace(exact, fused_threshold=round(round(exact.fused_threshold / FUSED_THRESHOLD_STEP)
+                                                  * FUSED_THRESHOLD_STEP, 4))
+    # The same decisions for the training pairs, and for the negatives given the geometric minimum.
+    stressed = np.where(labels == 0, np.maximum(inl, exact.fused_min_inliers), inl)
+    same = all(
+        np.array_equal(fused_accepts(x, sim, exact, area), fused_accepts(x, sim, snapped, area)) for x in (inl, stressed)
+    )
+    if same and snapped.fused_threshold > 0:
+        shift = abs(snapped.fused_threshold - exact.fused_threshold) / exact.fused_weight
+        rec = {**rec, "fused_threshold": snapped.fused_threshold, "unrounded_fused_threshold": exact.fused_threshold,
+               "similarity_margin": round(max(rec["similarity_margin"] - shift, 0.0), 4)}
+    return rec
+
+
 def recommend_details(
     scored: ScoredSet, target_far: float = 0.01, areas: Iterable[float] | None = None, placement: str = "midgap",
 ) -> Recommendation:
-    """Choose ``min_inliers`` and ``min_area_fraction`` for a target false-accept rate.
+    """Choose ``min_inliers`` and ``min_area_fraction``, and the fused rule's thresholds, for a target false-accept rate.
 
     For each candidate area fraction (the base profile's and
     :data:`AREA_FRACTION_GRID`) the smallest inlier threshold whose false-accept
@@ -647,6 +904,11 @@ def recommend_details(
     are unchanged and the rule has room on both sides, which is what transfers
     to unseen scenes.
     ``placement="tightest"`` keeps the smallest threshold.
+
+    Where the set has similarities, the fused rule's thresholds are then
+    picked on top of those (:func:`recommend_fused_thresholds`) and
+    :attr:`Recommendation.train` gives the figures of the current rule
+    (``thresholds.rule``) with everything applied.
 
     Parameters
     ----------
@@ -674,9 +936,12 @@ def recommend_details(
     ]
     best = max(candidates, key=lambda c: (c.feasible, c.tar, -c.far, c.area == base.min_area_fraction, -c.area))
     tuned = replace(base, min_inliers=int(best.chosen), min_area_fraction=float(best.area))
+    fused = recommend_fused_thresholds(scored, target_far, tuned)
+    if fused is not None:
+        tuned = apply_recommendation(tuned, fused)
     return Recommendation(
         tuned, target_far, best.tightest, best.below, best.above, best.chosen - best.below,
-        best.above - best.chosen, best.feasible, figures(scored.with_thresholds(tuned)),
+        best.above - best.chosen, best.feasible, figures(scored.with_thresholds(tuned)), fused,
     )
 
 
@@ -739,7 +1004,7 @@ def split_by_scene(pairs: Sequence[LabelledPair], holdout_fraction: float = 0.3,
 
 @dataclass(frozen=True)
 class TuneReport:
-    """A recommendation with its figures on the training and held-out parts."""
+    """A recommendation with its figures on the training and held-out parts (the current rule's)."""
 
     recommendation: Recommendation
     split: Split | None
@@ -750,6 +1015,7 @@ class TuneReport:
 
     def to_json(self) -> dict[str, Any]:
         return {
+            "rule": self.overall["rule"],
             "thresholds": self.recommendation.thresholds.to_dict(),
             "recommendation": self.recommendation.to_json(),
             "split": self.split.to_json() if self.split else None,
@@ -775,24 +1041,35 @@ def tune(scored: ScoredSet, target_far: float = 0.01, split: Split | None = None
 # --------------------------------------------------------------------------
 
 CSV_COLUMNS = (
-    "ref", "query", "label", "kind", "scene", "part", "inliers", "area_fraction", "accepted",
-    "original_area_px", "original_accepted", "reason",
+    "ref", "query", "label", "kind", "scene", "part", "inliers", "area_fraction", "similarity", "fused_score",
+    "rule", "accepted", "robust_accepted", "original_area_px", "original_accepted", "reason",
 )
 
 
 def scores_csv(scored: ScoredSet, split: Split | None = None) -> str:
-    """Per-pair scores and verdicts at the current thresholds, as CSV text (one header row)."""
+    """Per-pair scores and verdicts at the current thresholds, as CSV text (one header row).
+
+    ``accepted`` and ``reason`` are the current rule's (``rule``: ``robust``
+    for a pair the fused rule cannot weigh); ``similarity`` and
+    ``fused_score`` (``log(1 + inliers) + w * similarity``) are empty without
+    a similarity; ``robust_accepted`` and the original rule's columns are the
+    comparison points.
+    """
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     part = np.array(["all"] * len(scored), dtype=object)
     if split is not None:
         part[split.train], part[split.holdout] = "train", "holdout"
-    accepted, original = scored.accepted, scored.original_accepted
+    accepted, robust, original = scored.accepted, scored.robust_accepted, scored.original_accepted
+    has_sim, raw = scored.has_similarity, scored.raw_fused_scores()
     for i, p in enumerate(scored.pairs):
+        rule = "fused" if scored.rule == "fused" and has_sim[i] else "robust"
         writer.writerow([
             p.ref, p.query, p.label, p.kind, p.scene, part[i], f"{scored.inliers[i]:g}",
-            f"{scored.area_fraction[i]:.5f}", int(accepted[i]),
+            f"{scored.area_fraction[i]:.5f}",
+            f"{scored.similarity[i]:.4f}" if has_sim[i] else "", f"{raw[i]:.4f}" if has_sim[i] else "",
+            rule, int(accepted[i]), int(robust[i]),
             "" if scored.original_area is None else f"{scored.original_area[i]:.1f}",
             "" if original is None else int(original[i]), scored.reason(i),
         ])
@@ -822,7 +1099,11 @@ def _usage_error() -> type[Exception]:
 
 
 def cmd_tune(args: argparse.Namespace) -> dict[str, Any]:
-    """Run, recommend on the training scenes, write the profile, report train/held-out figures."""
+    """Run, recommend on the training scenes, write the profile, report train/held-out figures.
+
+    The profile has the robust and the fused rule's thresholds; its ``rule`` is
+    the base profile's (default ``fused``), and the figures are that rule's.
+    """
     UsageError = _usage_error()  # noqa: N806
 
     try:
@@ -850,7 +1131,8 @@ def cmd_tune(args: argparse.Namespace) -> dict[str, Any]:
 
 def add_tune_commands(sub: argparse._SubParsersAction) -> None:
     """Register ``tune`` on the ``python -m vision`` parser."""
-    p = sub.add_parser("tune", help="recommend thresholds for a target false-accept rate on a labelled folder")
+    p = sub.add_parser("tune", help="recommend thresholds (robust and fused rule) for a target false-accept rate "
+                                    "on a labelled folder")
     p.add_argument("data_dir", help="folder with pairs.csv and the images it names")
     p.add_argument("--target-far", type=float, default=0.01, help="largest false-accept rate (default 0.01)")
     p.add_argument("--out", help="write the recommended profile here (JSON, or TOML by suffix)")
