@@ -352,3 +352,45 @@ class ReferenceStore(Protocol):
     def url(self, key: str) -> str | None:
         """Return a URL the image can be fetched from, or None (local store)."""
         ...
+
+
+class BlobReferenceStore:
+    """What every store built on three blobs per reference (image, features, metadata) shares.
+
+    Subclasses implement ``list`` and ``_load_blob(key, suffix, what)``,
+    which returns None when the blob is missing and raises
+    :class:`ReferenceNotFoundError` when the reference itself is unknown.
+    """
+
+    IMAGE_SUFFIX = ".img"
+    FEATURES_SUFFIX = ".features"
+
+    def list(self, user_id: str) -> list[ReferenceRecord]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _load_blob(self, key: str, suffix: str, what: str) -> bytes | None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def latest(self, user_id: str) -> ReferenceRecord | None:
+        """Return the user's newest reference, or None."""
+        records = self.list(user_id)
+        return records[0] if records else None
+
+    def load_image(self, key: str) -> bytes:
+        """Return the image bytes.
+
+        Raises
+        ------
+        ReferenceNotFoundError
+            No reference has this key.
+        CorruptReferenceError
+            The metadata exists but the image blob is gone.
+        """
+        data = self._load_blob(key, self.IMAGE_SUFFIX, "image")
+        if data is None:
+            raise CorruptReferenceError(f"reference {key!r} has no image")
+        return data
+
+    def load_features(self, key: str) -> bytes | None:
+        """Return the features blob, or None when it is missing (the caller recomputes)."""
+        return self._load_blob(key, self.FEATURES_SUFFIX, "features")

@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from vision.store.base import (
+    BlobReferenceStore,
     CorruptReferenceError,
     ReferenceNotFoundError,
     ReferenceRecord,
@@ -41,11 +42,11 @@ log = logging.getLogger(__name__)
 
 DEFAULT_ROOT = Path("references")
 
-_IMAGE, _FEATURES, _META = ".img", ".features", ".json"
+_IMAGE, _FEATURES, _META = BlobReferenceStore.IMAGE_SUFFIX, BlobReferenceStore.FEATURES_SUFFIX, ".json"
 _META_NAME = re.compile(r"([0-9a-f]{32})\.json")
 
 
-class LocalReferenceStore:
+class LocalReferenceStore(BlobReferenceStore):
     """A :class:`~vision.store.base.ReferenceStore` in a directory tree.
 
     Parameters
@@ -219,25 +220,6 @@ class LocalReferenceStore:
         except OSError as exc:
             raise self._unavailable(f"read the {what} of {key!r}", exc) from exc
 
-    def load_image(self, key: str) -> bytes:
-        """Return the image bytes.
-
-        Raises
-        ------
-        ReferenceNotFoundError
-            No reference has this key.
-        CorruptReferenceError
-            The metadata exists but the image file is gone.
-        """
-        data = self._load_blob(key, _IMAGE, "image")
-        if data is None:
-            raise CorruptReferenceError(f"reference {key!r} has no image file")
-        return data
-
-    def load_features(self, key: str) -> bytes | None:
-        """Return the features blob, or None when the file is missing."""
-        return self._load_blob(key, _FEATURES, "features")
-
     def _records(self, user_id: str) -> Iterator[ReferenceRecord]:
         """Yield the user's committed references in directory order."""
         directory = self.root / user_id
@@ -269,11 +251,6 @@ class LocalReferenceStore:
         """Return the user's references newest first; ``[]`` for an unknown user."""
         validate_user_id(user_id)
         return newest_first(list(self._records(user_id)))
-
-    def latest(self, user_id: str) -> ReferenceRecord | None:
-        """Return the user's newest reference, or None."""
-        records = self.list(user_id)
-        return records[0] if records else None
 
     def users(self) -> list[str]:
         """Return the sorted ids of users with at least one readable reference."""

@@ -35,6 +35,7 @@ from botocore.exceptions import (
 )
 
 from vision.store.base import (
+    BlobReferenceStore,
     CorruptReferenceError,
     ReferenceNotFoundError,
     ReferenceRecord,
@@ -70,7 +71,7 @@ DEFAULT_CONNECT_TIMEOUT_S = 3.0
 DEFAULT_READ_TIMEOUT_S = 10.0
 DEFAULT_MAX_ATTEMPTS = 2
 
-_IMAGE, _FEATURES, _META = ".img", ".features", ".json"
+_IMAGE, _FEATURES, _META = BlobReferenceStore.IMAGE_SUFFIX, BlobReferenceStore.FEATURES_SUFFIX, ".json"
 _META_NAME = re.compile(r"([0-9a-f]{32})\.json")
 _NOT_FOUND_CODES = frozenset({"NoSuchKey", "404", "NotFound"})
 _DENIED_CODES = frozenset({
@@ -145,7 +146,7 @@ def _is_botocore(exc: BaseException) -> bool:
     return isinstance(exc, (BotoCoreError, ClientError))
 
 
-class S3ReferenceStore:
+class S3ReferenceStore(BlobReferenceStore):
     """A :class:`~vision.store.base.ReferenceStore` in an S3 bucket.
 
     Parameters
@@ -382,25 +383,6 @@ class S3ReferenceStore:
         except _NotFound:
             return None
 
-    def load_image(self, key: str) -> bytes:
-        """Return the image bytes.
-
-        Raises
-        ------
-        ReferenceNotFoundError
-            No reference has this key.
-        CorruptReferenceError
-            The metadata exists but the image object is gone.
-        """
-        data = self._load_blob(key, _IMAGE, "image")
-        if data is None:
-            raise CorruptReferenceError(f"reference {key!r} has no image object")
-        return data
-
-    def load_features(self, key: str) -> bytes | None:
-        """Return the features blob, or None when the object is missing."""
-        return self._load_blob(key, _FEATURES, "features")
-
     def _list_pages(self, action: str, **kwargs: Any) -> Iterator[dict[str, Any]]:
         """Yield ``list_objects_v2`` pages, translating errors raised while paging."""
         paginator = self.client.get_paginator("list_objects_v2")
@@ -445,11 +427,6 @@ class S3ReferenceStore:
                 except CorruptReferenceError as exc:
                     log.warning("skipping unreadable reference metadata %s: %s", item["Key"], exc)
         return newest_first(records)
-
-    def latest(self, user_id: str) -> ReferenceRecord | None:
-        """Return the user's newest reference, or None."""
-        records = self.list(user_id)
-        return records[0] if records else None
 
     def users(self) -> list[str]:
         """Return the sorted ids of users with objects under the prefix.
