@@ -84,7 +84,7 @@ def choose_set() -> LabelledSet | None:
     source = st.radio("Labelled set", SOURCES, horizontal=True, key="tune_source")
     try:
         if source == SOURCES[0]:
-            return open_folder(SAMPLES_DIR)
+            return open_folder(SAMPLES_DIR, name="bundled samples")
         if source == SOURCES[1]:
             default = str(DEFAULT_SERVER_FOLDER) if DEFAULT_SERVER_FOLDER.is_dir() else ""
             folder = st.text_input("Folder with pairs.csv", value=default, key="tune_folder")

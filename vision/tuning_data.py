@@ -78,8 +78,8 @@ class LabelledSet:
             self._tmp = None
 
 
-def open_folder(path: str | Path) -> LabelledSet:
-    """A labelled set from a folder on this machine.
+def open_folder(path: str | Path, name: str | None = None) -> LabelledSet:
+    """A labelled set from a folder on this machine (``name`` shown instead of the path).
 
     Raises
     ------
@@ -92,7 +92,7 @@ def open_folder(path: str | Path) -> LabelledSet:
     pairs = _read(root)
     info = (root / PAIRS_FILE).stat()
     fingerprint = f"dir:{root.resolve()}:{info.st_size}:{info.st_mtime_ns}"
-    return LabelledSet(root, str(root), fingerprint, pairs)
+    return LabelledSet(root, name or str(root), fingerprint, pairs)
 
 
 def _read(root: Path) -> list[LabelledPair]:
