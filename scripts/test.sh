@@ -11,7 +11,7 @@ if ! command -v chromium >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ]; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
-    apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core >/dev/null
+    apt-get install -y -qq chromium fonts-dejavu-core >/dev/null
   else
     echo "chromium is missing: sudo apt-get install chromium (the browser tests will be skipped)" >&2
   fi
