@@ -105,24 +105,6 @@ def free_port() -> int:
 # -- moto (S3) ------------------------------------------------------------------------
 
 
-def start_moto() -> tuple[Any, str]:
-    """Start a ThreadedMotoServer on a free loopback port; return it and its URL."""
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    return server, f"http://{host}:{port}"
-
-
-def stop_moto(server: Any) -> None:
-    """Stop the server and close its socket so the port refuses connections."""
-    server.stop()
-    inner = getattr(server, "_server", None)
-    if inner is not None:
-        inner.server_close()
-
-
 def s3_client(endpoint_url: str) -> Any:
     """A boto3 client for a moto endpoint: dummy credentials, short timeouts, no retries."""
     import boto3

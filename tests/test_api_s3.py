@@ -20,7 +20,8 @@ pytest.importorskip("boto3")
 from fastapi.testclient import TestClient  # noqa: E402
 
 from api import create_app  # noqa: E402
-from api_fixtures import DUMMY_KEY_ID, DUMMY_SECRET, FakeTagger, b64, free_port, photo, s3_client, start_moto, stop_moto  # noqa: E402,E501
+from api_fixtures import DUMMY_KEY_ID, DUMMY_SECRET, FakeTagger, b64, free_port, photo, s3_client  # noqa: E402
+from moto_server import start_moto, stop_moto  # noqa: E402
 from vision import verdict as v  # noqa: E402
 from vision.decision import Thresholds  # noqa: E402
 from vision.store import S3ReferenceStore  # noqa: E402

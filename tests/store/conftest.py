@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from vision.store import LocalReferenceStore, ReferenceStore, split_key
+from moto_server import start_moto, stop_moto
 
 DUMMY_KEY_ID = "testing-key-id"
 DUMMY_SECRET = "testing-secret-do-not-print"
@@ -45,28 +46,6 @@ def make_s3_client(endpoint_url: str, **config: Any) -> Any:
         region_name="us-east-1",
     )
     return session.client("s3", endpoint_url=endpoint_url, config=Config(**options))
-
-
-def start_moto() -> tuple[Any, str]:
-    """Start a ThreadedMotoServer on a free loopback port; return it and its URL."""
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    return server, f"http://{host}:{port}"
-
-
-def stop_moto(server: Any) -> None:
-    """Stop a moto server and close its listening socket.
-
-    ``ThreadedMotoServer.stop`` only ends the serve loop; the socket keeps
-    accepting into its backlog, which looks like a hung server rather than a
-    stopped one.  Closing it makes the port refuse connections.
-    """
-    server.stop()
-    if server._server is not None:
-        server._server.server_close()
 
 
 @pytest.fixture(scope="session")
