@@ -5,7 +5,8 @@
   :class:`tests.e2e.harness.StreamlitServer`); stopped at the end.
 * ``chromium`` / ``camera_chromium``: Debian's chromium through Playwright,
   the second with a fake camera; the tests are skipped when chromium is not
-  installed (``apt-get install chromium``; ``scripts/test.sh`` does it).
+  installed (``apt-get install chromium``; ``scripts/test.sh`` does it),
+  and fail instead under CI (``CI`` set), which must run them.
 * ``app_page``: a fresh browser context (a fresh Streamlit session) on the
   app; after a failed test its screenshot and the server log's tail are
   attached to the report.
@@ -13,6 +14,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
@@ -27,11 +29,19 @@ def pytest_runtest_makereport(item, call):
     return report
 
 
+def _no_chromium() -> None:
+    """Skip on a developer machine without chromium; fail in CI, which installs it."""
+    message = f"chromium not installed at {harness.DEFAULT_CHROMIUM} (apt-get install chromium)"
+    if os.environ.get("CI"):
+        pytest.fail(message, pytrace=False)
+    pytest.skip(message)
+
+
 @pytest.fixture(scope="session")
 def e2e_server(tmp_path_factory) -> Iterator[harness.StreamlitServer]:
     """The dashboard, started once for all browser tests."""
     if harness.chromium_path() is None:
-        pytest.skip(f"chromium not installed at {harness.DEFAULT_CHROMIUM} (apt-get install chromium)")
+        _no_chromium()
     server = harness.StreamlitServer(tmp_path_factory.mktemp("e2e-server"))
     try:
         server.start()
@@ -49,7 +59,7 @@ def playwright_driver() -> Iterator[object]:
     it is not left running under the later (asyncio-using) tests.
     """
     if harness.chromium_path() is None:
-        pytest.skip(f"chromium not installed at {harness.DEFAULT_CHROMIUM} (apt-get install chromium)")
+        _no_chromium()
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as driver:
