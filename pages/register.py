@@ -28,8 +28,10 @@ if photo is not None:
     with right:
         if prepared is not None:
             n = prepared.features.n_detected
-            st.metric("AKAZE keypoints", n, delta=n - thresholds.min_keypoints,
-                      help=f"Minimum {thresholds.min_keypoints} (sidebar)")
+            st.metric("AKAZE keypoints", f"{n}+" if n >= thresholds.max_keypoints else n,
+                      delta=n - thresholds.min_keypoints,
+                      help=f"Minimum {thresholds.min_keypoints} (sidebar); counted up to "
+                      f"{thresholds.max_keypoints}, the strongest kept for matching")
             width, height = prepared.header.upright_size
             st.caption(f"{photo.name}: {width}x{height} px, features at {prepared.image.shape[1]}x{prepared.image.shape[0]}")
         show_verdict(verdict)
