@@ -262,10 +262,17 @@ def verify_photo(
 def _embedded_reference(ref: Features, image: bytes, settings: FeatureSettings, limits: DecodeLimits) -> Features:
     """``ref`` with the global descriptor of its image (unchanged if the image does not decode)."""
     try:
-        working, _ = decode_working(image, settings, limits)
+        return _with_image_embedding(ref, image, settings, limits)
     except ImageInputError:
         return ref
-    return replace(ref, embedding=global_embedding(working))
+
+
+def _with_image_embedding(
+    features: Features, image: bytes, settings: FeatureSettings, limits: DecodeLimits = DEFAULT_LIMITS
+) -> Features:
+    """``features`` with the global descriptor of the encoded ``image`` (keypoints kept)."""
+    working, _ = decode_working(image, settings, limits)
+    return replace(features, embedding=global_embedding(working))
 
 
 def reference_features(
@@ -303,8 +310,7 @@ def reference_features(
     if features is not None and (not embed or features.embedding is not None):
         return features, False
     if features is not None:
-        working, _ = decode_working(load(), settings)
-        return replace(features, embedding=global_embedding(working)), True
+        return _with_image_embedding(features, load(), settings), True
     return prepare_photo(load(), settings, embed=embed).features, True
 
 

@@ -31,6 +31,7 @@ from vision.errors import ImageInputError
 from vision.features import Features, features_to_bytes
 from vision.imageio import DEFAULT_LIMITS, DecodeLimits, decode_base64, decode_image, read_header
 from vision.pipeline import reference_features, register_photo, verify_photo
+from vision.references import save_reference
 from vision.store.base import (
     CorruptReferenceError,
     InvalidUserIdError,
@@ -157,21 +158,11 @@ def register_bytes(
         return v.Verdict(400, v.TAKE_PICTURE_AGAIN, False, bad_id)
     with gate():
         verdict, photo = register_photo(data, thresholds, limits)
-        blob = features_to_bytes(photo.features) if photo is not None and verdict.result else None
-    if photo is None or blob is None:
+    if photo is None or not verdict.result:
         return verdict
     owner = user_id if user_id is not None else new_anonymous_id()
-    width, height = photo.header.upright_size
     try:
-        record = store.put(
-            owner,
-            data,
-            blob,
-            n_keypoints=int(photo.features.n_detected),
-            width=int(width),
-            height=int(height),
-            content_type=photo.header.content_type,
-        )
+        record = save_reference(store, owner, data, photo)
     except StoreUnavailableError as exc:
         log.error("register %s: store unavailable (%s): %s", describe_user_id(owner), exc.reason, exc)
         return v.Verdict(500, v.SOMETHING_WRONG, False, f"the reference store is unavailable ({exc.reason})")
