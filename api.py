@@ -244,7 +244,9 @@ def parse_json_object(raw: bytes) -> dict[str, Any]:
     except RecursionError:
         raise BadBody("the request body is nested too deeply", "json") from None
     except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, int too long
-        detail = f" ({exc.msg} at line {exc.lineno} column {exc.colno})" if isinstance(exc, json.JSONDecodeError) else ""
+        detail = (
+            f" ({exc.msg} at line {exc.lineno} column {exc.colno})" if isinstance(exc, json.JSONDecodeError) else ""
+        )
         raise BadBody(f"the request body is not valid JSON{detail}", "json") from None
     if not isinstance(body, dict):
         raise BadBody(f"the request body must be a JSON object, got {type(body).__name__}", "json")
@@ -265,18 +267,17 @@ class Flow:
 
 
 def _run_register(rt: Runtime, body: dict[str, Any]) -> v.Verdict:
-    return service.register_b64(rt.store(), body.get("data"), body.get("name"), rt.thresholds(), rt.limits,
-                                gate=rt.gate)
+    return service.register_b64(
+        rt.store(), body.get("data"), body.get("name"), rt.thresholds(), rt.limits, gate=rt.gate
+    )
 
 
 def _run_verify(rt: Runtime, body: dict[str, Any]) -> v.Verdict:
-    return service.verify_b64(rt.store(), body.get("data"), body.get("name"), rt.thresholds(), rt.limits,
-                              gate=rt.gate)
+    return service.verify_b64(rt.store(), body.get("data"), body.get("name"), rt.thresholds(), rt.limits, gate=rt.gate)
 
 
 def _run_tag(rt: Runtime, body: dict[str, Any]) -> v.Verdict:
-    return service.tag_b64(rt.tagger, body.get("data"), body.get("tag"), rt.thresholds(), rt.limits,
-                           gate=rt.gate)
+    return service.tag_b64(rt.tagger, body.get("data"), body.get("tag"), rt.thresholds(), rt.limits, gate=rt.gate)
 
 
 REGISTER = Flow("register", v.TAKE_PICTURE_AGAIN, v.SOMETHING_WRONG, _run_register)
@@ -309,12 +310,20 @@ async def handle(flow: Flow, rt: Runtime, request: Request) -> JSONResponse:
             verdict = v.Verdict(400, flow.bad_request, False, exc.reason, {"error": exc.code})
         else:
             verdict = await run_in_threadpool(_timed_run, flow, rt, raw)
-    except Exception as exc:  # noqa: BLE001 - the contract's 500, never a stack trace
+    except Exception as exc:
         log.exception("%s %s: unexpected %s", request.method, request.url.path, type(exc).__name__)
         verdict = v.Verdict(500, flow.fault, False, f"internal error ({type(exc).__name__})")
     level = logging.WARNING if verdict.status >= 500 else logging.INFO
-    log.log(level, "%s %s -> %d %s (%s) %.0f ms", request.method, request.url.path, verdict.status,
-            verdict.message, verdict.reason[:300], (time.perf_counter() - start) * 1000)
+    log.log(
+        level,
+        "%s %s -> %d %s (%s) %.0f ms",
+        request.method,
+        request.url.path,
+        verdict.status,
+        verdict.message,
+        verdict.reason[:300],
+        (time.perf_counter() - start) * 1000,
+    )
     return answer(verdict)
 
 
@@ -322,27 +331,50 @@ async def handle(flow: Flow, rt: Runtime, request: Request) -> JSONResponse:
 
 _ANSWERS = {
     REGISTER: {
-        200: ("Good Picture", {"status": 200, "message": v.GOOD_PICTURE, "result": True,
-                               "reason": "3127 keypoints >= 80 required", "key": "hong/3f2a...", "name": "hong"}),
-        400: ("Take Picture Again (not an image, bad body, bad name) or Too Little Features",
-              {"status": 400, "message": v.TOO_LITTLE_FEATURES, "result": False}),
-        500: ("Something Wrong (store unreachable; nothing stored)",
-              {"status": 500, "message": v.SOMETHING_WRONG, "result": False}),
+        200: (
+            "Good Picture",
+            {
+                "status": 200,
+                "message": v.GOOD_PICTURE,
+                "result": True,
+                "reason": "3127 keypoints >= 80 required",
+                "key": "hong/3f2a...",
+                "name": "hong",
+            },
+        ),
+        400: (
+            "Take Picture Again (not an image, bad body, bad name) or Too Little Features",
+            {"status": 400, "message": v.TOO_LITTLE_FEATURES, "result": False},
+        ),
+        500: (
+            "Something Wrong (store unreachable; nothing stored)",
+            {"status": 500, "message": v.SOMETHING_WRONG, "result": False},
+        ),
     },
     VERIFY: {
-        200: ("Complete, or You took wrong picture", {"status": 200, "message": v.COMPLETE, "result": True,
-                                                      "inliers": 669}),
-        400: ("You don't have std img (no/invalid name, no reference) or Missing Picture (bad photo or body)",
-              {"status": 400, "message": v.NO_STD_IMG, "result": False}),
-        500: ("Missing Std Picture (store unreachable, reference does not load)",
-              {"status": 500, "message": v.MISSING_STD_PICTURE, "result": False}),
+        200: (
+            "Complete, or You took wrong picture",
+            {"status": 200, "message": v.COMPLETE, "result": True, "inliers": 669},
+        ),
+        400: (
+            "You don't have std img (no/invalid name, no reference) or Missing Picture (bad photo or body)",
+            {"status": 400, "message": v.NO_STD_IMG, "result": False},
+        ),
+        500: (
+            "Missing Std Picture (store unreachable, reference does not load)",
+            {"status": 500, "message": v.MISSING_STD_PICTURE, "result": False},
+        ),
     },
     TAG: {
         200: ("Matched or Not Matched", {"status": 200, "message": v.MATCHED, "result": True}),
-        400: ("No Tag (no tag word; also a missing/undecodable photo or a bad body)",
-              {"status": 400, "message": v.NO_TAG, "result": False}),
-        500: ("Clarifai Api Fault (the tagging backend failed)",
-              {"status": 500, "message": v.CLARIFAI_API_FAULT, "result": False}),
+        400: (
+            "No Tag (no tag word; also a missing/undecodable photo or a bad body)",
+            {"status": 400, "message": v.NO_TAG, "result": False},
+        ),
+        500: (
+            "Clarifai Api Fault (the tagging backend failed)",
+            {"status": 500, "message": v.CLARIFAI_API_FAULT, "result": False},
+        ),
     },
 }
 
@@ -431,8 +463,13 @@ def create_app(
         # Fail fast on configuration errors (nothing here contacts the network).
         rt.store()
         thr = rt.thresholds()
-        log.info("API ready: min_keypoints=%d min_inliers=%d workers=%d max_body=%d", thr.min_keypoints,
-                 thr.min_inliers, rt.workers, rt.max_body_bytes)
+        log.info(
+            "API ready: min_keypoints=%d min_inliers=%d workers=%d max_body=%d",
+            thr.min_keypoints,
+            thr.min_inliers,
+            rt.workers,
+            rt.max_body_bytes,
+        )
         yield
 
     app = FastAPI(
@@ -444,23 +481,36 @@ def create_app(
     )
     app.state.runtime = rt
 
-    @app.post("/auth/stdimg", summary="Register a reference photo", description=_REGISTER_DOC,
-              **_route_docs(REGISTER, RegisterRequest))
+    @app.post(
+        "/auth/stdimg",
+        summary="Register a reference photo",
+        description=_REGISTER_DOC,
+        **_route_docs(REGISTER, RegisterRequest),
+    )
     async def stdimg(request: Request) -> JSONResponse:
         return await handle(REGISTER, rt, request)
 
-    @app.post("/auth/test", summary="Register a reference photo (the client's name for /auth/stdimg)",
-              description=_REGISTER_DOC, **_route_docs(REGISTER, RegisterRequest))
+    @app.post(
+        "/auth/test",
+        summary="Register a reference photo (the client's name for /auth/stdimg)",
+        description=_REGISTER_DOC,
+        **_route_docs(REGISTER, RegisterRequest),
+    )
     async def test(request: Request) -> JSONResponse:
         return await handle(REGISTER, rt, request)
 
-    @app.post("/auth/feature", summary="Verify a photo against the user's reference", description=_VERIFY_DOC,
-              **_route_docs(VERIFY, FeatureRequest))
+    @app.post(
+        "/auth/feature",
+        summary="Verify a photo against the user's reference",
+        description=_VERIFY_DOC,
+        **_route_docs(VERIFY, FeatureRequest),
+    )
     async def feature(request: Request) -> JSONResponse:
         return await handle(VERIFY, rt, request)
 
-    @app.post("/auth/tag", summary="Check a tag word against the photo", description=_TAG_DOC,
-              **_route_docs(TAG, TagRequest))
+    @app.post(
+        "/auth/tag", summary="Check a tag word against the photo", description=_TAG_DOC, **_route_docs(TAG, TagRequest)
+    )
     async def tag(request: Request) -> JSONResponse:
         return await handle(TAG, rt, request)
 
@@ -470,8 +520,11 @@ def create_app(
 
     def _flow_answer(request: Request, status: int, reason: str) -> JSONResponse:
         flow = FLOW_BY_PATH.get(request.url.path)
-        message = (flow.bad_request if status < 500 else flow.fault) if flow else (
-            v.SOMETHING_WRONG if status >= 500 else "Bad Request")
+        message = (
+            (flow.bad_request if status < 500 else flow.fault)
+            if flow
+            else (v.SOMETHING_WRONG if status >= 500 else "Bad Request")
+        )
         return answer(v.Verdict(status, message, False, reason))
 
     @app.exception_handler(RequestValidationError)
@@ -481,8 +534,11 @@ def create_app(
     @app.exception_handler(StarletteHTTPException)
     async def on_http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         message = {404: "Not Found", 405: "Method Not Allowed"}.get(exc.status_code, "Error")
-        return JSONResponse({"status": exc.status_code, "message": message, "result": False,
-                             "reason": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers)
+        return JSONResponse(
+            {"status": exc.status_code, "message": message, "result": False, "reason": str(exc.detail)},
+            status_code=exc.status_code,
+            headers=exc.headers,
+        )
 
     @app.exception_handler(Exception)
     async def on_error(request: Request, exc: Exception) -> JSONResponse:

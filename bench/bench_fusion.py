@@ -78,19 +78,25 @@ def main() -> None:
             times[name].append(ms)
     med = {name: statistics.median(ts) for name, ts in times.items()}
 
-    print(f"photo pair: {PHONE_SIZE[0]}x{PHONE_SIZE[1]} JPEG; {args.runs} interleaved runs; "
-          f"first reference prepare incl. model load {load_ms:.0f} ms")
+    print(
+        f"photo pair: {PHONE_SIZE[0]}x{PHONE_SIZE[1]} JPEG; {args.runs} interleaved runs; "
+        f"first reference prepare incl. model load {load_ms:.0f} ms"
+    )
     for name in cases:
         ts = sorted(times[name])
         print(f"{name:18s} median {med[name]:7.1f} ms  (min {ts[0]:6.1f}, max {ts[-1]:6.1f})")
     fused_result, robust_result = last["verify fused"], last["verify robust"]
-    print(f"verify adds with the fusion: {med['verify fused'] - med['verify robust']:+.1f} ms median "
-          f"({(med['verify fused'] / med['verify robust'] - 1) * 100:+.0f}%); "
-          f"the 'embedding' stage itself: {fused_result.timings.get('embedding', float('nan')):.1f} ms in the last run")
+    print(
+        f"verify adds with the fusion: {med['verify fused'] - med['verify robust']:+.1f} ms median "
+        f"({(med['verify fused'] / med['verify robust'] - 1) * 100:+.0f}%); "
+        f"the 'embedding' stage itself: {fused_result.timings.get('embedding', float('nan')):.1f} ms in the last run"
+    )
     print(f"register adds: {med['register fused'] - med['register robust']:+.1f} ms median (once per reference)")
-    print(f"verdicts: robust {robust_result.verdict.message} ({robust_result.evidence.n_inliers} inliers); "
-          f"fused {fused_result.verdict.message} (similarity {fused_result.similarity:.3f}, "
-          f"{fused_result.verdict.extra['decided_by']})")
+    print(
+        f"verdicts: robust {robust_result.verdict.message} ({robust_result.evidence.n_inliers} inliers); "
+        f"fused {fused_result.verdict.message} (similarity {fused_result.similarity:.3f}, "
+        f"{fused_result.verdict.extra['decided_by']})"
+    )
 
 
 if __name__ == "__main__":

@@ -74,11 +74,15 @@ def main() -> None:
         return decide_original(original_evidence(ref, query), thresholds)
 
     original_ms, orig_verdict = median_ms(original, args.original_runs) if args.original_runs else (None, None)
-    print(f"photo pair: {PHONE_SIZE[0]}x{PHONE_SIZE[1]} JPEG, {len(ref_bytes) / 1e6:.1f} MB + {len(query_bytes) / 1e6:.1f} MB; "
-          f"cv2 threads {cv2.getNumThreads()}")
+    print(
+        f"photo pair: {PHONE_SIZE[0]}x{PHONE_SIZE[1]} JPEG, {len(ref_bytes) / 1e6:.1f} MB + {len(query_bytes) / 1e6:.1f} MB; "
+        f"cv2 threads {cv2.getNumThreads()}"
+    )
     print(f"register (decode+features+decision)     median {register_ms:8.1f} ms  -> {reg_verdict.message}")
-    print(f"verify   (reference features cached)    median {verify_ms:8.1f} ms  -> {result.verdict.message} "
-          f"({result.evidence.n_inliers} inliers)")
+    print(
+        f"verify   (reference features cached)    median {verify_ms:8.1f} ms  -> {result.verdict.message} "
+        f"({result.evidence.n_inliers} inliers)"
+    )
     stages = ", ".join(f"{k} {v:.0f}" for k, v in result.timings.items())
     print(f"         last run's stages (ms): {stages}")
     if original_ms is not None:

@@ -75,9 +75,23 @@ def start_server(store_dir: str, workers: int | None) -> tuple[subprocess.Popen,
     # The server's log goes to a file: an unread pipe would fill up and block it.
     log_file = open(Path(store_dir).parent / (Path(store_dir).name + ".log"), "wb")  # noqa: SIM115
     proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "api:app", "--host", "127.0.0.1", "--port", str(port),
-         "--log-level", "warning", "--no-access-log"],
-        cwd=REPO, env=env, stdout=log_file, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "api:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
     )
     log_file.close()
     url = f"http://127.0.0.1:{port}"
@@ -222,8 +236,9 @@ def run(url: str, args: argparse.Namespace, store_dir: str | None) -> int:
         health = client.get("/healthz").status_code
         for name, ref in users.items():
             query = QUERY_A if ref == REF_A else REF_B
-            body = client.post("/auth/feature", content=json.dumps({"data": photos[query], "name": name}),
-                               headers=HEADERS).json()
+            body = client.post(
+                "/auth/feature", content=json.dumps({"data": photos[query], "name": name}), headers=HEADERS
+            ).json()
             if body.get("message") != COMPLETE or body.get("key") != keys[name]:
                 lost.append(f"{name}: {body.get('message')} key {body.get('key')}")
     if store_dir is not None:

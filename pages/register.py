@@ -18,8 +18,9 @@ store = reference_store()
 st.title("Register a reference photo")
 st.write("A reference needs enough keypoints to be recognised later. Good photos can be stored for a user.")
 
-user_id = st.text_input("User id", value="demo", max_chars=64, key="register_user",
-                        help="Letters, digits and _ . @ - (up to 64).")
+user_id = st.text_input(
+    "User id", value="demo", max_chars=64, key="register_user", help="Letters, digits and _ . @ - (up to 64)."
+)
 photo = photo_input("register", "Photo source", default_sample="images/lightglue/DSC_0410.JPG")
 
 if photo is not None:
@@ -28,12 +29,17 @@ if photo is not None:
     with right:
         if prepared is not None:
             n = prepared.features.n_detected
-            st.metric("AKAZE keypoints", f"{n}+" if n >= thresholds.max_keypoints else n,
-                      delta=n - thresholds.min_keypoints,
-                      help=f"Minimum {thresholds.min_keypoints} (sidebar); counted up to "
-                      f"{thresholds.max_keypoints}, the strongest kept for matching")
+            st.metric(
+                "AKAZE keypoints",
+                f"{n}+" if n >= thresholds.max_keypoints else n,
+                delta=n - thresholds.min_keypoints,
+                help=f"Minimum {thresholds.min_keypoints} (sidebar); counted up to "
+                f"{thresholds.max_keypoints}, the strongest kept for matching",
+            )
             width, height = prepared.header.upright_size
-            st.caption(f"{photo.name}: {width}x{height} px, features at {prepared.image.shape[1]}x{prepared.image.shape[0]}")
+            st.caption(
+                f"{photo.name}: {width}x{height} px, features at {prepared.image.shape[1]}x{prepared.image.shape[0]}"
+            )
         show_verdict(verdict)
     with left:
         if prepared is not None:
@@ -59,8 +65,10 @@ for record in records:
         image = thumbnail_of(record.key)
         if image is not None:
             st.image(image)
-    info.write(f"`{record.key}`  \n{record.created_at:%Y-%m-%d %H:%M:%S} UTC · "
-               f"{record.n_keypoints} keypoints · {record.width}x{record.height}")
+    info.write(
+        f"`{record.key}`  \n{record.created_at:%Y-%m-%d %H:%M:%S} UTC · "
+        f"{record.n_keypoints} keypoints · {record.width}x{record.height}"
+    )
     if action.button("Delete", key=f"delete_{record.key}"):
         try:
             store.delete(record.key)

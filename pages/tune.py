@@ -12,23 +12,32 @@ from vision.tuning_plots import histogram_png, roc_png, scatter_png
 
 thresholds = render_sidebar()
 st.title("Tuning lab")
-st.caption("Run the pipeline over a labelled set once; every decision slider then re-decides all pairs at once. "
-           "Working resolution and keypoints (sidebar, feature settings) need a new run. The figures follow the "
-           "sidebar's rule (fused or robust).")
+st.caption(
+    "Run the pipeline over a labelled set once; every decision slider then re-decides all pairs at once. "
+    "Working resolution and keypoints (sidebar, feature settings) need a new run. The figures follow the "
+    "sidebar's rule (fused or robust)."
+)
 
 # --- the labelled set and the run ---------------------------------------------
 labelled = tv.choose_set()
 if labelled is None:
     st.stop()
-st.caption(f"{labelled.name}: {len(labelled.pairs)} pairs, "
-           f"{sum(p.label for p in labelled.pairs)} same / {sum(1 - p.label for p in labelled.pairs)} different")
+st.caption(
+    f"{labelled.name}: {len(labelled.pairs)} pairs, "
+    f"{sum(p.label for p in labelled.pairs)} same / {sum(1 - p.label for p in labelled.pairs)} different"
+)
 
 settings = thresholds.feature_settings
-with_original = st.toggle("Also score the original note's rule (full resolution, slow)", value=True,
-                          key="tune_with_original")
+with_original = st.toggle(
+    "Also score the original note's rule (full resolution, slow)", value=True, key="tune_with_original"
+)
 run = tv.run_store().get(labelled, settings)
-if st.button("Run" if run is None else "Run again (cached)", type="primary", key="tune_run",
-             help="Features, global descriptors and matches of every pair, in parallel; cached per feature settings"):
+if st.button(
+    "Run" if run is None else "Run again (cached)",
+    type="primary",
+    key="tune_run",
+    help="Features, global descriptors and matches of every pair, in parallel; cached per feature settings",
+):
     if run is None:
         tv.run_with_progress(labelled, settings, with_original)
         st.rerun()  # redraw with the cached run (and the button's new label)
@@ -54,8 +63,11 @@ if holdout:
         split = None
     else:
         st.caption(f"Held-out scenes: {', '.join(split.holdout_scenes)}")
-parts = {"all pairs": scored} if split is None else {
-    "train": scored.subset(split.train), "held-out": scored.subset(split.holdout)}
+parts = (
+    {"all pairs": scored}
+    if split is None
+    else {"train": scored.subset(split.train), "held-out": scored.subset(split.holdout)}
+)
 
 # --- figures at the current sliders -----------------------------------------------
 st.subheader("At the current sliders")
@@ -81,10 +93,16 @@ if st.session_state.get("tune_recommend_on"):
     report = tune(scored, target, split)
     rec = report.recommendation
     tv.show_recommendation(rec, "train" if split else "all")
-    st.dataframe(tv.recommendation_frame(rec, {"train" if split else "all": report.train,
-                                              "held-out": report.holdout}), hide_index=True)
-    st.button("Apply to sliders" + (" (robust and fused)" if rec.fused else ""), key="tune_apply",
-              on_click=tv.apply_recommendation, args=(rec,))
+    st.dataframe(
+        tv.recommendation_frame(rec, {"train" if split else "all": report.train, "held-out": report.holdout}),
+        hide_index=True,
+    )
+    st.button(
+        "Apply to sliders" + (" (robust and fused)" if rec.fused else ""),
+        key="tune_apply",
+        on_click=tv.apply_recommendation,
+        args=(rec,),
+    )
 
 # --- errors gallery ------------------------------------------------------------------
 st.subheader(f"Errors of the {scored.rule} rule at the current sliders (most wrong first)")
@@ -99,7 +117,11 @@ with fr_tab:
 st.subheader("Export")
 profile = report.recommendation.thresholds if report else thresholds
 c1, c2 = st.columns(2)
-c1.download_button("Profile JSON" + (" (recommended)" if report else " (current sliders)"),
-                   dumps_profile(profile, "json"), "profile.json", "application/json", key="tune_download_profile")
-c2.download_button("Per-pair scores CSV", scores_csv(scored, split), "scores.csv", "text/csv",
-                   key="tune_download_csv")
+c1.download_button(
+    "Profile JSON" + (" (recommended)" if report else " (current sliders)"),
+    dumps_profile(profile, "json"),
+    "profile.json",
+    "application/json",
+    key="tune_download_profile",
+)
+c2.download_button("Per-pair scores CSV", scores_csv(scored, split), "scores.csv", "text/csv", key="tune_download_csv")

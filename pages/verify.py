@@ -35,11 +35,16 @@ settings = thresholds.feature_settings
 store = reference_store()
 
 st.title("Verify a new photo")
-rule = st.radio("Decision rule", RULE_CHOICES, horizontal=True, key="verify_rule",
-                index=RULE_CHOICES.index(thresholds.rule),
-                help="robust: homography inliers; fused: inliers and the photos' global similarity "
-                     "(the profile's default rule); original: the design note's rule "
-                     "(80 best L2 matches, area > 30 px², full resolution).")
+rule = st.radio(
+    "Decision rule",
+    RULE_CHOICES,
+    horizontal=True,
+    key="verify_rule",
+    index=RULE_CHOICES.index(thresholds.rule),
+    help="robust: homography inliers; fused: inliers and the photos' global similarity "
+    "(the profile's default rule); original: the design note's rule "
+    "(80 best L2 matches, area > 30 px², full resolution).",
+)
 fused = rule == "fused"
 
 # --- choose the reference -------------------------------------------------
@@ -55,8 +60,12 @@ try:
         keys = [r.key for u in store.users() for r in store.list(u)]
         ref_key = st.selectbox("Stored reference", keys, key="verify_key")
     else:
-        sample = st.selectbox("Sample reference", list_samples(), key="verify_ref_sample",
-                              index=list_samples().index("images/lightglue/DSC_0410.JPG"))
+        sample = st.selectbox(
+            "Sample reference",
+            list_samples(),
+            key="verify_ref_sample",
+            index=list_samples().index("images/lightglue/DSC_0410.JPG"),
+        )
         ref_bytes = (SAMPLES_DIR / sample).read_bytes()
 except StoreError as exc:
     st.error(f"{v.MISSING_STD_PICTURE}: {exc}")
@@ -98,31 +107,45 @@ if rule == "original":
 show_raw = st.toggle("Show raw kNN matches instead of inliers/rejected", key="verify_raw")
 view, stats = st.columns([3, 1])
 with view:
-    st.image(draw_matches(ref_image, ref_features, query.image, query.features, pair.candidates, evidence, show_raw),
-             caption="Reference (left) and new photo (right): inliers green, rejected red, outline yellow")
+    st.image(
+        draw_matches(ref_image, ref_features, query.image, query.features, pair.candidates, evidence, show_raw),
+        caption="Reference (left) and new photo (right): inliers green, rejected red, outline yellow",
+    )
 with stats:
     show_verdict(verdict)
     st.metric("Keypoints (reference / new)", f"{evidence.n_ref_keypoints} / {evidence.n_query_keypoints}")
     st.metric("Tentative matches", evidence.n_tentative)
     if fused and "similarity" in verdict.extra:
         inl_col, sim_col = st.columns(2)
-        inl_col.metric("Inliers", evidence.n_inliers, delta=evidence.n_inliers - thresholds.fused_min_inliers,
-                       help=f"Fused rule: at least {thresholds.fused_min_inliers} (geometric minimum); "
-                            f"{geometry_alone_inliers(thresholds)}+ accept on geometry alone.")
+        inl_col.metric(
+            "Inliers",
+            evidence.n_inliers,
+            delta=evidence.n_inliers - thresholds.fused_min_inliers,
+            help=f"Fused rule: at least {thresholds.fused_min_inliers} (geometric minimum); "
+            f"{geometry_alone_inliers(thresholds)}+ accept on geometry alone.",
+        )
         need = verdict.extra["required_similarity"]
-        sim_col.metric("Global similarity", f"{verdict.extra['similarity']:.2f}",
-                       delta=None if need is None else f"{verdict.extra['similarity'] - max(need, 0.0):+.2f}",
-                       help="Cosine similarity of the photos' EfficientNet-Lite0 descriptors; "
-                            "the delta is against what these inliers need.")
+        sim_col.metric(
+            "Global similarity",
+            f"{verdict.extra['similarity']:.2f}",
+            delta=None if need is None else f"{verdict.extra['similarity'] - max(need, 0.0):+.2f}",
+            help="Cosine similarity of the photos' EfficientNet-Lite0 descriptors; "
+            "the delta is against what these inliers need.",
+        )
         st.markdown(f"**Decided by:** {DECIDED_BY.get(verdict.extra['decided_by'], verdict.extra['decided_by'])}")
-        st.caption(f"Fused score {verdict.extra['fused_score']:.2f} = log(1 + inliers) + "
-                   f"{thresholds.fused_weight:g} x similarity; threshold {thresholds.fused_threshold:g}")
+        st.caption(
+            f"Fused score {verdict.extra['fused_score']:.2f} = log(1 + inliers) + "
+            f"{thresholds.fused_weight:g} x similarity; threshold {thresholds.fused_threshold:g}"
+        )
     else:
         st.metric("Inliers", evidence.n_inliers, delta=evidence.n_inliers - thresholds.min_inliers)
     st.metric("Inlier ratio", f"{evidence.inlier_ratio:.0%}")
-    st.metric("Outline area / new photo", f"{evidence.area_fraction:.1%}",
-              help="Area of the reference outline projected into the new photo, as a share of its frame; "
-              "over 100% when the new photo shows only part of the reference.")
+    st.metric(
+        "Outline area / new photo",
+        f"{evidence.area_fraction:.1%}",
+        help="Area of the reference outline projected into the new photo, as a share of its frame; "
+        "over 100% when the new photo shows only part of the reference.",
+    )
     if evidence.problems:
         st.caption("Homography problems: " + "; ".join(evidence.problems))
     show_timings({**query.timings, "match": pair.match_ms, **decide_ms})

@@ -52,7 +52,7 @@ def build_model():
             super().__init__()
             self.inner = inner
 
-        def forward(self, x: torch.Tensor):  # noqa: D102 - see class docstring
+        def forward(self, x: torch.Tensor):
             feats = self.inner.extract_features(x)
             pooled = torch.flatten(self.inner._avg_pooling(feats), 1)
             return self.inner._fc(pooled), pooled

@@ -42,7 +42,8 @@ USER = "demo"
 
 def content_height(page) -> int:
     """Height the page's content needs (Streamlit scrolls inner elements, not the document)."""
-    return int(page.evaluate("""() => {
+    return int(
+        page.evaluate("""() => {
         const bottom = (scroller, content) => {
             const box = document.querySelector(`[data-testid="${scroller}"]`);
             const inner = document.querySelector(`[data-testid="${content}"]`);
@@ -51,7 +52,8 @@ def content_height(page) -> int:
         };
         return Math.max(bottom("stMain", "stMainBlockContainer"),
                         bottom("stSidebarContent", "stSidebarUserContent"));
-    }"""))
+    }""")
+    )
 
 
 def shoot(page, path: Path, width: int, max_height: int) -> int:
@@ -77,11 +79,15 @@ def save_small(png: bytes, path: Path) -> int:
     """Save ``png`` as a palette PNG (fewer colours or a smaller scale until under MAX_BYTES)."""
     image = Image.open(io.BytesIO(png)).convert("RGB")
     for colors, scale in ((256, 1.0), (128, 1.0), (128, 0.85), (96, 0.7)):
-        candidate = image if scale == 1.0 else image.resize(
-            (int(image.width * scale), int(image.height * scale)), Image.Resampling.LANCZOS)
+        candidate = (
+            image
+            if scale == 1.0
+            else image.resize((int(image.width * scale), int(image.height * scale)), Image.Resampling.LANCZOS)
+        )
         out = io.BytesIO()
-        candidate.quantize(colors=colors, method=Image.Quantize.MEDIANCUT,
-                           dither=Image.Dither.FLOYDSTEINBERG).save(out, "PNG", optimize=True)
+        candidate.quantize(colors=colors, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.FLOYDSTEINBERG).save(
+            out, "PNG", optimize=True
+        )
         if out.tell() <= MAX_BYTES:
             break
     path.write_bytes(out.getvalue())
@@ -131,9 +137,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"chromium not found at {h.DEFAULT_CHROMIUM}: apt-get install chromium", file=sys.stderr)
         return 2
     args.out.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="screenshots-") as tmp, \
-            h.StreamlitServer(Path(tmp), extra_args=("--client.toolbarMode", "viewer")) as server, \
-            sync_playwright() as driver:
+    with (
+        tempfile.TemporaryDirectory(prefix="screenshots-") as tmp,
+        h.StreamlitServer(Path(tmp), extra_args=("--client.toolbarMode", "viewer")) as server,
+        sync_playwright() as driver,
+    ):
         browser = h.launch_chromium(driver)
         try:
             page = h.new_page(browser, server, width=args.width)

@@ -66,8 +66,9 @@ class FakeTagger:
 
     name = "fake"
 
-    def __init__(self, concepts: dict[str, float] | None = None, *, fail: Exception | None = None,
-                 delay_s: float = 0.0) -> None:
+    def __init__(
+        self, concepts: dict[str, float] | None = None, *, fail: Exception | None = None, delay_s: float = 0.0
+    ) -> None:
         self.table = concepts if concepts is not None else {"dog": 0.9, "grass": 0.4}
         self.fail = fail
         self.delay_s = delay_s
@@ -110,10 +111,17 @@ def s3_client(endpoint_url: str) -> Any:
     import boto3
     from botocore.config import Config
 
-    session = boto3.session.Session(aws_access_key_id=DUMMY_KEY_ID, aws_secret_access_key=DUMMY_SECRET,
-                                    region_name="us-east-1")
-    config = Config(connect_timeout=1, read_timeout=3, retries={"max_attempts": 1, "mode": "standard"},
-                    max_pool_connections=32, s3={"addressing_style": "path"}, signature_version="s3v4")
+    session = boto3.session.Session(
+        aws_access_key_id=DUMMY_KEY_ID, aws_secret_access_key=DUMMY_SECRET, region_name="us-east-1"
+    )
+    config = Config(
+        connect_timeout=1,
+        read_timeout=3,
+        retries={"max_attempts": 1, "mode": "standard"},
+        max_pool_connections=32,
+        s3={"addressing_style": "path"},
+        signature_version="s3v4",
+    )
     return session.client("s3", endpoint_url=endpoint_url, config=config)
 
 

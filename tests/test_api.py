@@ -15,10 +15,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from fastapi.testclient import TestClient  # noqa: E402
-
-from api import create_app  # noqa: E402
-from api_fixtures import (  # noqa: E402
+from api_fixtures import (
     ASSETS,
     MODEL,
     FakeTagger,
@@ -28,11 +25,14 @@ from api_fixtures import (  # noqa: E402
     gray_jpeg,
     photo,
 )
-from vision import verdict as v  # noqa: E402
-from vision.decision import Thresholds, save_profile  # noqa: E402
-from vision.features import FeatureSettings, features_from_bytes, features_to_bytes  # noqa: E402
-from vision.pipeline import prepare_photo  # noqa: E402
-from vision.store import LocalReferenceStore, StoreUnavailableError  # noqa: E402
+from fastapi.testclient import TestClient
+
+from api import create_app
+from vision import verdict as v
+from vision.decision import Thresholds, save_profile
+from vision.features import FeatureSettings, features_from_bytes, features_to_bytes
+from vision.pipeline import prepare_photo
+from vision.store import LocalReferenceStore, StoreUnavailableError
 
 HOSTILE_IDS = ["../x", "a/b", "x" * 5000, "..", ".hidden", "a\x00b", "", "bob smith", "a\\b", "%2e%2e"]
 
@@ -107,8 +107,12 @@ def test_register_without_name_stores_under_anonymous_id(client, store, pair):
 def test_register_data_url_prefix_and_wrapped_lines(client, pair):
     text = pair[0]
     wrapped = "\n".join(text[i : i + 76] for i in range(0, len(text), 76))
-    assert_answer(client.post("/auth/stdimg", json={"data": "data:image/jpeg;base64," + wrapped, "name": "u1"}),
-                  200, v.GOOD_PICTURE, True)
+    assert_answer(
+        client.post("/auth/stdimg", json={"data": "data:image/jpeg;base64," + wrapped, "name": "u1"}),
+        200,
+        v.GOOD_PICTURE,
+        True,
+    )
 
 
 def test_register_latest_wins(client, store, pair, other):
@@ -116,14 +120,16 @@ def test_register_latest_wins(client, store, pair, other):
     second = client.post("/auth/stdimg", json={"data": other, "name": "hong"}).json()["key"]
     assert first != second and store.latest("hong").key == second
     # the latest reference (sacre coeur) is the one compared with
-    body = assert_answer(client.post("/auth/feature", json={"data": pair[1], "name": "hong"}),
-                         200, v.WRONG_PICTURE, False)
+    body = assert_answer(
+        client.post("/auth/feature", json={"data": pair[1], "name": "hong"}), 200, v.WRONG_PICTURE, False
+    )
     assert body["key"] == second
 
 
 def test_register_too_little_features(client, store, tmp_path):
-    body = assert_answer(client.post("/auth/stdimg", json={"data": b64(gray_jpeg()), "name": "hong"}),
-                         400, v.TOO_LITTLE_FEATURES, False)
+    body = assert_answer(
+        client.post("/auth/stdimg", json={"data": b64(gray_jpeg()), "name": "hong"}), 400, v.TOO_LITTLE_FEATURES, False
+    )
     assert body["keypoints"] < 80
     assert store.latest("hong") is None and files_under(store.root) == []
 
@@ -142,16 +148,16 @@ def test_register_too_little_features(client, store, tmp_path):
     ids=["not-image", "bad-base64", "empty", "blank", "bomb", "truncated-jpeg", "gif"],
 )
 def test_register_bad_photo_is_take_picture_again(client, store, data, fragment):
-    body = assert_answer(client.post("/auth/stdimg", json={"data": data, "name": "hong"}),
-                         400, v.TAKE_PICTURE_AGAIN, False)
+    body = assert_answer(
+        client.post("/auth/stdimg", json={"data": data, "name": "hong"}), 400, v.TAKE_PICTURE_AGAIN, False
+    )
     assert fragment in body["reason"]
     assert files_under(store.root) == []
 
 
 @pytest.mark.parametrize(
     "payload",
-    [{}, {"name": "hong"}, {"data": None}, {"data": 123}, {"data": ["abc"]}, {"data": {"b64": "x"}},
-     {"data": True}],
+    [{}, {"name": "hong"}, {"data": None}, {"data": 123}, {"data": ["abc"]}, {"data": {"b64": "x"}}, {"data": True}],
     ids=["empty-object", "no-data", "null", "number", "array", "object", "bool"],
 )
 def test_register_wrong_fields(client, store, payload):
@@ -160,11 +166,15 @@ def test_register_wrong_fields(client, store, payload):
     assert files_under(store.root) == []
 
 
-@pytest.mark.parametrize("name", HOSTILE_IDS + [123, ["hong"], {"a": 1}, True],
-                         ids=[f"id{i}" for i in range(len(HOSTILE_IDS))] + ["int", "list", "dict", "bool"])
+@pytest.mark.parametrize(
+    "name",
+    HOSTILE_IDS + [123, ["hong"], {"a": 1}, True],
+    ids=[f"id{i}" for i in range(len(HOSTILE_IDS))] + ["int", "list", "dict", "bool"],
+)
 def test_register_hostile_names_store_nothing(client, store, pair, name):
-    body = assert_answer(client.post("/auth/stdimg", json={"data": pair[0], "name": name}),
-                         400, v.TAKE_PICTURE_AGAIN, False)
+    body = assert_answer(
+        client.post("/auth/stdimg", json={"data": pair[0], "name": name}), 400, v.TAKE_PICTURE_AGAIN, False
+    )
     assert "name" in body["reason"] or "user id" in body["reason"]
     assert len(body["reason"]) < 400  # a 5000-char id is not echoed back
     assert files_under(store.root) == [] and store.users() == []
@@ -197,8 +207,11 @@ def test_oversize_body_refused_before_parsing(store, tagger, pair):
     with TestClient(app) as c:
         payload = json.dumps({"data": pair[0], "name": "hong"}).encode()
         assert len(payload) > 50000
-        for path, message in [("/auth/stdimg", v.TAKE_PICTURE_AGAIN), ("/auth/feature", v.MISSING_PICTURE),
-                              ("/auth/tag", v.NO_TAG)]:
+        for path, message in [
+            ("/auth/stdimg", v.TAKE_PICTURE_AGAIN),
+            ("/auth/feature", v.MISSING_PICTURE),
+            ("/auth/tag", v.NO_TAG),
+        ]:
             resp = c.post(path, content=payload, headers={"content-type": "application/json"})
             body = assert_answer(resp, 400, message, False)
             assert body["error"] == "too-large" and "50000" in body["reason"]
@@ -228,8 +241,9 @@ def test_store_unavailable_at_register(tmp_path, tagger, pair, caplog):
     store = LocalReferenceStore(blocker)
     app = create_app({}, store=store, tagger=tagger, thresholds=Thresholds())
     with TestClient(app) as c, caplog.at_level(logging.INFO, logger="vision"):
-        body = assert_answer(c.post("/auth/stdimg", json={"data": pair[0], "name": "hong"}),
-                             500, v.SOMETHING_WRONG, False)
+        body = assert_answer(
+            c.post("/auth/stdimg", json={"data": pair[0], "name": "hong"}), 500, v.SOMETHING_WRONG, False
+        )
     assert "unavailable" in body["reason"] and "key" not in body
     assert any("store unavailable" in r.getMessage() for r in caplog.records)
     assert blocker.read_text().startswith("a file")
@@ -270,19 +284,20 @@ def test_verify_complete(client, registered, pair):
 
 
 def test_verify_wrong_picture(client, registered, other):
-    body = assert_answer(client.post("/auth/feature", json={"data": other, "name": "hong"}),
-                         200, v.WRONG_PICTURE, False)
+    body = assert_answer(
+        client.post("/auth/feature", json={"data": other, "name": "hong"}), 200, v.WRONG_PICTURE, False
+    )
     assert body["reason"]
 
 
 def test_verify_plain_photo_is_wrong_picture(client, registered):
-    assert_answer(client.post("/auth/feature", json={"data": b64(gray_jpeg()), "name": "hong"}),
-                  200, v.WRONG_PICTURE, False)
+    assert_answer(
+        client.post("/auth/feature", json={"data": b64(gray_jpeg()), "name": "hong"}), 200, v.WRONG_PICTURE, False
+    )
 
 
 def test_verify_unknown_user(client, registered, pair):
-    body = assert_answer(client.post("/auth/feature", json={"data": pair[1], "name": "kim"}),
-                         400, v.NO_STD_IMG, False)
+    body = assert_answer(client.post("/auth/feature", json={"data": pair[1], "name": "kim"}), 400, v.NO_STD_IMG, False)
     assert "kim" in body["reason"]
 
 
@@ -315,10 +330,12 @@ def test_verify_missing_data_field(client, registered):
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"content": b"{oops", "headers": {"content-type": "application/json"}},
-     {"content": b"", "headers": {"content-type": "application/json"}},
-     {"content": b"[]", "headers": {"content-type": "application/json"}},
-     {"data": {"data": "x", "name": "hong"}}],
+    [
+        {"content": b"{oops", "headers": {"content-type": "application/json"}},
+        {"content": b"", "headers": {"content-type": "application/json"}},
+        {"content": b"[]", "headers": {"content-type": "application/json"}},
+        {"data": {"data": "x", "name": "hong"}},
+    ],
     ids=["broken-json", "empty", "array", "form"],
 )
 def test_verify_unusable_body_is_missing_picture(client, registered, kwargs):
@@ -374,8 +391,9 @@ def test_verify_reference_that_does_not_load(client, store, registered, pair, da
     else:
         image_path.write_bytes(photo("DSC_0410.JPG")[:5000])
     with caplog.at_level(logging.ERROR, logger="vision"):
-        body = assert_answer(client.post("/auth/feature", json={"data": pair[1], "name": "hong"}),
-                             500, v.MISSING_STD_PICTURE, False)
+        body = assert_answer(
+            client.post("/auth/feature", json={"data": pair[1], "name": "hong"}), 500, v.MISSING_STD_PICTURE, False
+        )
     assert "reference" in body["reason"]
     assert caplog.records
 
@@ -387,8 +405,9 @@ def test_verify_store_unavailable(store, tagger, pair, caplog):
 
     app = create_app({}, store=Down(store.root), tagger=tagger, thresholds=Thresholds())
     with TestClient(app) as c, caplog.at_level(logging.ERROR, logger="vision"):
-        body = assert_answer(c.post("/auth/feature", json={"data": pair[1], "name": "hong"}),
-                             500, v.MISSING_STD_PICTURE, False)
+        body = assert_answer(
+            c.post("/auth/feature", json={"data": pair[1], "name": "hong"}), 500, v.MISSING_STD_PICTURE, False
+        )
     assert "unreachable" in body["reason"]
     assert any("unreachable" in r.getMessage() for r in caplog.records)
 
@@ -418,8 +437,14 @@ def test_tag_threshold_from_thresholds(store, cat):
 
 @pytest.mark.parametrize(
     "payload",
-    [{"data": "x"}, {"data": "x", "tag": None}, {"data": "x", "tag": ""}, {"data": "x", "tag": "   "},
-     {"data": "x", "tag": 5}, {"data": "x", "tag": ["dog"]}],
+    [
+        {"data": "x"},
+        {"data": "x", "tag": None},
+        {"data": "x", "tag": ""},
+        {"data": "x", "tag": "   "},
+        {"data": "x", "tag": 5},
+        {"data": "x", "tag": ["dog"]},
+    ],
     ids=["missing", "null", "empty", "blank", "number", "list"],
 )
 def test_tag_no_tag(client, tagger, payload):
@@ -428,7 +453,8 @@ def test_tag_no_tag(client, tagger, payload):
 
 
 @pytest.mark.parametrize(
-    "data", [None, 3, "", "%%%", b64(b"not an image"), b64(bomb_png())],
+    "data",
+    [None, 3, "", "%%%", b64(b"not an image"), b64(bomb_png())],
     ids=["null", "number", "empty", "bad-base64", "not-image", "bomb"],
 )
 def test_tag_bad_photo_is_no_tag(client, tagger, data):
@@ -438,8 +464,9 @@ def test_tag_bad_photo_is_no_tag(client, tagger, data):
 
 
 def test_tag_unusable_body(client, tagger):
-    assert_answer(client.post("/auth/tag", content=b"nope", headers={"content-type": "application/json"}),
-                  400, v.NO_TAG, False)
+    assert_answer(
+        client.post("/auth/tag", content=b"nope", headers={"content-type": "application/json"}), 400, v.NO_TAG, False
+    )
     assert_answer(client.post("/auth/tag", data={"data": "x", "tag": "dog"}), 400, v.NO_TAG, False)
 
 
@@ -518,9 +545,8 @@ def test_bad_profile_fails_at_startup(tmp_path, store):
     profile = tmp_path / "bad.json"
     profile.write_text('{"thresholds": {"min_inliers": 1}}')
     app = create_app({"VISION_PROFILE": str(profile)}, store=store)
-    with pytest.raises(ValueError, match="min_inliers"):
-        with TestClient(app):
-            pass
+    with pytest.raises(ValueError, match="min_inliers"), TestClient(app):
+        pass
 
 
 def test_logs_hold_no_image_data(client, registered, pair, caplog):
@@ -539,8 +565,10 @@ def test_healthz_stays_responsive_during_slow_work(store, cat):
     app = create_app({"VISION_WORKERS": "1"}, store=store, tagger=tagger, thresholds=Thresholds())
     with TestClient(app) as c:
         results = []
-        workers = [threading.Thread(target=lambda: results.append(c.post("/auth/tag", json={"data": cat, "tag": "dog"})))
-                   for _ in range(2)]
+        workers = [
+            threading.Thread(target=lambda: results.append(c.post("/auth/tag", json={"data": cat, "tag": "dog"})))
+            for _ in range(2)
+        ]
         for t in workers:
             t.start()
         time.sleep(0.3)
@@ -569,7 +597,7 @@ def test_concurrent_users_keep_their_own_references(client, store, pair, other):
             verdict = client.post("/auth/feature", json={"data": pair[1], "name": name}).json()
             expected = v.COMPLETE if i % 2 == 0 else v.WRONG_PICTURE
             assert verdict["message"] == expected and verdict["key"] == body["key"], verdict
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             with lock:
                 errors.append(f"{name}: {exc!r}")
 

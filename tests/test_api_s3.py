@@ -17,14 +17,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 pytest.importorskip("moto.server")
 pytest.importorskip("boto3")
 
-from fastapi.testclient import TestClient  # noqa: E402
+from api_fixtures import DUMMY_KEY_ID, DUMMY_SECRET, FakeTagger, b64, free_port, photo, s3_client
+from fastapi.testclient import TestClient
+from moto_server import start_moto, stop_moto
 
-from api import create_app  # noqa: E402
-from api_fixtures import DUMMY_KEY_ID, DUMMY_SECRET, FakeTagger, b64, free_port, photo, s3_client  # noqa: E402
-from moto_server import start_moto, stop_moto  # noqa: E402
-from vision import verdict as v  # noqa: E402
-from vision.decision import Thresholds  # noqa: E402
-from vision.store import S3ReferenceStore  # noqa: E402
+from api import create_app
+from vision import verdict as v
+from vision.decision import Thresholds
+from vision.store import S3ReferenceStore
 
 
 @pytest.fixture(scope="module")
@@ -83,9 +83,15 @@ def test_register_and_verify_with_s3(moto_url, pair):
 
 def test_s3_from_settings_never_logs_the_secret(moto_url, pair, caplog):
     bucket = new_bucket(moto_url)
-    settings = {"VISION_STORE": "s3", "VISION_S3_BUCKET": bucket, "VISION_S3_ENDPOINT_URL": moto_url,
-                "VISION_S3_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": DUMMY_KEY_ID,
-                "AWS_SECRET_ACCESS_KEY": DUMMY_SECRET, "VISION_S3_MAX_ATTEMPTS": "1"}
+    settings = {
+        "VISION_STORE": "s3",
+        "VISION_S3_BUCKET": bucket,
+        "VISION_S3_ENDPOINT_URL": moto_url,
+        "VISION_S3_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": DUMMY_KEY_ID,
+        "AWS_SECRET_ACCESS_KEY": DUMMY_SECRET,
+        "VISION_S3_MAX_ATTEMPTS": "1",
+    }
     app = create_app(settings, tagger=FakeTagger(), thresholds=Thresholds())
     with caplog.at_level(logging.DEBUG, logger="vision"), TestClient(app) as c:
         body = c.post("/auth/test", json={"data": pair[0], "name": "lee"}).json()

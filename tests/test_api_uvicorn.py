@@ -21,16 +21,19 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import uvicorn  # noqa: E402
+import uvicorn
+from api_fixtures import FakeTagger, b64, photo
 
-from api import create_app  # noqa: E402
-from api_fixtures import FakeTagger, b64, photo  # noqa: E402
-from vision import verdict as v  # noqa: E402
-from vision.decision import Thresholds  # noqa: E402
-from vision.store import LocalReferenceStore  # noqa: E402
+from api import create_app
+from vision import verdict as v
+from vision.decision import Thresholds
+from vision.store import LocalReferenceStore
 
-AXIOS_HEADERS = {"content-type": "application/json", "accept": "application/json, text/plain, */*",
-                 "user-agent": "okhttp/4.9.2"}
+AXIOS_HEADERS = {
+    "content-type": "application/json",
+    "accept": "application/json, text/plain, */*",
+    "user-agent": "okhttp/4.9.2",
+}
 
 
 class LiveServer:

@@ -19,8 +19,9 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def _vision(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "vision", *args], cwd=REPO, capture_output=True, text=True,
-                          timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "vision", *args], cwd=REPO, capture_output=True, text=True, timeout=600
+    )
 
 
 @pytest.fixture(scope="module")

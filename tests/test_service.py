@@ -9,7 +9,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from api_fixtures import ASSETS, Counter, FakeTagger, b64, failing_tagger, gray_jpeg, photo  # noqa: E402
+from api_fixtures import ASSETS, Counter, FakeTagger, b64, failing_tagger, gray_jpeg, photo
+
 from vision import service
 from vision import verdict as v
 from vision.decision import Thresholds

@@ -166,14 +166,16 @@ F_POS_SIM = [0.8, 0.85, 0.75, 0.8, 0.9, 0.5, 0.4, 0.6]
 
 def _fused(neg_inl=F_NEG_INL, neg_sim=F_NEG_SIM, pos_inl=F_POS_INL, pos_sim=F_POS_SIM, **kwargs) -> ScoredSet:
     labels = [0] * len(neg_inl) + [1] * len(pos_inl)
-    return ScoredSet.from_arrays(labels, list(neg_inl) + list(pos_inl), similarity=list(neg_sim) + list(pos_sim),
-                                 **kwargs)
+    return ScoredSet.from_arrays(
+        labels, list(neg_inl) + list(pos_inl), similarity=list(neg_sim) + list(pos_sim), **kwargs
+    )
 
 
 def test_fused_rule_decides_by_inliers_and_similarity() -> None:
     # defaults: geometric minimum 8, log(1 + n) + 4 s >= 4.8, geometry alone from 15
-    s = ScoredSet.from_arrays([0, 0, 0, 1, 1, 1, 1, 1], [0, 9, 12, 10, 12, 20, 100, 0],
-                              similarity=[0.9, 0.2, 0.3, 0.8, 0.7, 0.3, 0.5, 0.95])
+    s = ScoredSet.from_arrays(
+        [0, 0, 0, 1, 1, 1, 1, 1], [0, 9, 12, 10, 12, 20, 100, 0], similarity=[0.9, 0.2, 0.3, 0.8, 0.7, 0.3, 0.5, 0.95]
+    )
     assert s.rule == "fused"
     assert list(s.accepted) == [False, False, False, True, True, True, True, False]
     assert list(s.robust_accepted) == [False, False, False, False, False, True, True, False]
@@ -188,8 +190,9 @@ def test_fused_rule_decides_by_inliers_and_similarity() -> None:
 
 
 def test_fused_rule_applies_the_outline_area_and_falls_back_without_similarity() -> None:
-    s = ScoredSet.from_arrays([1, 1, 1, 1], [10, 10, 20, 10], [0.5, 0.001, 0.5, 0.5],
-                              similarity=[0.8, 0.8, np.nan, np.nan])
+    s = ScoredSet.from_arrays(
+        [1, 1, 1, 1], [10, 10, 20, 10], [0.5, 0.001, 0.5, 0.5], similarity=[0.8, 0.8, np.nan, np.nan]
+    )
     # area below 1% rejects; a pair without similarity is decided by the robust rule (20 >= 15 but not 10)
     assert list(s.accepted) == [True, False, True, False]
     assert list(s.has_similarity) == [True, True, False, False]
@@ -204,9 +207,13 @@ def test_fused_scores_rank_the_rule(seed: int) -> None:
     sim = rng.uniform(-0.1, 1.0, n)
     sim[rng.random(n) < 0.05] = np.nan
     area = rng.uniform(0, 0.05, n)
-    t = Thresholds(min_inliers=int(rng.integers(8, 40)), fused_min_inliers=int(rng.integers(4, 12)),
-                   fused_weight=float(rng.uniform(1, 6)), fused_threshold=float(rng.uniform(2, 6)),
-                   min_area_fraction=0.01)
+    t = Thresholds(
+        min_inliers=int(rng.integers(8, 40)),
+        fused_min_inliers=int(rng.integers(4, 12)),
+        fused_weight=float(rng.uniform(1, 6)),
+        fused_threshold=float(rng.uniform(2, 6)),
+        min_area_fraction=0.01,
+    )
     s = ScoredSet.from_arrays(rng.integers(0, 2, n), inl, area, t, similarity=sim)
     assert np.array_equal(s.fused_scores() >= t.fused_threshold, s.accepted)
     has = np.isfinite(sim)
@@ -216,8 +223,9 @@ def test_fused_scores_rank_the_rule(seed: int) -> None:
 
 
 def test_fused_per_kind_and_histogram() -> None:
-    s = ScoredSet.from_arrays([1, 1, 0], [10, 0, 0], kinds=["viewpoint", "viewpoint", "hard_negative"],
-                              similarity=[0.8, 0.6, 0.7])
+    s = ScoredSet.from_arrays(
+        [1, 1, 0], [10, 0, 0], kinds=["viewpoint", "viewpoint", "hard_negative"], similarity=[0.8, 0.6, 0.7]
+    )
     rows = {r["kind"]: r for r in per_kind(s)}
     assert rows["viewpoint"]["accept_rate"] == 0.5 and rows["viewpoint"]["robust_accept_rate"] == 0.0
     assert rows["viewpoint"]["median_similarity"] == pytest.approx(0.7)
@@ -294,8 +302,11 @@ def test_plots_are_pngs_and_the_boundary_moves() -> None:
 
 
 def _pairs(scene_sizes: dict[str, int]) -> list[LabelledPair]:
-    return [LabelledPair(f"{scene}/r{i}.jpg", f"{scene}/q{i}.jpg", i % 2, "k")
-            for scene, n in scene_sizes.items() for i in range(n)]
+    return [
+        LabelledPair(f"{scene}/r{i}.jpg", f"{scene}/q{i}.jpg", i % 2, "k")
+        for scene, n in scene_sizes.items()
+        for i in range(n)
+    ]
 
 
 def test_split_is_deterministic_and_scene_disjoint() -> None:
@@ -339,8 +350,7 @@ def test_tune_reports_both_parts() -> None:
 
 
 def test_scores_csv_round_trip() -> None:
-    s = ScoredSet.from_arrays([1, 0], [42, 3], [0.5, 0.1], original_area=[900.0, 12.0],
-                              scenes=["a", "b"])
+    s = ScoredSet.from_arrays([1, 0], [42, 3], [0.5, 0.1], original_area=[900.0, 12.0], scenes=["a", "b"])
     split = split_by_scene(s.pairs, 0.5, 0)
     rows = list(csv.DictReader(io.StringIO(scores_csv(s, split))))
     assert len(rows) == 2
@@ -455,8 +465,7 @@ def tiny_set(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_run_from_zip_reuses_cached_matches(tiny_set: Path) -> None:
     labelled = open_zip(make_zip(tiny_set), "tiny.zip")
     seen: list[Progress] = []
-    run = TuningRun.build(labelled, Thresholds().feature_settings, workers=2, on_progress=seen.append,
-                          original=False)
+    run = TuningRun.build(labelled, Thresholds().feature_settings, workers=2, on_progress=seen.append, original=False)
     assert {p.stage for p in seen} == {"features", "matches"}
     assert seen[-1].done == seen[-1].total and seen[-1].fraction == 1.0
     scored = run.scored(Thresholds())
@@ -486,13 +495,18 @@ def _same_figures(scored: ScoredSet, report: dict) -> None:
     for key in ("pairs", "processed", "true_accepts", "false_accepts", "true_accept_rate", "false_accept_rate"):
         assert f[key] == report[key], key
     assert {r["kind"]: r["accept_rate"] for r in per_kind(scored)} == {
-        kind: row["accept_rate"] for kind, row in report["per_kind"].items()}
+        kind: row["accept_rate"] for kind, row in report["per_kind"].items()
+    }
 
 
-@pytest.mark.parametrize("thresholds", [
-    Thresholds(),
-    Thresholds(min_inliers=40, fused_min_inliers=6, fused_weight=2.5, fused_threshold=3.6),
-], ids=["defaults", "moved"])
+@pytest.mark.parametrize(
+    "thresholds",
+    [
+        Thresholds(),
+        Thresholds(min_inliers=40, fused_min_inliers=6, fused_weight=2.5, fused_threshold=3.6),
+    ],
+    ids=["defaults", "moved"],
+)
 def test_fused_rates_equal_evaluate_folder(samples_run: TuningRun, thresholds: Thresholds) -> None:
     scored = samples_run.scored(thresholds)
     assert scored.rule == "fused" and scored.has_similarity.all()

@@ -22,9 +22,7 @@ class Photo:
 
 def list_samples(root: Path = SAMPLES_DIR) -> list[str]:
     """Bundled sample photos, as paths relative to ``samples/``."""
-    return sorted(
-        str(p.relative_to(root)) for p in root.rglob("*") if p.suffix.lower() in SAMPLE_SUFFIXES
-    )
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.suffix.lower() in SAMPLE_SUFFIXES)
 
 
 def photo_input(key: str, label: str, default_sample: str | None = None) -> Photo | None:
@@ -36,8 +34,7 @@ def photo_input(key: str, label: str, default_sample: str | None = None) -> Phot
         name = st.selectbox("Sample photo", samples, index=index, key=f"{key}_sample")
         return Photo(name, (SAMPLES_DIR / name).read_bytes()) if name else None
     if source == "Upload":
-        upload = st.file_uploader("Photo (JPEG, PNG or WebP)", type=["jpg", "jpeg", "png", "webp"],
-                                  key=f"{key}_upload")
+        upload = st.file_uploader("Photo (JPEG, PNG or WebP)", type=["jpg", "jpeg", "png", "webp"], key=f"{key}_upload")
         return Photo(upload.name, upload.getvalue()) if upload is not None else None
     shot = st.camera_input("Take a photo", key=f"{key}_camera")
     return Photo("camera.jpg", shot.getvalue()) if shot is not None else None

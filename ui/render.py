@@ -25,5 +25,6 @@ def show_timings(timings: dict[str, float]) -> None:
     if timings:
         st.dataframe(
             {"stage": list(timings), "ms": [round(v, 1) for v in timings.values()]},
-            hide_index=True, width="content",
+            hide_index=True,
+            width="content",
         )

@@ -13,10 +13,11 @@ import numpy as np
 import streamlit as st
 
 from vision.decision import Thresholds
-from vision.features import FeatureSettings, Features
+from vision.draw import thumbnail
+from vision.errors import ImageInputError
+from vision.features import Features, FeatureSettings
 from vision.imageio import decode_image
 from vision.original import original_evidence
-from vision.errors import ImageInputError
 from vision.pipeline import (
     PairMatch,
     PreparedPhoto,
@@ -27,7 +28,6 @@ from vision.pipeline import (
     unreadable_photo,
 )
 from vision.references import LoadedReference, load_reference
-from vision.draw import thumbnail
 from vision.store import ReferenceStore, StoreError
 from vision.store.factory import settings_from_env_and_secrets, store_from_settings
 from vision.tagging import Concept, Tagger, clarifai_configured, tagger_from_settings

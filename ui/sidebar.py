@@ -33,31 +33,77 @@ class Control:
 
 
 DECISION_CONTROLS = (
-    Control("min_keypoints", "Minimum keypoints (register)", "slider", (0, 500, 5),
-            "Fewer AKAZE keypoints than this: 'Too Little Features' (the note used 80)."),
-    Control("ratio", "Lowe ratio", "slider", (0.5, 1.0, 0.01),
-            "A match survives when its nearest neighbour is this much closer than the second."),
+    Control(
+        "min_keypoints",
+        "Minimum keypoints (register)",
+        "slider",
+        (0, 500, 5),
+        "Fewer AKAZE keypoints than this: 'Too Little Features' (the note used 80).",
+    ),
+    Control(
+        "ratio",
+        "Lowe ratio",
+        "slider",
+        (0.5, 1.0, 0.01),
+        "A match survives when its nearest neighbour is this much closer than the second.",
+    ),
     Control("ransac_method", "Homography estimator", "select", tuple(RANSAC_METHODS)),
     Control("ransac_reproj_px", "RANSAC reprojection threshold (px)", "slider", (1.0, 20.0, 0.5)),
-    Control("min_inliers", "Minimum inliers", "slider", (4, 200, 1),
-            "Homography inliers needed to accept a verification."),
-    Control("min_area_fraction", "Minimum outline area (fraction of frame)", "slider", (0.0, 0.5, 0.005),
-            "The reference's projected outline must cover at least this much of the new photo."),
-    Control("original_min_area_px", "Original rule: minimum area (px²)", "number", (0.0, 1e9, 10.0),
-            "The note's only decision: shoelace area of the outline > 30 px²."),
-    Control("tag_min_confidence", "Tag: minimum confidence", "slider", (0.0, 1.0, 0.01),
-            "A tag matches when its concept's confidence reaches this."),
+    Control(
+        "min_inliers", "Minimum inliers", "slider", (4, 200, 1), "Homography inliers needed to accept a verification."
+    ),
+    Control(
+        "min_area_fraction",
+        "Minimum outline area (fraction of frame)",
+        "slider",
+        (0.0, 0.5, 0.005),
+        "The reference's projected outline must cover at least this much of the new photo.",
+    ),
+    Control(
+        "original_min_area_px",
+        "Original rule: minimum area (px²)",
+        "number",
+        (0.0, 1e9, 10.0),
+        "The note's only decision: shoelace area of the outline > 30 px².",
+    ),
+    Control(
+        "tag_min_confidence",
+        "Tag: minimum confidence",
+        "slider",
+        (0.0, 1.0, 0.01),
+        "A tag matches when its concept's confidence reaches this.",
+    ),
 )
 FUSED_CONTROLS = (
-    Control("rule", "Default rule (API and CLI)", "select", ("fused", "robust"),
-            "fused: homography inliers and the photos' global similarity together; robust: inliers only."),
-    Control("fused_min_inliers", "Fused: minimum inliers (geometric minimum)", "slider", (4, 50, 1),
-            "Fewer homography inliers than this: rejected whatever the similarity "
-            "(keeps out a different object of the same kind)."),
-    Control("fused_weight", "Fused: weight of the similarity", "slider", (0.5, 10.0, 0.25),
-            "w in log(1 + inliers) + w x similarity."),
-    Control("fused_threshold", "Fused: threshold", "slider", (0.5, 10.0, 0.05),
-            "Accept when log(1 + inliers) + w x similarity reaches this."),
+    Control(
+        "rule",
+        "Default rule (API and CLI)",
+        "select",
+        ("fused", "robust"),
+        "fused: homography inliers and the photos' global similarity together; robust: inliers only.",
+    ),
+    Control(
+        "fused_min_inliers",
+        "Fused: minimum inliers (geometric minimum)",
+        "slider",
+        (4, 50, 1),
+        "Fewer homography inliers than this: rejected whatever the similarity "
+        "(keeps out a different object of the same kind).",
+    ),
+    Control(
+        "fused_weight",
+        "Fused: weight of the similarity",
+        "slider",
+        (0.5, 10.0, 0.25),
+        "w in log(1 + inliers) + w x similarity.",
+    ),
+    Control(
+        "fused_threshold",
+        "Fused: threshold",
+        "slider",
+        (0.5, 10.0, 0.05),
+        "Accept when log(1 + inliers) + w x similarity reaches this.",
+    ),
 )
 FEATURE_CONTROLS = (
     Control("working_side", "Working resolution (long side, px)", "select_slider", (640, 800, 1000, 1200, 1600)),
@@ -67,7 +113,9 @@ FEATURE_CONTROLS = (
 
 def current_thresholds() -> Thresholds:
     """The thresholds the sidebar shows now (defaults where a widget has not run yet)."""
-    values = {f.name: st.session_state[PREFIX + f.name] for f in fields(Thresholds) if PREFIX + f.name in st.session_state}
+    values = {
+        f.name: st.session_state[PREFIX + f.name] for f in fields(Thresholds) if PREFIX + f.name in st.session_state
+    }
     return Thresholds.from_dict(values)
 
 
@@ -174,12 +222,26 @@ def _fused_caption() -> None:
 def _profile_box() -> None:
     with st.expander("Profile file"):
         thresholds = current_thresholds()
-        st.download_button("Download JSON", dumps_profile(thresholds, "json"), "profile.json",
-                           "application/json", key="download_profile_json")
-        st.download_button("Download TOML", dumps_profile(thresholds, "toml"), "profile.toml",
-                           "application/toml", key="download_profile_toml")
-        st.file_uploader("Load a profile (JSON or TOML)", type=["json", "toml"], key="profile_upload",
-                         on_change=_load_uploaded_profile)
+        st.download_button(
+            "Download JSON",
+            dumps_profile(thresholds, "json"),
+            "profile.json",
+            "application/json",
+            key="download_profile_json",
+        )
+        st.download_button(
+            "Download TOML",
+            dumps_profile(thresholds, "toml"),
+            "profile.toml",
+            "application/toml",
+            key="download_profile_toml",
+        )
+        st.file_uploader(
+            "Load a profile (JSON or TOML)",
+            type=["json", "toml"],
+            key="profile_upload",
+            on_change=_load_uploaded_profile,
+        )
         st.button(f"Save for API/CLI ({profile_path()})", on_click=_save_server_profile, key="save_profile")
         message = st.session_state.pop("profile_message", None)
         if message:

@@ -96,8 +96,9 @@ def choose_set() -> LabelledSet | None:
 
 
 def _uploaded_set() -> LabelledSet | None:
-    upload = st.file_uploader("Zip with pairs.csv and the images (at its root or in one folder)", type=["zip"],
-                              key="tune_zip")
+    upload = st.file_uploader(
+        "Zip with pairs.csv and the images (at its root or in one folder)", type=["zip"], key="tune_zip"
+    )
     if upload is None:
         return None
     held = st.session_state.get("tune_zip_set")
@@ -121,8 +122,9 @@ def run_with_progress(labelled: LabelledSet, settings: FeatureSettings, with_ori
     store = run_store()
     bar = st.progress(0.0, text="Starting...")
     original: OriginalScores | bool = store.originals.get(labelled.fingerprint) or with_original
-    run = TuningRun.build(labelled, settings, workers=os.cpu_count() or 2,
-                          on_progress=_progress_reporter(bar), original=original)
+    run = TuningRun.build(
+        labelled, settings, workers=os.cpu_count() or 2, on_progress=_progress_reporter(bar), original=original
+    )
     store.put(labelled, run)
     bar.empty()
     return run
@@ -162,8 +164,10 @@ def rule_caption(scored_set: ScoredSet) -> str:
     """Which rule the figures follow, and why."""
     t = scored_set.thresholds
     if scored_set.rule == "fused":
-        return (f"Figures follow the **{RULE_NAMES['fused']}** rule (sidebar: Default rule); the robust and the "
-                "original note's rules are comparison points.")
+        return (
+            f"Figures follow the **{RULE_NAMES['fused']}** rule (sidebar: Default rule); the robust and the "
+            "original note's rules are comparison points."
+        )
     why = "" if t.rule == "robust" else " (this run has no global descriptors)"
     return f"Figures follow the **{RULE_NAMES['robust']}** rule{why}; the original note's rule is the comparison point."
 
@@ -172,26 +176,37 @@ def show_rates(parts: dict[str, ScoredSet]) -> None:
     """FAR/FRR/TAR/AUC of the current rule per part, with the robust (under fused) and original rules beside."""
     for name, part in parts.items():
         f = figures(part)
-        st.markdown(f"**{name}**: {f['processed']} pairs ({f['positives']} same, {f['negatives']} different)"
-                    + (f", {f['pairs'] - f['processed']} unusable" if f["pairs"] > f["processed"] else ""))
+        st.markdown(
+            f"**{name}**: {f['processed']} pairs ({f['positives']} same, {f['negatives']} different)"
+            + (f", {f['pairs'] - f['processed']} unusable" if f["pairs"] > f["processed"] else "")
+        )
         fused = f["rule"] == "fused"
         cols = st.columns(7 if fused else 5)
-        cols[0].metric("False-accept rate", _pct(f["false_accept_rate"]),
-                       help=f"{f['false_accepts']} different pairs accepted by the {f['rule']} rule")
+        cols[0].metric(
+            "False-accept rate",
+            _pct(f["false_accept_rate"]),
+            help=f"{f['false_accepts']} different pairs accepted by the {f['rule']} rule",
+        )
         cols[1].metric("False-reject rate", _pct(f["false_reject_rate"]))
-        cols[2].metric("True-accept rate", _pct(f["true_accept_rate"]),
-                       help=f"{f['true_accepts']} same pairs accepted by the {f['rule']} rule")
+        cols[2].metric(
+            "True-accept rate",
+            _pct(f["true_accept_rate"]),
+            help=f"{f['true_accepts']} same pairs accepted by the {f['rule']} rule",
+        )
         cols[3].metric("ROC AUC (inliers)", _auc(f["robust"]["roc_auc"] if fused else f["roc_auc"]))
         if fused:
-            cols[4].metric("ROC AUC (fused score)", _auc(f["roc_auc"]),
-                           help="log(1 + inliers) + w x similarity past the geometric minimum, "
-                                "geometry-alone pairs on top")
+            cols[4].metric(
+                "ROC AUC (fused score)",
+                _auc(f["roc_auc"]),
+                help="log(1 + inliers) + w x similarity past the geometric minimum, geometry-alone pairs on top",
+            )
             r = f["robust"]
             cols[5].metric("Robust rule FAR / TAR", f"{_pct(r['false_accept_rate'])} / {_pct(r['true_accept_rate'])}")
         if "original" in f:
             o = f["original"]
-            cols[-1].metric("Original rule FAR / TAR",
-                            f"{_pct(o['false_accept_rate'])} / {_pct(o['true_accept_rate'])}")
+            cols[-1].metric(
+                "Original rule FAR / TAR", f"{_pct(o['false_accept_rate'])} / {_pct(o['true_accept_rate'])}"
+            )
 
 
 def per_kind_frame(rows: list[dict]) -> pd.DataFrame:
@@ -200,8 +215,13 @@ def per_kind_frame(rows: list[dict]) -> pd.DataFrame:
     for col in ("accept_rate", "robust_accept_rate", "original_accept_rate"):
         if col in frame:
             frame[col] = (frame[col] * 100).round(1)
-    return frame.rename(columns={"accept_rate": "accept %", "robust_accept_rate": "robust accept %",
-                                 "original_accept_rate": "original accept %"})
+    return frame.rename(
+        columns={
+            "accept_rate": "accept %",
+            "robust_accept_rate": "robust accept %",
+            "original_accept_rate": "original accept %",
+        }
+    )
 
 
 def recommendation_frame(rec: Recommendation, parts: dict[str, dict | None]) -> pd.DataFrame:
@@ -210,14 +230,30 @@ def recommendation_frame(rec: Recommendation, parts: dict[str, dict | None]) -> 
     for name, f in parts.items():
         if f is None:
             continue
-        rows.append({"part": name, "rule": f["rule"], "pairs": f["processed"], "FAR %": _pct(f["false_accept_rate"]),
-                     "TAR %": _pct(f["true_accept_rate"]), "false accepts": f["false_accepts"],
-                     "true accepts": f["true_accepts"]})
+        rows.append(
+            {
+                "part": name,
+                "rule": f["rule"],
+                "pairs": f["processed"],
+                "FAR %": _pct(f["false_accept_rate"]),
+                "TAR %": _pct(f["true_accept_rate"]),
+                "false accepts": f["false_accepts"],
+                "true accepts": f["true_accepts"],
+            }
+        )
         if "robust" in f:
             r = f["robust"]
-            rows.append({"part": name, "rule": "robust", "pairs": f["processed"],
-                         "FAR %": _pct(r["false_accept_rate"]), "TAR %": _pct(r["true_accept_rate"]),
-                         "false accepts": r["false_accepts"], "true accepts": r["true_accepts"]})
+            rows.append(
+                {
+                    "part": name,
+                    "rule": "robust",
+                    "pairs": f["processed"],
+                    "FAR %": _pct(r["false_accept_rate"]),
+                    "TAR %": _pct(r["true_accept_rate"]),
+                    "false accepts": r["false_accepts"],
+                    "true accepts": r["true_accepts"],
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -237,11 +273,13 @@ def show_recommendation(rec: Recommendation, trained_on: str) -> None:
     left, right = st.columns(2)
     with left:
         st.markdown("##### Robust rule (inliers only)")
-        st.markdown(f"**min inliers = {t.min_inliers}**, **min outline area = {t.min_area_fraction:.1%}** "
-                    f"(tuned on {trained_on} pairs). The nearest rejected different pair has "
-                    f"{rec.highest_rejected_negative:g} inliers (margin {rec.margin_below:g}); the weakest accepted "
-                    f"same pair has {rec.lowest_accepted_positive:g} (margin {rec.margin_above:g}). The smallest "
-                    f"threshold with the same training figures is {rec.tightest_min_inliers}.")
+        st.markdown(
+            f"**min inliers = {t.min_inliers}**, **min outline area = {t.min_area_fraction:.1%}** "
+            f"(tuned on {trained_on} pairs). The nearest rejected different pair has "
+            f"{rec.highest_rejected_negative:g} inliers (margin {rec.margin_below:g}); the weakest accepted "
+            f"same pair has {rec.lowest_accepted_positive:g} (margin {rec.margin_above:g}). The smallest "
+            f"threshold with the same training figures is {rec.tightest_min_inliers}."
+        )
         if not rec.feasible:
             st.warning("No threshold in the slider's range meets the target on these pairs.")
     with right:
@@ -250,24 +288,28 @@ def show_recommendation(rec: Recommendation, trained_on: str) -> None:
         if f is None:
             st.caption("This run has no global descriptors: nothing to pick.")
             return
-        st.markdown(f"**fused threshold = {f['fused_threshold']:g}**, **weight = {f['fused_weight']:g}**, "
-                    f"**geometric minimum = {f['fused_min_inliers']} inliers**; geometry alone from "
-                    f"{geometry_alone_inliers(t)} inliers (robust pick: min inliers = {t.min_inliers}). On the {trained_on} "
-                    f"pairs: TAR "
-                    f"{_pct(f['true_accept_rate'])}, FAR {_pct(f['false_accept_rate'])}; FAR "
-                    f"{_pct(f['stressed_false_accept_rate'])} even if every different pair had "
-                    f"{f['fused_min_inliers']} inliers. Margin to the nearest pairs: "
-                    f"{f['similarity_margin']:.3f} in similarity.")
+        st.markdown(
+            f"**fused threshold = {f['fused_threshold']:g}**, **weight = {f['fused_weight']:g}**, "
+            f"**geometric minimum = {f['fused_min_inliers']} inliers**; geometry alone from "
+            f"{geometry_alone_inliers(t)} inliers (robust pick: min inliers = {t.min_inliers}). On the {trained_on} "
+            f"pairs: TAR "
+            f"{_pct(f['true_accept_rate'])}, FAR {_pct(f['false_accept_rate'])}; FAR "
+            f"{_pct(f['stressed_false_accept_rate'])} even if every different pair had "
+            f"{f['fused_min_inliers']} inliers. Margin to the nearest pairs: "
+            f"{f['similarity_margin']:.3f} in similarity."
+        )
 
 
 def boundary_caption(scored_set: ScoredSet) -> str:
     """The scatter's caption: what is drawn and the boundary's current thresholds."""
     t = scored_set.thresholds
     n = int((scored_set.ok & scored_set.has_similarity).sum())
-    return (f"Inliers vs similarity: {n} pairs (same green, different red; ringed: wrong under the "
-            f"{scored_set.rule} rule). Fused decision boundary: log(1 + inliers) + {t.fused_weight:g} x similarity "
-            f">= {t.fused_threshold:g} with at least {t.fused_min_inliers} inliers; geometry alone from "
-            f"{geometry_alone_inliers(t)} inliers (dashed: min inliers = {t.min_inliers}).")
+    return (
+        f"Inliers vs similarity: {n} pairs (same green, different red; ringed: wrong under the "
+        f"{scored_set.rule} rule). Fused decision boundary: log(1 + inliers) + {t.fused_weight:g} x similarity "
+        f">= {t.fused_threshold:g} with at least {t.fused_min_inliers} inliers; geometry alone from "
+        f"{geometry_alone_inliers(t)} inliers (dashed: min inliers = {t.min_inliers})."
+    )
 
 
 @st.cache_data(show_spinner=False, max_entries=128)
@@ -287,8 +329,10 @@ def show_error_case(case: ErrorCase, run: TuningRun, scored_set: ScoredSet) -> N
     ref = working_photo(str(root / case.pair.ref), fp, side)
     query = working_photo(str(root / case.pair.query), fp, side)
     sim = "" if case.similarity is None else f", similarity {case.similarity:.2f}"
-    title = (f"{case.kind}: {case.pair.ref} vs {case.pair.query} ({case.pair.kind}) - "
-             f"{case.inliers:.0f} inliers{sim}, outline {case.area_fraction:.1%}")
+    title = (
+        f"{case.kind}: {case.pair.ref} vs {case.pair.query} ({case.pair.kind}) - "
+        f"{case.inliers:.0f} inliers{sim}, outline {case.area_fraction:.1%}"
+    )
     if isinstance(match, PairMatch) and evidence is not None and ref is not None and query is not None:
         st.image(draw_matches(ref, match.ref, query, match.query, match.candidates, evidence), caption=title)
     else:
@@ -305,8 +349,12 @@ def gallery(cases: list[ErrorCase], run: TuningRun, scored_set: ScoredSet, key: 
     for case in cases[:shown]:
         show_error_case(case, run, scored_set)
     if len(cases) > shown:
-        st.button(f"Show {min(GALLERY_STEP, len(cases) - shown)} more of {len(cases) - shown}",
-                  key=f"tune_{key}_more", on_click=_show_more, args=(key,))
+        st.button(
+            f"Show {min(GALLERY_STEP, len(cases) - shown)} more of {len(cases) - shown}",
+            key=f"tune_{key}_more",
+            on_click=_show_more,
+            args=(key,),
+        )
 
 
 def _show_more(key: str) -> None:

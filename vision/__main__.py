@@ -81,8 +81,9 @@ def _verify_original(ref_bytes: bytes, query_bytes: bytes, thresholds) -> dict[s
 
 def cmd_evaluate(args: argparse.Namespace) -> dict[str, Any]:
     try:
-        return evaluate_folder(args.data_dir, _profile(args), args.rule, workers=args.workers,
-                               show_progress=not args.quiet)
+        return evaluate_folder(
+            args.data_dir, _profile(args), args.rule, workers=args.workers, show_progress=not args.quiet
+        )
     except ValueError as exc:
         raise UsageError(str(exc)) from None
 

@@ -9,12 +9,12 @@ decision) and can follow a slider live.
 from __future__ import annotations
 
 import json
-import tomllib
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import tomllib
 
 from vision import verdict as v
 from vision.features import FeatureSettings
@@ -252,8 +252,7 @@ def decide_verification(evidence: MatchEvidence, thresholds: Thresholds) -> v.Ve
     if failure:
         return v.Verdict(200, v.WRONG_PICTURE, False, failure, extra)
     reason = (
-        f"{evidence.n_inliers} inliers >= {thresholds.min_inliers}, "
-        f"outline {evidence.area_fraction:.1%} of the frame"
+        f"{evidence.n_inliers} inliers >= {thresholds.min_inliers}, outline {evidence.area_fraction:.1%} of the frame"
     )
     return v.Verdict(200, v.COMPLETE, True, reason, extra)
 

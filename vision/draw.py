@@ -30,14 +30,19 @@ def draw_keypoints(image: np.ndarray, features: Features, max_drawn: int = 2000)
 def _dmatches(candidates: CandidateMatches, mask: np.ndarray, limit: int) -> list[cv2.DMatch]:
     idx = np.flatnonzero(mask)[:limit]
     return [
-        cv2.DMatch(int(candidates.ref_idx[i]), int(candidates.query_idx[i]), float(candidates.distance[i]))
-        for i in idx
+        cv2.DMatch(int(candidates.ref_idx[i]), int(candidates.query_idx[i]), float(candidates.distance[i])) for i in idx
     ]
 
 
 def draw_matches(
-    ref_image: np.ndarray, ref: Features, query_image: np.ndarray, query: Features,
-    candidates: CandidateMatches, evidence: MatchEvidence, show_raw: bool = False, max_lines: int = 400,
+    ref_image: np.ndarray,
+    ref: Features,
+    query_image: np.ndarray,
+    query: Features,
+    candidates: CandidateMatches,
+    evidence: MatchEvidence,
+    show_raw: bool = False,
+    max_lines: int = 400,
 ) -> np.ndarray:
     """Side-by-side view: inliers in green, rejected tentative matches in red, outline in yellow.
 
@@ -67,15 +72,22 @@ def draw_matches(
     for mask, colour in layers:
         if mask.size and mask.any():
             cv2.drawMatches(
-                ref_image, kp_ref, query_image, kp_query, _dmatches(candidates, mask, max_lines), canvas,
-                matchColor=colour, singlePointColor=colour,
+                ref_image,
+                kp_ref,
+                query_image,
+                kp_query,
+                _dmatches(candidates, mask, max_lines),
+                canvas,
+                matchColor=colour,
+                singlePointColor=colour,
                 flags=cv2.DRAW_MATCHES_FLAGS_DRAW_OVER_OUTIMG | cv2.DRAW_MATCHES_FLAGS_NOT_DRAW_SINGLE_POINTS,
             )
     if evidence.outline is not None and np.all(np.isfinite(evidence.outline)):
         shifted = evidence.outline + np.array([ref_image.shape[1], 0.0])
         thickness = max(2, canvas.shape[1] // 500)
-        cv2.polylines(canvas, [np.round(shifted).astype(np.int32).reshape(-1, 1, 2)], True, OUTLINE,
-                      thickness, cv2.LINE_AA)
+        cv2.polylines(
+            canvas, [np.round(shifted).astype(np.int32).reshape(-1, 1, 2)], True, OUTLINE, thickness, cv2.LINE_AA
+        )
     return cv2.cvtColor(canvas, cv2.COLOR_BGR2RGB)
 
 

@@ -12,7 +12,7 @@ import csv
 import statistics
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 from vision.decision import RULES, Thresholds, decide_original
 from vision.errors import ImageInputError
-from vision.features import FeatureSettings, Features
+from vision.features import Features, FeatureSettings
 from vision.imageio import decode_image
 from vision.metrics import accept_rates, roc_auc
 from vision.original import original_evidence
@@ -185,8 +185,11 @@ def decide_all(
 
 
 def original_all(
-    data_dir: str | Path, pairs: list[LabelledPair], thresholds: Thresholds,
-    workers: int = 2, show_progress: bool = True,
+    data_dir: str | Path,
+    pairs: list[LabelledPair],
+    thresholds: Thresholds,
+    workers: int = 2,
+    show_progress: bool = True,
 ) -> list[PairOutcome]:
     """The original note's rule on every pair, at the images' full resolution."""
     root = Path(data_dir)
@@ -241,8 +244,11 @@ def summarise(outcomes: list[PairOutcome], rule: str, thresholds: Thresholds) ->
 
 
 def evaluate_folder(
-    data_dir: str | Path, thresholds: Thresholds, rule: str | None = "robust",
-    workers: int = 2, show_progress: bool = True,
+    data_dir: str | Path,
+    thresholds: Thresholds,
+    rule: str | None = "robust",
+    workers: int = 2,
+    show_progress: bool = True,
 ) -> dict[str, Any]:
     """Evaluate ``rule`` (``robust``, ``fused`` or ``original``; None: the profile's) on a data folder.
 

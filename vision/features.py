@@ -167,9 +167,7 @@ def features_to_bytes(features: Features) -> bytes:
         "points": features.points,
         "attributes": features.attributes,
         "descriptors": features.descriptors,
-        "header": np.array(
-            [FEATURES_FORMAT_VERSION, *features.image_size, features.n_detected], np.int64
-        ),
+        "header": np.array([FEATURES_FORMAT_VERSION, *features.image_size, features.n_detected], np.int64),
         "settings": np.array(list(asdict(features.settings).values()), np.float64),
     }
     if features.embedding is not None:

@@ -144,7 +144,8 @@ class FusedEvidence:
             "similarity": round(self.similarity, 4),
             "fused_score": round(self.score, 4),
             "required_similarity": round(float(self.required_similarity), 4)
-            if math.isfinite(self.required_similarity) else None,
+            if math.isfinite(self.required_similarity)
+            else None,
             "decided_by": self.decided_by,
         }
 
@@ -161,31 +162,51 @@ def fused_evidence(evidence: MatchEvidence, similarity: float, thresholds: Thres
         return FusedEvidence(inliers, sim, score, need, decided_by, accepted, reason)
 
     if evidence.H is None:
-        return out("no_homography", False,
-                   f"no homography: {evidence.n_tentative} tentative matches (at least 4 needed, "
-                   f"{t.fused_min_inliers} inliers required by the fused rule; similarity {sim:.2f})")
+        return out(
+            "no_homography",
+            False,
+            f"no homography: {evidence.n_tentative} tentative matches (at least 4 needed, "
+            f"{t.fused_min_inliers} inliers required by the fused rule; similarity {sim:.2f})",
+        )
     if evidence.problems:
-        return out("implausible_homography", False,
-                   "implausible homography: " + "; ".join(evidence.problems) + f" (similarity {sim:.2f})")
+        return out(
+            "implausible_homography",
+            False,
+            "implausible homography: " + "; ".join(evidence.problems) + f" (similarity {sim:.2f})",
+        )
     if inliers < t.fused_min_inliers:
-        return out("geometric_minimum", False,
-                   f"{inliers} inliers < {t.fused_min_inliers} required (the fused rule's geometric minimum; "
-                   f"similarity {sim:.2f} cannot make up for it)")
+        return out(
+            "geometric_minimum",
+            False,
+            f"{inliers} inliers < {t.fused_min_inliers} required (the fused rule's geometric minimum; "
+            f"similarity {sim:.2f} cannot make up for it)",
+        )
     if evidence.area_fraction < t.min_area_fraction:
-        return out("outline_area", False,
-                   f"outline covers {evidence.area_fraction:.2%} of the frame < {t.min_area_fraction:.2%} required")
+        return out(
+            "outline_area",
+            False,
+            f"outline covers {evidence.area_fraction:.2%} of the frame < {t.min_area_fraction:.2%} required",
+        )
     formula = f"log(1+{inliers}) + {t.fused_weight:g} x {sim:.2f} = {score:.2f}"
     if inliers >= geometry_alone_inliers(t):
-        return out("geometry", True,
-                   f"geometry: {inliers} inliers >= {geometry_alone_inliers(t)} carry it alone "
-                   f"(similarity {sim:.2f})")
+        return out(
+            "geometry",
+            True,
+            f"geometry: {inliers} inliers >= {geometry_alone_inliers(t)} carry it alone (similarity {sim:.2f})",
+        )
     if score < t.fused_threshold:
-        return out("fused_score", False,
-                   f"fused score {formula} < {t.fused_threshold:g}: similarity {sim:.2f} < {need:.2f} "
-                   f"needed with {inliers} inliers")
-    return out("similarity", True,
-               f"similarity: {sim:.2f} >= {need:.2f} needed with {inliers} inliers "
-               f"(fused score {formula} >= {t.fused_threshold:g})")
+        return out(
+            "fused_score",
+            False,
+            f"fused score {formula} < {t.fused_threshold:g}: similarity {sim:.2f} < {need:.2f} "
+            f"needed with {inliers} inliers",
+        )
+    return out(
+        "similarity",
+        True,
+        f"similarity: {sim:.2f} >= {need:.2f} needed with {inliers} inliers "
+        f"(fused score {formula} >= {t.fused_threshold:g})",
+    )
 
 
 def decide_fused(evidence: MatchEvidence, similarity: float, thresholds: Thresholds) -> v.Verdict:
@@ -312,8 +333,11 @@ def recommend_fused(
         raise ValueError(f"target_far must be in [0, 1), got {target_far}")
     if not (lab == 0).any() or not (lab == 1).any():
         raise ValueError("need at least one same pair (label 1) and one different pair (label 0)")
-    area_ok = (np.ones_like(inl, bool) if area_fraction is None
-               else np.asarray(area_fraction, np.float64) >= base.min_area_fraction)
+    area_ok = (
+        np.ones_like(inl, bool)
+        if area_fraction is None
+        else np.asarray(area_fraction, np.float64) >= base.min_area_fraction
+    )
     neg, pos = lab == 0, lab == 1
     best: tuple | None = None
     for k in min_inliers:

@@ -37,9 +37,7 @@ class HomographyFit:
         return int(self.inliers.sum())
 
 
-def fit_homography(
-    src: np.ndarray, dst: np.ndarray, method: str = "magsac", reproj_px: float = 4.0
-) -> HomographyFit:
+def fit_homography(src: np.ndarray, dst: np.ndarray, method: str = "magsac", reproj_px: float = 4.0) -> HomographyFit:
     """Robustly fit ``dst ~ H src``.
 
     Parameters
@@ -66,8 +64,12 @@ def fit_homography(
         return none
     try:
         H, mask = cv2.findHomography(
-            src.reshape(-1, 1, 2), dst.reshape(-1, 1, 2), RANSAC_METHODS[method], reproj_px,
-            maxIters=2000, confidence=0.999,
+            src.reshape(-1, 1, 2),
+            dst.reshape(-1, 1, 2),
+            RANSAC_METHODS[method],
+            reproj_px,
+            maxIters=2000,
+            confidence=0.999,
         )
     except cv2.error:  # degenerate configurations (all points collinear ...)
         return none
@@ -102,8 +104,11 @@ def is_convex(polygon: np.ndarray) -> bool:
 
 
 def homography_problems(
-    H: np.ndarray, ref_size: tuple[int, int], query_size: tuple[int, int],
-    max_area_fraction: float = 16.0, max_anisotropy: float = 8.0,
+    H: np.ndarray,
+    ref_size: tuple[int, int],
+    query_size: tuple[int, int],
+    max_area_fraction: float = 16.0,
+    max_anisotropy: float = 8.0,
 ) -> list[str]:
     """Reasons why ``H`` cannot be a re-photograph of the reference; ``[]`` if plausible.
 
@@ -140,8 +145,9 @@ def _anisotropy(H: np.ndarray, ref_size: tuple[int, int]) -> float:
         return float("inf")
     u = (H[0, 0] * cx + H[0, 1] * cy + H[0, 2]) / denom
     v = (H[1, 0] * cx + H[1, 1] * cy + H[1, 2]) / denom
-    J = np.array(
-        [[H[0, 0] - u * H[2, 0], H[0, 1] - u * H[2, 1]], [H[1, 0] - v * H[2, 0], H[1, 1] - v * H[2, 1]]]
-    ) / denom
+    J = (
+        np.array([[H[0, 0] - u * H[2, 0], H[0, 1] - u * H[2, 1]], [H[1, 0] - v * H[2, 0], H[1, 1] - v * H[2, 1]]])
+        / denom
+    )
     s = np.linalg.svd(J, compute_uv=False)
     return float(s[0] / s[1]) if s[1] > 1e-12 else float("inf")

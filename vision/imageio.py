@@ -175,9 +175,7 @@ def read_header(data: bytes, limits: DecodeLimits = DEFAULT_LIMITS) -> ImageHead
     return ImageHeader(fmt, width, height, orientation)
 
 
-def decode_image(
-    data: bytes, max_side: int | None = None, limits: DecodeLimits = DEFAULT_LIMITS
-) -> DecodedImage:
+def decode_image(data: bytes, max_side: int | None = None, limits: DecodeLimits = DEFAULT_LIMITS) -> DecodedImage:
     """Decode bytes into an upright BGR image.
 
     Parameters

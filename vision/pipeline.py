@@ -24,8 +24,8 @@ import numpy as np
 from vision import verdict as v
 from vision.decision import MatchEvidence, Thresholds, decide_registration, decide_verification
 from vision.errors import ImageInputError
+from vision.features import Features, FeatureSettings, extract_features, features_from_bytes, working_image
 from vision.fusion import cosine_similarity, decide_fused, global_embedding
-from vision.features import FeatureSettings, Features, extract_features, features_from_bytes, working_image
 from vision.geometry import fit_homography, homography_problems, project_outline, shoelace_area
 from vision.imageio import DEFAULT_LIMITS, DecodeLimits, ImageHeader, decode_image
 from vision.matching import CandidateMatches, knn_match, matched_points, ratio_mask
@@ -66,8 +66,11 @@ def decode_working(
 
 
 def prepare_photo(
-    data: bytes, settings: FeatureSettings = FeatureSettings(), limits: DecodeLimits = DEFAULT_LIMITS,
-    *, embed: bool = False,
+    data: bytes,
+    settings: FeatureSettings = FeatureSettings(),
+    limits: DecodeLimits = DEFAULT_LIMITS,
+    *,
+    embed: bool = False,
 ) -> PreparedPhoto:
     """Decode ``data`` (raises :class:`vision.errors.ImageInputError`) and extract features.
 
@@ -231,8 +234,13 @@ def decide_pair(
 
 
 def verify_photo(
-    ref: Features, data: bytes, thresholds: Thresholds, limits: DecodeLimits = DEFAULT_LIMITS,
-    *, rule: str | None = None, ref_image: bytes | None = None,
+    ref: Features,
+    data: bytes,
+    thresholds: Thresholds,
+    limits: DecodeLimits = DEFAULT_LIMITS,
+    *,
+    rule: str | None = None,
+    ref_image: bytes | None = None,
 ) -> Verification:
     """The verify flow: a new photo's bytes against a reference's stored features.
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from vision.features import FeatureSettings, Features, features_to_bytes
+from vision.features import Features, FeatureSettings, features_to_bytes
 from vision.pipeline import PreparedPhoto, reference_features
 from vision.store import ReferenceRecord, ReferenceStore
 
@@ -36,8 +36,12 @@ def save_reference(store: ReferenceStore, user_id: str, data: bytes, photo: Prep
     """
     width, height = photo.header.upright_size
     return store.put(
-        user_id, data, features_to_bytes(photo.features),
-        n_keypoints=photo.features.n_detected, width=width, height=height,
+        user_id,
+        data,
+        features_to_bytes(photo.features),
+        n_keypoints=photo.features.n_detected,
+        width=width,
+        height=height,
         content_type=photo.header.content_type,
     )
 

@@ -298,8 +298,9 @@ def _verify_against(
     with gate():
         verification = verify_photo(ref, data, thresholds, limits)
     verdict = _with_extra(verification.verdict, key=record.key)
-    log.info("verify %s against %s: %s (%s)", describe_user_id(record.user_id), record.key,
-             verdict.message, verdict.reason)
+    log.info(
+        "verify %s against %s: %s (%s)", describe_user_id(record.user_id), record.key, verdict.message, verdict.reason
+    )
     return verdict
 
 
@@ -315,7 +316,9 @@ def _load_reference(store: ReferenceStore, record: ReferenceRecord, thresholds: 
         # Not inside the CPU gate: usually this only parses the stored blob,
         # and a recomputation (rare: stale settings) may wait on the store.
         features, recomputed = reference_features(
-            store.load_features(key), lambda: store.load_image(key), thresholds.feature_settings,
+            store.load_features(key),
+            lambda: store.load_image(key),
+            thresholds.feature_settings,
             embed=thresholds.rule == "fused",
         )
     except ReferenceNotFoundError:
@@ -406,12 +409,15 @@ def tag_bytes(
     if not isinstance(tag, str) or not tag.strip():
         return v.Verdict(400, v.NO_TAG, False, "the request has no tag word")
     try:
-        tagger = tagger_or_factory() if callable(tagger_or_factory) and not hasattr(tagger_or_factory, "match") \
+        tagger = (
+            tagger_or_factory()
+            if callable(tagger_or_factory) and not hasattr(tagger_or_factory, "match")
             else tagger_or_factory
+        )
     except TaggerError as exc:
         log.error("tag: tagger unavailable: %s", exc.cause)
         return v.Verdict(500, v.CLARIFAI_API_FAULT, False, f"tagger unavailable: {exc.cause}")
-    except Exception as exc:  # noqa: BLE001 - a broken backend is a backend fault
+    except Exception as exc:
         log.error("tag: cannot build the tagger: %s: %s", type(exc).__name__, exc)
         return v.Verdict(500, v.CLARIFAI_API_FAULT, False, f"tagger unavailable ({type(exc).__name__})")
     name = getattr(tagger, "name", type(tagger).__name__)
@@ -422,10 +428,11 @@ def tag_bytes(
             return v.Verdict(400, v.NO_TAG, False, f"no usable photo: {exc}")
         try:
             verdict = tag_verdict(tagger, image, tag, thresholds.tag_min_confidence)
-        except Exception as exc:  # noqa: BLE001 - model load error, unexpected backend error
+        except Exception as exc:
             log.error("tag %r: %s tagger failed: %s: %s", tag[:64], name, type(exc).__name__, exc)
-            return v.Verdict(500, v.CLARIFAI_API_FAULT, False, f"{name} tagger failed ({type(exc).__name__})",
-                             {"backend": name})
+            return v.Verdict(
+                500, v.CLARIFAI_API_FAULT, False, f"{name} tagger failed ({type(exc).__name__})", {"backend": name}
+            )
     if verdict.status >= 500:
         log.error("tag %r: %s", tag[:64], verdict.reason)
     return verdict

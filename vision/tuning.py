@@ -119,7 +119,10 @@ ProgressFn = Callable[[Progress], None]
 
 
 def _parallel(
-    fn: Callable[[T], R], items: Sequence[T], workers: int, stage: tuple[str, int, int],
+    fn: Callable[[T], R],
+    items: Sequence[T],
+    workers: int,
+    stage: tuple[str, int, int],
     on_progress: ProgressFn | None,
 ) -> list[R]:
     """``[fn(x) for x in items]`` in a thread pool, reporting each completion in the caller's thread."""
@@ -161,7 +164,9 @@ class OriginalScores:
 
 
 def score_original(
-    labelled: LabelledSet, workers: int = DEFAULT_WORKERS, on_progress: ProgressFn | None = None,
+    labelled: LabelledSet,
+    workers: int = DEFAULT_WORKERS,
+    on_progress: ProgressFn | None = None,
     stage: tuple[int, int] = (1, 1),
 ) -> OriginalScores:
     """Run the note's pipeline (full resolution) on every pair, in threads."""
@@ -215,8 +220,13 @@ class TuningRun:
 
     @classmethod
     def build(
-        cls, labelled: LabelledSet, settings: FeatureSettings, workers: int = DEFAULT_WORKERS,
-        on_progress: ProgressFn | None = None, original: OriginalScores | bool = True, embed: bool = True,
+        cls,
+        labelled: LabelledSet,
+        settings: FeatureSettings,
+        workers: int = DEFAULT_WORKERS,
+        on_progress: ProgressFn | None = None,
+        original: OriginalScores | bool = True,
+        embed: bool = True,
     ) -> TuningRun:
         """Compute features and global descriptors (once per image) and kNN matches (once per pair), in threads.
 
@@ -301,12 +311,15 @@ def pair_similarities(matches: Sequence[PairMatch | str]) -> np.ndarray:
 
 
 def run_folder(
-    data_dir: str | Path, thresholds: Thresholds = Thresholds(), workers: int = DEFAULT_WORKERS,
-    on_progress: ProgressFn | None = None, original: bool = True, embed: bool = True,
+    data_dir: str | Path,
+    thresholds: Thresholds = Thresholds(),
+    workers: int = DEFAULT_WORKERS,
+    on_progress: ProgressFn | None = None,
+    original: bool = True,
+    embed: bool = True,
 ) -> TuningRun:
     """:meth:`TuningRun.build` on a folder (``LabelledSetError`` when it is not a labelled set)."""
-    return TuningRun.build(open_folder(data_dir), thresholds.feature_settings, workers, on_progress, original,
-                           embed)
+    return TuningRun.build(open_folder(data_dir), thresholds.feature_settings, workers, on_progress, original, embed)
 
 
 # --------------------------------------------------------------------------
@@ -360,8 +373,12 @@ class ScoredSet:
 
     @classmethod
     def from_evidence(
-        cls, pairs: Sequence[LabelledPair], evidence: Sequence[MatchEvidence | None],
-        errors: Sequence[str | None], thresholds: Thresholds, original: OriginalScores | None = None,
+        cls,
+        pairs: Sequence[LabelledPair],
+        evidence: Sequence[MatchEvidence | None],
+        errors: Sequence[str | None],
+        thresholds: Thresholds,
+        original: OriginalScores | None = None,
         similarity: Sequence[float] | np.ndarray | None = None,
     ) -> ScoredSet:
         inliers = np.array([e.score if e is not None else 0.0 for e in evidence], float)
@@ -369,14 +386,29 @@ class ScoredSet:
         labels = np.array([p.label for p in pairs], int)
         original_area = original.area_px if original is not None else None
         sim = None if similarity is None else np.asarray(similarity, float)
-        return cls(tuple(pairs), labels, inliers, area, tuple(errors), original_area, thresholds, tuple(evidence),
-                   np.arange(len(pairs)), sim)
+        return cls(
+            tuple(pairs),
+            labels,
+            inliers,
+            area,
+            tuple(errors),
+            original_area,
+            thresholds,
+            tuple(evidence),
+            np.arange(len(pairs)),
+            sim,
+        )
 
     @classmethod
     def from_arrays(
-        cls, labels: Sequence[int], inliers: Sequence[float], area_fraction: Sequence[float] | None = None,
-        thresholds: Thresholds = Thresholds(), kinds: Sequence[str] | None = None,
-        scenes: Sequence[str] | None = None, original_area: Sequence[float] | None = None,
+        cls,
+        labels: Sequence[int],
+        inliers: Sequence[float],
+        area_fraction: Sequence[float] | None = None,
+        thresholds: Thresholds = Thresholds(),
+        kinds: Sequence[str] | None = None,
+        scenes: Sequence[str] | None = None,
+        original_area: Sequence[float] | None = None,
         similarity: Sequence[float] | None = None,
     ) -> ScoredSet:
         """A set from constructed scores (tests, what-ifs); scenes become the refs' folders.
@@ -393,8 +425,18 @@ class ScoredSet:
         area = np.ones(n) if area_fraction is None else np.asarray(area_fraction, float)
         orig = None if original_area is None else np.asarray(original_area, float)
         sim = None if similarity is None else np.asarray(similarity, float)
-        return cls(pairs, np.asarray(labels, int), np.asarray(inliers, float), area, (None,) * n, orig, thresholds,
-                   (), np.arange(n), sim)
+        return cls(
+            pairs,
+            np.asarray(labels, int),
+            np.asarray(inliers, float),
+            area,
+            (None,) * n,
+            orig,
+            thresholds,
+            (),
+            np.arange(n),
+            sim,
+        )
 
     def __len__(self) -> int:
         return len(self.pairs)
@@ -410,9 +452,15 @@ class ScoredSet:
         idx = np.asarray(idx, int)
         pick = lambda seq: tuple(seq[i] for i in idx)  # noqa: E731
         return ScoredSet(
-            pick(self.pairs), self.labels[idx], self.inliers[idx], self.area_fraction[idx], pick(self.errors),
-            None if self.original_area is None else self.original_area[idx], self.thresholds,
-            pick(self.evidence) if self.evidence else (), self._index()[idx],
+            pick(self.pairs),
+            self.labels[idx],
+            self.inliers[idx],
+            self.area_fraction[idx],
+            pick(self.errors),
+            None if self.original_area is None else self.original_area[idx],
+            self.thresholds,
+            pick(self.evidence) if self.evidence else (),
+            self._index()[idx],
             None if self.similarity is None else self.similarity[idx],
         )
 
@@ -737,8 +785,17 @@ def error_cases(scored: ScoredSet) -> tuple[list[ErrorCase], list[ErrorCase]]:
         false_accept = bool(accepted[i])
         wrongness = max(float(signed[i]), 0.0) if false_accept else max(-float(signed[i]), 0.0)
         sim = float(scored.similarity[i]) if scored.has_similarity[i] else None
-        case = ErrorCase(int(i), int(index[i]), scored.pairs[i], "false accept" if false_accept else "false reject",
-                         float(scored.inliers[i]), float(scored.area_fraction[i]), wrongness, scored.reason(i), sim)
+        case = ErrorCase(
+            int(i),
+            int(index[i]),
+            scored.pairs[i],
+            "false accept" if false_accept else "false reject",
+            float(scored.inliers[i]),
+            float(scored.area_fraction[i]),
+            wrongness,
+            scored.reason(i),
+            sim,
+        )
         (fa if false_accept else fr).append(case)
     key = lambda c: (-c.wrongness, c.pair.ref, c.pair.query)  # noqa: E731
     return sorted(fa, key=key), sorted(fr, key=key)
@@ -870,22 +927,31 @@ def recommend_fused_thresholds(scored: ScoredSet, target_far: float, base: Thres
     inl, sim, area = scored.inliers[m], scored.similarity[m], scored.area_fraction[m]
     rec = recommend_fused(inl, sim, labels, min(target_far, 1 - 1e-9), area_fraction=area, base=base)
     exact = apply_recommendation(base, rec)
-    snapped = replace(exact, fused_threshold=round(round(exact.fused_threshold / FUSED_THRESHOLD_STEP)
-                                                  * FUSED_THRESHOLD_STEP, 4))
+    snapped = replace(
+        exact, fused_threshold=round(round(exact.fused_threshold / FUSED_THRESHOLD_STEP) * FUSED_THRESHOLD_STEP, 4)
+    )
     # The same decisions for the training pairs, and for the negatives given the geometric minimum.
     stressed = np.where(labels == 0, np.maximum(inl, exact.fused_min_inliers), inl)
     same = all(
-        np.array_equal(fused_accepts(x, sim, exact, area), fused_accepts(x, sim, snapped, area)) for x in (inl, stressed)
+        np.array_equal(fused_accepts(x, sim, exact, area), fused_accepts(x, sim, snapped, area))
+        for x in (inl, stressed)
     )
     if same and snapped.fused_threshold > 0:
         shift = abs(snapped.fused_threshold - exact.fused_threshold) / exact.fused_weight
-        rec = {**rec, "fused_threshold": snapped.fused_threshold, "unrounded_fused_threshold": exact.fused_threshold,
-               "similarity_margin": round(max(rec["similarity_margin"] - shift, 0.0), 4)}
+        rec = {
+            **rec,
+            "fused_threshold": snapped.fused_threshold,
+            "unrounded_fused_threshold": exact.fused_threshold,
+            "similarity_margin": round(max(rec["similarity_margin"] - shift, 0.0), 4),
+        }
     return rec
 
 
 def recommend_details(
-    scored: ScoredSet, target_far: float = 0.01, areas: Iterable[float] | None = None, placement: str = "midgap",
+    scored: ScoredSet,
+    target_far: float = 0.01,
+    areas: Iterable[float] | None = None,
+    placement: str = "midgap",
 ) -> Recommendation:
     """Choose ``min_inliers`` and ``min_area_fraction``, and the fused rule's thresholds, for a target false-accept rate.
 
@@ -928,20 +994,27 @@ def recommend_details(
     if not ok.any():
         raise ValueError("no processed pairs to tune on")
     base = scored.thresholds
-    grid = sorted({round(float(a), 6) for a in (areas if areas is not None else AREA_FRACTION_GRID)}
-                  | {base.min_area_fraction})
+    grid = sorted(
+        {round(float(a), 6) for a in (areas if areas is not None else AREA_FRACTION_GRID)} | {base.min_area_fraction}
+    )
     labels = scored.labels[ok].astype(bool)
-    candidates = [
-        _candidate(scored.effective_scores(a)[ok], labels, a, target_far, placement) for a in grid
-    ]
+    candidates = [_candidate(scored.effective_scores(a)[ok], labels, a, target_far, placement) for a in grid]
     best = max(candidates, key=lambda c: (c.feasible, c.tar, -c.far, c.area == base.min_area_fraction, -c.area))
     tuned = replace(base, min_inliers=int(best.chosen), min_area_fraction=float(best.area))
     fused = recommend_fused_thresholds(scored, target_far, tuned)
     if fused is not None:
         tuned = apply_recommendation(tuned, fused)
     return Recommendation(
-        tuned, target_far, best.tightest, best.below, best.above, best.chosen - best.below,
-        best.above - best.chosen, best.feasible, figures(scored.with_thresholds(tuned)), fused,
+        tuned,
+        target_far,
+        best.tightest,
+        best.below,
+        best.above,
+        best.chosen - best.below,
+        best.above - best.chosen,
+        best.feasible,
+        figures(scored.with_thresholds(tuned)),
+        fused,
     )
 
 
@@ -1041,8 +1114,22 @@ def tune(scored: ScoredSet, target_far: float = 0.01, split: Split | None = None
 # --------------------------------------------------------------------------
 
 CSV_COLUMNS = (
-    "ref", "query", "label", "kind", "scene", "part", "inliers", "area_fraction", "similarity", "fused_score",
-    "rule", "accepted", "robust_accepted", "original_area_px", "original_accepted", "reason",
+    "ref",
+    "query",
+    "label",
+    "kind",
+    "scene",
+    "part",
+    "inliers",
+    "area_fraction",
+    "similarity",
+    "fused_score",
+    "rule",
+    "accepted",
+    "robust_accepted",
+    "original_area_px",
+    "original_accepted",
+    "reason",
 )
 
 
@@ -1065,14 +1152,26 @@ def scores_csv(scored: ScoredSet, split: Split | None = None) -> str:
     has_sim, raw = scored.has_similarity, scored.raw_fused_scores()
     for i, p in enumerate(scored.pairs):
         rule = "fused" if scored.rule == "fused" and has_sim[i] else "robust"
-        writer.writerow([
-            p.ref, p.query, p.label, p.kind, p.scene, part[i], f"{scored.inliers[i]:g}",
-            f"{scored.area_fraction[i]:.5f}",
-            f"{scored.similarity[i]:.4f}" if has_sim[i] else "", f"{raw[i]:.4f}" if has_sim[i] else "",
-            rule, int(accepted[i]), int(robust[i]),
-            "" if scored.original_area is None else f"{scored.original_area[i]:.1f}",
-            "" if original is None else int(original[i]), scored.reason(i),
-        ])
+        writer.writerow(
+            [
+                p.ref,
+                p.query,
+                p.label,
+                p.kind,
+                p.scene,
+                part[i],
+                f"{scored.inliers[i]:g}",
+                f"{scored.area_fraction[i]:.5f}",
+                f"{scored.similarity[i]:.4f}" if has_sim[i] else "",
+                f"{raw[i]:.4f}" if has_sim[i] else "",
+                rule,
+                int(accepted[i]),
+                int(robust[i]),
+                "" if scored.original_area is None else f"{scored.original_area[i]:.1f}",
+                "" if original is None else int(original[i]),
+                scored.reason(i),
+            ]
+        )
     return buffer.getvalue()
 
 
@@ -1104,13 +1203,14 @@ def cmd_tune(args: argparse.Namespace) -> dict[str, Any]:
     The profile has the robust and the fused rule's thresholds; its ``rule`` is
     the base profile's (default ``fused``), and the figures are that rule's.
     """
-    UsageError = _usage_error()  # noqa: N806
+    UsageError = _usage_error()
 
     try:
         base = load_profile(args.profile)
         start = time.perf_counter()
-        run = run_folder(args.data_dir, base, args.workers, None if args.quiet else _stderr_progress,
-                         original=args.with_original)
+        run = run_folder(
+            args.data_dir, base, args.workers, None if args.quiet else _stderr_progress, original=args.with_original
+        )
         scored = run.scored(base)
         split = split_by_scene(scored.pairs, args.holdout, args.seed) if args.holdout > 0 else None
         report = tune(scored, args.target_far, split, placement=args.placement)
@@ -1118,7 +1218,8 @@ def cmd_tune(args: argparse.Namespace) -> dict[str, Any]:
         raise UsageError(str(exc)) from None
     body = {"data_dir": str(args.data_dir), **report.to_json()}
     body["seconds"] = {k: round(v, 2) for k, v in run.timings_s.items()} | {
-        "total": round(time.perf_counter() - start, 2)}
+        "total": round(time.perf_counter() - start, 2)
+    }
     if args.holdout > 0:
         body["split"] |= {"fraction": args.holdout, "seed": args.seed}
     if args.out:
@@ -1131,19 +1232,31 @@ def cmd_tune(args: argparse.Namespace) -> dict[str, Any]:
 
 def add_tune_commands(sub: argparse._SubParsersAction) -> None:
     """Register ``tune`` on the ``python -m vision`` parser."""
-    p = sub.add_parser("tune", help="recommend thresholds (robust and fused rule) for a target false-accept rate "
-                                    "on a labelled folder")
+    p = sub.add_parser(
+        "tune", help="recommend thresholds (robust and fused rule) for a target false-accept rate on a labelled folder"
+    )
     p.add_argument("data_dir", help="folder with pairs.csv and the images it names")
     p.add_argument("--target-far", type=float, default=0.01, help="largest false-accept rate (default 0.01)")
     p.add_argument("--out", help="write the recommended profile here (JSON, or TOML by suffix)")
     p.add_argument("--profile", help="base profile: every threshold not tuned is taken from it")
-    p.add_argument("--holdout", type=float, default=0.0,
-                   help="fraction of pairs, as whole scenes, to hold out for judging (default 0: none)")
+    p.add_argument(
+        "--holdout",
+        type=float,
+        default=0.0,
+        help="fraction of pairs, as whole scenes, to hold out for judging (default 0: none)",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of the scene shuffle")
-    p.add_argument("--placement", choices=("midgap", "tightest"), default="midgap",
-                   help="threshold inside the empty score gap (default) or the smallest that meets the target")
+    p.add_argument(
+        "--placement",
+        choices=("midgap", "tightest"),
+        default="midgap",
+        help="threshold inside the empty score gap (default) or the smallest that meets the target",
+    )
     p.add_argument("--workers", type=int, default=DEFAULT_WORKERS)
-    p.add_argument("--with-original", action="store_true",
-                   help="also score the original note's rule for comparison (full resolution: slow)")
+    p.add_argument(
+        "--with-original",
+        action="store_true",
+        help="also score the original note's rule for comparison (full resolution: slow)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     p.set_defaults(handler=cmd_tune)

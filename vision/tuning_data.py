@@ -151,9 +151,7 @@ def extract_zip(data: bytes, dest: Path, limits: ZipLimits = ZipLimits()) -> Pat
     return _pairs_root(dest, [parts for _, parts in files])
 
 
-def _check_members(
-    members: list[zipfile.ZipInfo], limits: ZipLimits
-) -> list[tuple[zipfile.ZipInfo, tuple[str, ...]]]:
+def _check_members(members: list[zipfile.ZipInfo], limits: ZipLimits) -> list[tuple[zipfile.ZipInfo, tuple[str, ...]]]:
     files = []
     declared = 0
     for member in members:

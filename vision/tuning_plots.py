@@ -35,13 +35,16 @@ def _inlier_histogram(ax, scored: ScoredSet, n_bins: int) -> None:
     hist = score_histogram(scored, n_bins)
     widths = np.diff(hist.edges)
     ax.bar(hist.edges[:-1], hist.same, widths, align="edge", color=SAME, alpha=0.6, label="same scene")
-    ax.bar(hist.edges[:-1], hist.different, widths, align="edge", color=DIFFERENT, alpha=0.6,
-           label="different scene")
+    ax.bar(hist.edges[:-1], hist.different, widths, align="edge", color=DIFFERENT, alpha=0.6, label="different scene")
     t = scored.thresholds
     if scored.rule == "fused":
         ax.axvline(t.fused_min_inliers, color=POINT, linestyle=":", label=f"geometric minimum = {t.fused_min_inliers}")
-        ax.axvline(geometry_alone_inliers(t), color=ROBUST, linestyle="--",
-                   label=f"geometry alone = {geometry_alone_inliers(t)}")
+        ax.axvline(
+            geometry_alone_inliers(t),
+            color=ROBUST,
+            linestyle="--",
+            label=f"geometry alone = {geometry_alone_inliers(t)}",
+        )
     else:
         ax.axvline(t.min_inliers, color=POINT, linestyle="--", label=f"min inliers = {t.min_inliers}")
     _inlier_axis(ax, float(hist.edges[-1]))
@@ -64,8 +67,9 @@ def histogram_png(scored: ScoredSet, n_bins: int = 30) -> bytes:
         ax = axes[1]
         widths = np.diff(sims.edges)
         ax.bar(sims.edges[:-1], sims.same, widths, align="edge", color=SAME, alpha=0.6, label="same scene")
-        ax.bar(sims.edges[:-1], sims.different, widths, align="edge", color=DIFFERENT, alpha=0.6,
-               label="different scene")
+        ax.bar(
+            sims.edges[:-1], sims.different, widths, align="edge", color=DIFFERENT, alpha=0.6, label="different scene"
+        )
         ax.set_xlabel("similarity of the global descriptors (cosine)")
         ax.set_ylabel("pairs")
         ax.legend(fontsize=7, loc="upper left")
@@ -92,23 +96,65 @@ def roc_png(parts: dict[str, ScoredSet], show_original: bool = True) -> bytes:
     for k, (name, scored) in enumerate(parts.items()):
         curve, rates = scored.roc(), scored.rates()
         auc = scored.auc()
-        line = ax.step(curve.fpr, curve.tpr, where="post", linestyle=styles[k % 3],
-                       label=f"{_score_name(scored)}, {name} (AUC {auc:.3f})")[0]
-        ax.plot([rates.far], [rates.tar], "o", color=line.get_color(), markersize=8, markeredgecolor=POINT,
-                label=f"current {scored.rule}, {name}: FAR {rates.far:.1%}, TAR {rates.tar:.1%}")
+        line = ax.step(
+            curve.fpr,
+            curve.tpr,
+            where="post",
+            linestyle=styles[k % 3],
+            label=f"{_score_name(scored)}, {name} (AUC {auc:.3f})",
+        )[0]
+        ax.plot(
+            [rates.far],
+            [rates.tar],
+            "o",
+            color=line.get_color(),
+            markersize=8,
+            markeredgecolor=POINT,
+            label=f"current {scored.rule}, {name}: FAR {rates.far:.1%}, TAR {rates.tar:.1%}",
+        )
         if scored.rule == "fused":
             rc, rr = scored.robust_roc(), scored.robust_rates()
-            ax.step(rc.fpr, rc.tpr, where="post", linestyle=styles[k % 3], color=ROBUST, alpha=0.5, linewidth=0.9,
-                    label=f"inliers, {name} (AUC {scored.robust_auc():.3f})")
-            ax.plot([rr.far], [rr.tar], "D", color=ROBUST, markersize=6, markeredgecolor=POINT, alpha=0.8,
-                    label=f"robust >= {scored.thresholds.min_inliers}, {name}")
+            ax.step(
+                rc.fpr,
+                rc.tpr,
+                where="post",
+                linestyle=styles[k % 3],
+                color=ROBUST,
+                alpha=0.5,
+                linewidth=0.9,
+                label=f"inliers, {name} (AUC {scored.robust_auc():.3f})",
+            )
+            ax.plot(
+                [rr.far],
+                [rr.tar],
+                "D",
+                color=ROBUST,
+                markersize=6,
+                markeredgecolor=POINT,
+                alpha=0.8,
+                label=f"robust >= {scored.thresholds.min_inliers}, {name}",
+            )
         original = scored.original_rates()
         if show_original and original is not None:
             oc = scored.original_roc()
-            ax.step(oc.fpr, oc.tpr, where="post", linestyle=":", color=ORIGINAL, alpha=0.7,
-                    label=f"original rule, {name} (AUC {scored.original_auc():.3f})")
-            ax.plot([original.far], [original.tar], "s", color=ORIGINAL, markersize=8, markeredgecolor=POINT,
-                    label=f"original > {scored.thresholds.original_min_area_px:g} px², {name}")
+            ax.step(
+                oc.fpr,
+                oc.tpr,
+                where="post",
+                linestyle=":",
+                color=ORIGINAL,
+                alpha=0.7,
+                label=f"original rule, {name} (AUC {scored.original_auc():.3f})",
+            )
+            ax.plot(
+                [original.far],
+                [original.tar],
+                "s",
+                color=ORIGINAL,
+                markersize=8,
+                markeredgecolor=POINT,
+                label=f"original > {scored.thresholds.original_min_area_px:g} px², {name}",
+            )
     ax.plot([0, 1], [0, 1], color="#bbbbbb", linewidth=0.8)
     ax.set_xlim(-0.02, 1.02)
     ax.set_ylim(-0.02, 1.02)
@@ -137,7 +183,7 @@ def scatter_png(scored: ScoredSet) -> bytes:
     inl, sim, lab = scored.inliers[m], scored.similarity[m], scored.labels[m]
     small = (scored.area_fraction[m] < t.min_area_fraction) & (inl > 0)
     x = np.where(inl == 0, np.random.default_rng(0).uniform(-0.6, 0.6, inl.size), inl)
-    wrong = (scored.accepted[m] != lab.astype(bool))
+    wrong = scored.accepted[m] != lab.astype(bool)
     top = max(float(inl.max()) * 1.3 if inl.size else 0.0, 3.0 * max(t.min_inliers, LINTHRESH))
     bottom = min(float(sim.min()) - 0.03 if sim.size else 0.0, 0.0)
 
@@ -145,21 +191,54 @@ def scatter_png(scored: ScoredSet) -> bytes:
     ax = fig.subplots()
     xs, ys = fused_boundary(t, (0, top), n=300)
     ax.fill_between(xs, ys, 1.02, color=SAME, alpha=0.07, step=None, linewidth=0)
-    ax.plot(xs, ys, color=BOUNDARY, linewidth=1.8,
-            label=f"fused boundary: log(1+n) + {t.fused_weight:g}·s >= {t.fused_threshold:g}, n >= {t.fused_min_inliers}")
-    ax.axvline(t.min_inliers, color=ROBUST, linestyle="--", linewidth=1.2,
-               label=f"geometry alone (robust): n >= {t.min_inliers}")
+    ax.plot(
+        xs,
+        ys,
+        color=BOUNDARY,
+        linewidth=1.8,
+        label=f"fused boundary: log(1+n) + {t.fused_weight:g}·s >= {t.fused_threshold:g}, n >= {t.fused_min_inliers}",
+    )
+    ax.axvline(
+        t.min_inliers,
+        color=ROBUST,
+        linestyle="--",
+        linewidth=1.2,
+        label=f"geometry alone (robust): n >= {t.min_inliers}",
+    )
     for label, color, marker, name in ((1, SAME, "o", "same"), (0, DIFFERENT, "x", "different")):
         sel = lab == label
         full, hollow = sel & ~small, sel & small
-        ax.scatter(x[full], sim[full], s=22, c=color, marker=marker, alpha=0.75, linewidths=1.2,
-                   label=f"{name} ({int(sel.sum())})")
+        ax.scatter(
+            x[full],
+            sim[full],
+            s=22,
+            c=color,
+            marker=marker,
+            alpha=0.75,
+            linewidths=1.2,
+            label=f"{name} ({int(sel.sum())})",
+        )
         if hollow.any():
-            ax.scatter(x[hollow], sim[hollow], s=22, facecolors="none", edgecolors=color, marker="o",
-                       alpha=0.75, label=f"{name}, outline < {t.min_area_fraction:.1%}")
+            ax.scatter(
+                x[hollow],
+                sim[hollow],
+                s=22,
+                facecolors="none",
+                edgecolors=color,
+                marker="o",
+                alpha=0.75,
+                label=f"{name}, outline < {t.min_area_fraction:.1%}",
+            )
     if wrong.any():
-        ax.scatter(x[wrong], sim[wrong], s=110, facecolors="none", edgecolors=POINT, linewidths=0.9,
-                   label=f"wrong under {scored.rule} ({int(wrong.sum())})")
+        ax.scatter(
+            x[wrong],
+            sim[wrong],
+            s=110,
+            facecolors="none",
+            edgecolors=POINT,
+            linewidths=0.9,
+            label=f"wrong under {scored.rule} ({int(wrong.sum())})",
+        )
     ax.set_xscale("symlog", linthresh=LINTHRESH)
     ax.set_xlim(-1.0, top)
     ax.set_ylim(bottom, 1.02)

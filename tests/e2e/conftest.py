@@ -91,7 +91,7 @@ def _page(request, tmp_path, browser, server: harness.StreamlitServer, camera: b
         try:
             page.screenshot(path=str(shot), full_page=True)
             report.sections.append(("e2e", f"screenshot: {shot}\nserver log tail:\n{server.log_tail()}"))
-        except Exception as exc:  # noqa: BLE001 - the diagnosis must not hide the failure
+        except Exception as exc:
             report.sections.append(("e2e", f"no screenshot ({exc})\nserver log tail:\n{server.log_tail()}"))
     page.context.close()
 

@@ -99,12 +99,14 @@ class StreamlitServer:
     def env(self) -> dict[str, str]:
         env = dict(os.environ)
         env.pop("CLARIFAI_PAT", None)  # the Tag page stays on the offline tagger
-        env.update({
-            "VISION_STORE": "local",
-            "VISION_STORE_DIR": str(self.store_dir),
-            "VISION_PROFILE": str(self.workdir / "profile.json"),
-            "PYTHONUNBUFFERED": "1",
-        })
+        env.update(
+            {
+                "VISION_STORE": "local",
+                "VISION_STORE_DIR": str(self.store_dir),
+                "VISION_PROFILE": str(self.workdir / "profile.json"),
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
         return env
 
     def start(self, timeout_s: float = 90.0, attempts: int = 3) -> StreamlitServer:
@@ -127,25 +129,44 @@ class StreamlitServer:
     def _start_once(self, timeout_s: float) -> StreamlitServer:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.store_dir.mkdir(parents=True, exist_ok=True)
-        cmd = [sys.executable, "-m", "streamlit", "run", str(APP),
-               "--server.headless", "true", "--server.port", str(self.port),
-               "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
-               "--server.fileWatcherType", "none", "--server.runOnSave", "false", *self.extra_args]
+        cmd = [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            str(APP),
+            "--server.headless",
+            "true",
+            "--server.port",
+            str(self.port),
+            "--server.address",
+            "127.0.0.1",
+            "--browser.gatherUsageStats",
+            "false",
+            "--server.fileWatcherType",
+            "none",
+            "--server.runOnSave",
+            "false",
+            *self.extra_args,
+        ]
         log = self.log_path.open("wb")
-        self.process = subprocess.Popen(cmd, cwd=REPO_DIR, env=self.env(), stdout=log,
-                                        stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        self.process = subprocess.Popen(
+            cmd, cwd=REPO_DIR, env=self.env(), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+        )
         log.close()
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise ServerError(f"streamlit exited with status {self.process.returncode} before it was "
-                                  f"healthy:\n{self.log_tail()}")
+                raise ServerError(
+                    f"streamlit exited with status {self.process.returncode} before it was healthy:\n{self.log_tail()}"
+                )
             if self._healthy():
                 return self
             time.sleep(0.25)
         self.stop()
-        raise ServerError(f"streamlit did not answer {self.url}/_stcore/health within {timeout_s:.0f} s:\n"
-                          f"{self.log_tail()}")
+        raise ServerError(
+            f"streamlit did not answer {self.url}/_stcore/health within {timeout_s:.0f} s:\n{self.log_tail()}"
+        )
 
     def _healthy(self) -> bool:
         try:
@@ -172,7 +193,7 @@ class StreamlitServer:
             self.process.kill()
             self.process.wait(grace_s)
 
-    def __enter__(self) -> StreamlitServer:  # noqa: PYI034 - typing.Self needs 3.11
+    def __enter__(self) -> StreamlitServer:
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -205,8 +226,9 @@ def launch_chromium(playwright, fake_camera: bool = False):
 
 def new_page(browser, server: StreamlitServer, width: int = 1400, height: int = 900, camera: bool = False):
     """A page in a fresh context (a fresh Streamlit session) showing the app's default page."""
-    context = browser.new_context(viewport={"width": width, "height": height}, device_scale_factor=1,
-                                  permissions=["camera"] if camera else [])
+    context = browser.new_context(
+        viewport={"width": width, "height": height}, device_scale_factor=1, permissions=["camera"] if camera else []
+    )
     page = context.new_page()
     page.set_default_timeout(RERUN_TIMEOUT_MS)
     page.goto(server.url, wait_until="domcontentloaded")
@@ -246,8 +268,7 @@ def open_page(page, title: str, heading: str, timeout_ms: int = RERUN_TIMEOUT_MS
 def widget(page, testid: str, label: str):
     """The Streamlit widget of kind ``testid`` (e.g. ``stSelectbox``) whose label is ``label``."""
     label_re = re.compile(rf"^\s*{re.escape(label)}\s*$")
-    return page.get_by_test_id(testid).filter(
-        has=page.get_by_test_id("stWidgetLabel").filter(has_text=label_re)).first
+    return page.get_by_test_id(testid).filter(has=page.get_by_test_id("stWidgetLabel").filter(has_text=label_re)).first
 
 
 def choose_radio(page, label: str, option: str) -> None:

@@ -111,7 +111,9 @@ def test_tuning_lab_on_the_bundled_set(app_page) -> None:
     page = app_page
     h.open_page(page, "Tuning lab", "Tuning lab")
     expect(h.widget(page, "stRadio", "Labelled set").get_by_role("radio", name="Bundled samples")).to_be_checked()
-    expect(page.get_by_test_id("stMainBlockContainer")).to_contain_text(re.compile(r"\d+ pairs, \d+ same / \d+ different"))
+    expect(page.get_by_test_id("stMainBlockContainer")).to_contain_text(
+        re.compile(r"\d+ pairs, \d+ same / \d+ different")
+    )
     # The original note's rule runs at full resolution: leave it out to keep the run short.
     h.set_toggle(page, ORIGINAL_TOGGLE, False)
     h.wait_until_idle(page)
@@ -120,7 +122,9 @@ def test_tuning_lab_on_the_bundled_set(app_page) -> None:
     expect(h.images_with_caption(page, "ROC curve")).to_be_visible(timeout=h.TUNE_TIMEOUT_MS)
     _image_loaded(page, "ROC curve")
     _image_loaded(page, "Score histogram")
-    expect(page.get_by_test_id("stMetric").filter(has_text="ROC AUC (inliers)")).to_contain_text(re.compile(r"0\.\d{3}|1\.000"))
+    expect(page.get_by_test_id("stMetric").filter(has_text="ROC AUC (inliers)")).to_contain_text(
+        re.compile(r"0\.\d{3}|1\.000")
+    )
     h.assert_no_exception(page)
 
     # A decision slider re-decides every pair from the cached run (no new run).

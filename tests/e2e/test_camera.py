@@ -36,6 +36,7 @@ def test_register_a_camera_photo(camera_page) -> None:
     expect(camera.get_by_role("button", name=re.compile("Clear photo", re.IGNORECASE))).to_be_visible()
     expect(h.verdict_box(page, "Verdict:")).to_contain_text(REGISTRATION_VERDICTS)
     expect(page.get_by_test_id("stCaptionContainer").filter(has_text="camera.jpg")).to_contain_text(
-        re.compile(r"camera\.jpg: \d+x\d+ px"))
+        re.compile(r"camera\.jpg: \d+x\d+ px")
+    )
     h.wait_until_idle(page)
     h.assert_no_exception(page)

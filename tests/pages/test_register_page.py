@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import io
 
-import cv2
 import numpy as np
+from page_helpers import open_page, texts
 from PIL import Image
 
-from page_helpers import open_page, texts
 from vision.store import LocalReferenceStore
 
 SAMPLE = "images/lightglue/DSC_0410.JPG"

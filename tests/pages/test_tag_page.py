@@ -40,7 +40,7 @@ def test_empty_tag_is_no_tag_and_no_clarifai_without_token(store_dir):
 class _Clarifai(service_pb2_grpc.V2Servicer):
     """A local stand-in for Clarifai's API: every photo shows a dog."""
 
-    def PostModelOutputs(self, request, context):  # noqa: N802 - gRPC naming
+    def PostModelOutputs(self, request, context):
         output = resources_pb2.Output(status=status_pb2.Status(code=status_code_pb2.SUCCESS))
         output.data.concepts.add(id="ai_dog", name="dog", value=0.97)
         response = service_pb2.MultiOutputResponse(status=status_pb2.Status(code=status_code_pb2.SUCCESS))

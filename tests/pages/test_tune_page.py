@@ -43,8 +43,14 @@ def test_run_shows_charts_rates_and_table(at: AppTest) -> None:
     assert any(c.startswith("Score histogram") for c in captions)
     assert any(c.startswith("ROC curve of the fused score") for c in captions)  # the default rule is fused
     metrics = {m.label: m.value for m in at.metric}
-    assert {"False-accept rate", "False-reject rate", "True-accept rate", "ROC AUC (inliers)",
-            "ROC AUC (fused score)", "Robust rule FAR / TAR"} <= set(metrics)
+    assert {
+        "False-accept rate",
+        "False-reject rate",
+        "True-accept rate",
+        "ROC AUC (inliers)",
+        "ROC AUC (fused score)",
+        "Robust rule FAR / TAR",
+    } <= set(metrics)
     assert metrics["False-accept rate"].endswith("%")
     assert len(at.dataframe) >= 1  # per-kind table
     assert any("robust accept %" in frame.value.columns for frame in at.dataframe)  # per kind, beside fused
@@ -99,8 +105,11 @@ FUSED_KEYS = ("th_fused_threshold", "th_fused_min_inliers", "th_fused_weight")
 def _recommended(at: AppTest) -> dict[str, float]:
     """The fused pick as the page states it: ``**fused threshold = T**, **weight = W**, **geometric minimum = K``."""
     text = next(m.value for m in at.markdown if "fused threshold =" in m.value)
-    found = re.search(r"fused threshold = ([\d.]+)\*\*, \*\*weight = ([\d.]+)\*\*, "
-                      r"\*\*geometric minimum = (\d+)", text)
+    found = re.search(
+        r"fused threshold = ([\d.]+)\*\*, \*\*weight = ([\d.]+)\*\*, "
+        r"\*\*geometric minimum = (\d+)",
+        text,
+    )
     assert found, text
     return dict(zip(FUSED_KEYS, (float(found[1]), int(found[3]), float(found[2]))))
 
@@ -122,8 +131,10 @@ def test_recommend_and_apply_changes_the_sliders(at: AppTest) -> None:
     fused_after = {key: at.sidebar.slider(key=key).value for key in FUSED_KEYS}
     assert fused_after == pytest.approx(recommended)
     assert {key: at.session_state[key] for key in FUSED_KEYS} == pytest.approx(recommended)
-    assert f"{recommended['th_fused_threshold']:g} with at least {recommended['th_fused_min_inliers']} inliers" \
-        in _scatter_caption(at)  # the boundary drawn is the applied one
+    assert (
+        f"{recommended['th_fused_threshold']:g} with at least {recommended['th_fused_min_inliers']} inliers"
+        in _scatter_caption(at)
+    )  # the boundary drawn is the applied one
     assert {m.label: m.value for m in at.metric}["False-accept rate"] == "0.0%"
 
 

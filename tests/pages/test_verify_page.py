@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from page_helpers import open_page, texts
+
 from vision.decision import Thresholds
 from vision.pipeline import prepare_photo
 from vision.references import save_reference

@@ -18,9 +18,9 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from moto_server import start_moto, stop_moto
 
 from vision.store import LocalReferenceStore, ReferenceStore, split_key
-from moto_server import start_moto, stop_moto
 
 DUMMY_KEY_ID = "testing-key-id"
 DUMMY_SECRET = "testing-secret-do-not-print"

@@ -16,9 +16,10 @@ import subprocess
 import sys
 import textwrap
 import threading
+from collections.abc import Callable
 from datetime import timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
@@ -35,7 +36,6 @@ from vision.store import (
     settings_from_env_and_secrets,
     store_from_settings,
 )
-
 
 # conftest.py is not importable (tests/ has no packages): its Backend type is Any here.
 Backend = Any
@@ -229,7 +229,7 @@ def test_concurrent_puts_from_16_threads(backend: Backend, put_ref: Callable[...
             record = put_ref(store, user, image=f"image-{index}".encode(), n_keypoints=index)
             with lock:
                 results.append(record)
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:
             with lock:
                 errors.append(exc)
 

@@ -58,9 +58,7 @@ def settings_for(endpoint_url: str, bucket: str, **extra: str) -> dict[str, str]
 def every_operation(store: S3ReferenceStore, key: str) -> dict[str, Callable[[], Any]]:
     """One call of each network-touching method."""
     return {
-        "put": lambda: store.put(
-            "alice", b"img", b"feat", n_keypoints=1, width=1, height=1, content_type="image/png"
-        ),
+        "put": lambda: store.put("alice", b"img", b"feat", n_keypoints=1, width=1, height=1, content_type="image/png"),
         "list": lambda: store.list("alice"),
         "latest": lambda: store.latest("alice"),
         "users": store.users,
@@ -131,9 +129,7 @@ def test_presign_expiry_is_configurable(s3_client: Any, s3_bucket: str) -> None:
             S3ReferenceStore(s3_client, s3_bucket, presign_expiry_s=bad)
 
 
-def test_prefixes_isolate_stores_in_one_bucket(
-    s3_client: Any, s3_bucket: str, put_ref: Callable[..., Any]
-) -> None:
+def test_prefixes_isolate_stores_in_one_bucket(s3_client: Any, s3_bucket: str, put_ref: Callable[..., Any]) -> None:
     first = S3ReferenceStore(s3_client, s3_bucket, prefix="one")  # "/" is added
     second = S3ReferenceStore(s3_client, s3_bucket, prefix="two/")
     root = S3ReferenceStore(s3_client, s3_bucket, prefix="")
@@ -152,7 +148,9 @@ def test_prefixes_isolate_stores_in_one_bucket(
             S3ReferenceStore(s3_client, s3_bucket, prefix=bad)
 
 
-def test_users_ignores_foreign_prefixes(s3_backend: Any, s3_client: Any, s3_bucket: str, put_ref: Callable[..., Any]) -> None:
+def test_users_ignores_foreign_prefixes(
+    s3_backend: Any, s3_client: Any, s3_bucket: str, put_ref: Callable[..., Any]
+) -> None:
     put_ref(s3_backend.store, "alice")
     s3_client.put_object(Bucket=s3_bucket, Key="references/.hidden/x.json", Body=b"{}")
     s3_client.put_object(Bucket=s3_bucket, Key="references/loose-file.json", Body=b"{}")
@@ -187,7 +185,9 @@ def test_store_from_settings_builds_a_working_s3_store(
 ) -> None:
     bucket = create_bucket(s3_client)
     store = store_from_settings(
-        settings_for(moto_endpoint, bucket, VISION_STORE="S3", VISION_S3_PREFIX="custom/", VISION_S3_PRESIGN_EXPIRY="60")
+        settings_for(
+            moto_endpoint, bucket, VISION_STORE="S3", VISION_S3_PREFIX="custom/", VISION_S3_PRESIGN_EXPIRY="60"
+        )
     )
     assert isinstance(store, S3ReferenceStore)
     record = put_ref(store, "alice")
@@ -250,7 +250,11 @@ def test_endpoint_down_fails_quickly_everywhere(closed_port: int) -> None:
 
 
 def test_server_stopped_between_put_and_load(
-    private_moto: Any, make_client: Callable[..., Any], create_bucket: Callable[[Any], str], put_ref: Callable[..., Any], sample: Any
+    private_moto: Any,
+    make_client: Callable[..., Any],
+    create_bucket: Callable[[Any], str],
+    put_ref: Callable[..., Any],
+    sample: Any,
 ) -> None:
     client = make_client(private_moto.url)
     store = S3ReferenceStore(client, create_bucket(client))
@@ -334,12 +338,16 @@ def test_access_denied_is_reported(s3_client: Any) -> None:
     store = S3ReferenceStore(s3_client, "bucket")
     with Stubber(s3_client) as stubber:
         stubber.add_client_error(
-            "list_objects_v2", service_error_code="AccessDenied",
-            service_message="Access Denied", http_status_code=403,
+            "list_objects_v2",
+            service_error_code="AccessDenied",
+            service_message="Access Denied",
+            http_status_code=403,
         )
         stubber.add_client_error(
-            "get_object", service_error_code="InvalidAccessKeyId",
-            service_message="The key does not exist", http_status_code=403,
+            "get_object",
+            service_error_code="InvalidAccessKeyId",
+            service_message="The key does not exist",
+            http_status_code=403,
         )
         with pytest.raises(StoreUnavailableError, match="access denied") as info:
             store.list("alice")

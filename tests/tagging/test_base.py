@@ -34,14 +34,36 @@ class FakeTagger:
         return TagMatch(tag, same[0].score >= min_confidence, same[0].name, same[0].score, self.found)
 
 
-@pytest.mark.parametrize(("word", "expected"), [
-    ("Dogs", "dog"), ("dog", "dog"), ("  CAT  ", "cat"), ("boxes", "box"), ("bus", "bus"),
-    ("buses", "bus"), ("glass", "glass"), ("glasses", "glass"), ("puppies", "puppy"),
-    ("cookies", "cookie"), ("ties", "tie"), ("watches", "watch"), ("dishes", "dish"),
-    ("shoes", "shoe"), ("potatoes", "potato"), ("coffee  Mugs", "coffee mug"),
-    ("Shih-Tzu", "shih tzu"), ("hot_dogs", "hot dog"), ("cactus", "cactus"), ("ibis", "ibis"),
-    ("news", "news"), ("people", "person"), ("knives", "knife"), ("", ""), ("   ", ""),
-])
+@pytest.mark.parametrize(
+    ("word", "expected"),
+    [
+        ("Dogs", "dog"),
+        ("dog", "dog"),
+        ("  CAT  ", "cat"),
+        ("boxes", "box"),
+        ("bus", "bus"),
+        ("buses", "bus"),
+        ("glass", "glass"),
+        ("glasses", "glass"),
+        ("puppies", "puppy"),
+        ("cookies", "cookie"),
+        ("ties", "tie"),
+        ("watches", "watch"),
+        ("dishes", "dish"),
+        ("shoes", "shoe"),
+        ("potatoes", "potato"),
+        ("coffee  Mugs", "coffee mug"),
+        ("Shih-Tzu", "shih tzu"),
+        ("hot_dogs", "hot dog"),
+        ("cactus", "cactus"),
+        ("ibis", "ibis"),
+        ("news", "news"),
+        ("people", "person"),
+        ("knives", "knife"),
+        ("", ""),
+        ("   ", ""),
+    ],
+)
 def test_normalise_tag(word, expected):
     assert normalise_tag(word) == expected
 

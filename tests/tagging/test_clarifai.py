@@ -30,7 +30,7 @@ class FakeV2(service_pb2_grpc.V2Servicer):
         self.requests: list[tuple[service_pb2.PostModelOutputsRequest, dict]] = []
         self.release = threading.Event()
 
-    def PostModelOutputs(self, request, context):  # noqa: N802 - gRPC naming
+    def PostModelOutputs(self, request, context):
         self.requests.append((request, dict(context.invocation_metadata())))
         if self.mode == "slow":
             self.release.wait(5)
@@ -42,8 +42,11 @@ class FakeV2(service_pb2_grpc.V2Servicer):
             return _response(status_code_pb2.SUCCESS, "Ok")
         output = resources_pb2.Output(status=status_pb2.Status(code=status_code_pb2.SUCCESS))
         if self.mode == "output_failed":
-            output = resources_pb2.Output(status=status_pb2.Status(
-                code=status_code_pb2.MODEL_PREDICTION_FAILED, description="Model prediction failed"))
+            output = resources_pb2.Output(
+                status=status_pb2.Status(
+                    code=status_code_pb2.MODEL_PREDICTION_FAILED, description="Model prediction failed"
+                )
+            )
         for name, value in CONCEPTS:
             output.data.concepts.add(id=f"ai_{name}", name=name, value=value)
         response = _response(status_code_pb2.SUCCESS, "Ok")
@@ -109,12 +112,15 @@ def test_verdict_over_grpc(fake):
     assert verdict.extra["concepts"][0] == {"name": "dog", "score": 0.97}
 
 
-@pytest.mark.parametrize(("mode", "expected"), [
-    ("bad_token", "authentication failed"),
-    ("quota", "quota or rate limit exceeded"),
-    ("output_failed", "MODEL_PREDICTION_FAILED"),
-    ("empty", "without any output"),
-])
+@pytest.mark.parametrize(
+    ("mode", "expected"),
+    [
+        ("bad_token", "authentication failed"),
+        ("quota", "quota or rate limit exceeded"),
+        ("output_failed", "MODEL_PREDICTION_FAILED"),
+        ("empty", "without any output"),
+    ],
+)
 def test_api_errors_become_tagger_errors(fake, mode, expected, caplog):
     servicer, tagger = fake
     servicer.mode = mode

@@ -71,8 +71,11 @@ def test_profile_loader_supplies_threshold(capsys):
     from vision.tagging.cli import add_tag_commands
 
     parser = argparse.ArgumentParser()
-    add_tag_commands(parser.add_subparsers(dest="cmd"), min_confidence=0.2,
-                     profile_loader=lambda name: SimpleNamespace(tag_min_confidence=0.999))
+    add_tag_commands(
+        parser.add_subparsers(dest="cmd"),
+        min_confidence=0.2,
+        profile_loader=lambda name: SimpleNamespace(tag_min_confidence=0.999),
+    )
     args = parser.parse_args(["tag", CAT, "--tag", "cat", "--profile", "strict"])
     assert args.func(args) == 0
     assert json.loads(capsys.readouterr().out)["message"] == "Not Matched"

@@ -26,7 +26,9 @@ def folder(tmp_path: Path) -> Path:
         "img/cat.jpg,Tiger Cat|cat,skimage\n"
         "img/coffee.jpg,espresso,skimage\n"
         "img/broken.jpg,dog,test\n"
-        "img/missing.jpg,dog,test\n", encoding="utf-8")
+        "img/missing.jpg,dog,test\n",
+        encoding="utf-8",
+    )
     return tmp_path
 
 

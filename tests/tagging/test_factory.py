@@ -9,10 +9,16 @@ from vision.tagging.clarifai import ClarifaiTagger
 from vision.tagging.local import LocalTagger
 
 
-@pytest.mark.parametrize(("settings", "expected"), [
-    ({}, False), ({"CLARIFAI_PAT": ""}, False), ({"CLARIFAI_PAT": "   "}, False),
-    ({"CLARIFAI_PAT": "abc"}, True), ({"OTHER": "abc"}, False),
-])
+@pytest.mark.parametrize(
+    ("settings", "expected"),
+    [
+        ({}, False),
+        ({"CLARIFAI_PAT": ""}, False),
+        ({"CLARIFAI_PAT": "   "}, False),
+        ({"CLARIFAI_PAT": "abc"}, True),
+        ({"OTHER": "abc"}, False),
+    ],
+)
 def test_clarifai_configured(settings, expected):
     assert clarifai_configured(settings) is expected
 

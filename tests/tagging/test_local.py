@@ -111,6 +111,7 @@ def test_analyse_runs_network_once_per_photo(tagger, coffee, monkeypatch):
             def run(self, *a, **k):
                 calls.append(1)
                 return session.run(*a, **k)
+
         return Wrapped()
 
     monkeypatch.setattr(tagger, "_session", counting)
@@ -136,11 +137,24 @@ def test_verdict_through_local_tagger(tagger, cat):
     assert tag_verdict(tagger, cat, "dog", 0.2).message == "Not Matched"
 
 
-@pytest.mark.parametrize(("tag", "minimum"), [
-    ("dog", 118), ("cat", 5), ("bird", 50), ("car", 5), ("vehicle", 40), ("furniture", 10),
-    ("food", 20), ("plant", 1), ("animal", 300), ("instrument", 20), ("cup", 3), ("book", 2),
-    ("Dogs", 118),
-])
+@pytest.mark.parametrize(
+    ("tag", "minimum"),
+    [
+        ("dog", 118),
+        ("cat", 5),
+        ("bird", 50),
+        ("car", 5),
+        ("vehicle", 40),
+        ("furniture", 10),
+        ("food", 20),
+        ("plant", 1),
+        ("animal", 300),
+        ("instrument", 20),
+        ("cup", 3),
+        ("book", 2),
+        ("Dogs", 118),
+    ],
+)
 def test_vocabulary_covers_everyday_tags(tag, minimum):
     assert int(load_vocabulary().mask(tag).sum()) >= minimum
 
@@ -169,22 +183,37 @@ def test_preprocess_converts_bgr_to_rgb():
     assert x[0, 2].mean() > 0.99 and x[0, 0].mean() < -0.99
 
 
-@pytest.mark.parametrize("bad", [np.zeros((5, 5, 3), dtype=np.float32), np.zeros((0, 0, 3), dtype=np.uint8),
-                                 np.zeros((5, 5, 2), dtype=np.uint8), "not an array"])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        np.zeros((5, 5, 3), dtype=np.float32),
+        np.zeros((0, 0, 3), dtype=np.uint8),
+        np.zeros((5, 5, 2), dtype=np.uint8),
+        "not an array",
+    ],
+)
 def test_preprocess_rejects_non_images(bad):
     with pytest.raises(ImageInputError):
         preprocess(bad)
 
 
 @needs_samples
-@pytest.mark.parametrize(("name", "tag"), [
-    ("n02085620_Chihuahua.JPEG", "dog"), ("n02106550_Rottweiler.JPEG", "dog"),
-    ("n02108089_boxer.JPEG", "dog"), ("n02112018_Pomeranian.JPEG", "dogs"),
-    ("n01514859_hen.JPEG", "bird"), ("n04285008_sports_car.JPEG", "car"),
-    ("n03100240_convertible.JPEG", "vehicle"), ("n03063599_coffee_mug.JPEG", "cup"),
-    ("n04372370_switch.JPEG", "switch"), ("n03372029_flute.JPEG", "instrument"),
-    ("n07695742_pretzel.JPEG", "food"),
-])
+@pytest.mark.parametrize(
+    ("name", "tag"),
+    [
+        ("n02085620_Chihuahua.JPEG", "dog"),
+        ("n02106550_Rottweiler.JPEG", "dog"),
+        ("n02108089_boxer.JPEG", "dog"),
+        ("n02112018_Pomeranian.JPEG", "dogs"),
+        ("n01514859_hen.JPEG", "bird"),
+        ("n04285008_sports_car.JPEG", "car"),
+        ("n03100240_convertible.JPEG", "vehicle"),
+        ("n03063599_coffee_mug.JPEG", "cup"),
+        ("n04372370_switch.JPEG", "switch"),
+        ("n03372029_flute.JPEG", "instrument"),
+        ("n07695742_pretzel.JPEG", "food"),
+    ],
+)
 def test_imagenet_samples_match_general_tags(tagger, name, tag):
     path = SAMPLES / name
     if not path.is_file():

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-import tomllib
 
 import numpy as np
 import pytest
+import tomllib
 
 from vision import verdict as v
 from vision.decision import (
@@ -24,8 +24,15 @@ from vision.decision import (
 from vision.features import FeatureSettings
 
 CUSTOM = Thresholds(
-    min_keypoints=120, working_side=800, max_keypoints=1500, ratio=0.75, ransac_method="ransac",
-    ransac_reproj_px=3.5, min_inliers=25, min_area_fraction=0.05, original_min_area_px=45.5,
+    min_keypoints=120,
+    working_side=800,
+    max_keypoints=1500,
+    ratio=0.75,
+    ransac_method="ransac",
+    ransac_reproj_px=3.5,
+    min_inliers=25,
+    min_area_fraction=0.05,
+    original_min_area_px=45.5,
     tag_min_confidence=0.35,
 )
 
@@ -65,8 +72,15 @@ def test_threshold_validation(kwargs, message):
 
 
 def test_threshold_bounds_accepted():
-    t = Thresholds(min_keypoints=0, ratio=1.0, ransac_reproj_px=50, min_inliers=4, min_area_fraction=0,
-                   original_min_area_px=0, tag_min_confidence=1)
+    t = Thresholds(
+        min_keypoints=0,
+        ratio=1.0,
+        ransac_reproj_px=50,
+        min_inliers=4,
+        min_area_fraction=0,
+        original_min_area_px=0,
+        tag_min_confidence=1,
+    )
     assert t.min_inliers == 4 and t.ratio == 1.0
 
 
@@ -174,8 +188,12 @@ def test_dumps_profile_bad_format():
 
 @pytest.mark.parametrize(
     ("n", "status", "message", "result"),
-    [(0, 400, v.TOO_LITTLE_FEATURES, False), (79, 400, v.TOO_LITTLE_FEATURES, False),
-     (80, 200, v.GOOD_PICTURE, True), (5000, 200, v.GOOD_PICTURE, True)],
+    [
+        (0, 400, v.TOO_LITTLE_FEATURES, False),
+        (79, 400, v.TOO_LITTLE_FEATURES, False),
+        (80, 200, v.GOOD_PICTURE, True),
+        (5000, 200, v.GOOD_PICTURE, True),
+    ],
 )
 def test_decide_registration_boundary(n, status, message, result):
     verdict = decide_registration(n, Thresholds())
@@ -200,8 +218,14 @@ def evidence(n_tentative=60, n_inliers=40, H=np.eye(3), area_fraction=0.5, probl
     inliers = np.zeros(m, bool)
     inliers[:n_inliers] = True
     return MatchEvidence(
-        n_ref_keypoints=900, n_query_keypoints=800, n_candidates=m, tentative=tentative, inliers=inliers,
-        H=H, outline=None if H is None else np.zeros((4, 2)), area_fraction=area_fraction,
+        n_ref_keypoints=900,
+        n_query_keypoints=800,
+        n_candidates=m,
+        tentative=tentative,
+        inliers=inliers,
+        H=H,
+        outline=None if H is None else np.zeros((4, 2)),
+        area_fraction=area_fraction,
         problems=list(problems),
     )
 
@@ -219,8 +243,10 @@ def test_verification_complete():
 @pytest.mark.parametrize(
     ("kwargs", "reason"),
     [
-        ({"H": None, "n_tentative": 3, "n_inliers": 0},
-         "no homography: 3 tentative matches (at least 4 needed, 15 inliers required)"),
+        (
+            {"H": None, "n_tentative": 3, "n_inliers": 0},
+            "no homography: 3 tentative matches (at least 4 needed, 15 inliers required)",
+        ),
         ({"problems": ["projected outline is mirrored"]}, "implausible homography: projected outline is mirrored"),
         ({"problems": ["a", "b"], "n_inliers": 3}, "implausible homography: a; b"),  # problems come first
         ({"n_inliers": 14}, "14 inliers < 15 required (short by 1)"),
@@ -247,8 +273,13 @@ def test_evidence_score_and_summary():
     assert evidence(problems=["x"]).score == 0.0
     assert evidence(n_tentative=0, n_inliers=0).inlier_ratio == 0.0
     assert set(evidence().summary()) == {
-        "ref_keypoints", "query_keypoints", "tentative_matches", "inliers", "inlier_ratio",
-        "area_fraction", "homography_problems",
+        "ref_keypoints",
+        "query_keypoints",
+        "tentative_matches",
+        "inliers",
+        "inlier_ratio",
+        "area_fraction",
+        "homography_problems",
     }
 
 

@@ -34,8 +34,15 @@ def count_colour(image: np.ndarray, colour) -> int:
 
 def draw(scene, **kwargs):
     ref, query, pair, evidence = scene
-    return draw_matches(ref.image, ref.features, query.image, query.features, pair.candidates,
-                        kwargs.pop("evidence", evidence), **kwargs)
+    return draw_matches(
+        ref.image,
+        ref.features,
+        query.image,
+        query.features,
+        pair.candidates,
+        kwargs.pop("evidence", evidence),
+        **kwargs,
+    )
 
 
 def test_draw_matches_shape_and_outline(scene):
@@ -68,9 +75,16 @@ def test_raw_matches(scene):
 def test_draw_matches_different_heights(scene):
     ref, query, pair, evidence = scene
     tall = np.zeros((600, 200, 3), np.uint8)
-    out = draw_matches(ref.image, ref.features, tall, query.features, pair.candidates,
-                       replace(evidence, tentative=np.zeros_like(evidence.tentative),
-                               inliers=np.zeros_like(evidence.inliers), outline=None))
+    out = draw_matches(
+        ref.image,
+        ref.features,
+        tall,
+        query.features,
+        pair.candidates,
+        replace(
+            evidence, tentative=np.zeros_like(evidence.tentative), inliers=np.zeros_like(evidence.inliers), outline=None
+        ),
+    )
     assert out.shape == (600, ref.image.shape[1] + 200, 3)
     np.testing.assert_array_equal(out[: ref.image.shape[0], : ref.image.shape[1]], ref.image[:, :, ::-1])
 

@@ -11,8 +11,8 @@ import pytest
 from vision.features import (
     DESCRIPTOR_BYTES,
     FEATURES_FORMAT_VERSION,
-    FeatureSettings,
     Features,
+    FeatureSettings,
     empty_features,
     extract_features,
     features_from_bytes,
@@ -157,8 +157,13 @@ def test_bytes_round_trip_with_embedding(features):
     emb = rng.normal(size=128).astype(np.float32)
     emb /= np.linalg.norm(emb)
     with_emb = Features(
-        features.points, features.attributes, features.descriptors, features.image_size,
-        features.n_detected, features.settings, emb,
+        features.points,
+        features.attributes,
+        features.descriptors,
+        features.image_size,
+        features.n_detected,
+        features.settings,
+        emb,
     )
     back = features_from_bytes(features_to_bytes(with_emb))
     assert_same_features(back, features)
@@ -188,8 +193,11 @@ def _npz(**arrays) -> bytes:
         b"PK\x03\x04 truncated zip",
         _npz(points=np.zeros((1, 2))),  # missing arrays
         _npz(  # settings out of range
-            points=np.zeros((0, 2)), attributes=np.zeros((0, 4)), descriptors=np.zeros((0, 61)),
-            header=np.array([FEATURES_FORMAT_VERSION, 10, 10, 0]), settings=np.array([1.0, 1.0, 5.0]),
+            points=np.zeros((0, 2)),
+            attributes=np.zeros((0, 4)),
+            descriptors=np.zeros((0, 61)),
+            header=np.array([FEATURES_FORMAT_VERSION, 10, 10, 0]),
+            settings=np.array([1.0, 1.0, 5.0]),
         ),
     ],
     ids=["empty", "garbage", "truncated-zip", "missing-arrays", "bad-settings"],
@@ -201,7 +209,9 @@ def test_garbage_blob_is_value_error(blob):
 
 def test_other_version_is_value_error(features):
     blob = _npz(
-        points=features.points, attributes=features.attributes, descriptors=features.descriptors,
+        points=features.points,
+        attributes=features.attributes,
+        descriptors=features.descriptors,
         header=np.array([FEATURES_FORMAT_VERSION + 1, *features.image_size, features.n_detected]),
         settings=np.array([1000.0, 2000.0, 0.001]),
     )
@@ -211,8 +221,11 @@ def test_other_version_is_value_error(features):
 
 def test_pickled_object_arrays_are_refused():
     blob = _npz(
-        points=np.array([object()], dtype=object), attributes=np.zeros((0, 4)), descriptors=np.zeros((0, 61)),
-        header=np.array([FEATURES_FORMAT_VERSION, 10, 10, 0]), settings=np.array([1000.0, 2000.0, 0.001]),
+        points=np.array([object()], dtype=object),
+        attributes=np.zeros((0, 4)),
+        descriptors=np.zeros((0, 61)),
+        header=np.array([FEATURES_FORMAT_VERSION, 10, 10, 0]),
+        settings=np.array([1000.0, 2000.0, 0.001]),
     )
     with pytest.raises(ValueError):
         features_from_bytes(blob)

@@ -43,9 +43,15 @@ def evidence(n_inliers: int = 100, area_fraction: float = 0.5, H: bool = True, p
     inliers = np.zeros(300, bool)
     inliers[:n_inliers] = True
     return MatchEvidence(
-        n_ref_keypoints=1000, n_query_keypoints=1000, n_candidates=300, tentative=tentative, inliers=inliers,
-        H=np.eye(3) if H else None, outline=np.zeros((4, 2)) if H else None,
-        area_fraction=area_fraction if H else 0.0, problems=list(problems),
+        n_ref_keypoints=1000,
+        n_query_keypoints=1000,
+        n_candidates=300,
+        tentative=tentative,
+        inliers=inliers,
+        H=np.eye(3) if H else None,
+        outline=np.zeros((4, 2)) if H else None,
+        area_fraction=area_fraction if H else 0.0,
+        problems=list(problems),
     )
 
 
@@ -73,7 +79,7 @@ def test_similarity_lifts_few_inliers():
     assert verdict.result and verdict.extra["decided_by"] == "similarity"
     assert verdict.reason.startswith("similarity: 0.75 >= ")
     # the robust rule alone (15 inliers) would have rejected this pair
-    assert 8 < DEFAULT.min_inliers
+    assert DEFAULT.min_inliers > 8
 
 
 @pytest.mark.parametrize(
@@ -82,8 +88,12 @@ def test_similarity_lifts_few_inliers():
         ({"n_inliers": 8}, 0.3, "fused_score", "fused score"),
         ({"n_inliers": 5}, 0.99, "geometric_minimum", "5 inliers < 8 required"),
         ({"n_inliers": 0, "H": False}, 1.0, "no_homography", "no homography"),
-        ({"n_inliers": 300, "problems": ["projected outline is not convex"]}, 1.0, "implausible_homography",
-         "implausible homography"),
+        (
+            {"n_inliers": 300, "problems": ["projected outline is not convex"]},
+            1.0,
+            "implausible_homography",
+            "implausible homography",
+        ),
         ({"n_inliers": 300, "area_fraction": 0.001}, 1.0, "outline_area", "outline covers"),
     ],
 )
@@ -160,7 +170,9 @@ def test_profile_round_trip_with_fused_fields(tmp_path, suffix):
 
 
 def test_old_profile_without_fused_fields_loads():
-    old = {k: val for k, val in Thresholds(min_inliers=20).to_dict().items() if k != "rule" and not k.startswith("fused")}
+    old = {
+        k: val for k, val in Thresholds(min_inliers=20).to_dict().items() if k != "rule" and not k.startswith("fused")
+    }
     t = Thresholds.from_dict(old)
     assert t.min_inliers == 20 and t.rule == "fused" and t.fused_threshold == DEFAULT.fused_threshold
     with pytest.raises(ValueError, match="rule"):
@@ -195,8 +207,11 @@ def synthetic_set(seed: int = 1):
     neg_sim = np.clip(rng.normal(0.3, 0.1, 200), 0, 0.62)
     pos_inl = np.concatenate([rng.integers(6, 15, 30), rng.integers(15, 600, 70)])
     pos_sim = np.clip(rng.normal(0.75, 0.1, 100), 0.3, 1)
-    return (np.concatenate([neg_inl, pos_inl]), np.concatenate([neg_sim, pos_sim]),
-            np.concatenate([np.zeros(200, int), np.ones(100, int)]))
+    return (
+        np.concatenate([neg_inl, pos_inl]),
+        np.concatenate([neg_sim, pos_sim]),
+        np.concatenate([np.zeros(200, int), np.ones(100, int)]),
+    )
 
 
 @pytest.mark.parametrize("target", [0.0, 0.01, 0.05])
@@ -287,8 +302,12 @@ def test_same_kind_different_objects_rejected(ref, query):
     result = _verify_files(DATA_DIR, ref, query)
     assert result.rule == "fused" and result.similarity is not None
     assert not result.verdict.result, result.verdict.reason
-    assert result.verdict.extra["decided_by"] in ("geometric_minimum", "no_homography", "implausible_homography",
-                                                  "fused_score")
+    assert result.verdict.extra["decided_by"] in (
+        "geometric_minimum",
+        "no_homography",
+        "implausible_homography",
+        "fused_score",
+    )
 
 
 def test_missing_embedding_recomputed(pair_same):

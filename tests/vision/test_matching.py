@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vision.features import FeatureSettings, Features, empty_features
+from vision.features import Features, FeatureSettings, empty_features
 from vision.matching import CandidateMatches, empty_candidates, knn_match, matched_points, ratio_mask
 from vision.pipeline import prepare_photo
 
@@ -19,16 +19,22 @@ def same_features(pair_same) -> tuple[Features, Features]:
 
 def subset(features: Features, n: int) -> Features:
     return Features(
-        features.points[:n], features.attributes[:n], features.descriptors[:n], features.image_size,
-        features.n_detected, features.settings,
+        features.points[:n],
+        features.attributes[:n],
+        features.descriptors[:n],
+        features.image_size,
+        features.n_detected,
+        features.settings,
     )
 
 
 def candidates(query_idx, distance, second) -> CandidateMatches:
     n = len(query_idx)
     return CandidateMatches(
-        np.arange(n, dtype=np.int32), np.asarray(query_idx, np.int32),
-        np.asarray(distance, np.float32), np.asarray(second, np.float32),
+        np.arange(n, dtype=np.int32),
+        np.asarray(query_idx, np.int32),
+        np.asarray(distance, np.float32),
+        np.asarray(second, np.float32),
     )
 
 

@@ -159,8 +159,9 @@ def test_fused_no_worse_than_robust_on_samples(samples_dir):
 
 
 def run_cli(*args) -> dict:
-    out = subprocess.run([sys.executable, "-m", "vision", *map(str, args)], cwd=REPO, capture_output=True,
-                         text=True, timeout=300)
+    out = subprocess.run(
+        [sys.executable, "-m", "vision", *map(str, args)], cwd=REPO, capture_output=True, text=True, timeout=300
+    )
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout)
 

@@ -147,14 +147,10 @@ class ReferenceRecord:
             key = data["key"]
             user_id, _ = split_key(key)
             if data["user_id"] != user_id:
-                raise CorruptReferenceError(
-                    f"reference metadata of {key!r} names another user"
-                )
+                raise CorruptReferenceError(f"reference metadata of {key!r} names another user")
             created_at = datetime.fromisoformat(data["created_at"])
             if created_at.tzinfo is None:
-                raise CorruptReferenceError(
-                    f"reference metadata of {key!r} has a naive created_at"
-                )
+                raise CorruptReferenceError(f"reference metadata of {key!r} has a naive created_at")
             ints = {name: data[name] for name in ("n_keypoints", "width", "height")}
             content_type = data["content_type"]
         except (KeyError, TypeError, ValueError) as exc:
@@ -163,13 +159,9 @@ class ReferenceRecord:
             raise CorruptReferenceError(f"reference metadata is malformed: {exc}") from exc
         for name, value in ints.items():
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-                raise CorruptReferenceError(
-                    f"reference metadata of {key!r} has a bad {name}: {value!r}"
-                )
+                raise CorruptReferenceError(f"reference metadata of {key!r} has a bad {name}: {value!r}")
         if content_type not in CONTENT_TYPES:
-            raise CorruptReferenceError(
-                f"reference metadata of {key!r} has a bad content_type: {content_type!r}"
-            )
+            raise CorruptReferenceError(f"reference metadata of {key!r} has a bad content_type: {content_type!r}")
         return cls(
             key=key,
             user_id=user_id,
@@ -210,14 +202,10 @@ def decode_metadata(raw: bytes, expected_key: str | None = None) -> ReferenceRec
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise CorruptReferenceError(f"reference metadata is not valid JSON: {exc}") from exc
     if isinstance(data, dict) and data.get("version") != METADATA_VERSION:
-        raise CorruptReferenceError(
-            f"reference metadata has unsupported version {data.get('version')!r}"
-        )
+        raise CorruptReferenceError(f"reference metadata has unsupported version {data.get('version')!r}")
     record = ReferenceRecord.from_json(data)
     if expected_key is not None and record.key != expected_key:
-        raise CorruptReferenceError(
-            f"reference metadata stored under {expected_key!r} claims key {record.key!r}"
-        )
+        raise CorruptReferenceError(f"reference metadata stored under {expected_key!r} claims key {record.key!r}")
     return record
 
 
@@ -284,9 +272,7 @@ def check_put_args(
         if value < minimum:
             raise ValueError(f"{name} must be >= {minimum}, got {value}")
     if content_type not in CONTENT_TYPES:
-        raise ValueError(
-            f"content_type must be one of {sorted(CONTENT_TYPES)}, got {content_type!r}"
-        )
+        raise ValueError(f"content_type must be one of {sorted(CONTENT_TYPES)}, got {content_type!r}")
     return blobs[0], blobs[1]
 
 

@@ -93,9 +93,7 @@ def _flatten(table: Mapping[str, Any], path: tuple[str, ...], out: dict[str, str
             out["_".join(full).upper()] = text
 
 
-def settings_from_env_and_secrets(
-    env: Mapping[str, str], secrets: Mapping[str, Any] | None
-) -> dict[str, str]:
+def settings_from_env_and_secrets(env: Mapping[str, str], secrets: Mapping[str, Any] | None) -> dict[str, str]:
     """Merge the environment and Streamlit secrets into one flat ``str -> str`` dict.
 
     Flattening of ``secrets`` (a ``st.secrets``-like nested mapping):

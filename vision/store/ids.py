@@ -63,15 +63,12 @@ def validate_user_id(user_id: str) -> str:
     if not user_id:
         raise _invalid_user_id("user id is empty")
     if len(user_id) > MAX_USER_ID_LENGTH:
-        raise _invalid_user_id(
-            f"user id is {len(user_id)} characters long; the limit is {MAX_USER_ID_LENGTH}"
-        )
+        raise _invalid_user_id(f"user id is {len(user_id)} characters long; the limit is {MAX_USER_ID_LENGTH}")
     for position, char in enumerate(user_id):
         if not _USER_ID_CHAR.fullmatch(char):
             # repr() so that a NUL or a newline is visible in the message.
             raise _invalid_user_id(
-                f"user id contains {char!r} at position {position}; "
-                f"allowed characters are {USER_ID_ALPHABET}"
+                f"user id contains {char!r} at position {position}; allowed characters are {USER_ID_ALPHABET}"
             )
     if user_id.startswith("."):
         raise _invalid_user_id("user id must not start with '.'")
@@ -124,15 +121,11 @@ def split_key(key: str) -> tuple[str, str]:
     if not isinstance(key, str):
         raise _invalid_user_id(f"reference key must be a string, not {type(key).__name__}")
     if key.count("/") != 1:
-        raise _invalid_user_id(
-            f"reference key must look like '<user id>/<32 hex digits>', got {key[:100]!r}"
-        )
+        raise _invalid_user_id(f"reference key must look like '<user id>/<32 hex digits>', got {key[:100]!r}")
     user_id, ref_id = key.split("/")
     validate_user_id(user_id)
     if not _REF_ID.fullmatch(ref_id):
-        raise _invalid_user_id(
-            f"reference key must end in 32 lowercase hex digits, got {ref_id[:100]!r}"
-        )
+        raise _invalid_user_id(f"reference key must end in 32 lowercase hex digits, got {ref_id[:100]!r}")
     return user_id, ref_id
 
 

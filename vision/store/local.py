@@ -74,9 +74,7 @@ class LocalReferenceStore(BlobReferenceStore):
     def _unavailable(self, action: str, exc: OSError) -> StoreUnavailableError:
         reason = "access-denied" if isinstance(exc, PermissionError) else "io-error"
         detail = exc.strerror or type(exc).__name__
-        return StoreUnavailableError(
-            f"local reference store at {self.root}: cannot {action}: {detail}", reason=reason
-        )
+        return StoreUnavailableError(f"local reference store at {self.root}: cannot {action}: {detail}", reason=reason)
 
     @staticmethod
     def _write_atomic(path: Path, data: bytes) -> None:
@@ -117,12 +115,22 @@ class LocalReferenceStore(BlobReferenceStore):
             was written is removed.
         """
         image, features = check_put_args(
-            user_id, image, features,
-            n_keypoints=n_keypoints, width=width, height=height, content_type=content_type,
+            user_id,
+            image,
+            features,
+            n_keypoints=n_keypoints,
+            width=width,
+            height=height,
+            content_type=content_type,
         )
         record = ReferenceRecord(
-            key=new_key(user_id), user_id=user_id, created_at=utc_now(),
-            n_keypoints=n_keypoints, width=width, height=height, content_type=content_type,
+            key=new_key(user_id),
+            user_id=user_id,
+            created_at=utc_now(),
+            n_keypoints=n_keypoints,
+            width=width,
+            height=height,
+            content_type=content_type,
         )
         paths = [self._path(record.key, s) for s in (_IMAGE, _FEATURES, _META)]
         try:

@@ -74,11 +74,20 @@ DEFAULT_MAX_ATTEMPTS = 2
 _IMAGE, _FEATURES, _META = BlobReferenceStore.IMAGE_SUFFIX, BlobReferenceStore.FEATURES_SUFFIX, ".json"
 _META_NAME = re.compile(r"([0-9a-f]{32})\.json")
 _NOT_FOUND_CODES = frozenset({"NoSuchKey", "404", "NotFound"})
-_DENIED_CODES = frozenset({
-    "AccessDenied", "403", "Forbidden", "InvalidAccessKeyId", "SignatureDoesNotMatch",
-    "ExpiredToken", "InvalidToken", "TokenRefreshRequired", "AllAccessDisabled",
-    "AccountProblem",
-})
+_DENIED_CODES = frozenset(
+    {
+        "AccessDenied",
+        "403",
+        "Forbidden",
+        "InvalidAccessKeyId",
+        "SignatureDoesNotMatch",
+        "ExpiredToken",
+        "InvalidToken",
+        "TokenRefreshRequired",
+        "AllAccessDisabled",
+        "AccountProblem",
+    }
+)
 
 T = TypeVar("T")
 
@@ -199,9 +208,7 @@ class S3ReferenceStore(BlobReferenceStore):
         user_id, ref_id = split_key(key)  # validated: no escape from the prefix
         return f"{self.prefix}{user_id}/{ref_id}{suffix}"
 
-    def _call(
-        self, action: str, fn: Callable[..., T], /, *, not_found: bool = False, **kwargs: Any
-    ) -> T:
+    def _call(self, action: str, fn: Callable[..., T], /, *, not_found: bool = False, **kwargs: Any) -> T:
         """Run one client call, translating botocore errors.
 
         With ``not_found=True`` a missing object raises the internal
@@ -215,13 +222,12 @@ class S3ReferenceStore(BlobReferenceStore):
                 raise
             error = _translate(exc, action, self.bucket)
             if isinstance(error, _NotFound) and not not_found:
-                error = StoreUnavailableError(
-                    f"S3 bucket {self.bucket!r}: cannot {action}: {error}", reason="error"
-                )
+                error = StoreUnavailableError(f"S3 bucket {self.bucket!r}: cannot {action}: {error}", reason="error")
             raise error from exc
 
     def _get_bytes(self, action: str, object_key: str) -> bytes:
         """Download one object; raises ``_NotFound`` when it does not exist."""
+
         def fetch() -> bytes:
             response = self.client.get_object(Bucket=self.bucket, Key=object_key)
             # Reading the body is network I/O too: a read timeout or a reset
@@ -240,7 +246,7 @@ class S3ReferenceStore(BlobReferenceStore):
             )
             for error in response.get("Errors", []):
                 log.warning("could not remove s3://%s/%s: %s", self.bucket, error.get("Key"), error.get("Code"))
-        except Exception as exc:  # noqa: BLE001 - rollback must not mask the real error
+        except Exception as exc:
             log.warning("could not remove %s from s3://%s: %s", object_keys, self.bucket, exc)
 
     # -- writing -----------------------------------------------------------
@@ -266,12 +272,22 @@ class S3ReferenceStore(BlobReferenceStore):
             An upload failed; the objects of this put are deleted (best effort).
         """
         image, features = check_put_args(
-            user_id, image, features,
-            n_keypoints=n_keypoints, width=width, height=height, content_type=content_type,
+            user_id,
+            image,
+            features,
+            n_keypoints=n_keypoints,
+            width=width,
+            height=height,
+            content_type=content_type,
         )
         record = ReferenceRecord(
-            key=new_key(user_id), user_id=user_id, created_at=utc_now(),
-            n_keypoints=n_keypoints, width=width, height=height, content_type=content_type,
+            key=new_key(user_id),
+            user_id=user_id,
+            created_at=utc_now(),
+            n_keypoints=n_keypoints,
+            width=width,
+            height=height,
+            content_type=content_type,
         )
         uploads = [
             (self._object_key(record.key, _IMAGE), image, content_type),
@@ -281,9 +297,7 @@ class S3ReferenceStore(BlobReferenceStore):
         done = 0
         try:
             for object_key, body, object_type in uploads:
-                self.client.put_object(
-                    Bucket=self.bucket, Key=object_key, Body=body, ContentType=object_type
-                )
+                self.client.put_object(Bucket=self.bucket, Key=object_key, Body=body, ContentType=object_type)
                 done += 1
         except BaseException as exc:
             never_connected = isinstance(exc, (EndpointConnectionError, ConnectTimeoutError))
@@ -313,9 +327,12 @@ class S3ReferenceStore(BlobReferenceStore):
         if not isinstance(features, (bytes, bytearray, memoryview)):
             raise TypeError(f"features must be bytes, not {type(features).__name__}")
         self._call(
-            f"save features of {key!r}", self.client.put_object,
-            Bucket=self.bucket, Key=self._object_key(key, _FEATURES),
-            Body=bytes(features), ContentType="application/octet-stream",
+            f"save features of {key!r}",
+            self.client.put_object,
+            Bucket=self.bucket,
+            Key=self._object_key(key, _FEATURES),
+            Body=bytes(features),
+            ContentType="application/octet-stream",
         )
 
     def delete(self, key: str) -> None:
@@ -329,18 +346,24 @@ class S3ReferenceStore(BlobReferenceStore):
         validate_key(key)
         try:
             self._call(
-                f"check {key!r}", self.client.head_object, not_found=True,
-                Bucket=self.bucket, Key=self._object_key(key, _META),
+                f"check {key!r}",
+                self.client.head_object,
+                not_found=True,
+                Bucket=self.bucket,
+                Key=self._object_key(key, _META),
             )
             existed = True
         except _NotFound:
             existed = False
         self._call(
-            f"delete {key!r}", self.client.delete_object,
-            Bucket=self.bucket, Key=self._object_key(key, _META),
+            f"delete {key!r}",
+            self.client.delete_object,
+            Bucket=self.bucket,
+            Key=self._object_key(key, _META),
         )
         response = self._call(
-            f"delete {key!r}", self.client.delete_objects,
+            f"delete {key!r}",
+            self.client.delete_objects,
             Bucket=self.bucket,
             Delete={
                 "Objects": [{"Key": self._object_key(key, s)} for s in (_IMAGE, _FEATURES)],
@@ -415,7 +438,7 @@ class S3ReferenceStore(BlobReferenceStore):
         action = f"list references of {user_id!r}"
         for page in self._list_pages(action, Prefix=user_prefix):
             for item in page.get("Contents", []):
-                match = _META_NAME.fullmatch(item["Key"][len(user_prefix):])
+                match = _META_NAME.fullmatch(item["Key"][len(user_prefix) :])
                 if not match:
                     continue  # blobs and strangers
                 key = f"{user_id}/{match.group(1)}"
@@ -438,7 +461,7 @@ class S3ReferenceStore(BlobReferenceStore):
         found = []
         for page in self._list_pages("list users", Prefix=self.prefix, Delimiter="/"):
             for common in page.get("CommonPrefixes", []):
-                name = common["Prefix"][len(self.prefix):].rstrip("/")
+                name = common["Prefix"][len(self.prefix) :].rstrip("/")
                 try:
                     found.append(validate_user_id(name))
                 except ValueError:
@@ -453,7 +476,8 @@ class S3ReferenceStore(BlobReferenceStore):
         """
         validate_key(key)
         return self._call(
-            f"sign a URL for {key!r}", self.client.generate_presigned_url,
+            f"sign a URL for {key!r}",
+            self.client.generate_presigned_url,
             ClientMethod="get_object",
             Params={"Bucket": self.bucket, "Key": self._object_key(key, _IMAGE)},
             ExpiresIn=self.presign_expiry_s,
@@ -521,18 +545,13 @@ def s3_store_from_settings(settings: Mapping[str, str]) -> S3ReferenceStore:
     bucket = _text(settings, "VISION_S3_BUCKET")
     if bucket is None:
         raise StoreConfigError(
-            "VISION_STORE is 's3' but VISION_S3_BUCKET is not set "
-            "(set it in the environment or in Streamlit secrets)"
+            "VISION_STORE is 's3' but VISION_S3_BUCKET is not set (set it in the environment or in Streamlit secrets)"
         )
     endpoint_url = _text(settings, "VISION_S3_ENDPOINT_URL")
     if endpoint_url is not None and not endpoint_url.startswith(("http://", "https://")):
-        raise StoreConfigError(
-            f"VISION_S3_ENDPOINT_URL must start with http:// or https://, got {endpoint_url!r}"
-        )
+        raise StoreConfigError(f"VISION_S3_ENDPOINT_URL must start with http:// or https://, got {endpoint_url!r}")
     region = (
-        _text(settings, "VISION_S3_REGION")
-        or _text(settings, "AWS_REGION")
-        or _text(settings, "AWS_DEFAULT_REGION")
+        _text(settings, "VISION_S3_REGION") or _text(settings, "AWS_REGION") or _text(settings, "AWS_DEFAULT_REGION")
     )
     key_id = _text(settings, "AWS_ACCESS_KEY_ID")
     secret = _text(settings, "AWS_SECRET_ACCESS_KEY")
@@ -547,9 +566,7 @@ def s3_store_from_settings(settings: Mapping[str, str]) -> S3ReferenceStore:
         retries={
             # total_max_attempts counts the first try; "max_attempts" would
             # count only retries (one more request than intended).
-            "total_max_attempts": _number(
-                settings, "VISION_S3_MAX_ATTEMPTS", DEFAULT_MAX_ATTEMPTS, integer=True
-            ),
+            "total_max_attempts": _number(settings, "VISION_S3_MAX_ATTEMPTS", DEFAULT_MAX_ATTEMPTS, integer=True),
             "mode": "standard",
         },
         signature_version="s3v4",
@@ -570,7 +587,5 @@ def s3_store_from_settings(settings: Mapping[str, str]) -> S3ReferenceStore:
         client,
         bucket,
         prefix=settings.get("VISION_S3_PREFIX", DEFAULT_PREFIX) or "",
-        presign_expiry_s=_number(
-            settings, "VISION_S3_PRESIGN_EXPIRY", DEFAULT_PRESIGN_EXPIRY_S, integer=True
-        ),
+        presign_expiry_s=_number(settings, "VISION_S3_PRESIGN_EXPIRY", DEFAULT_PRESIGN_EXPIRY_S, integer=True),
     )

@@ -101,22 +101,81 @@ class Tagger(Protocol):
 
 # Plural -> singular for words the suffix rules below get wrong.
 _IRREGULAR = {
-    "people": "person", "men": "man", "women": "woman", "children": "child",
-    "mice": "mouse", "geese": "goose", "teeth": "tooth", "feet": "foot", "oxen": "ox",
-    "knives": "knife", "leaves": "leaf", "wolves": "wolf", "shelves": "shelf",
-    "loaves": "loaf", "calves": "calf", "halves": "half", "scarves": "scarf",
-    "cacti": "cactus", "fungi": "fungus", "buses": "bus", "lenses": "lens",
-    "potatoes": "potato", "tomatoes": "tomato", "mangoes": "mango", "heroes": "hero",
-    "volcanoes": "volcano", "mosquitoes": "mosquito", "torpedoes": "torpedo",
-    "dominoes": "domino", "echoes": "echo", "buffaloes": "buffalo",
+    "people": "person",
+    "men": "man",
+    "women": "woman",
+    "children": "child",
+    "mice": "mouse",
+    "geese": "goose",
+    "teeth": "tooth",
+    "feet": "foot",
+    "oxen": "ox",
+    "knives": "knife",
+    "leaves": "leaf",
+    "wolves": "wolf",
+    "shelves": "shelf",
+    "loaves": "loaf",
+    "calves": "calf",
+    "halves": "half",
+    "scarves": "scarf",
+    "cacti": "cactus",
+    "fungi": "fungus",
+    "buses": "bus",
+    "lenses": "lens",
+    "potatoes": "potato",
+    "tomatoes": "tomato",
+    "mangoes": "mango",
+    "heroes": "hero",
+    "volcanoes": "volcano",
+    "mosquitoes": "mosquito",
+    "torpedoes": "torpedo",
+    "dominoes": "domino",
+    "echoes": "echo",
+    "buffaloes": "buffalo",
 }
 # Words ending in "s" that are singular (or have no other form).
-_INVARIANT = {"lens", "species", "series", "news", "gas", "chaos", "canvas", "atlas",
-              "bias", "christmas", "chassis", "corps", "means", "mathematics", "physics"}
+_INVARIANT = {
+    "lens",
+    "species",
+    "series",
+    "news",
+    "gas",
+    "chaos",
+    "canvas",
+    "atlas",
+    "bias",
+    "christmas",
+    "chassis",
+    "corps",
+    "means",
+    "mathematics",
+    "physics",
+}
 # Singulars ending in "ie", whose "-ies" plural must not become "-y" (cookies -> cookie).
-_IE_SINGULARS = {"tie", "bowtie", "pie", "magpie", "potpie", "collie", "cookie", "movie",
-                 "zombie", "brownie", "hoodie", "smoothie", "selfie", "calorie", "rookie",
-                 "goalie", "kelpie", "scottie", "genie", "hippie", "birdie", "budgie"}
+_IE_SINGULARS = {
+    "tie",
+    "bowtie",
+    "pie",
+    "magpie",
+    "potpie",
+    "collie",
+    "cookie",
+    "movie",
+    "zombie",
+    "brownie",
+    "hoodie",
+    "smoothie",
+    "selfie",
+    "calorie",
+    "rookie",
+    "goalie",
+    "kelpie",
+    "scottie",
+    "genie",
+    "hippie",
+    "birdie",
+    "budgie",
+}
 _SINGULAR_S_ENDINGS = ("ss", "us", "is", "ous", "'s")
 _ES_ENDINGS = ("sses", "xes", "zzes", "ches", "shes")
 _SEPARATORS = re.compile(r"[\s_\-]+")
@@ -168,8 +227,9 @@ def normalise_tag(word: str) -> str:
     return " ".join(words)
 
 
-def tag_verdict(tagger: Tagger, image_bgr: np.ndarray, tag: str | None,
-                min_confidence: float = DEFAULT_MIN_CONFIDENCE) -> Verdict:
+def tag_verdict(
+    tagger: Tagger, image_bgr: np.ndarray, tag: str | None, min_confidence: float = DEFAULT_MIN_CONFIDENCE
+) -> Verdict:
     """The tag flow's contract answer for one photo.
 
     Parameters
@@ -196,11 +256,17 @@ def tag_verdict(tagger: Tagger, image_bgr: np.ndarray, tag: str | None,
     try:
         found = tagger.match(image_bgr, tag.strip(), min_confidence)
     except TaggerError as exc:
-        return Verdict(500, CLARIFAI_API_FAULT, False, reason=f"{tagger.name} tagger: {exc.cause}",
-                       extra={"backend": tagger.name})
-    extra = {"backend": tagger.name, "tag": found.tag, "concept": found.concept,
-             "score": round(float(found.score), 4), "min_confidence": min_confidence,
-             "concepts": [c.to_dict() for c in found.concepts[:VERDICT_CONCEPTS]]}
+        return Verdict(
+            500, CLARIFAI_API_FAULT, False, reason=f"{tagger.name} tagger: {exc.cause}", extra={"backend": tagger.name}
+        )
+    extra = {
+        "backend": tagger.name,
+        "tag": found.tag,
+        "concept": found.concept,
+        "score": round(float(found.score), 4),
+        "min_confidence": min_confidence,
+        "concepts": [c.to_dict() for c in found.concepts[:VERDICT_CONCEPTS]],
+    }
     if found.matched:
         return Verdict(200, MATCHED, True, reason=_reason(found, min_confidence), extra=extra)
     return Verdict(200, NOT_MATCHED, False, reason=_reason(found, min_confidence), extra=extra)

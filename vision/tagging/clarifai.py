@@ -51,16 +51,16 @@ class ClarifaiTagger:
 
     name = "clarifai"
 
-    def __init__(self, pat: str, *, target: str = DEFAULT_TARGET, secure: bool = True,
-                 timeout_s: float = 10.0) -> None:
+    def __init__(self, pat: str, *, target: str = DEFAULT_TARGET, secure: bool = True, timeout_s: float = 10.0) -> None:
         if not pat or not pat.strip():
             raise TaggerError("Clarifai personal access token is empty")
         self._metadata = (("authorization", "Key " + pat.strip()),)
         self._pat = pat.strip()
         self.target = target
         self.timeout_s = float(timeout_s)
-        channel = (grpc.secure_channel(target, grpc.ssl_channel_credentials()) if secure
-                   else grpc.insecure_channel(target))
+        channel = (
+            grpc.secure_channel(target, grpc.ssl_channel_credentials()) if secure else grpc.insecure_channel(target)
+        )
         self._channel = channel
         # The method is bound directly: clarifai-grpc's V2Stub needs a global
         # that only its ClarifaiChannel helpers set (and those fix the host).
@@ -129,8 +129,9 @@ class ClarifaiTagger:
         request = service_pb2.PostModelOutputsRequest(
             user_app_id=resources_pb2.UserAppIDSet(user_id=USER_ID, app_id=APP_ID),
             model_id=MODEL_ID,
-            inputs=[resources_pb2.Input(data=resources_pb2.Data(
-                image=resources_pb2.Image(base64=encode_jpeg(image_bgr))))],
+            inputs=[
+                resources_pb2.Input(data=resources_pb2.Data(image=resources_pb2.Image(base64=encode_jpeg(image_bgr))))
+            ],
         )
         try:
             response = self._post_model_outputs(request, metadata=self._metadata, timeout=self.timeout_s)

@@ -16,7 +16,6 @@ from typing import Any
 
 from vision.errors import ImageInputError
 from vision.imageio import read_image_file
-
 from vision.tagging.base import DEFAULT_MIN_CONFIDENCE, TaggerError, tag_verdict
 from vision.tagging.evaluate import evaluate_tags
 from vision.tagging.factory import BACKENDS, tagger_from_settings
@@ -25,8 +24,9 @@ ProfileLoader = Callable[[str], Any]
 """Maps a profile name to an object with a ``tag_min_confidence`` attribute."""
 
 
-def add_tag_commands(subparsers, min_confidence: float = DEFAULT_MIN_CONFIDENCE,
-                     profile_loader: ProfileLoader | None = None) -> None:
+def add_tag_commands(
+    subparsers, min_confidence: float = DEFAULT_MIN_CONFIDENCE, profile_loader: ProfileLoader | None = None
+) -> None:
     """Register the ``tag`` and ``evaluate-tags`` sub-commands.
 
     Parameters

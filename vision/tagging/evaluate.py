@@ -11,7 +11,6 @@ from typing import Any
 
 from vision.errors import ImageInputError
 from vision.imageio import read_image_file
-
 from vision.tagging.base import DEFAULT_MIN_CONFIDENCE, Concept, Tagger, TaggerError, normalise_tag
 
 TOP_K = 5
@@ -68,13 +67,20 @@ def evaluate_image(tagger: Tagger, image, labels: list[str], min_confidence: flo
     wanted = {normalise_tag(x) for x in labels}
     hits = [bool(_names_of(tagger, c) & wanted) for c in ranked]
     best = max(found, key=lambda m: (m.matched, m.score))
-    return {"top1": bool(hits[:1] and hits[0]), "top5": any(hits), "matched": best.matched,
-            "score": round(best.score, 4), "concept": best.concept,
-            "predicted": [c.to_dict() for c in ranked], "latency_ms": round(latency, 2)}
+    return {
+        "top1": bool(hits[:1] and hits[0]),
+        "top5": any(hits),
+        "matched": best.matched,
+        "score": round(best.score, 4),
+        "concept": best.concept,
+        "predicted": [c.to_dict() for c in ranked],
+        "latency_ms": round(latency, 2),
+    }
 
 
-def evaluate_tags(data_dir: Path, tagger: Tagger, min_confidence: float = DEFAULT_MIN_CONFIDENCE,
-                  progress: bool = True) -> dict[str, Any]:
+def evaluate_tags(
+    data_dir: Path, tagger: Tagger, min_confidence: float = DEFAULT_MIN_CONFIDENCE, progress: bool = True
+) -> dict[str, Any]:
     """Top-1/top-5 accuracy, own-label match rate and latency of a tagger.
 
     Parameters
@@ -130,8 +136,9 @@ def _short(outcome: dict[str, Any]) -> str:
     return f"top1={top} top5={'ok' if outcome['top5'] else 'miss'} matched={outcome['matched']}"
 
 
-def _summary(tagger: Tagger, rows: list, results: list[dict], failures: list[dict],
-             min_confidence: float) -> dict[str, Any]:
+def _summary(
+    tagger: Tagger, rows: list, results: list[dict], failures: list[dict], min_confidence: float
+) -> dict[str, Any]:
     """Aggregate per-image outcomes."""
     n = len(results)
 

@@ -56,8 +56,7 @@ def tagger_from_settings(settings: Mapping[str, str], backend: str = "local") ->
         return LocalTagger()
     if backend == "clarifai":
         if not clarifai_configured(settings):
-            raise TaggerError(f"Clarifai is not configured: set {PAT_KEY} in the environment "
-                              "or in Streamlit secrets")
+            raise TaggerError(f"Clarifai is not configured: set {PAT_KEY} in the environment or in Streamlit secrets")
         from vision.tagging.clarifai import ClarifaiTagger
 
         timeout = float(settings.get(TIMEOUT_KEY) or 10.0)

@@ -53,12 +53,53 @@ EVERYDAY_SYNONYMS: dict[str, tuple[str, ...]] = {
 """Tag -> extra ImageNet class ids it also names, only where WordNet lacks the everyday word."""
 
 DISPLAY_CONCEPTS: tuple[str, ...] = (
-    "animal", "dog", "cat", "bird", "fish", "insect", "spider", "snake", "lizard",
-    "turtle", "frog", "monkey", "bear", "vehicle", "car", "truck", "bus", "bicycle",
-    "boat", "aircraft", "train", "furniture", "chair", "table", "food", "fruit",
-    "vegetable", "bread", "beverage", "plant", "flower", "musical instrument", "computer",
-    "phone", "clock", "ball", "bottle", "cup", "book", "building", "clothing", "shoe",
-    "hat", "bag", "toy", "tool", "weapon",
+    "animal",
+    "dog",
+    "cat",
+    "bird",
+    "fish",
+    "insect",
+    "spider",
+    "snake",
+    "lizard",
+    "turtle",
+    "frog",
+    "monkey",
+    "bear",
+    "vehicle",
+    "car",
+    "truck",
+    "bus",
+    "bicycle",
+    "boat",
+    "aircraft",
+    "train",
+    "furniture",
+    "chair",
+    "table",
+    "food",
+    "fruit",
+    "vegetable",
+    "bread",
+    "beverage",
+    "plant",
+    "flower",
+    "musical instrument",
+    "computer",
+    "phone",
+    "clock",
+    "ball",
+    "bottle",
+    "cup",
+    "book",
+    "building",
+    "clothing",
+    "shoe",
+    "hat",
+    "bag",
+    "toy",
+    "tool",
+    "weapon",
 )
 """Aggregated concepts :meth:`LocalTagger.concepts` shows next to the leaf classes."""
 
@@ -313,8 +354,9 @@ class LocalTagger:
     def synonyms(self, class_name: str) -> frozenset[str]:
         """Normalised own lemmas of every class whose display name is ``class_name``."""
         key = normalise_tag(class_name)
-        return frozenset(normalise_tag(lemma) for names in self.vocabulary.names
-                         if normalise_tag(names[0]) == key for lemma in names)
+        return frozenset(
+            normalise_tag(lemma) for names in self.vocabulary.names if normalise_tag(names[0]) == key for lemma in names
+        )
 
     def concepts(self, image_bgr: np.ndarray, top_k: int = 10) -> list[Concept]:
         """Leaf classes and aggregated everyday concepts ("dog"), best first.
