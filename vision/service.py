@@ -30,6 +30,7 @@ from vision.decision import Thresholds
 from vision.errors import ImageInputError
 from vision.features import Features, features_to_bytes
 from vision.imageio import DEFAULT_LIMITS, DecodeLimits, decode_base64, decode_image, read_header
+from vision.logsafe import safe_text
 from vision.pipeline import reference_features, register_photo, verify_photo
 from vision.references import save_reference
 from vision.store.base import (
@@ -45,6 +46,7 @@ from vision.store.ids import validate_user_id
 
 __all__ = [
     "ANONYMOUS_PREFIX",
+    "MAX_TAG_CHARS",
     "TAG_DECODE_SIDE",
     "describe_user_id",
     "new_anonymous_id",
@@ -64,6 +66,9 @@ ANONYMOUS_PREFIX = "anon-"
 TAG_DECODE_SIDE = 512
 """JPEGs are DCT-reduced to about this long side before tagging (the model sees 224 px)."""
 
+MAX_TAG_CHARS = 64
+"""Longest tag word accepted (longer ones are ``400 No Tag``; nothing longer is logged or echoed)."""
+
 Gate = Callable[[], ContextManager[Any]]
 
 
@@ -77,12 +82,10 @@ def new_anonymous_id() -> str:
 
 
 def describe_user_id(user_id: object) -> str:
-    """A short, log-safe rendering of a (possibly hostile) user id."""
+    """A short, log-safe rendering of a (possibly hostile) user id: capped, control characters escaped."""
     if not isinstance(user_id, str):
         return f"<{type(user_id).__name__}>"
-    if len(user_id) > 40:
-        return f"{user_id[:32]!r}...({len(user_id)} chars)"
-    return repr(user_id)
+    return repr(safe_text(user_id, 40))
 
 
 def _with_extra(verdict: v.Verdict, **extra: Any) -> v.Verdict:
@@ -114,7 +117,8 @@ def register_b64(
     if bad_id:
         return v.Verdict(400, v.TAKE_PICTURE_AGAIN, False, bad_id)
     try:
-        raw = decode_base64(data, limits)
+        with gate():  # base64 of a 15 MB body is CPU work too
+            raw = decode_base64(data, limits)
     except ImageInputError as exc:
         return v.Verdict(400, v.TAKE_PICTURE_AGAIN, False, str(exc))
     return register_bytes(store, raw, user_id, thresholds, limits, gate=gate)  # type: ignore[arg-type]
@@ -208,21 +212,29 @@ def verify_b64(
 ) -> v.Verdict:
     """Verify flow from the client's base64 text; see :func:`verify_bytes`.
 
-    The user is checked first (no valid user id, or no reference: ``400 You
+    The user id's syntax is checked first (missing or invalid: ``400 You
     don't have std img``), then the photo (missing, not a string, not base64,
-    not an image: ``400 Missing Picture``).
+    not an image by its header: ``400 Missing Picture``), and only then is the
+    store asked for the user's reference (none: ``400 You don't have std
+    img``).  So a request without a usable photo cannot probe which users
+    exist, and a bad photo costs no store I/O.
     """
-    early = _check_user(store, user_id)
-    if isinstance(early, v.Verdict):
-        return early
+    bad = _check_user_id(user_id)
+    if bad is not None:
+        return bad
     if data is None:
         return v.Verdict(400, v.MISSING_PICTURE, False, "the request has no 'data' field (base64 photo)")
     if not isinstance(data, str):
         return v.Verdict(400, v.MISSING_PICTURE, False, f"'data' must be a base64 string, got {_json_type(data)}")
     try:
-        raw = decode_base64(data, limits)
+        with gate():
+            raw = decode_base64(data, limits)
+            read_header(raw, limits)
     except ImageInputError as exc:
         return v.Verdict(400, v.MISSING_PICTURE, False, str(exc))
+    early = _check_user(store, user_id)
+    if isinstance(early, v.Verdict):
+        return early
     return _verify_against(store, early, raw, thresholds, limits, gate)
 
 
@@ -257,8 +269,8 @@ def verify_bytes(
     return _verify_against(store, early, data, thresholds, limits, gate)
 
 
-def _check_user(store: ReferenceStore, user_id: object) -> v.Verdict | ReferenceRecord:
-    """The user's latest reference, or the verdict that ends the flow."""
+def _check_user_id(user_id: object) -> v.Verdict | None:
+    """The verdict for a missing or malformed user id, else None."""
     if user_id is None:
         return v.Verdict(400, v.NO_STD_IMG, False, "the request has no 'name' (user id)")
     if not isinstance(user_id, str):
@@ -267,13 +279,25 @@ def _check_user(store: ReferenceStore, user_id: object) -> v.Verdict | Reference
         validate_user_id(user_id)
     except InvalidUserIdError as exc:
         return v.Verdict(400, v.NO_STD_IMG, False, f"invalid user id: {exc}")
+    return None
+
+
+def _check_user(store: ReferenceStore, user_id: object) -> v.Verdict | ReferenceRecord:
+    """The user's latest reference, or the verdict that ends the flow."""
+    bad = _check_user_id(user_id)
+    if bad is not None:
+        return bad
+    assert isinstance(user_id, str)
     try:
         record = store.latest(user_id)
     except StoreUnavailableError as exc:
         log.error("verify %s: store unavailable (%s): %s", describe_user_id(user_id), exc.reason, exc)
         return v.Verdict(500, v.MISSING_STD_PICTURE, False, f"the reference store is unavailable ({exc.reason})")
+    except CorruptReferenceError as exc:
+        log.error("verify %s: the latest reference is corrupt: %s", describe_user_id(user_id), exc)
+        return v.Verdict(500, v.MISSING_STD_PICTURE, False, f"the latest reference does not load: {exc}")
     except StoreError as exc:
-        log.error("verify %s: cannot list references: %s", describe_user_id(user_id), exc)
+        log.error("verify %s: cannot read the latest reference: %s", describe_user_id(user_id), exc)
         return v.Verdict(500, v.MISSING_STD_PICTURE, False, "the user's references cannot be read")
     if record is None:
         return v.Verdict(400, v.NO_STD_IMG, False, f"user {user_id!r} has no reference photo")
@@ -289,7 +313,8 @@ def _verify_against(
     gate: Gate,
 ) -> v.Verdict:
     try:  # header only: a photo that cannot decode is answered before any store I/O
-        read_header(data, limits)
+        with gate():
+            read_header(data, limits)
     except ImageInputError as exc:
         return v.Verdict(400, v.MISSING_PICTURE, False, str(exc))
     ref = _load_reference(store, record, thresholds)
@@ -369,12 +394,16 @@ def tag_b64(
     if not isinstance(tag, str) or not tag.strip():
         what = "no tag word" if tag is None or isinstance(tag, str) else f"a {_json_type(tag)} as tag"
         return v.Verdict(400, v.NO_TAG, False, f"the request has {what}")
+    bad_tag = check_tag(tag)
+    if bad_tag:
+        return v.Verdict(400, v.NO_TAG, False, bad_tag)
     if data is None:
         return v.Verdict(400, v.NO_TAG, False, "the request has no 'data' field (base64 photo)")
     if not isinstance(data, str):
         return v.Verdict(400, v.NO_TAG, False, f"'data' must be a base64 string, got {_json_type(data)}")
     try:
-        raw = decode_base64(data, limits)
+        with gate():
+            raw = decode_base64(data, limits)
     except ImageInputError as exc:
         return v.Verdict(400, v.NO_TAG, False, f"no usable photo: {exc}")
     return tag_bytes(tagger_or_factory, raw, tag, thresholds, limits, gate=gate)
@@ -408,6 +437,9 @@ def tag_bytes(
 
     if not isinstance(tag, str) or not tag.strip():
         return v.Verdict(400, v.NO_TAG, False, "the request has no tag word")
+    bad_tag = check_tag(tag)
+    if bad_tag:
+        return v.Verdict(400, v.NO_TAG, False, bad_tag)
     try:
         tagger = (
             tagger_or_factory()
@@ -429,13 +461,22 @@ def tag_bytes(
         try:
             verdict = tag_verdict(tagger, image, tag, thresholds.tag_min_confidence)
         except Exception as exc:
-            log.error("tag %r: %s tagger failed: %s: %s", tag[:64], name, type(exc).__name__, exc)
+            log.error("tag %r: %s tagger failed: %s: %s", safe_text(tag), name, type(exc).__name__, safe_text(str(exc), 300))
             return v.Verdict(
                 500, v.CLARIFAI_API_FAULT, False, f"{name} tagger failed ({type(exc).__name__})", {"backend": name}
             )
     if verdict.status >= 500:
-        log.error("tag %r: %s", tag[:64], verdict.reason)
+        log.error("tag %r: %s", safe_text(tag), safe_text(verdict.reason, 300))
     return verdict
+
+
+def check_tag(tag: str) -> str:
+    """'' for a usable tag word, else why it is refused (too long, control characters)."""
+    if len(tag) > MAX_TAG_CHARS:
+        return f"the tag is {len(tag)} characters long; the limit is {MAX_TAG_CHARS}"
+    if safe_text(tag, MAX_TAG_CHARS) != tag:
+        return f"the tag contains control characters: {safe_text(tag)!r}"
+    return ""
 
 
 def _json_type(value: object) -> str:

@@ -5,6 +5,7 @@ Layout::
     <root>/<user_id>/<ref_id>.img        image bytes as uploaded
     <root>/<user_id>/<ref_id>.features   opaque features blob
     <root>/<user_id>/<ref_id>.json       metadata, the commit marker
+    <root>/<user_id>/latest.json         copy of the newest reference's metadata (written last)
 
 Every file is written to a uniquely named temporary file in the same directory
 (``mkstemp``: no fixed names, so concurrent puts never clobber each other),
@@ -138,6 +139,7 @@ class LocalReferenceStore(BlobReferenceStore):
             self._write_atomic(paths[0], image)
             self._write_atomic(paths[1], features)
             self._write_atomic(paths[2], encode_metadata(record))  # commit
+            self._publish(record)  # the user's latest pointer, last
         except BaseException as exc:
             for path in paths:
                 try:
@@ -148,6 +150,29 @@ class LocalReferenceStore(BlobReferenceStore):
                 raise self._unavailable(f"store a reference for {user_id!r}", exc) from exc
             raise
         return record
+
+    # -- the latest pointer --------------------------------------------------
+
+    def _pointer_path(self, user_id: str) -> Path:
+        return self.root / validate_user_id(user_id) / self.POINTER_NAME
+
+    def _read_pointer(self, user_id: str) -> bytes | None:
+        path = self._pointer_path(user_id)
+        try:
+            return path.read_bytes()
+        except FileNotFoundError:
+            return None
+        except NotADirectoryError as exc:
+            # The root (or the user's folder) is a file: a broken store, not "no reference".
+            raise self._unavailable(f"read the latest reference of {user_id!r} (not a directory)", exc) from exc
+        except OSError as exc:
+            raise self._unavailable(f"read the latest reference of {user_id!r}", exc) from exc
+
+    def _write_pointer(self, user_id: str, raw: bytes) -> None:
+        self._write_atomic(self._pointer_path(user_id), raw)
+
+    def _remove_pointer(self, user_id: str) -> None:
+        self._pointer_path(user_id).unlink(missing_ok=True)
 
     def save_features(self, key: str, features: bytes) -> None:
         """Replace the features blob of an existing reference.
@@ -190,6 +215,10 @@ class LocalReferenceStore(BlobReferenceStore):
         # concurrent put that has just created it.
         if not existed:
             raise ReferenceNotFoundError(f"no reference with key {key!r}")
+        try:
+            self._unpublish(key)
+        except OSError as exc:
+            raise self._unavailable(f"update the latest pointer after deleting {key!r}", exc) from exc
 
     # -- reading -----------------------------------------------------------
 
@@ -228,12 +257,20 @@ class LocalReferenceStore(BlobReferenceStore):
         except OSError as exc:
             raise self._unavailable(f"read the {what} of {key!r}", exc) from exc
 
-    def _records(self, user_id: str) -> Iterator[ReferenceRecord]:
-        """Yield the user's committed references in directory order."""
+    def _records(self, user_id: str, strict: bool = False) -> Iterator[ReferenceRecord]:
+        """Yield the user's committed references in directory order.
+
+        With ``strict`` unreadable metadata raises instead of being skipped,
+        and a root that is a file is an unavailable store.
+        """
         directory = self.root / user_id
         try:
             entries = list(os.scandir(directory))
-        except (FileNotFoundError, NotADirectoryError):
+        except FileNotFoundError:
+            return
+        except NotADirectoryError as exc:
+            if strict:
+                raise self._unavailable(f"list references of {user_id!r} (not a directory)", exc) from exc
             return
         except OSError as exc:
             raise self._unavailable(f"list references of {user_id!r}", exc) from exc
@@ -251,14 +288,14 @@ class LocalReferenceStore(BlobReferenceStore):
             except FileNotFoundError:
                 continue  # deleted while we listed
             except CorruptReferenceError as exc:
+                if strict:
+                    raise
                 log.warning("skipping unreadable reference metadata %s: %s", entry.path, exc)
             except OSError as exc:
                 raise self._unavailable(f"read {key!r}", exc) from exc
 
-    def list(self, user_id: str) -> list[ReferenceRecord]:
-        """Return the user's references newest first; ``[]`` for an unknown user."""
-        validate_user_id(user_id)
-        return newest_first(list(self._records(user_id)))
+    def _list(self, user_id: str, strict: bool) -> list[ReferenceRecord]:
+        return newest_first(list(self._records(validate_user_id(user_id), strict)))
 
     def users(self) -> list[str]:
         """Return the sorted ids of users with at least one readable reference."""

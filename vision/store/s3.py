@@ -4,7 +4,8 @@ Objects::
 
     <prefix><user_id>/<ref_id>.img        image bytes (ContentType = the image type)
     <prefix><user_id>/<ref_id>.features   opaque features blob
-    <prefix><user_id>/<ref_id>.json       metadata, uploaded LAST (commit marker)
+    <prefix><user_id>/<ref_id>.json       metadata, uploaded after the blobs (commit marker)
+    <prefix><user_id>/latest.json         copy of the newest reference's metadata, uploaded last
 
 S3 has no multi-object transactions, so the metadata object plays the commit
 role: ``list`` reads only ``.json`` objects, and a failed ``put`` deletes what
@@ -299,6 +300,7 @@ class S3ReferenceStore(BlobReferenceStore):
             for object_key, body, object_type in uploads:
                 self.client.put_object(Bucket=self.bucket, Key=object_key, Body=body, ContentType=object_type)
                 done += 1
+            self._publish(record)  # the user's latest pointer, last
         except BaseException as exc:
             never_connected = isinstance(exc, (EndpointConnectionError, ConnectTimeoutError))
             if done or not never_connected:
@@ -379,6 +381,36 @@ class S3ReferenceStore(BlobReferenceStore):
             )
         if not existed:
             raise ReferenceNotFoundError(f"no reference with key {key!r}")
+        self._unpublish(key)
+
+    # -- the latest pointer --------------------------------------------------
+
+    def _pointer_key(self, user_id: str) -> str:
+        return f"{self.prefix}{validate_user_id(user_id)}/{self.POINTER_NAME}"
+
+    def _read_pointer(self, user_id: str) -> bytes | None:
+        try:
+            return self._get_bytes(f"read the latest reference of {user_id!r}", self._pointer_key(user_id))
+        except _NotFound:
+            return None
+
+    def _write_pointer(self, user_id: str, raw: bytes) -> None:
+        self._call(
+            f"update the latest reference of {user_id!r}",
+            self.client.put_object,
+            Bucket=self.bucket,
+            Key=self._pointer_key(user_id),
+            Body=raw,
+            ContentType="application/json",
+        )
+
+    def _remove_pointer(self, user_id: str) -> None:
+        self._call(
+            f"remove the latest pointer of {user_id!r}",
+            self.client.delete_object,
+            Bucket=self.bucket,
+            Key=self._pointer_key(user_id),
+        )
 
     # -- reading -----------------------------------------------------------
 
@@ -426,11 +458,12 @@ class S3ReferenceStore(BlobReferenceStore):
                 raise error from exc
             yield page
 
-    def list(self, user_id: str) -> list[ReferenceRecord]:
-        """Return the user's references newest first; ``[]`` for an unknown user.
+    def _list(self, user_id: str, strict: bool) -> list[ReferenceRecord]:
+        """The user's references newest first; ``[]`` for an unknown user.
 
         One paginated listing of ``<prefix><user_id>/`` plus one GET per
-        ``.json`` object; unreadable metadata is logged and skipped.
+        ``.json`` object; unreadable metadata is logged and skipped, or
+        raised with ``strict``.
         """
         validate_user_id(user_id)
         user_prefix = f"{self.prefix}{user_id}/"
@@ -448,6 +481,8 @@ class S3ReferenceStore(BlobReferenceStore):
                 except _NotFound:
                     continue  # deleted while we listed
                 except CorruptReferenceError as exc:
+                    if strict:
+                        raise
                     log.warning("skipping unreadable reference metadata %s: %s", item["Key"], exc)
         return newest_first(records)
 
