@@ -16,6 +16,8 @@ takes a mapping instead):
 ``VISION_STORE`` ...        reference store, see :mod:`vision.store.factory`
 ``VISION_MAX_BODY_BYTES``   largest request body accepted (default 15 MB)
 ``VISION_WORKERS``          concurrent CPU-heavy jobs (default: CPU count)
+``VISION_AUTH`` ...         ``none``, ``api-key`` or ``jwt``: see :mod:`vision.auth`
+limits, timeouts, pools     see :class:`vision.api_settings.ApiSettings`
 =========================== ===================================================
 
 Every answer is ``{"status", "message", "result"}`` plus ``reason`` and
@@ -24,6 +26,7 @@ flow-specific extras, and the HTTP status equals ``status``.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -34,17 +37,25 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import anyio
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
-from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from vision import service
 from vision import verdict as v
+from vision.api_settings import ApiSettings
+from vision.auth import AuthError, Principal, authenticate, effective_user
 from vision.decision import Thresholds, load_profile
+from vision.gate import CpuGate, DeadlineExceeded
 from vision.imageio import DEFAULT_LIMITS, DecodeLimits
+from vision.logsafe import SafeLogFilter, safe_text
+from vision.ratelimit import RateLimiter
+from vision.store.guard import CircuitBreaker, GuardedStore
+from vision.store.ids import MAX_USER_ID_LENGTH
 
 __all__ = ["DEFAULT_MAX_BODY_BYTES", "Runtime", "app", "create_app"]
 
@@ -57,23 +68,52 @@ JSON_TYPES = ("application/json",)
 # -- request/answer models (for the OpenAPI page; bodies are parsed by hand) ----
 
 
+# What the server enforces, published: a photo is base64 (an optional data: URL prefix,
+# line breaks allowed), at most the body limit; a user id is 1-64 of [A-Za-z0-9_.@-], not
+# starting with "." nor containing ".."; a tag is 1-64 characters without control characters.
+USER_ID_PATTERN = r"^[A-Za-z0-9_@-](\.?[A-Za-z0-9_@-])*\.?$"  # no leading ".", no ".."
+TAG_PATTERN = r"^[^\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\u200b-\u200f\ufeff]*\S[^\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\u200b-\u200f\ufeff]*$"
+PHOTO_PATTERN = r"^(data:image/[\w.+-]+;base64,)?[A-Za-z0-9+/=\s_-]+$"
+_PHOTO_MAX = 20_000_000
+
+
 class RegisterRequest(BaseModel):
-    data: str = Field(description="The photo, base64 (JPEG, PNG or WebP; a data: URL prefix is accepted).")
+    data: str = Field(
+        description="The photo, base64 (JPEG, PNG or WebP; a data: URL prefix is accepted).",
+        min_length=4,
+        max_length=_PHOTO_MAX,
+        pattern=PHOTO_PATTERN,
+    )
     name: str | None = Field(
         None,
         description="User id (1-64 of A-Z a-z 0-9 _ . @ -). The photo becomes this user's latest "
-        "reference. Without it the photo is stored under a fresh anonymous id, returned as `name`.",
+        "reference. Without it the photo is stored under a fresh anonymous id, returned as `name` "
+        "(with a bearer token: the token's subject).",
+        min_length=1,
+        max_length=MAX_USER_ID_LENGTH,
+        pattern=USER_ID_PATTERN,
     )
 
 
 class FeatureRequest(BaseModel):
-    data: str = Field(description="The new photo, base64.")
-    name: str = Field(description="User id whose latest reference the photo is compared with.")
+    data: str = Field(description="The new photo, base64.", min_length=4, max_length=_PHOTO_MAX, pattern=PHOTO_PATTERN)
+    name: str = Field(
+        description="User id whose latest reference the photo is compared with (with a bearer token: "
+        "may be omitted, and must equal the token's subject).",
+        min_length=1,
+        max_length=MAX_USER_ID_LENGTH,
+        pattern=USER_ID_PATTERN,
+    )
 
 
 class TagRequest(BaseModel):
-    data: str = Field(description="The photo, base64.")
-    tag: str = Field(description="The word the photo should show, e.g. `dog`.")
+    data: str = Field(description="The photo, base64.", min_length=4, max_length=_PHOTO_MAX, pattern=PHOTO_PATTERN)
+    tag: str = Field(
+        description="The word the photo should show, e.g. `dog`.",
+        min_length=1,
+        max_length=service.MAX_TAG_CHARS,
+        pattern=TAG_PATTERN,
+    )
 
 
 class Answer(BaseModel):
@@ -89,19 +129,6 @@ class Answer(BaseModel):
 
 
 # -- runtime: lazily built store, tagger and thresholds ------------------------------
-
-
-def _int_setting(settings: Mapping[str, str], name: str, default: int, minimum: int = 1) -> int:
-    raw = settings.get(name)
-    if raw is None or not str(raw).strip():
-        return default
-    try:
-        value = int(str(raw).strip())
-    except ValueError:
-        raise ValueError(f"{name} must be a whole number, got {raw!r}") from None
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return value
 
 
 class Runtime:
@@ -124,25 +151,46 @@ class Runtime:
         limits: DecodeLimits = DEFAULT_LIMITS,
     ) -> None:
         self._settings = settings
-        env = self.settings
-        self.max_body_bytes = _int_setting(env, "VISION_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES)
-        self.workers = _int_setting(env, "VISION_WORKERS", os.cpu_count() or 2)
+        self.config = ApiSettings.from_settings(self.settings)
+        self.max_body_bytes = self.config.max_body_bytes
+        self.workers = self.config.workers
         self.limits = limits
-        self._store = store
+        self._store = None if store is None else self._guard(store)
         self._tagger = tagger
         self._fixed_thresholds = thresholds
         self._profile_state: tuple[str, int, int] | None = None
         self._profile_thresholds: Thresholds | None = None
         self._lock = threading.Lock()
-        self._cpu = threading.BoundedSemaphore(self.workers)
+        self.gate = CpuGate(self.workers)
+        self.client_limit = RateLimiter(self.config.rate_client_per_min)
+        self.user_limit = RateLimiter(self.config.rate_user_per_min)
+        self._thread_limits: dict[str, anyio.CapacityLimiter] = {}
+
+    def _guard(self, store: Any) -> GuardedStore:
+        """Store I/O on its own small pool, with timeouts, a circuit breaker and the retention cap."""
+        c = self.config
+        return GuardedStore(
+            store,
+            workers=c.store_workers,
+            timeout_s=c.store_timeout_s,
+            breaker=CircuitBreaker(c.breaker_failures, c.breaker_reset_s),
+            keep=c.max_references_per_user,
+        )
+
+    def threads_for(self, flow: str) -> anyio.CapacityLimiter:
+        """Worker threads of a flow: the tag flow has its own, so requests stuck on the store cannot starve it.
+
+        Created on first use, inside the event loop.
+        """
+        group = "tag" if flow == "tag" else "store"
+        if group not in self._thread_limits:
+            size = self.config.tag_threads if group == "tag" else self.config.flow_threads
+            self._thread_limits[group] = anyio.CapacityLimiter(size)
+        return self._thread_limits[group]
 
     @property
     def settings(self) -> Mapping[str, str]:
         return self._settings if self._settings is not None else os.environ
-
-    def gate(self) -> threading.BoundedSemaphore:
-        """Context manager held around CPU-heavy work (at most ``workers`` at once)."""
-        return self._cpu
 
     def store(self) -> Any:
         if self._store is None:
@@ -150,7 +198,7 @@ class Runtime:
                 if self._store is None:
                     from vision.store.factory import store_from_settings
 
-                    self._store = store_from_settings(self.settings)
+                    self._store = self._guard(store_from_settings(self.settings))
                     log.info("reference store: %r", self._store)
         return self._store
 
@@ -208,16 +256,22 @@ class BadBody(Exception):
         self.code = code
 
 
-async def read_body(request: Request, limit: int) -> bytes:
+class BodyTimeout(Exception):
+    """The client did not send its body in time (408)."""
+
+
+async def read_body(request: Request, limit: int, total_s: float = 30.0, idle_s: float = 10.0) -> bytes:
     """The raw body, refusing anything over ``limit`` bytes before it is all read.
 
     The declared ``Content-Length`` is checked first; the streamed bytes are
-    counted too (chunked bodies have no length).  JSON is parsed later, from
-    these bytes only.
+    counted too (chunked bodies have no length).  A client that sends nothing
+    for ``idle_s`` seconds, or has not finished after ``total_s``, gets
+    :class:`BodyTimeout` (a slow upload cannot hold a connection forever).
+    JSON is parsed later, from these bytes only.
     """
     media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if not (media in JSON_TYPES or (media.startswith("application/") and media.endswith("+json"))):
-        shown = media[:60] if media else "none"
+        shown = safe_text(media, 60) if media else "none"
         raise BadBody(f"content-type must be application/json (got {shown})", "content-type")
     declared = request.headers.get("content-length")
     if declared is not None:
@@ -228,7 +282,21 @@ async def read_body(request: Request, limit: int) -> bytes:
         if size > limit:
             raise BadBody(f"the request body is {size} bytes, over the {limit}-byte limit", "too-large")
     buf = bytearray()
-    async for chunk in request.stream():
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + total_s
+    chunks = request.stream().__aiter__()
+    while True:
+        left = deadline - loop.time()
+        if left <= 0:
+            raise BodyTimeout(f"the request body was not complete after {total_s:g} s")
+        try:
+            chunk = await asyncio.wait_for(chunks.__anext__(), timeout=min(idle_s, left))
+        except StopAsyncIteration:
+            break
+        except asyncio.TimeoutError:
+            raise BodyTimeout(
+                f"the client sent no body data for {min(idle_s, left):.3g} s ({len(buf)} bytes received)"
+            ) from None
         buf += chunk
         if len(buf) > limit:
             raise BadBody(f"the request body is over the {limit}-byte limit", "too-large")
@@ -286,45 +354,122 @@ TAG = Flow("tag", v.NO_TAG, v.CLARIFAI_API_FAULT, _run_tag)
 FLOW_BY_PATH = {"/auth/stdimg": REGISTER, "/auth/test": REGISTER, "/auth/feature": VERIFY, "/auth/tag": TAG}
 
 
-def answer(verdict: v.Verdict) -> JSONResponse:
+UNAUTHORIZED, FORBIDDEN, TOO_MANY, BUSY, TIMEOUT = (
+    "Unauthorized",
+    "Forbidden",
+    "Too Many Requests",
+    "Server Busy",
+    "Request Timeout",
+)
+"""Messages of the answers the contract is silent about (auth, rate limits, overload, slow body)."""
+
+
+def answer(verdict: v.Verdict, headers: Mapping[str, str] | None = None) -> JSONResponse:
     """The HTTP response of a verdict: its JSON, with the HTTP status mirroring ``status``."""
-    return JSONResponse(verdict.to_json(), status_code=verdict.status)
+    extra_headers = dict(headers or {})
+    retry = verdict.extra.get("retry_after")
+    if verdict.status in (429, 503) and isinstance(retry, int):
+        extra_headers["Retry-After"] = str(retry)
+    return JSONResponse(verdict.to_json(), status_code=verdict.status, headers=extra_headers or None)
 
 
-def _timed_run(flow: Flow, rt: Runtime, raw: bytes) -> v.Verdict:
-    """Worker-thread part of a request: parse JSON, run the flow (never raises)."""
+def too_many(who: str, wait_s: float) -> v.Verdict:
+    retry = max(1, int(wait_s + 0.999))
+    return v.Verdict(
+        429, TOO_MANY, False, f"rate limit of this {who} reached; retry in {retry} s", {"retry_after": retry}
+    )
+
+
+def _timed_run(flow: Flow, rt: Runtime, raw: bytes, principal: Principal, client: str) -> v.Verdict:
+    """Worker-thread part of a request: parse JSON, check the user, run the flow (never raises).
+
+    With a bearer token ``name`` defaults to (and must equal) the token's
+    subject.  Register and verify are limited per user (an anonymous
+    registration counts against its client).
+    """
     try:
         body = parse_json_object(raw)
     except BadBody as exc:
         return v.Verdict(400, flow.bad_request, False, exc.reason, {"error": exc.code})
-    return flow.run(rt, body)
-
-
-async def handle(flow: Flow, rt: Runtime, request: Request) -> JSONResponse:
-    """Read, run off the event loop, answer; every failure is a contract answer."""
-    start = time.perf_counter()
-    try:
+    if flow is not TAG:
         try:
-            raw = await read_body(request, rt.max_body_bytes)
-        except BadBody as exc:
-            verdict = v.Verdict(400, flow.bad_request, False, exc.reason, {"error": exc.code})
-        else:
-            verdict = await run_in_threadpool(_timed_run, flow, rt, raw)
+            body["name"] = effective_user(principal, body.get("name"))
+        except AuthError as exc:
+            return v.Verdict(exc.status, FORBIDDEN, False, exc.reason)
+        name = body["name"]
+        user_key = name if isinstance(name, str) and len(name) <= MAX_USER_ID_LENGTH else f"anon@{client}"
+        wait = rt.user_limit.hit(f"user:{user_key}")
+        if wait:
+            return too_many("user", wait)
+    try:
+        with rt.gate.deadline(rt.config.request_timeout_s):
+            return flow.run(rt, body)
+    except DeadlineExceeded as exc:
+        return v.Verdict(503, BUSY, False, str(exc), {"retry_after": 2})
+
+
+def _client_of(request: Request) -> str:
+    """The peer address (no proxy header is trusted: a client could forge it)."""
+    return request.client.host if request.client else "unknown"
+
+
+async def handle(flow: Flow, rt: Runtime, request: Request) -> Response:
+    """Limit, authenticate, read, run off the event loop, answer; every failure is a contract answer."""
+    start = time.perf_counter()
+    client = _client_of(request)
+    headers: dict[str, str] = {}
+    try:
+        verdict = await _answer_request(flow, rt, request, client, headers)
+    except ClientDisconnect:
+        # The client went away mid-upload: nothing to answer, nothing wrong with the server.
+        log.info("%s %s: client %s disconnected before sending its body", request.method, request.url.path, client)
+        return Response(status_code=499)
     except Exception as exc:
         log.exception("%s %s: unexpected %s", request.method, request.url.path, type(exc).__name__)
         verdict = v.Verdict(500, flow.fault, False, f"internal error ({type(exc).__name__})")
     level = logging.WARNING if verdict.status >= 500 else logging.INFO
     log.log(
         level,
-        "%s %s -> %d %s (%s) %.0f ms",
+        "%s %s from %s -> %d %s (%s) %.0f ms",
         request.method,
         request.url.path,
+        safe_text(client, 64),
         verdict.status,
         verdict.message,
-        verdict.reason[:300],
+        safe_text(verdict.reason, 300),
         (time.perf_counter() - start) * 1000,
     )
-    return answer(verdict)
+    return answer(verdict, headers)
+
+
+async def _answer_request(flow: Flow, rt: Runtime, request: Request, client: str, headers: dict[str, str]) -> v.Verdict:
+    wait = rt.client_limit.hit(f"client:{client}")
+    if wait:
+        return too_many("client", wait)
+    try:
+        principal = authenticate(rt.config.auth, request.headers)
+    except AuthError as exc:
+        if exc.challenge:
+            headers["WWW-Authenticate"] = exc.challenge
+        return v.Verdict(exc.status, UNAUTHORIZED if exc.status == 401 else FORBIDDEN, False, exc.reason)
+    try:
+        raw = await read_body(request, rt.max_body_bytes, rt.config.body_timeout_s, rt.config.body_idle_timeout_s)
+    except BadBody as exc:
+        return v.Verdict(400, flow.bad_request, False, exc.reason, {"error": exc.code})
+    except BodyTimeout as exc:
+        headers["Connection"] = "close"
+        return v.Verdict(408, TIMEOUT, False, str(exc), {"error": "timeout"})
+    limiter = rt.threads_for(flow.name)
+    try:
+        # The backstop deadline; the CPU gate and the store guard normally answer well before it.
+        return await asyncio.wait_for(
+            anyio.to_thread.run_sync(
+                _timed_run, flow, rt, raw, principal, client, limiter=limiter, abandon_on_cancel=True
+            ),
+            timeout=rt.config.request_timeout_s + rt.config.store_timeout_s,
+        )
+    except asyncio.TimeoutError:
+        return v.Verdict(503, BUSY, False, "the request ran out of time", {"retry_after": 2})
 
 
 # -- app -------------------------------------------------------------------------------
@@ -379,12 +524,26 @@ _ANSWERS = {
 }
 
 
+_COMMON_ANSWERS = {
+    401: ("Unauthorized: missing or invalid API key or bearer token (auth modes api-key, jwt)", UNAUTHORIZED),
+    403: ("Forbidden: the token's subject is not the `name` asked for", FORBIDDEN),
+    408: ("Request Timeout: the body was not sent in time", TIMEOUT),
+    429: ("Too Many Requests: per-client or per-user rate limit (see Retry-After)", TOO_MANY),
+    503: ("Server Busy: no CPU slot before the request's deadline (see Retry-After)", BUSY),
+}
+
+
 def _route_docs(flow: Flow, model: type[BaseModel]) -> dict[str, Any]:
+    answers = dict(_ANSWERS[flow])
+    for code, (desc, message) in _COMMON_ANSWERS.items():
+        if flow is TAG and code == 403:
+            continue  # the tag flow names no user
+        answers[code] = (desc, {"status": code, "message": message, "result": False})
     return {
         "response_class": JSONResponse,
         "responses": {
             code: {"model": Answer, "description": desc, "content": {"application/json": {"example": ex}}}
-            for code, (desc, ex) in _ANSWERS[flow].items()
+            for code, (desc, ex) in answers.items()
         },
         "openapi_extra": {
             "requestBody": {
@@ -458,17 +617,19 @@ def create_app(
         if not vision_log.handlers and not logging.getLogger().handlers:
             handler = logging.StreamHandler()
             handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+            handler.addFilter(SafeLogFilter())  # one line per record, whatever a call site forgot
             vision_log.addHandler(handler)
             vision_log.setLevel(logging.INFO)
         # Fail fast on configuration errors (nothing here contacts the network).
         rt.store()
         thr = rt.thresholds()
         log.info(
-            "API ready: min_keypoints=%d min_inliers=%d workers=%d max_body=%d",
+            "API ready: min_keypoints=%d min_inliers=%d workers=%d max_body=%d auth=%s",
             thr.min_keypoints,
             thr.min_inliers,
             rt.workers,
             rt.max_body_bytes,
+            rt.config.auth.mode,
         )
         yield
 
@@ -517,6 +678,10 @@ def create_app(
     @app.get("/healthz", summary="Liveness (never touches the store or the models)")
     async def healthz() -> JSONResponse:
         return JSONResponse({"status": 200, "message": "ok", "result": True})
+
+    @app.head("/healthz", summary="Liveness, headers only (load balancers probe with HEAD)")
+    async def healthz_head() -> Response:
+        return Response(status_code=200, media_type="application/json")
 
     def _flow_answer(request: Request, status: int, reason: str) -> JSONResponse:
         flow = FLOW_BY_PATH.get(request.url.path)
