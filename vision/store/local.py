@@ -74,6 +74,8 @@ class LocalReferenceStore(BlobReferenceStore):
 
     def _unavailable(self, action: str, exc: OSError) -> StoreUnavailableError:
         reason = "access-denied" if isinstance(exc, PermissionError) else "io-error"
+        if isinstance(exc, NotADirectoryError):
+            reason = "not-a-directory"
         detail = exc.strerror or type(exc).__name__
         return StoreUnavailableError(f"local reference store at {self.root}: cannot {action}: {detail}", reason=reason)
 
@@ -164,7 +166,7 @@ class LocalReferenceStore(BlobReferenceStore):
             return None
         except NotADirectoryError as exc:
             # The root (or the user's folder) is a file: a broken store, not "no reference".
-            raise self._unavailable(f"read the latest reference of {user_id!r} (not a directory)", exc) from exc
+            raise self._unavailable(f"read the latest reference of {user_id!r}", exc) from exc
         except OSError as exc:
             raise self._unavailable(f"read the latest reference of {user_id!r}", exc) from exc
 
@@ -270,7 +272,7 @@ class LocalReferenceStore(BlobReferenceStore):
             return
         except NotADirectoryError as exc:
             if strict:
-                raise self._unavailable(f"list references of {user_id!r} (not a directory)", exc) from exc
+                raise self._unavailable(f"list references of {user_id!r}", exc) from exc
             return
         except OSError as exc:
             raise self._unavailable(f"list references of {user_id!r}", exc) from exc
