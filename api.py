@@ -294,9 +294,9 @@ async def read_body(request: Request, limit: int, total_s: float = 30.0, idle_s:
         except StopAsyncIteration:
             break
         except asyncio.TimeoutError:
-            raise BodyTimeout(
-                f"the client sent no body data for {min(idle_s, left):.3g} s ({len(buf)} bytes received)"
-            ) from None
+            if left < idle_s:
+                raise BodyTimeout(f"the request body was not complete after {total_s:g} s") from None
+            raise BodyTimeout(f"the client sent no body data for {idle_s:g} s ({len(buf)} bytes received)") from None
         buf += chunk
         if len(buf) > limit:
             raise BadBody(f"the request body is over the {limit}-byte limit", "too-large")
