@@ -72,7 +72,7 @@ JSON_TYPES = ("application/json",)
 # line breaks allowed), at most the body limit; a user id is 1-64 of [A-Za-z0-9_.@-], not
 # starting with "." nor containing ".."; a tag is 1-64 characters without control characters.
 USER_ID_PATTERN = r"^[A-Za-z0-9_@-](\.?[A-Za-z0-9_@-])*\.?$"  # no leading ".", no ".."
-TAG_PATTERN = r"^[^\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\u200b-\u200f\ufeff]*\S[^\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\u200b-\u200f\ufeff]*$"
+TAG_PATTERN = service.TAG_PATTERN
 PHOTO_PATTERN = r"^(data:image/[\w.+-]+;base64,)?[A-Za-z0-9+/=\s_-]+$"
 _PHOTO_MAX = 20_000_000
 

@@ -7,6 +7,7 @@ hangs (the failure mode of a half-dead load balancer) at the flip of
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 from urllib.parse import urlparse
@@ -37,10 +38,8 @@ class StallProxy:
         self._listener.close()
         with self._lock:
             for sock in self._sockets:
-                try:
+                with contextlib.suppress(OSError):
                     sock.close()
-                except OSError:
-                    pass
 
     def _keep(self, sock: socket.socket) -> socket.socket:
         with self._lock:
@@ -94,7 +93,5 @@ class StallProxy:
         except OSError:
             pass
         finally:
-            try:
+            with contextlib.suppress(OSError):
                 dst.shutdown(socket.SHUT_WR)
-            except OSError:
-                pass

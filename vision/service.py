@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import uuid
 from collections.abc import Callable
 from typing import Any, ContextManager
@@ -68,6 +69,10 @@ TAG_DECODE_SIDE = 512
 
 MAX_TAG_CHARS = 64
 """Longest tag word accepted (longer ones are ``400 No Tag``; nothing longer is logged or echoed)."""
+
+TAG_PATTERN = r"^ *\w[\w '.&-]* *$"
+"""What a tag may be: words of letters and digits (any script) with spaces, ``'``, ``.``, ``&``, ``-``."""
+TAG_WORDS = re.compile(TAG_PATTERN[1:-1])
 
 Gate = Callable[[], ContextManager[Any]]
 
@@ -461,7 +466,9 @@ def tag_bytes(
         try:
             verdict = tag_verdict(tagger, image, tag, thresholds.tag_min_confidence)
         except Exception as exc:
-            log.error("tag %r: %s tagger failed: %s: %s", safe_text(tag), name, type(exc).__name__, safe_text(str(exc), 300))
+            log.error(
+                "tag %r: %s tagger failed: %s: %s", safe_text(tag), name, type(exc).__name__, safe_text(str(exc), 300)
+            )
             return v.Verdict(
                 500, v.CLARIFAI_API_FAULT, False, f"{name} tagger failed ({type(exc).__name__})", {"backend": name}
             )
@@ -471,11 +478,13 @@ def tag_bytes(
 
 
 def check_tag(tag: str) -> str:
-    """'' for a usable tag word, else why it is refused (too long, control characters)."""
+    """'' for a usable tag word, else why it is refused (too long, not words: control characters...)."""
     if len(tag) > MAX_TAG_CHARS:
         return f"the tag is {len(tag)} characters long; the limit is {MAX_TAG_CHARS}"
     if safe_text(tag, MAX_TAG_CHARS) != tag:
         return f"the tag contains control characters: {safe_text(tag)!r}"
+    if not TAG_WORDS.fullmatch(tag):
+        return f"the tag must be words (letters, digits, spaces, ' . & -), got {safe_text(tag)!r}"
     return ""
 
 

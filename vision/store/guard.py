@@ -6,11 +6,11 @@ its store in :class:`GuardedStore`:
 
 - every call runs on a dedicated, small thread pool (``workers``), never on
   the request's thread pool or the CPU gate;
-- the caller waits at most ``timeout_s``; then the call is reported as
-  :class:`~vision.store.base.StoreUnavailableError` (``reason="timeout"``)
-  while the stuck worker finishes in the background;
-- at most ``2 * workers`` calls are in flight; beyond that a call fails at
-  once (``reason="busy"``) instead of queueing without bound;
+- the caller waits at most ``timeout_s`` in all, for a free worker and for
+  the answer; then the call is reported as
+  :class:`~vision.store.base.StoreUnavailableError` (``reason="busy"`` when
+  no worker came free, ``"timeout"`` otherwise) while a stuck worker
+  finishes in the background;
 - after ``failures`` consecutive unavailable/timed-out calls the breaker
   opens: calls fail at once (``reason="circuit-open"``) for ``reset_s``
   seconds, then one trial call decides whether it closes again.
@@ -123,7 +123,7 @@ class GuardedStore:
         self.breaker = breaker or CircuitBreaker()
         self.keep = keep
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="store-io")
-        self._slots = threading.BoundedSemaphore(2 * workers)
+        self._slots = threading.BoundedSemaphore(workers)  # one per worker: nothing queues inside the pool
 
     def __repr__(self) -> str:
         return f"GuardedStore({self.inner!r}, timeout_s={self.timeout_s}, keep={self.keep})"
@@ -134,9 +134,12 @@ class GuardedStore:
                 f"reference store: {action} skipped, the store failed repeatedly (circuit open)",
                 reason="circuit-open",
             )
-        if not self._slots.acquire(blocking=False):
+        start = time.monotonic()
+        if not self._slots.acquire(timeout=self.timeout_s):
             self.breaker.record(False)
-            raise StoreUnavailableError(f"reference store: {action} refused, too many calls pending", reason="busy")
+            raise StoreUnavailableError(
+                f"reference store: {action} found no free store worker within {self.timeout_s:g} s", reason="busy"
+            )
         try:
             future = self._pool.submit(fn, *args, **kwargs)
         except BaseException:
@@ -144,7 +147,7 @@ class GuardedStore:
             raise
         future.add_done_callback(lambda _: self._slots.release())
         try:
-            result = future.result(timeout=self.timeout_s)
+            result = future.result(timeout=max(0.0, self.timeout_s - (time.monotonic() - start)))
         except FutureTimeout:
             self.breaker.record(False)
             raise StoreUnavailableError(
