@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.bench_pipeline import PHONE_SIZE, VIEWS, phone_jpeg  # noqa: E402
-from vision.decision import Thresholds  # noqa: E402
+from vision.decision import Profile  # noqa: E402  # noqa: E402
 from vision.fusion import global_embedding  # noqa: E402
 from vision.pipeline import prepare_photo, register_photo, verify_photo  # noqa: E402
 
@@ -46,8 +46,8 @@ def main() -> None:
     args = parser.parse_args()
 
     ref_bytes, query_bytes = (phone_jpeg(ROOT / p) for p in VIEWS)
-    fused = replace(Thresholds(), rule="fused")
-    robust = replace(Thresholds(), rule="robust")
+    fused = replace(Profile(), rule="fused")
+    robust = replace(Profile(), rule="robust")
 
     load_ms, ref = timed(lambda: prepare_photo(ref_bytes, fused.feature_settings, embed=True))  # loads the model
     ref_features = ref.features

@@ -25,10 +25,11 @@ import cv2
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from vision.decision import Thresholds, decide_original  # noqa: E402
+from vision.decision import decide_original  # noqa: E402  # noqa: E402
 from vision.imageio import decode_image  # noqa: E402
 from vision.original import original_evidence  # noqa: E402
 from vision.pipeline import prepare_photo, register_photo, verify_photo  # noqa: E402
+from vision.profile import Profile  # noqa: E402
 
 VIEWS = ("samples/images/lightglue/DSC_0410.JPG", "samples/images/lightglue/DSC_0411.JPG")
 PHONE_SIZE = (4032, 3024)
@@ -63,7 +64,7 @@ def main() -> None:
     args = parser.parse_args()
 
     ref_bytes, query_bytes = (phone_jpeg(ROOT / p) for p in VIEWS)
-    thresholds = Thresholds(rule="robust")  # bench_fusion.py measures what the fused rule adds
+    thresholds = Profile(rule="robust")  # bench_fusion.py measures what the fused rule adds
     ref_features = prepare_photo(ref_bytes, thresholds.feature_settings).features
 
     register_ms, (reg_verdict, _) = median_ms(lambda: register_photo(ref_bytes, thresholds), args.runs)

@@ -6,9 +6,11 @@ import streamlit as st
 
 import ui.tuning_view as tv
 from ui.sidebar import render_sidebar
-from vision.decision import dumps_profile
-from vision.tuning import error_cases, per_kind, scores_csv, split_by_scene, tune
-from vision.tuning_plots import histogram_png, roc_png, scatter_png
+from vision.lab.plots import histogram_png, roc_png, scatter_png
+from vision.lab.recommend import tune
+from vision.lab.report import error_cases, per_kind, scores_csv
+from vision.lab.split import split_by_scene
+from vision.profile import dumps_profile
 
 thresholds = render_sidebar()
 st.title("Tuning lab")

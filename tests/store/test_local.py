@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 
+from vision.settings import settings_from_env_and_secrets
 from vision.store import (
     CorruptReferenceError,
     InvalidUserIdError,
@@ -33,7 +34,6 @@ from vision.store import (
     StoreConfigError,
     StoreUnavailableError,
     new_key,
-    settings_from_env_and_secrets,
     store_from_settings,
 )
 

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 from vision import verdict as v
-from vision.decision import Thresholds
 from vision.errors import NotAnImageError
 from vision.features import FeatureSettings, features_from_bytes, features_to_bytes
 from vision.pipeline import (
@@ -21,8 +20,9 @@ from vision.pipeline import (
     register_photo,
     verify_photo,
 )
+from vision.profile import Profile
 
-DEFAULT = Thresholds()
+DEFAULT = Profile()
 VERIFY_TIMINGS = {"decode", "features", "match", "ransac", "decision"}
 
 
