@@ -29,7 +29,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -441,7 +441,7 @@ def create_app(
     rt = Runtime(settings, store=store, tagger=tagger, thresholds=thresholds)
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI):
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         vision_log = logging.getLogger("vision")
         if not vision_log.handlers and not logging.getLogger().handlers:
             handler = logging.StreamHandler()

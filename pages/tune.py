@@ -34,15 +34,17 @@ with_original = st.toggle(
     "Also score the original note's rule (full resolution, slow)", value=True, key="tune_with_original"
 )
 run = tv.run_store().get(labelled, settings)
-if st.button(
-    "Run" if run is None else "Run again (cached)",
-    type="primary",
-    key="tune_run",
-    help="Features, global descriptors and matches of every pair, in parallel; cached per feature settings",
+if (
+    st.button(
+        "Run" if run is None else "Run again (cached)",
+        type="primary",
+        key="tune_run",
+        help="Features, global descriptors and matches of every pair, in parallel; cached per feature settings",
+    )
+    and run is None
 ):
-    if run is None:
-        tv.run_with_progress(labelled, settings, with_original)
-        st.rerun()  # redraw with the cached run (and the button's new label)
+    tv.run_with_progress(labelled, settings, with_original)
+    st.rerun()  # redraw with the cached run (and the button's new label)
 if run is None:
     st.info("Press **Run** to compute features and matches for every pair (progress shown).")
     st.stop()

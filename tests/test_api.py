@@ -5,16 +5,11 @@ from __future__ import annotations
 import json
 import logging
 import socket
-import sys
 import threading
 import time
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
 from api_fixtures import (
     ASSETS,
     MODEL,
@@ -168,7 +163,7 @@ def test_register_wrong_fields(client, store, payload):
 
 @pytest.mark.parametrize(
     "name",
-    HOSTILE_IDS + [123, ["hong"], {"a": 1}, True],
+    [*HOSTILE_IDS, 123, ["hong"], {"a": 1}, True],
     ids=[f"id{i}" for i in range(len(HOSTILE_IDS))] + ["int", "list", "dict", "bool"],
 )
 def test_register_hostile_names_store_nothing(client, store, pair, name):

@@ -3,16 +3,11 @@
 from __future__ import annotations
 
 import logging
-import sys
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 pytest.importorskip("moto.server")
 pytest.importorskip("boto3")
@@ -117,7 +112,7 @@ def test_s3_goes_away_between_register_and_verify(pair, caplog):
     server, url = start_moto()
     try:
         bucket = new_bucket(url)
-        app, store = s3_app(url, bucket)
+        app, _store = s3_app(url, bucket)
         with TestClient(app) as c:
             body = c.post("/auth/stdimg", json={"data": pair[0], "name": "hong"}).json()
             assert body["message"] == v.GOOD_PICTURE

@@ -2,13 +2,7 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
 from api_fixtures import ASSETS, Counter, FakeTagger, b64, failing_tagger, gray_jpeg, photo
 
 from vision import service

@@ -427,9 +427,9 @@ def test_zip_rejects_duplicate_members(tmp_path: Path) -> None:
 
 
 def test_zip_without_pairs_csv_or_not_a_zip() -> None:
-    with pytest.raises(LabelledSetError, match="pairs.csv"):
+    with pytest.raises(LabelledSetError, match=r"pairs\.csv"):
         open_zip(_zip({"a/1.jpg": b"x", "b/2.jpg": b"y"}))
-    with pytest.raises(LabelledSetError, match="pairs.csv"):
+    with pytest.raises(LabelledSetError, match=r"pairs\.csv"):
         open_zip(_zip({"one/pairs.csv": PAIRS_CSV, "two/pairs.csv": PAIRS_CSV}))
     with pytest.raises(LabelledSetError, match="not a zip"):
         open_zip(b"PK not really")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
+from vision.decision import OriginalEvidence
 from vision.draw import thumbnail
 from vision.errors import ImageInputError
 from vision.features import Features, FeatureSettings
@@ -89,7 +90,7 @@ def matches(ref: Features, query: Features) -> PairMatch:
 
 
 @st.cache_data(show_spinner="Running the original note's pipeline at full resolution...", max_entries=16)
-def original(ref_data: bytes, query_data: bytes):
+def original(ref_data: bytes, query_data: bytes) -> OriginalEvidence:
     """The note's pipeline on both photos at full resolution."""
     return original_evidence(decode_image(ref_data).bgr, decode_image(query_data).bgr)
 

@@ -85,12 +85,12 @@ def cosine_similarity(a: np.ndarray | None, b: np.ndarray | None) -> float:
 # -- the score and the decision ------------------------------------------------------
 
 
-def fused_score(inliers: float | np.ndarray, similarity: float | np.ndarray, weight: float):
+def fused_score(inliers: float | np.ndarray, similarity: float | np.ndarray, weight: float) -> Any:
     """``log(1 + inliers) + weight * similarity`` (scalar or elementwise)."""
     return np.log1p(np.maximum(inliers, 0)) + weight * np.asarray(similarity, np.float64)
 
 
-def required_similarity(inliers: float | np.ndarray, thresholds: Profile):
+def required_similarity(inliers: float | np.ndarray, thresholds: Profile) -> Any:
     """The similarity a pair with ``inliers`` needs to reach the fused threshold (may be <= 0)."""
     return (thresholds.fused_threshold - np.log1p(np.maximum(inliers, 0))) / thresholds.fused_weight
 
@@ -344,7 +344,7 @@ def recommend_fused(
     for k in min_inliers:
         for w in weights:
             stressed = np.sort(fused_score(np.maximum(inl[neg], k), sim[neg], w))[::-1]
-            allowed = int(math.floor(target_far * len(stressed) + 1e-9))
+            allowed = math.floor(target_far * len(stressed) + 1e-9)
             lo = stressed[allowed] if allowed < len(stressed) else -np.inf
             gate = (inl >= k) & area_ok
             pos_scores = fused_score(inl[pos & gate], sim[pos & gate], w)
@@ -361,6 +361,7 @@ def recommend_fused(
             if best is None or key > best[0]:
                 stressed_far = float((fused_score(np.maximum(inl[neg], k), sim[neg], w) >= cand.fused_threshold).mean())
                 best = (key, cand, tar, far, stressed_far, margin)
+    assert best is not None, "the grids are not empty"
     _, cand, tar, far, stressed_far, margin = best
     return {
         "fused_min_inliers": cand.fused_min_inliers,

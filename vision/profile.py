@@ -9,12 +9,12 @@ decision) and can follow a slider live.
 from __future__ import annotations
 
 import json
+import tomllib
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import tomllib
 
 from vision.features import FeatureSettings
 from vision.geometry import RANSAC_METHODS

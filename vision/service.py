@@ -23,7 +23,8 @@ import contextlib
 import logging
 import uuid
 from collections.abc import Callable
-from typing import Any, ContextManager
+from contextlib import AbstractContextManager as ContextManager
+from typing import Any
 
 from vision import verdict as v
 from vision.errors import ImageInputError

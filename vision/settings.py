@@ -10,11 +10,10 @@ it from :func:`load_settings`, so a name means the same thing everywhere:
 from __future__ import annotations
 
 import os
+import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
-
-import tomllib
 
 __all__ = [
     "SECRETS_FILES",
@@ -177,9 +176,9 @@ def settings_from_env_and_secrets(env: Mapping[str, str], secrets: Mapping[str, 
                 if not flat.startswith(("VISION_", "AWS_")):
                     aliases[f"VISION_{flat}"] = text
         else:
-            text = _scalar(value)
-            if text is not None:
-                explicit[str(name).upper()] = text
+            scalar = _scalar(value)
+            if scalar is not None:
+                explicit[str(name).upper()] = scalar
     for name, text in aliases.items():
         explicit.setdefault(name, text)
     merged.update(explicit)

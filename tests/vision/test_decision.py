@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
+import tomllib
 
 import numpy as np
 import pytest
-import tomllib
 
 from vision import verdict as v
 from vision.decision import MatchEvidence, OriginalEvidence, decide_original, decide_registration, decide_verification
@@ -201,7 +201,7 @@ def test_decide_registration_threshold_moves():
 # -- robust verification ---------------------------------------------------
 
 
-def evidence(n_tentative=60, n_inliers=40, H=np.eye(3), area_fraction=0.5, problems=()) -> MatchEvidence:
+def evidence(n_tentative=60, n_inliers=40, H=np.eye(3), area_fraction=0.5, problems=()) -> MatchEvidence:  # noqa: B008 (read only)
     m = 200
     tentative = np.zeros(m, bool)
     tentative[:n_tentative] = True

@@ -70,7 +70,7 @@ def test_read_pairs_samples(samples_dir):
 
 
 def test_read_pairs_missing_csv(tmp_path):
-    with pytest.raises(ValueError, match="pairs.csv"):
+    with pytest.raises(ValueError, match=r"pairs\.csv"):
         read_pairs(tmp_path)
 
 

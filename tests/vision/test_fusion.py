@@ -123,7 +123,9 @@ def test_vectorised_matches_decide_fused():
     area = rng.choice([0.0, 0.005, 0.5], 300)
     t = replace(DEFAULT, fused_weight=2.5, fused_threshold=4.1, fused_min_inliers=7)
     fast = fused_accepts(inl, sim, t, area)
-    slow = [decide_fused(evidence(int(i), float(a)), float(s), t).result for i, s, a in zip(inl, sim, area)]
+    slow = [
+        decide_fused(evidence(int(i), float(a)), float(s), t).result for i, s, a in zip(inl, sim, area, strict=True)
+    ]
     assert list(fast) == slow
     assert fused_score(np.array([0, 9]), np.array([0.5, 0.5]), 2.0) == pytest.approx([1.0, np.log(10) + 1.0])
 
@@ -196,7 +198,7 @@ def test_fused_boundary_polyline():
     # a range that starts above the geometric minimum has no vertical segment
     xs2, ys2 = fused_boundary(DEFAULT, (10, 30))
     assert xs2[0] == 10 and ys2[0] == pytest.approx((4.8 - np.log(11)) / 4)
-    xs3, ys3 = fused_boundary(DEFAULT, (0, 3))  # entirely left of the geometric minimum
+    _xs3, ys3 = fused_boundary(DEFAULT, (0, 3))  # entirely left of the geometric minimum
     assert list(ys3) == [1.0, 1.0]
 
 

@@ -150,7 +150,7 @@ def test_decide_pair_moves_with_thresholds(same_result):
 
 
 def test_decide_pair_area_threshold(same_result):
-    evidence, verdict, _ = decide_pair(same_result.pair, replace(DEFAULT, min_area_fraction=1.0))
+    _evidence, verdict, _ = decide_pair(same_result.pair, replace(DEFAULT, min_area_fraction=1.0))
     assert not verdict.result and "outline covers" in verdict.reason
 
 

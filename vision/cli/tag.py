@@ -7,13 +7,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from vision.cli.common import command
 from vision.cli.errors import CommandError, UsageError
 from vision.errors import ImageInputError
 from vision.imageio import read_image_file
 from vision.profile import Profile, load_profile
 from vision.settings import load_settings
-from vision.tagging.base import DEFAULT_MIN_CONFIDENCE, TaggerError, tag_verdict
+from vision.tagging.base import DEFAULT_MIN_CONFIDENCE, Concept, TaggerError, TagMatch, tag_verdict
 from vision.tagging.evaluate import evaluate_tags
 from vision.tagging.factory import BACKENDS, tagger_from_settings
 
@@ -120,10 +122,10 @@ class _FailedTagger:
         self.name = name
         self._error = error
 
-    def concepts(self, image_bgr, top_k: int = 10):
+    def concepts(self, image_bgr: np.ndarray, top_k: int = 10) -> list[Concept]:
         """Always raises the construction error."""
         raise self._error
 
-    def match(self, image_bgr, tag: str, min_confidence: float):
+    def match(self, image_bgr: np.ndarray, tag: str, min_confidence: float) -> TagMatch:
         """Always raises the construction error."""
         raise self._error

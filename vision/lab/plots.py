@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 
 import numpy as np
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from vision.fusion import fused_boundary, geometry_alone_inliers
@@ -27,12 +28,12 @@ def _png(fig: Figure) -> bytes:
     return buffer.getvalue()
 
 
-def _inlier_axis(ax, top: float) -> None:
+def _inlier_axis(ax: Axes, top: float) -> None:
     ax.set_xscale("symlog", linthresh=LINTHRESH)
     ax.set_xlim(0, max(top, 2.0 * LINTHRESH))
 
 
-def _inlier_histogram(ax, scored: ScoredSet, n_bins: int) -> None:
+def _inlier_histogram(ax: Axes, scored: ScoredSet, n_bins: int) -> None:
     hist = score_histogram(scored, n_bins)
     widths = np.diff(hist.edges)
     ax.bar(hist.edges[:-1], hist.same, widths, align="edge", color=SAME, alpha=0.6, label="same scene")
@@ -180,7 +181,7 @@ def scatter_png(scored: ScoredSet) -> bytes:
     """
     t = scored.thresholds
     m = scored.ok & scored.has_similarity
-    inl, sim, lab = scored.inliers[m], scored.similarity[m], scored.labels[m]
+    inl, sim, lab = scored.inliers[m], scored.similarities[m], scored.labels[m]
     small = (scored.area_fraction[m] < t.min_area_fraction) & (inl > 0)
     x = np.where(inl == 0, np.random.default_rng(0).uniform(-0.6, 0.6, inl.size), inl)
     wrong = scored.accepted[m] != lab.astype(bool)

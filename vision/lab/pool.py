@@ -91,9 +91,8 @@ def progress(items: Iterable[T], total: int, label: str, stream: TextIO | None =
     stream = stream or sys.stderr
     start = time.perf_counter()
     done = 0
-    for item in items:
+    for done, item in enumerate(items, start=1):
         yield item
-        done += 1
         elapsed = time.perf_counter() - start
         eta = elapsed / done * (total - done)
         bar = "#" * int(30 * done / max(total, 1))

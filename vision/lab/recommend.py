@@ -140,7 +140,7 @@ def recommend_fused_thresholds(scored: ScoredSet, target_far: float, base: Profi
     labels = scored.labels[m]
     if not ((labels == 0).any() and (labels == 1).any()):
         return None
-    inl, sim, area = scored.inliers[m], scored.similarity[m], scored.area_fraction[m]
+    inl, sim, area = scored.inliers[m], scored.similarities[m], scored.area_fraction[m]
     rec = recommend_fused(inl, sim, labels, min(target_far, 1 - 1e-9), area_fraction=area, base=base)
     exact = apply_recommendation(base, rec)
     snapped = replace(

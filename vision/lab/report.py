@@ -90,7 +90,7 @@ def per_kind(scored: ScoredSet, rule: str | None = None) -> dict[str, dict[str, 
         if name != "original":
             row["median_inliers"] = float(np.median(scored.inliers[m]))
         if name != "original" and scored.similarity is not None:
-            sims = scored.similarity[m & scored.has_similarity]
+            sims = scored.similarities[m & scored.has_similarity]
             row["median_similarity"] = round(float(np.median(sims)), 3) if sims.size else None
         if robust is not None:
             row["robust_accept_rate"] = round(float(robust[m].mean()), 4)
@@ -125,7 +125,7 @@ def similarity_histogram(scored: ScoredSet, n_bins: int = 25) -> Histogram | Non
     m = scored.ok & scored.has_similarity
     if not m.any():
         return None
-    sims = scored.similarity[m]
+    sims = scored.similarities[m]
     edges = np.linspace(min(float(sims.min()), 0.0), 1.0, n_bins + 1)
     labels = scored.labels[m]
     return Histogram(edges, np.histogram(sims[labels == 1], edges)[0], np.histogram(sims[labels == 0], edges)[0])
@@ -183,11 +183,12 @@ def error_cases(scored: ScoredSet) -> tuple[list[ErrorCase], list[ErrorCase]]:
     """False accepts and false rejects of the current rule, each sorted most wrong first."""
     signed = _wrongness(scored)
     accepted, ok, index = scored.accepted, scored.ok, scored._index()
-    fa, fr = [], []
+    fa: list[ErrorCase] = []
+    fr: list[ErrorCase] = []
     for i in np.flatnonzero(ok & (accepted != scored.labels.astype(bool))):
         false_accept = bool(accepted[i])
         wrongness = max(float(signed[i]), 0.0) if false_accept else max(-float(signed[i]), 0.0)
-        sim = float(scored.similarity[i]) if scored.has_similarity[i] else None
+        sim = float(scored.similarities[i]) if scored.has_similarity[i] else None
         case = ErrorCase(
             int(i),
             int(index[i]),
@@ -196,7 +197,7 @@ def error_cases(scored: ScoredSet) -> tuple[list[ErrorCase], list[ErrorCase]]:
             float(scored.inliers[i]),
             float(scored.area_fraction[i]),
             wrongness,
-            scored.reason(i),
+            scored.reason(int(i)),
             sim,
         )
         (fa if false_accept else fr).append(case)
@@ -254,7 +255,7 @@ def scores_csv(scored: ScoredSet, split: Split | None = None) -> str:
                 part[i],
                 f"{scored.inliers[i]:g}",
                 f"{scored.area_fraction[i]:.5f}",
-                f"{scored.similarity[i]:.4f}" if has_sim[i] else "",
+                f"{scored.similarities[i]:.4f}" if has_sim[i] else "",
                 f"{raw[i]:.4f}" if has_sim[i] else "",
                 rule,
                 int(accepted[i]),

@@ -219,6 +219,11 @@ class ScoredSet:
             return np.zeros(len(self), bool)
         return np.isfinite(self.similarity)
 
+    @property
+    def similarities(self) -> np.ndarray:
+        """``(N,)`` float: :attr:`similarity`, all ``nan`` when the run computed none."""
+        return np.full(len(self), np.nan) if self.similarity is None else self.similarity
+
     def _similarity0(self) -> np.ndarray:
         return np.zeros(len(self)) if self.similarity is None else np.nan_to_num(self.similarity, nan=0.0)
 
@@ -333,9 +338,10 @@ class ScoredSet:
         if self.errors[i]:
             return f"unusable: {self.errors[i]}"
         fused = self.rule == "fused" and bool(self.has_similarity[i])
-        if self.evidence and self.evidence[i] is not None:
+        evidence = self.evidence[i] if self.evidence else None
+        if evidence is not None:
             if fused:
-                return fused_evidence(self.evidence[i], float(self.similarity[i]), self.thresholds).reason
-            return decide_verification(self.evidence[i], self.thresholds).reason
-        sim = f", similarity {self.similarity[i]:.2f}" if fused else ""
+                return fused_evidence(evidence, float(self.similarities[i]), self.thresholds).reason
+            return decide_verification(evidence, self.thresholds).reason
+        sim = f", similarity {self.similarities[i]:.2f}" if fused else ""
         return f"{self.inliers[i]:.0f} inliers{sim}, outline {self.area_fraction[i]:.1%}"

@@ -9,10 +9,11 @@ when its metadata does, and an interrupted ``put`` leaves nothing listed.
 
 from __future__ import annotations
 
+import builtins
 import json
 import threading
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
 
 from vision.store.errors import (
@@ -131,7 +132,7 @@ class ReferenceRecord:
         return cls(
             key=key,
             user_id=user_id,
-            created_at=created_at.astimezone(timezone.utc),
+            created_at=created_at.astimezone(UTC),
             content_type=content_type,
             **ints,
         )
@@ -176,7 +177,7 @@ def decode_metadata(raw: bytes, expected_key: str | None = None) -> ReferenceRec
 
 
 _clock_lock = threading.Lock()
-_last_stamp = datetime.min.replace(tzinfo=timezone.utc)
+_last_stamp = datetime.min.replace(tzinfo=UTC)
 
 
 def utc_now() -> datetime:
@@ -187,7 +188,7 @@ def utc_now() -> datetime:
     """
     global _last_stamp
     with _clock_lock:
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         if now <= _last_stamp:
             now = _last_stamp + timedelta(microseconds=1)
         _last_stamp = now
@@ -277,7 +278,7 @@ class ReferenceStore(Protocol):
         """Return the user's newest reference, or None."""
         ...
 
-    def users(self) -> list[str]:
+    def users(self) -> builtins.list[str]:
         """Return the ids of users with at least one reference, sorted."""
         ...
 

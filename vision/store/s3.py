@@ -19,6 +19,7 @@ carry the error code and text S3 returned, never credentials.
 
 from __future__ import annotations
 
+import builtins
 import logging
 import re
 from collections.abc import Callable, Iterator, Mapping
@@ -452,7 +453,7 @@ class S3ReferenceStore(BlobReferenceStore):
                     log.warning("skipping unreadable reference metadata %s: %s", item["Key"], exc)
         return newest_first(records)
 
-    def users(self) -> list[str]:
+    def users(self) -> builtins.list[str]:
         """Return the sorted ids of users with objects under the prefix.
 
         Uses the ``/`` delimiter, so it costs one listing page per 1000 users,
