@@ -32,7 +32,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -49,11 +49,12 @@ from vision import service
 from vision import verdict as v
 from vision.api_settings import ApiSettings
 from vision.auth import AuthError, Principal, authenticate, effective_user
-from vision.decision import Thresholds, load_profile
 from vision.gate import CpuGate, DeadlineExceeded
 from vision.imageio import DEFAULT_LIMITS, DecodeLimits
 from vision.logsafe import SafeLogFilter, safe_text
+from vision.profile import Profile, load_profile
 from vision.ratelimit import RateLimiter
+from vision.settings import load_settings
 from vision.store.guard import CircuitBreaker, GuardedStore
 from vision.store.ids import MAX_USER_ID_LENGTH
 
@@ -147,7 +148,7 @@ class Runtime:
         *,
         store: Any = None,
         tagger: Any = None,
-        thresholds: Thresholds | None = None,
+        thresholds: Profile | None = None,
         limits: DecodeLimits = DEFAULT_LIMITS,
     ) -> None:
         self._settings = settings
@@ -159,7 +160,7 @@ class Runtime:
         self._tagger = tagger
         self._fixed_thresholds = thresholds
         self._profile_state: tuple[str, int, int] | None = None
-        self._profile_thresholds: Thresholds | None = None
+        self._profile_thresholds: Profile | None = None
         self._lock = threading.Lock()
         self.gate = CpuGate(self.workers)
         self.client_limit = RateLimiter(self.config.rate_client_per_min)
@@ -190,7 +191,7 @@ class Runtime:
 
     @property
     def settings(self) -> Mapping[str, str]:
-        return self._settings if self._settings is not None else os.environ
+        return self._settings if self._settings is not None else load_settings()
 
     def store(self) -> Any:
         if self._store is None:
@@ -213,12 +214,12 @@ class Runtime:
                     log.info("tagger: %s", getattr(self._tagger, "name", type(self._tagger).__name__))
         return self._tagger
 
-    def thresholds(self) -> Thresholds:
+    def thresholds(self) -> Profile:
         if self._fixed_thresholds is not None:
             return self._fixed_thresholds
         path = (self.settings.get("VISION_PROFILE") or "").strip()
         if not path:
-            return Thresholds()
+            return Profile()
         try:
             st = os.stat(path)
             state = (path, st.st_mtime_ns, st.st_size)
@@ -594,7 +595,7 @@ def create_app(
     *,
     store: Any = None,
     tagger: Any = None,
-    thresholds: Thresholds | None = None,
+    thresholds: Profile | None = None,
 ) -> FastAPI:
     """Build the API.
 
@@ -606,13 +607,13 @@ def create_app(
         Overrides ``VISION_STORE``.
     tagger : Tagger, optional
         Overrides ``VISION_TAGGER``.
-    thresholds : Thresholds, optional
+    thresholds : Profile, optional
         Fixed thresholds, overriding ``VISION_PROFILE``.
     """
     rt = Runtime(settings, store=store, tagger=tagger, thresholds=thresholds)
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI):
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         vision_log = logging.getLogger("vision")
         if not vision_log.handlers and not logging.getLogger().handlers:
             handler = logging.StreamHandler()

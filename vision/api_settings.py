@@ -1,7 +1,8 @@
-"""The API's hardening settings, read in one place (limits, timeouts, pools, retention, auth).
+"""The API's hardening settings (limits, timeouts, pools, retention, auth), parsed in one place.
 
-Every setting is optional; see README "Configuration".  Kept apart from
-``api.py`` so one module says what each name means and checks it.
+Every setting is optional (see README "Configuration"); the values come from
+:func:`vision.settings.load_settings` like every other setting and are
+checked with :func:`vision.settings.number`.
 """
 
 from __future__ import annotations
@@ -11,21 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from vision.auth import AuthConfig
+from vision.settings import number
 
 __all__ = ["ApiSettings"]
-
-
-def _number(settings: Mapping[str, str], name: str, default: float, *, integer: bool, minimum: float) -> float:
-    raw = settings.get(name)
-    if raw is None or not str(raw).strip():
-        return default
-    try:
-        value = int(str(raw).strip()) if integer else float(str(raw).strip())
-    except ValueError:
-        raise ValueError(f"{name} must be a {'whole ' if integer else ''}number, got {str(raw)[:40]!r}") from None
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum:g}, got {value}")
-    return value
 
 
 @dataclass(frozen=True)
@@ -53,7 +42,7 @@ class ApiSettings:
         """Read every ``VISION_*`` API setting; ``ValueError`` naming a malformed one."""
 
         def num(name: str, default: float, integer: bool = True, minimum: float = 1) -> float:
-            return _number(s, name, default, integer=integer, minimum=minimum)
+            return float(number(s, name, default, integer=integer, minimum=minimum))
 
         d = cls()
         return cls(

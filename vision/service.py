@@ -24,15 +24,16 @@ import logging
 import re
 import uuid
 from collections.abc import Callable
-from typing import Any, ContextManager
+from contextlib import AbstractContextManager as ContextManager
+from typing import Any
 
 from vision import verdict as v
-from vision.decision import Thresholds
 from vision.errors import ImageInputError
 from vision.features import Features, features_to_bytes
 from vision.imageio import DEFAULT_LIMITS, DecodeLimits, decode_base64, decode_image, read_header
 from vision.logsafe import safe_text
 from vision.pipeline import reference_features, register_photo, verify_photo
+from vision.profile import Profile
 from vision.references import save_reference
 from vision.store.base import (
     CorruptReferenceError,
@@ -104,7 +105,7 @@ def register_b64(
     store: ReferenceStore,
     data: object,
     user_id: object = None,
-    thresholds: Thresholds = Thresholds(),
+    thresholds: Profile = Profile(),
     limits: DecodeLimits = DEFAULT_LIMITS,
     *,
     gate: Gate = _no_gate,
@@ -133,7 +134,7 @@ def register_bytes(
     store: ReferenceStore,
     data: bytes,
     user_id: str | None = None,
-    thresholds: Thresholds = Thresholds(),
+    thresholds: Profile = Profile(),
     limits: DecodeLimits = DEFAULT_LIMITS,
     *,
     gate: Gate = _no_gate,
@@ -210,7 +211,7 @@ def verify_b64(
     store: ReferenceStore,
     data: object,
     user_id: object,
-    thresholds: Thresholds = Thresholds(),
+    thresholds: Profile = Profile(),
     limits: DecodeLimits = DEFAULT_LIMITS,
     *,
     gate: Gate = _no_gate,
@@ -247,7 +248,7 @@ def verify_bytes(
     store: ReferenceStore,
     data: bytes,
     user_id: str,
-    thresholds: Thresholds = Thresholds(),
+    thresholds: Profile = Profile(),
     limits: DecodeLimits = DEFAULT_LIMITS,
     *,
     gate: Gate = _no_gate,
@@ -313,7 +314,7 @@ def _verify_against(
     store: ReferenceStore,
     record: ReferenceRecord,
     data: bytes,
-    thresholds: Thresholds,
+    thresholds: Profile,
     limits: DecodeLimits,
     gate: Gate,
 ) -> v.Verdict:
@@ -334,7 +335,7 @@ def _verify_against(
     return verdict
 
 
-def _load_reference(store: ReferenceStore, record: ReferenceRecord, thresholds: Thresholds) -> Features | v.Verdict:
+def _load_reference(store: ReferenceStore, record: ReferenceRecord, thresholds: Profile) -> Features | v.Verdict:
     """Usable reference features: stored ones, or recomputed from the image (and saved back).
 
     The image is only downloaded when the stored features are missing,
@@ -385,7 +386,7 @@ def tag_b64(
     tagger_or_factory: Any,
     data: object,
     tag: object,
-    thresholds: Thresholds = Thresholds(),
+    thresholds: Profile = Profile(),
     limits: DecodeLimits = DEFAULT_LIMITS,
     *,
     gate: Gate = _no_gate,
@@ -418,7 +419,7 @@ def tag_bytes(
     tagger_or_factory: Any,
     data: bytes,
     tag: str | None,
-    thresholds: Thresholds = Thresholds(),
+    thresholds: Profile = Profile(),
     limits: DecodeLimits = DEFAULT_LIMITS,
     *,
     gate: Gate = _no_gate,
