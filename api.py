@@ -26,568 +26,37 @@ flow-specific extras, and the HTTP status equals ``status``.
 
 from __future__ import annotations
 
-import asyncio
-import json
 import logging
-import os
-import threading
-import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from typing import Any
 
-import anyio
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.requests import ClientDisconnect
 
-from vision import service
 from vision import verdict as v
-from vision.api_settings import ApiSettings
-from vision.auth import AuthError, Principal, authenticate, effective_user
-from vision.gate import CpuGate, DeadlineExceeded
-from vision.imageio import DEFAULT_LIMITS, DecodeLimits
-from vision.logsafe import SafeLogFilter, safe_text
-from vision.profile import Profile, load_profile
-from vision.ratelimit import RateLimiter
-from vision.settings import load_settings
-from vision.store.guard import CircuitBreaker, GuardedStore
-from vision.store.ids import MAX_USER_ID_LENGTH
+from vision.logsafe import SafeLogFilter
+from vision.profile import Profile
+from vision.web.body import BadBody, read_body
+from vision.web.docs import (
+    _REGISTER_DOC,
+    _TAG_DOC,
+    _VERIFY_DOC,
+    FeatureRequest,
+    RegisterRequest,
+    TagRequest,
+    _route_docs,
+)
+from vision.web.flows import FLOW_BY_PATH, REGISTER, TAG, VERIFY, answer, handle
+from vision.web.runtime import Runtime
 
-__all__ = ["DEFAULT_MAX_BODY_BYTES", "Runtime", "app", "create_app"]
+__all__ = ["DEFAULT_MAX_BODY_BYTES", "BadBody", "Runtime", "app", "create_app", "read_body"]
 
 log = logging.getLogger("vision.api")
 
 DEFAULT_MAX_BODY_BYTES = 15_000_000
-JSON_TYPES = ("application/json",)
-
-
-# -- request/answer models (for the OpenAPI page; bodies are parsed by hand) ----
-
-
-# What the server enforces, published: a photo is base64 (an optional data: URL prefix,
-# line breaks allowed), at most the body limit; a user id is 1-64 of [A-Za-z0-9_.@-], not
-# starting with "." nor containing ".."; a tag is 1-64 characters without control characters.
-USER_ID_PATTERN = r"^[A-Za-z0-9_@-](\.?[A-Za-z0-9_@-])*\.?$"  # no leading ".", no ".."
-TAG_PATTERN = service.TAG_PATTERN
-PHOTO_PATTERN = r"^(data:image/[\w.+-]+;base64,)?[A-Za-z0-9+/=\s_-]+$"
-_PHOTO_MAX = 20_000_000
-
-
-class RegisterRequest(BaseModel):
-    data: str = Field(
-        description="The photo, base64 (JPEG, PNG or WebP; a data: URL prefix is accepted).",
-        min_length=4,
-        max_length=_PHOTO_MAX,
-        pattern=PHOTO_PATTERN,
-    )
-    name: str | None = Field(
-        None,
-        description="User id (1-64 of A-Z a-z 0-9 _ . @ -). The photo becomes this user's latest "
-        "reference. Without it the photo is stored under a fresh anonymous id, returned as `name` "
-        "(with a bearer token: the token's subject).",
-        min_length=1,
-        max_length=MAX_USER_ID_LENGTH,
-        pattern=USER_ID_PATTERN,
-    )
-
-
-class FeatureRequest(BaseModel):
-    data: str = Field(description="The new photo, base64.", min_length=4, max_length=_PHOTO_MAX, pattern=PHOTO_PATTERN)
-    name: str = Field(
-        description="User id whose latest reference the photo is compared with (with a bearer token: "
-        "may be omitted, and must equal the token's subject).",
-        min_length=1,
-        max_length=MAX_USER_ID_LENGTH,
-        pattern=USER_ID_PATTERN,
-    )
-
-
-class TagRequest(BaseModel):
-    data: str = Field(description="The photo, base64.", min_length=4, max_length=_PHOTO_MAX, pattern=PHOTO_PATTERN)
-    tag: str = Field(
-        description="The word the photo should show, e.g. `dog`.",
-        min_length=1,
-        max_length=service.MAX_TAG_CHARS,
-        pattern=TAG_PATTERN,
-    )
-
-
-class Answer(BaseModel):
-    status: int = Field(description="Same as the HTTP status code.")
-    message: str = Field(description="One of the contract's messages.")
-    result: bool
-    reason: str | None = Field(None, description="Why (for humans and logs; clients need not read it).")
-    key: str | None = Field(None, description="Register: the stored reference's key; verify: the key compared with.")
-    name: str | None = Field(None, description="Register: the user id the reference was stored under.")
-    url: str | None = Field(None, description="Register with the S3 store: a (presigned) URL of the photo.")
-
-    model_config = {"extra": "allow"}
-
-
-# -- runtime: lazily built store, tagger and thresholds ------------------------------
-
-
-class Runtime:
-    """What the endpoints share: settings, store, tagger, thresholds, CPU gate.
-
-    The store, the tagger and the thresholds are built on first use (so that
-    importing :mod:`api` touches neither the network nor the model file).
-    The thresholds follow the ``VISION_PROFILE`` file: it is re-read when its
-    modification time or size changes; an unreadable new version keeps the
-    last good thresholds (and logs why).
-    """
-
-    def __init__(
-        self,
-        settings: Mapping[str, str] | None = None,
-        *,
-        store: Any = None,
-        tagger: Any = None,
-        thresholds: Profile | None = None,
-        limits: DecodeLimits = DEFAULT_LIMITS,
-    ) -> None:
-        self._settings = settings
-        self.config = ApiSettings.from_settings(self.settings)
-        self.max_body_bytes = self.config.max_body_bytes
-        self.workers = self.config.workers
-        self.limits = limits
-        self._store = None if store is None else self._guard(store)
-        self._tagger = tagger
-        self._fixed_thresholds = thresholds
-        self._profile_state: tuple[str, int, int] | None = None
-        self._profile_thresholds: Profile | None = None
-        self._lock = threading.Lock()
-        self.gate = CpuGate(self.workers)
-        self.client_limit = RateLimiter(self.config.rate_client_per_min)
-        self.user_limit = RateLimiter(self.config.rate_user_per_min)
-        self._thread_limits: dict[str, anyio.CapacityLimiter] = {}
-
-    def _guard(self, store: Any) -> GuardedStore:
-        """Store I/O on its own small pool, with timeouts, a circuit breaker and the retention cap."""
-        c = self.config
-        return GuardedStore(
-            store,
-            workers=c.store_workers,
-            timeout_s=c.store_timeout_s,
-            breaker=CircuitBreaker(c.breaker_failures, c.breaker_reset_s),
-            keep=c.max_references_per_user,
-        )
-
-    def threads_for(self, flow: str) -> anyio.CapacityLimiter:
-        """Worker threads of a flow: the tag flow has its own, so requests stuck on the store cannot starve it.
-
-        Created on first use, inside the event loop.
-        """
-        group = "tag" if flow == "tag" else "store"
-        if group not in self._thread_limits:
-            size = self.config.tag_threads if group == "tag" else self.config.flow_threads
-            self._thread_limits[group] = anyio.CapacityLimiter(size)
-        return self._thread_limits[group]
-
-    @property
-    def settings(self) -> Mapping[str, str]:
-        return self._settings if self._settings is not None else load_settings()
-
-    def store(self) -> Any:
-        if self._store is None:
-            with self._lock:
-                if self._store is None:
-                    from vision.store.factory import store_from_settings
-
-                    self._store = self._guard(store_from_settings(self.settings))
-                    log.info("reference store: %r", self._store)
-        return self._store
-
-    def tagger(self) -> Any:
-        if self._tagger is None:
-            with self._lock:
-                if self._tagger is None:
-                    from vision.tagging.factory import tagger_from_settings
-
-                    backend = (self.settings.get("VISION_TAGGER") or "local").strip().lower() or "local"
-                    self._tagger = tagger_from_settings(self.settings, backend)
-                    log.info("tagger: %s", getattr(self._tagger, "name", type(self._tagger).__name__))
-        return self._tagger
-
-    def thresholds(self) -> Profile:
-        if self._fixed_thresholds is not None:
-            return self._fixed_thresholds
-        path = (self.settings.get("VISION_PROFILE") or "").strip()
-        if not path:
-            return Profile()
-        try:
-            st = os.stat(path)
-            state = (path, st.st_mtime_ns, st.st_size)
-        except OSError as exc:
-            state = None
-            error: Exception = ValueError(f"cannot read profile {path}: {exc.strerror}")
-        with self._lock:
-            if state is not None and state == self._profile_state and self._profile_thresholds is not None:
-                return self._profile_thresholds
-            if state is not None:
-                try:
-                    loaded = load_profile(path)
-                except ValueError as exc:
-                    error = exc
-                else:
-                    if self._profile_thresholds is not None:
-                        log.info("thresholds profile %s changed; reloaded", path)
-                    self._profile_state, self._profile_thresholds = state, loaded
-                    return loaded
-            if self._profile_thresholds is not None:
-                log.warning("keeping the last good thresholds: %s", error)
-                return self._profile_thresholds
-            raise error
-
-
-# -- request reading -----------------------------------------------------------------
-
-
-class BadBody(Exception):
-    """The request body cannot be used; ``reason`` says why, ``code`` names the check."""
-
-    def __init__(self, reason: str, code: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.code = code
-
-
-class BodyTimeout(Exception):
-    """The client did not send its body in time (408)."""
-
-
-async def read_body(request: Request, limit: int, total_s: float = 30.0, idle_s: float = 10.0) -> bytes:
-    """The raw body, refusing anything over ``limit`` bytes before it is all read.
-
-    The declared ``Content-Length`` is checked first; the streamed bytes are
-    counted too (chunked bodies have no length).  A client that sends nothing
-    for ``idle_s`` seconds, or has not finished after ``total_s``, gets
-    :class:`BodyTimeout` (a slow upload cannot hold a connection forever).
-    JSON is parsed later, from these bytes only.
-    """
-    media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-    if not (media in JSON_TYPES or (media.startswith("application/") and media.endswith("+json"))):
-        shown = safe_text(media, 60) if media else "none"
-        raise BadBody(f"content-type must be application/json (got {shown})", "content-type")
-    declared = request.headers.get("content-length")
-    if declared is not None:
-        try:
-            size = int(declared)
-        except ValueError:
-            raise BadBody("invalid Content-Length header", "content-length") from None
-        if size > limit:
-            raise BadBody(f"the request body is {size} bytes, over the {limit}-byte limit", "too-large")
-    buf = bytearray()
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + total_s
-    chunks = request.stream().__aiter__()
-    while True:
-        left = deadline - loop.time()
-        if left <= 0:
-            raise BodyTimeout(f"the request body was not complete after {total_s:g} s")
-        try:
-            chunk = await asyncio.wait_for(chunks.__anext__(), timeout=min(idle_s, left))
-        except StopAsyncIteration:
-            break
-        except asyncio.TimeoutError:
-            if left < idle_s:
-                raise BodyTimeout(f"the request body was not complete after {total_s:g} s") from None
-            raise BodyTimeout(f"the client sent no body data for {idle_s:g} s ({len(buf)} bytes received)") from None
-        buf += chunk
-        if len(buf) > limit:
-            raise BadBody(f"the request body is over the {limit}-byte limit", "too-large")
-    if not buf.strip():
-        raise BadBody("the request body is empty (expected a JSON object)", "empty")
-    return bytes(buf)
-
-
-def parse_json_object(raw: bytes) -> dict[str, Any]:
-    """Parse a JSON object; :class:`BadBody` for anything else."""
-    try:
-        body = json.loads(raw)
-    except RecursionError:
-        raise BadBody("the request body is nested too deeply", "json") from None
-    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, int too long
-        detail = (
-            f" ({exc.msg} at line {exc.lineno} column {exc.colno})" if isinstance(exc, json.JSONDecodeError) else ""
-        )
-        raise BadBody(f"the request body is not valid JSON{detail}", "json") from None
-    if not isinstance(body, dict):
-        raise BadBody(f"the request body must be a JSON object, got {type(body).__name__}", "json")
-    return body
-
-
-# -- flows ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Flow:
-    """One endpoint's contract: its 400 for unusable bodies, its 500, and its runner."""
-
-    name: str
-    bad_request: str
-    fault: str
-    run: Callable[[Runtime, dict[str, Any]], v.Verdict]
-
-
-def _run_register(rt: Runtime, body: dict[str, Any]) -> v.Verdict:
-    return service.register_b64(
-        rt.store(), body.get("data"), body.get("name"), rt.thresholds(), rt.limits, gate=rt.gate
-    )
-
-
-def _run_verify(rt: Runtime, body: dict[str, Any]) -> v.Verdict:
-    return service.verify_b64(rt.store(), body.get("data"), body.get("name"), rt.thresholds(), rt.limits, gate=rt.gate)
-
-
-def _run_tag(rt: Runtime, body: dict[str, Any]) -> v.Verdict:
-    return service.tag_b64(rt.tagger, body.get("data"), body.get("tag"), rt.thresholds(), rt.limits, gate=rt.gate)
-
-
-REGISTER = Flow("register", v.TAKE_PICTURE_AGAIN, v.SOMETHING_WRONG, _run_register)
-VERIFY = Flow("verify", v.MISSING_PICTURE, v.MISSING_STD_PICTURE, _run_verify)
-TAG = Flow("tag", v.NO_TAG, v.CLARIFAI_API_FAULT, _run_tag)
-FLOW_BY_PATH = {"/auth/stdimg": REGISTER, "/auth/test": REGISTER, "/auth/feature": VERIFY, "/auth/tag": TAG}
-
-
-UNAUTHORIZED, FORBIDDEN, TOO_MANY, BUSY, TIMEOUT = (
-    "Unauthorized",
-    "Forbidden",
-    "Too Many Requests",
-    "Server Busy",
-    "Request Timeout",
-)
-"""Messages of the answers the contract is silent about (auth, rate limits, overload, slow body)."""
-
-
-def answer(verdict: v.Verdict, headers: Mapping[str, str] | None = None) -> JSONResponse:
-    """The HTTP response of a verdict: its JSON, with the HTTP status mirroring ``status``."""
-    extra_headers = dict(headers or {})
-    retry = verdict.extra.get("retry_after")
-    if verdict.status in (429, 503) and isinstance(retry, int):
-        extra_headers["Retry-After"] = str(retry)
-    return JSONResponse(verdict.to_json(), status_code=verdict.status, headers=extra_headers or None)
-
-
-def too_many(who: str, wait_s: float) -> v.Verdict:
-    retry = max(1, int(wait_s + 0.999))
-    return v.Verdict(
-        429, TOO_MANY, False, f"rate limit of this {who} reached; retry in {retry} s", {"retry_after": retry}
-    )
-
-
-def _timed_run(flow: Flow, rt: Runtime, raw: bytes, principal: Principal, client: str) -> v.Verdict:
-    """Worker-thread part of a request: parse JSON, check the user, run the flow (never raises).
-
-    With a bearer token ``name`` defaults to (and must equal) the token's
-    subject.  Register and verify are limited per user (an anonymous
-    registration counts against its client).
-    """
-    try:
-        body = parse_json_object(raw)
-    except BadBody as exc:
-        return v.Verdict(400, flow.bad_request, False, exc.reason, {"error": exc.code})
-    if flow is not TAG:
-        try:
-            body["name"] = effective_user(principal, body.get("name"))
-        except AuthError as exc:
-            return v.Verdict(exc.status, FORBIDDEN, False, exc.reason)
-        name = body["name"]
-        user_key = name if isinstance(name, str) and len(name) <= MAX_USER_ID_LENGTH else f"anon@{client}"
-        wait = rt.user_limit.hit(f"user:{user_key}")
-        if wait:
-            return too_many("user", wait)
-    try:
-        with rt.gate.deadline(rt.config.request_timeout_s):
-            return flow.run(rt, body)
-    except DeadlineExceeded as exc:
-        return v.Verdict(503, BUSY, False, str(exc), {"retry_after": 2})
-
-
-def _client_of(request: Request) -> str:
-    """The peer address (no proxy header is trusted: a client could forge it)."""
-    return request.client.host if request.client else "unknown"
-
-
-async def handle(flow: Flow, rt: Runtime, request: Request) -> Response:
-    """Limit, authenticate, read, run off the event loop, answer; every failure is a contract answer."""
-    start = time.perf_counter()
-    client = _client_of(request)
-    headers: dict[str, str] = {}
-    try:
-        verdict = await _answer_request(flow, rt, request, client, headers)
-    except ClientDisconnect:
-        # The client went away mid-upload: nothing to answer, nothing wrong with the server.
-        log.info("%s %s: client %s disconnected before sending its body", request.method, request.url.path, client)
-        return Response(status_code=499)
-    except Exception as exc:
-        log.exception("%s %s: unexpected %s", request.method, request.url.path, type(exc).__name__)
-        verdict = v.Verdict(500, flow.fault, False, f"internal error ({type(exc).__name__})")
-    level = logging.WARNING if verdict.status >= 500 else logging.INFO
-    log.log(
-        level,
-        "%s %s from %s -> %d %s (%s) %.0f ms",
-        request.method,
-        request.url.path,
-        safe_text(client, 64),
-        verdict.status,
-        verdict.message,
-        safe_text(verdict.reason, 300),
-        (time.perf_counter() - start) * 1000,
-    )
-    return answer(verdict, headers)
-
-
-async def _answer_request(flow: Flow, rt: Runtime, request: Request, client: str, headers: dict[str, str]) -> v.Verdict:
-    wait = rt.client_limit.hit(f"client:{client}")
-    if wait:
-        return too_many("client", wait)
-    try:
-        principal = authenticate(rt.config.auth, request.headers)
-    except AuthError as exc:
-        if exc.challenge:
-            headers["WWW-Authenticate"] = exc.challenge
-        return v.Verdict(exc.status, UNAUTHORIZED if exc.status == 401 else FORBIDDEN, False, exc.reason)
-    try:
-        raw = await read_body(request, rt.max_body_bytes, rt.config.body_timeout_s, rt.config.body_idle_timeout_s)
-    except BadBody as exc:
-        return v.Verdict(400, flow.bad_request, False, exc.reason, {"error": exc.code})
-    except BodyTimeout as exc:
-        headers["Connection"] = "close"
-        return v.Verdict(408, TIMEOUT, False, str(exc), {"error": "timeout"})
-    limiter = rt.threads_for(flow.name)
-    try:
-        # The backstop deadline; the CPU gate and the store guard normally answer well before it.
-        return await asyncio.wait_for(
-            anyio.to_thread.run_sync(
-                _timed_run, flow, rt, raw, principal, client, limiter=limiter, abandon_on_cancel=True
-            ),
-            timeout=rt.config.request_timeout_s + rt.config.store_timeout_s,
-        )
-    except asyncio.TimeoutError:
-        return v.Verdict(503, BUSY, False, "the request ran out of time", {"retry_after": 2})
-
-
-# -- app -------------------------------------------------------------------------------
-
-_ANSWERS = {
-    REGISTER: {
-        200: (
-            "Good Picture",
-            {
-                "status": 200,
-                "message": v.GOOD_PICTURE,
-                "result": True,
-                "reason": "3127 keypoints >= 80 required",
-                "key": "hong/3f2a...",
-                "name": "hong",
-            },
-        ),
-        400: (
-            "Take Picture Again (not an image, bad body, bad name) or Too Little Features",
-            {"status": 400, "message": v.TOO_LITTLE_FEATURES, "result": False},
-        ),
-        500: (
-            "Something Wrong (store unreachable; nothing stored)",
-            {"status": 500, "message": v.SOMETHING_WRONG, "result": False},
-        ),
-    },
-    VERIFY: {
-        200: (
-            "Complete, or You took wrong picture",
-            {"status": 200, "message": v.COMPLETE, "result": True, "inliers": 669},
-        ),
-        400: (
-            "You don't have std img (no/invalid name, no reference) or Missing Picture (bad photo or body)",
-            {"status": 400, "message": v.NO_STD_IMG, "result": False},
-        ),
-        500: (
-            "Missing Std Picture (store unreachable, reference does not load)",
-            {"status": 500, "message": v.MISSING_STD_PICTURE, "result": False},
-        ),
-    },
-    TAG: {
-        200: ("Matched or Not Matched", {"status": 200, "message": v.MATCHED, "result": True}),
-        400: (
-            "No Tag (no tag word; also a missing/undecodable photo or a bad body)",
-            {"status": 400, "message": v.NO_TAG, "result": False},
-        ),
-        500: (
-            "Clarifai Api Fault (the tagging backend failed)",
-            {"status": 500, "message": v.CLARIFAI_API_FAULT, "result": False},
-        ),
-    },
-}
-
-
-_COMMON_ANSWERS = {
-    401: ("Unauthorized: missing or invalid API key or bearer token (auth modes api-key, jwt)", UNAUTHORIZED),
-    403: ("Forbidden: the token's subject is not the `name` asked for", FORBIDDEN),
-    408: ("Request Timeout: the body was not sent in time", TIMEOUT),
-    429: ("Too Many Requests: per-client or per-user rate limit (see Retry-After)", TOO_MANY),
-    503: ("Server Busy: no CPU slot before the request's deadline (see Retry-After)", BUSY),
-}
-
-
-def _route_docs(flow: Flow, model: type[BaseModel]) -> dict[str, Any]:
-    answers = dict(_ANSWERS[flow])
-    for code, (desc, message) in _COMMON_ANSWERS.items():
-        if flow is TAG and code == 403:
-            continue  # the tag flow names no user
-        answers[code] = (desc, {"status": code, "message": message, "result": False})
-    return {
-        "response_class": JSONResponse,
-        "responses": {
-            code: {"model": Answer, "description": desc, "content": {"application/json": {"example": ex}}}
-            for code, (desc, ex) in answers.items()
-        },
-        "openapi_extra": {
-            "requestBody": {
-                "required": True,
-                "content": {"application/json": {"schema": model.model_json_schema()}},
-            }
-        },
-    }
-
-
-_REGISTER_DOC = """Register a reference photo.
-
-The photo is decoded and its AKAZE keypoints counted; with enough of them it is
-stored and becomes the latest reference of `name`.
-
-**Without `name`** the photo is still stored (as the original design did for
-every good picture), under a fresh random user id `anon-<32 hex>` that the
-answer returns as `name`, together with the reference `key` (and `url` with
-the S3 store).  The client passes that `name` to `/auth/feature` later.
-
-Bad input of any kind (body not JSON, wrong content-type, over the size
-limit, missing or non-string `data`, invalid base64, not an image,
-decompression bomb, invalid `name`) is `400 Take Picture Again` with a
-`reason`; nothing is stored.
-"""
-
-_VERIFY_DOC = """Verify a new photo against the user's latest reference.
-
-The reference is looked up in the reference store by `name` only; no URL is
-ever read from the request.  Checks, in order: `name` missing, not a valid
-user id, or without a reference -> `400 You don't have std img`; store
-unreachable -> `500 Missing Std Picture`; `data` missing, not base64 or not an
-image (and a body that is not a JSON object, too large, or sent with another
-content-type) -> `400 Missing Picture`; reference image gone or undecodable
-when its features must be recomputed -> `500 Missing Std Picture`.  Stale
-features are recomputed and saved back.
-"""
-
-_TAG_DOC = """Does the photo show `tag`?
-
-`400 No Tag` is the contract's only 4xx answer of this flow, so it also
-answers a missing or undecodable photo and an unusable body (see `reason`).
-"""
 
 
 def create_app(
@@ -649,7 +118,7 @@ def create_app(
         description=_REGISTER_DOC,
         **_route_docs(REGISTER, RegisterRequest),
     )
-    async def stdimg(request: Request) -> JSONResponse:
+    async def stdimg(request: Request) -> Response:
         return await handle(REGISTER, rt, request)
 
     @app.post(
@@ -658,7 +127,7 @@ def create_app(
         description=_REGISTER_DOC,
         **_route_docs(REGISTER, RegisterRequest),
     )
-    async def test(request: Request) -> JSONResponse:
+    async def test(request: Request) -> Response:
         return await handle(REGISTER, rt, request)
 
     @app.post(
@@ -667,13 +136,13 @@ def create_app(
         description=_VERIFY_DOC,
         **_route_docs(VERIFY, FeatureRequest),
     )
-    async def feature(request: Request) -> JSONResponse:
+    async def feature(request: Request) -> Response:
         return await handle(VERIFY, rt, request)
 
     @app.post(
         "/auth/tag", summary="Check a tag word against the photo", description=_TAG_DOC, **_route_docs(TAG, TagRequest)
     )
-    async def tag(request: Request) -> JSONResponse:
+    async def tag(request: Request) -> Response:
         return await handle(TAG, rt, request)
 
     @app.get("/healthz", summary="Liveness (never touches the store or the models)")

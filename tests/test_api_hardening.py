@@ -11,25 +11,20 @@ from __future__ import annotations
 
 import logging
 import struct
-import sys
 import time
 import zlib
 from pathlib import Path
 
 import jwt
 import pytest
-from PIL import Image
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
 from api_fixtures import REPO, FakeTagger, b64
 from fastapi.testclient import TestClient
+from PIL import Image
 
 from api import create_app
 from vision import verdict as v
-from vision.decision import Thresholds
 from vision.logsafe import SafeLogFilter, safe_text
+from vision.profile import Profile
 from vision.store import LocalReferenceStore
 
 SAMPLES = REPO / "samples" / "images"
@@ -60,7 +55,7 @@ def query() -> str:
 
 def make_client(tmp_path: Path, settings: dict[str, str], store: LocalReferenceStore | None = None) -> TestClient:
     store = store or LocalReferenceStore(tmp_path / "refs")
-    app = create_app(settings, store=store, tagger=FakeTagger(), thresholds=Thresholds())
+    app = create_app(settings, store=store, tagger=FakeTagger(), thresholds=Profile())
     return TestClient(app, raise_server_exceptions=False)
 
 

@@ -16,17 +16,12 @@ from __future__ import annotations
 
 import logging
 import socket
-import sys
 import threading
 import time
 import uuid
-from pathlib import Path
 
 import httpx
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 pytest.importorskip("moto.server")
 
@@ -37,7 +32,7 @@ from test_api_uvicorn import LiveServer
 
 from api import create_app
 from vision import verdict as v
-from vision.decision import Thresholds
+from vision.profile import Profile
 from vision.store import LocalReferenceStore, S3ReferenceStore
 
 SAMPLES = REPO / "samples" / "images"
@@ -69,7 +64,7 @@ def test_hanging_store_fails_fast_and_tag_stays_fast(moto_url):
             "VISION_RATE_CLIENT_PER_MIN": "0",
             "VISION_RATE_USER_PER_MIN": "0",
         }
-        app = create_app(settings, store=store, tagger=FakeTagger(), thresholds=Thresholds())
+        app = create_app(settings, store=store, tagger=FakeTagger(), thresholds=Profile())
         with LiveServer(app) as server, httpx.Client(base_url=server.url, timeout=60) as client:
             ok = client.post("/auth/stdimg", json={"data": b64(SAME_REF.read_bytes()), "name": "hong"})
             assert ok.json()["message"] == v.GOOD_PICTURE

@@ -12,21 +12,16 @@ examples per operation, a few seconds in all.
 
 from __future__ import annotations
 
-import sys
 import tempfile
 from pathlib import Path
 
 import schemathesis
-from hypothesis import HealthCheck, settings
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
 from api_fixtures import FakeTagger
+from hypothesis import HealthCheck, settings
 
 from api import create_app
 from vision import verdict as v
-from vision.decision import Thresholds
+from vision.profile import Profile
 from vision.store import LocalReferenceStore
 
 CONFIG = schemathesis.Config.from_str(
@@ -51,7 +46,7 @@ APP = create_app(
     {"VISION_RATE_CLIENT_PER_MIN": "0", "VISION_RATE_USER_PER_MIN": "0"},
     store=LocalReferenceStore(Path(_STORE_DIR.name)),
     tagger=FakeTagger(),
-    thresholds=Thresholds(),
+    thresholds=Profile(),
 )
 schema = schemathesis.openapi.from_asgi("/openapi.json", APP, config=CONFIG)
 

@@ -107,9 +107,7 @@ class AuthConfig:
             raise ValueError(f"VISION_JWT_SECRET must be at least {_MIN_SECRET_BYTES} bytes")
         if public and "\\n" in public:  # keys pasted into one env line
             public = public.replace("\\n", "\n")
-        return cls(
-            mode=mode, jwt_key=secret or public, algorithms=algorithms, issuer=issuer, audience=audience
-        )
+        return cls(mode=mode, jwt_key=secret or public, algorithms=algorithms, issuer=issuer, audience=audience)
 
 
 def authenticate(config: AuthConfig, headers: Mapping[str, str]) -> Principal:
@@ -134,6 +132,8 @@ def _verify_token(config: AuthConfig, header: str) -> str:
     if scheme.lower() != "bearer" or not token.strip():
         raise AuthError(401, "missing bearer token", 'Bearer realm="vision"')
     challenge = 'Bearer realm="vision", error="invalid_token"'
+    if config.jwt_key is None:  # from_settings never builds a jwt config without one
+        raise AuthError(401, "no token key configured", challenge)
     try:
         claims = jwt.decode(
             token.strip(),
@@ -156,10 +156,9 @@ def _verify_token(config: AuthConfig, header: str) -> str:
         raise AuthError(401, f"invalid token ({type(exc).__name__})", challenge) from None
     subject = claims.get("sub")
     try:
-        validate_user_id(subject)
+        return validate_user_id(subject if isinstance(subject, str) else "")
     except ValueError:
         raise AuthError(401, "the token's subject is not a valid user id", challenge) from None
-    return subject
 
 
 def effective_user(principal: Principal, name: object) -> object:

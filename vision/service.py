@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import re
 import uuid
 from collections.abc import Callable
 from contextlib import AbstractContextManager as ContextManager
@@ -45,10 +44,10 @@ from vision.store.base import (
     StoreUnavailableError,
 )
 from vision.store.ids import validate_user_id
+from vision.tagwords import check_tag
 
 __all__ = [
     "ANONYMOUS_PREFIX",
-    "MAX_TAG_CHARS",
     "TAG_DECODE_SIDE",
     "describe_user_id",
     "new_anonymous_id",
@@ -67,13 +66,6 @@ ANONYMOUS_PREFIX = "anon-"
 
 TAG_DECODE_SIDE = 512
 """JPEGs are DCT-reduced to about this long side before tagging (the model sees 224 px)."""
-
-MAX_TAG_CHARS = 64
-"""Longest tag word accepted (longer ones are ``400 No Tag``; nothing longer is logged or echoed)."""
-
-TAG_PATTERN = r"^ *\w[\w '.&-]* *$"
-"""What a tag may be: words of letters and digits (any script) with spaces, ``'``, ``.``, ``&``, ``-``."""
-TAG_WORDS = re.compile(TAG_PATTERN[1:-1])
 
 Gate = Callable[[], ContextManager[Any]]
 
@@ -476,17 +468,6 @@ def tag_bytes(
     if verdict.status >= 500:
         log.error("tag %r: %s", safe_text(tag), safe_text(verdict.reason, 300))
     return verdict
-
-
-def check_tag(tag: str) -> str:
-    """'' for a usable tag word, else why it is refused (too long, not words: control characters...)."""
-    if len(tag) > MAX_TAG_CHARS:
-        return f"the tag is {len(tag)} characters long; the limit is {MAX_TAG_CHARS}"
-    if safe_text(tag, MAX_TAG_CHARS) != tag:
-        return f"the tag contains control characters: {safe_text(tag)!r}"
-    if not TAG_WORDS.fullmatch(tag):
-        return f"the tag must be words (letters, digits, spaces, ' . & -), got {safe_text(tag)!r}"
-    return ""
 
 
 def _json_type(value: object) -> str:

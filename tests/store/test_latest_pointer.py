@@ -12,7 +12,7 @@ import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -62,7 +62,7 @@ def counting(backend: Any) -> Iterator[list[Any]]:
 
 def legacy_references(backend: Any, user: str, n: int) -> list[str]:
     """``n`` committed references written behind the store's back, oldest first (no pointer)."""
-    start = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    start = datetime(2026, 1, 1, tzinfo=UTC)
     records = [
         ReferenceRecord(new_key(user), user, start + timedelta(minutes=i), 100, 640, 480, "image/jpeg")
         for i in range(n)

@@ -336,12 +336,12 @@ class BlobReferenceStore:
     FEATURES_SUFFIX = ".features"
     POINTER_NAME = "latest.json"
 
-    def list(self, user_id: str) -> list[ReferenceRecord]:
+    def list(self, user_id: str) -> builtins.list[ReferenceRecord]:
         """Return the user's references, newest first (unreadable metadata is logged and skipped)."""
         validate_user_id(user_id)
         return newest_first(self._list(user_id, strict=False))
 
-    def _list(self, user_id: str, strict: bool) -> list[ReferenceRecord]:  # pragma: no cover - abstract
+    def _list(self, user_id: str, strict: bool) -> builtins.list[ReferenceRecord]:  # pragma: no cover - abstract
         raise NotImplementedError
 
     def _load_blob(self, key: str, suffix: str, what: str) -> bytes | None:  # pragma: no cover - abstract
@@ -421,7 +421,7 @@ class BlobReferenceStore:
             else:
                 self._remove_pointer(user_id)
 
-    def trim(self, user_id: str, keep: int) -> list[str]:
+    def trim(self, user_id: str, keep: int) -> builtins.list[str]:
         """Delete the user's oldest references so that at most ``keep`` remain; return the deleted keys.
 
         Each deletion removes the metadata first, so a reference disappears

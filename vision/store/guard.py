@@ -23,6 +23,7 @@ references a user keeps: after each ``put`` the oldest are deleted
 
 from __future__ import annotations
 
+import builtins
 import logging
 import threading
 import time
@@ -175,13 +176,13 @@ class GuardedStore:
 
         return self._run("store a reference", put_and_trim)
 
-    def list(self, user_id: str) -> list[ReferenceRecord]:
+    def list(self, user_id: str) -> builtins.list[ReferenceRecord]:
         return self._run("list references", self.inner.list, user_id)
 
     def latest(self, user_id: str) -> ReferenceRecord | None:
         return self._run("read the latest reference", self.inner.latest, user_id)
 
-    def users(self) -> list[str]:
+    def users(self) -> builtins.list[str]:
         return self._run("list users", self.inner.users)
 
     def get(self, key: str) -> ReferenceRecord:
@@ -199,7 +200,7 @@ class GuardedStore:
     def delete(self, key: str) -> None:
         self._run("delete a reference", self.inner.delete, key)
 
-    def trim(self, user_id: str, keep: int) -> list[str]:
+    def trim(self, user_id: str, keep: int) -> builtins.list[str]:
         return self._run("trim references", self.inner.trim, user_id, keep)
 
     def url(self, key: str) -> str | None:
