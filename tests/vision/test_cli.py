@@ -55,8 +55,9 @@ def test_register_not_an_image(tmp_path):
     bad = tmp_path / "bad.jpg"
     bad.write_bytes(b"not an image")
     rc, body, _ = run_cli("register", bad)
-    assert rc == 0
+    assert rc == 2  # unusable input: the contract body, with its error, and exit 2
     assert body["status"] == 400 and body["message"] == "Take Picture Again" and body["result"] is False
+    assert body["error"] == "NotAnImageError"
 
 
 def test_verify_robust():
@@ -99,9 +100,9 @@ def test_verify_bad_reference(tmp_path):
     bad = tmp_path / "ref.jpg"
     bad.write_bytes(b"\x00" * 64)
     rc, body, _ = run_cli("verify", bad, SAME_QUERY)
-    assert rc == 0 and body["status"] == 500 and body["message"] == "Missing Std Picture"
+    assert rc == 2 and body["status"] == 500 and body["message"] == "Missing Std Picture" and body["error"]
     rc, body, _ = run_cli("verify", SAME_REF, bad, "--rule", "original")
-    assert rc == 0 and body["status"] == 400 and body["message"] == "Missing Picture"
+    assert rc == 2 and body["status"] == 400 and body["message"] == "Missing Picture" and body["error"]
 
 
 @pytest.mark.parametrize(

@@ -31,7 +31,8 @@ def command(handler: Handler) -> Command:
             _print(exc.body)
             return 1
         _print(body)
-        return 0
+        # A body naming an ``error`` means the input was unusable (not an image...): exit 2, as documented.
+        return 2 if body.get("error") else 0
 
     run.__name__ = run.__qualname__ = handler.__name__
     run.__doc__ = handler.__doc__

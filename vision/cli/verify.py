@@ -33,7 +33,7 @@ def cmd_verify(args: argparse.Namespace) -> dict[str, Any]:
     try:
         ref = prepare_photo(ref_bytes, thresholds.feature_settings, embed=rule == "fused")
     except ImageInputError as exc:
-        return {"status": 500, "message": "Missing Std Picture", "result": False, "reason": str(exc)}
+        return _unusable_ref(exc)
     result = verify_photo(ref.features, query_bytes, thresholds, rule=rule)
     body = result.to_json()
     body["timings_ms"] = {"ref_" + k: val for k, val in ref.timings.items()} | result.timings
@@ -41,15 +41,33 @@ def cmd_verify(args: argparse.Namespace) -> dict[str, Any]:
     return body
 
 
+def _unusable_ref(exc: ImageInputError) -> dict[str, Any]:
+    """The contract's answer for a reference that does not decode, marked as unusable input (exit 2)."""
+    return {
+        "status": 500,
+        "message": "Missing Std Picture",
+        "result": False,
+        "reason": str(exc),
+        "error": type(exc).__name__,
+    }
+
+
 def _verify_original(ref_bytes: bytes, query_bytes: bytes, thresholds: Profile) -> dict[str, Any]:
     try:
         ref = decode_image(ref_bytes).bgr
     except ImageInputError as exc:
-        return {"status": 500, "message": "Missing Std Picture", "result": False, "reason": str(exc)}
+        return _unusable_ref(exc)
     try:
         query = decode_image(query_bytes).bgr
     except ImageInputError as exc:
-        return {"status": 400, "message": "Missing Picture", "result": False, "reason": str(exc)}
+        reason = str(exc)
+        return {
+            "status": 400,
+            "message": "Missing Picture",
+            "result": False,
+            "reason": reason,
+            "error": type(exc).__name__,
+        }
     body = decide_original(original_evidence(ref, query), thresholds).to_json()
     body["rule"] = "original"
     return body
