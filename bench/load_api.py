@@ -45,8 +45,7 @@ from urllib.parse import urlparse
 
 import httpx
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from attacks import ATTACKS, prepare
+from bench.attacks import ATTACKS, prepare
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data" / "images" / "lightglue"
