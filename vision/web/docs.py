@@ -177,14 +177,16 @@ decompression bomb, invalid `name`) is `400 Take Picture Again` with a
 
 _VERIFY_DOC = """Verify a new photo against the user's latest reference.
 
-The reference is looked up in the reference store by `name` only; no URL is
-ever read from the request.  Checks, in order: `name` missing, not a valid
-user id, or without a reference -> `400 You don't have std img`; store
-unreachable -> `500 Missing Std Picture`; `data` missing, not base64 or not an
-image (and a body that is not a JSON object, too large, or sent with another
-content-type) -> `400 Missing Picture`; reference image gone or undecodable
-when its features must be recomputed -> `500 Missing Std Picture`.  Stale
-features are recomputed and saved back.
+The reference is looked up in the reference store by `name` only (with a
+bearer token: the token's subject); no URL is ever read from the request.
+Checks, in order: `name` missing or not a valid user id -> `400 You don't have
+std img`; `data` missing, not base64 or not an image by its header (and a body
+that is not a JSON object, too large, or sent with another content-type) ->
+`400 Missing Picture`; only then the store: no reference -> `400 You don't
+have std img`; store unreachable, hanging, or the latest reference corrupt ->
+`500 Missing Std Picture`; reference image gone or undecodable when its
+features must be recomputed -> `500 Missing Std Picture`.  Stale features are
+recomputed and saved back.
 """
 
 _TAG_DOC = """Does the photo show `tag`?
