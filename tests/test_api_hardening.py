@@ -9,6 +9,7 @@ Photos come from the bundled ``samples/`` (never skipped).
 
 from __future__ import annotations
 
+import io
 import logging
 import struct
 import time
@@ -63,14 +64,39 @@ def png_chunk(kind: bytes, payload: bytes) -> bytes:
     return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload) & 0xFFFFFFFF)
 
 
+def zero_rows(row_bytes: int, height: int, rows_per_block: int = 64) -> bytes:
+    """A zlib stream of ``height`` zero rows, without compressing them all.
+
+    After a full flush the compressor starts afresh, so every block of zero
+    rows compresses to the same bytes: compress one, repeat it, and append the
+    Adler-32 of the whole (computed block by block, never materialised).
+    """
+    block = b"\x00" * (row_bytes * rows_per_block)
+    packer = zlib.compressobj(9)
+    first = packer.compress(block) + packer.flush(zlib.Z_FULL_FLUSH)
+    again = packer.compress(block) + packer.flush(zlib.Z_FULL_FLUSH)
+    blocks, rest = divmod(height, rows_per_block)
+    tail = packer.compress(b"\x00" * (row_bytes * rest)) + packer.flush()
+    adler = 1
+    for _ in range(blocks):
+        adler = zlib.adler32(block, adler)
+    adler = zlib.adler32(b"\x00" * (row_bytes * rest), adler)
+    return first + again * (blocks - 1) + tail[:-4] + struct.pack(">I", adler)
+
+
 def crafted_png(width: int, height: int, depth: int = 16, colour: int = 6) -> bytes:
     """A complete, valid PNG of zero pixels: tiny on the wire, huge once inflated."""
     samples = {0: 1, 2: 3, 4: 2, 6: 4}[colour]
-    row = b"\x00" * (1 + width * samples * depth // 8)
-    packer = zlib.compressobj(9)
-    idat = b"".join(packer.compress(row) for _ in range(height)) + packer.flush()
+    idat = zero_rows(1 + width * samples * depth // 8, height)
     ihdr = struct.pack(">IIBBBBB", width, height, depth, colour, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", ihdr) + png_chunk(b"IDAT", idat) + png_chunk(b"IEND", b"")
+
+
+def test_crafted_png_is_a_valid_png():
+    small = crafted_png(300, 130, depth=16, colour=6)
+    with Image.open(io.BytesIO(small)) as img:
+        img.load()  # decodes: the construction is a real PNG, so the big one is too
+        assert img.size == (300, 130)
 
 
 @pytest.fixture(scope="module")

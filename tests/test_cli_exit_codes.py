@@ -10,10 +10,13 @@ import sys
 import pytest
 from api_fixtures import REPO
 
+from vision.cli import main
+
 SAME_REF = REPO / "samples" / "images" / "lightglue" / "DSC_0410.JPG"
 
 
 def run(*args: object) -> tuple[int, dict, str]:
+    """``python -m vision ARGS`` in a subprocess: exactly one JSON document on stdout, or this raises."""
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     proc = subprocess.run(
         [sys.executable, "-m", "vision", *map(str, args)],
@@ -23,7 +26,17 @@ def run(*args: object) -> tuple[int, dict, str]:
         text=True,
         timeout=120,
     )
-    return proc.returncode, json.loads(proc.stdout), proc.stderr  # exactly one JSON document, or this raises
+    return proc.returncode, json.loads(proc.stdout), proc.stderr
+
+
+def run_here(capsys, *args: object) -> tuple[int, dict, str]:
+    """The same, in this process (fast): ``main`` returns the code, or argparse exits with it."""
+    try:
+        code = main([str(a) for a in args])
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out = capsys.readouterr()
+    return code, json.loads(out.out), out.err
 
 
 @pytest.fixture(scope="module")
@@ -39,13 +52,13 @@ def test_tag_missing_file_prints_json_and_exits_2():
 
 
 @pytest.mark.parametrize("command", ["register", "verify-ref", "verify-query"])
-def test_random_bytes_exit_2_with_the_contract_body(command, random_bytes):
+def test_random_bytes_exit_2_with_the_contract_body(command, random_bytes, capsys):
     args = {
         "register": ("register", random_bytes),
         "verify-ref": ("verify", random_bytes, SAME_REF, "--rule", "original"),
         "verify-query": ("verify", SAME_REF, random_bytes, "--rule", "original"),
     }[command]
-    code, body, _ = run(*args)
+    code, body, _ = run_here(capsys, *args)
     assert code == 2 and body["error"] == "NotAnImageError" and body["result"] is False
     assert body["message"] in {"Take Picture Again", "Missing Std Picture", "Missing Picture"}
 
@@ -54,6 +67,6 @@ def test_random_bytes_exit_2_with_the_contract_body(command, random_bytes):
     "args, fragment",
     [(("verify", "a", "b", "--rule", "bogus"), "invalid choice: 'bogus'"), (("register",), "required: image")],
 )
-def test_usage_errors_are_json(args, fragment):
-    code, body, err = run(*args)
+def test_usage_errors_are_json(args, fragment, capsys):
+    code, body, err = run_here(capsys, *args)
     assert code == 2 and fragment in body["error"] and "usage:" in err
