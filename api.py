@@ -111,6 +111,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.runtime = rt
+    _publish_auth(app, rt.config.auth.mode)
 
     @app.post(
         "/auth/stdimg",
@@ -181,6 +182,30 @@ def create_app(
         return _flow_answer(request, 500, f"internal error ({type(exc).__name__})")
 
     return app
+
+
+def _publish_auth(app: FastAPI, mode: str) -> None:
+    """Declare the configured auth mode in the OpenAPI schema (``/docs`` then offers to send it)."""
+    schemes = {
+        "api-key": {"apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"}},
+        "jwt": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
+    }.get(mode)
+    if not schemes:
+        return
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build()
+            schema.setdefault("components", {})["securitySchemes"] = schemes
+            for path, item in schema.get("paths", {}).items():
+                if path.startswith("/auth/"):
+                    for operation in item.values():
+                        operation["security"] = [{name: []} for name in schemes]
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 app = create_app()

@@ -213,6 +213,14 @@ def test_jwt_with_a_public_key(tmp_path, query):
         assert_denied(c.post("/auth/feature", json={"data": query}, headers=bearer(confused)), 401, "invalid token")
 
 
+def test_auth_mode_is_published_in_the_openapi_schema(tmp_path):
+    with make_client(tmp_path, {**JWT_SETTINGS, **OPEN}) as c:
+        schema = c.get("/openapi.json").json()
+    assert schema["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+    assert schema["paths"]["/auth/feature"]["post"]["security"] == [{"bearer": []}]
+    assert "security" not in schema["paths"]["/healthz"]["get"]
+
+
 def test_api_key_mode(tmp_path, query):
     with make_client(tmp_path, {**OPEN, "VISION_AUTH": "api-key", "VISION_API_KEYS": f"{'o' * 20},{API_KEY}"}) as c:
         assert_denied(c.post("/auth/feature", json={"data": query, "name": "hong"}), 401, "X-API-Key")
