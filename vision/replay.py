@@ -1,0 +1,289 @@
+"""Is a new photo a replay of an earlier one (the reference or an accepted proof)?
+
+Two photos of the same thing always look alike; what a genuine new photo
+has that a replay lacks is *independent* pixels: a new exposure brings new
+sensor noise, light, focus and (from a hand-held phone) parallax, so after
+the best homography the two still differ in their fine detail.  A replay (a
+re-encoded, resized, cropped, rotated, recoloured or screenshotted copy)
+is the same pixels under a 2-D transformation: aligned, its fine detail
+matches almost exactly, and nearly all of its strong keypoints come back.
+
+The check (:func:`measure`) aligns the candidate's fingerprint keypoints
+(:mod:`vision.fingerprint`) to the new photo's AKAZE keypoints by a
+homography, then compares the aligned thumbnails.  Evidence:
+
+* ``inlier_fraction``: of the candidate's strongest keypoints, how many
+  reappear where the homography puts them;
+* ``detail_ncc``: normalised correlation of the two aligned thumbnails'
+  fine detail (a band-pass; insensitive to brightness, contrast and gamma);
+* ``reproj_px``: median distance of the inliers from the homography (in
+  working-image pixels): near zero for a pure 2-D copy, larger with parallax.
+
+:func:`decide` turns the evidence into a replay flag by the profile's
+thresholds (:class:`ReplayThresholds`); :func:`find_replay` runs the check
+against every remembered fingerprint, strongest candidates first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from vision.features import Features
+from vision.fingerprint import Fingerprint, hash_distance
+
+__all__ = [
+    "Candidate",
+    "ReplayEvidence",
+    "ReplayFinding",
+    "ReplayThresholds",
+    "align_thumbnail",
+    "decide",
+    "detail",
+    "find_replay",
+    "measure",
+]
+
+_RATIO = 0.8
+_REPROJ_PX = 4.0  # MAGSAC inlier threshold, query working pixels
+_MIN_MATCHES = 8
+
+
+@dataclass(frozen=True)
+class ReplayThresholds:
+    """When a candidate counts as repeated (profile values, see :mod:`vision.decision`).
+
+    A replay needs ``min_inliers`` inliers, ``inlier_fraction >=
+    min_inlier_fraction`` and ``detail_ncc >= min_detail_ncc``.
+    """
+
+    min_inliers: int = 12
+    min_inlier_fraction: float = 0.3
+    min_detail_ncc: float = 0.8
+
+
+@dataclass(frozen=True)
+class ReplayEvidence:
+    """What the check measured between a candidate and the new photo.
+
+    Attributes
+    ----------
+    n_points : int
+        Keypoints in the candidate's fingerprint.
+    n_matches : int
+        Ratio-test matches into the new photo's keypoints.
+    n_inliers : int
+        Matches consistent with the fitted homography.
+    inlier_fraction : float
+        ``n_inliers / n_points`` (0 when the fingerprint has no keypoints).
+    reproj_px : float
+        Median reprojection error of the inliers (query working pixels);
+        ``inf`` without a homography.
+    detail_ncc : float
+        Correlation (-1..1) of the aligned thumbnails' band-passed detail; 0
+        without a homography.
+    hash_distance : int
+        Smallest pHash distance (0-64) over the candidate's four rotations.
+    H : np.ndarray or None
+        ``(3, 3)`` homography from the candidate's thumbnail to the new
+        photo's thumbnail pixels.
+    """
+
+    n_points: int
+    n_matches: int
+    n_inliers: int
+    inlier_fraction: float
+    reproj_px: float
+    detail_ncc: float
+    hash_distance: int
+    H: np.ndarray | None = field(default=None, repr=False, compare=False)
+
+    def to_json(self) -> dict[str, float | int]:
+        """JSON-safe numbers (no homography)."""
+        return {
+            "n_points": self.n_points,
+            "n_matches": self.n_matches,
+            "n_inliers": self.n_inliers,
+            "inlier_fraction": round(self.inlier_fraction, 3),
+            "reproj_px": round(self.reproj_px, 2) if np.isfinite(self.reproj_px) else None,
+            "detail_ncc": round(self.detail_ncc, 3),
+            "hash_distance": self.hash_distance,
+        }
+
+
+def _no_alignment(n_points: int, n_matches: int, hash_dist: int) -> ReplayEvidence:
+    return ReplayEvidence(n_points, n_matches, 0, 0.0, float("inf"), 0.0, hash_dist)
+
+
+def _match(candidate: Fingerprint, query: Features) -> tuple[np.ndarray, np.ndarray]:
+    """Ratio-test matches: ``(M, 2)`` candidate points (its working px) and ``(M, 2)`` query points."""
+    if len(candidate) == 0 or len(query) < 2:
+        return np.zeros((0, 2), np.float32), np.zeros((0, 2), np.float32)
+    pairs = cv2.BFMatcher(cv2.NORM_HAMMING).knnMatch(candidate.descriptors, query.descriptors, k=2)
+    kept = [(p[0].queryIdx, p[0].trainIdx) for p in pairs if len(p) == 2 and p[0].distance < _RATIO * p[1].distance]
+    if not kept:
+        return np.zeros((0, 2), np.float32), np.zeros((0, 2), np.float32)
+    ci, qi = np.array(kept).T
+    src = candidate.points[ci] * np.array(candidate.size, np.float32)
+    return src.astype(np.float32), query.points[qi].astype(np.float32)
+
+
+def _scale(sx: float, sy: float) -> np.ndarray:
+    """Pixel-centre scaling: pixel ``i`` of one grid covers ``[i - 0.5, i + 0.5]`` of the other, scaled."""
+    return np.array([[sx, 0.0, 0.5 * sx - 0.5], [0.0, sy, 0.5 * sy - 0.5], [0.0, 0.0, 1.0]])
+
+
+def detail(gray: np.ndarray) -> np.ndarray:
+    """Band-pass of a ``(h, w)`` thumbnail as float32: fine detail without noise or shading.
+
+    A difference of Gaussians (sigma 0.7 and 2.5 thumbnail pixels): the
+    finest band is dropped (JPEG blocks, resampling), the coarse one too
+    (lighting, vignetting, a brightness edit).
+    """
+    g = gray.astype(np.float32)
+    return cv2.GaussianBlur(g, (0, 0), 0.7) - cv2.GaussianBlur(g, (0, 0), 2.5)
+
+
+def align_thumbnail(candidate: Fingerprint, query_thumb: np.ndarray, H: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Warp the candidate's thumbnail onto the new photo's thumbnail.
+
+    Parameters
+    ----------
+    candidate : Fingerprint
+    query_thumb : np.ndarray
+        ``(h, w)`` uint8 thumbnail of the new photo.
+    H : np.ndarray
+        ``(3, 3)`` candidate-thumbnail -> query-thumbnail homography.
+
+    Returns
+    -------
+    warped, valid : np.ndarray
+        ``(h, w)`` uint8 warped thumbnail and ``(h, w)`` bool mask of the
+        pixels it covers (eroded by 3 px, away from the resampled border).
+    """
+    h, w = query_thumb.shape
+    warped = cv2.warpPerspective(candidate.thumb, H, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    ones = np.full(candidate.thumb.shape, 255, np.uint8)
+    cover = cv2.warpPerspective(ones, H, (w, h), flags=cv2.INTER_NEAREST, borderValue=0)
+    valid = cv2.erode(cover, np.ones((7, 7), np.uint8)) > 0
+    return warped, valid
+
+
+def _ncc(a: np.ndarray, b: np.ndarray) -> float:
+    a = a - a.mean()
+    b = b - b.mean()
+    denom = float(np.sqrt((a * a).sum() * (b * b).sum()))
+    return float((a * b).sum() / denom) if denom > 1e-6 else 0.0
+
+
+def measure(candidate: Fingerprint, query: Features, query_thumb: np.ndarray, query_fp: Fingerprint) -> ReplayEvidence:
+    """Align ``candidate`` to the new photo and measure how much of it repeats.
+
+    Parameters
+    ----------
+    candidate : Fingerprint
+        The remembered photo (reference or earlier proof).
+    query : Features
+        The new photo's AKAZE features (working resolution).
+    query_thumb : np.ndarray
+        ``(h, w)`` uint8 gray thumbnail of the new photo (``query_fp.thumb``).
+    query_fp : Fingerprint
+        The new photo's fingerprint (for the hash distance).
+
+    Returns
+    -------
+    ReplayEvidence
+        Zero inliers and ``inf`` error when no homography fits.
+    """
+    hash_dist = hash_distance(candidate, query_fp)
+    src, dst = _match(candidate, query)
+    if len(src) < _MIN_MATCHES:
+        return _no_alignment(len(candidate), len(src), hash_dist)
+    H, mask = cv2.findHomography(src, dst, cv2.USAC_MAGSAC, _REPROJ_PX)
+    if H is None or mask is None or not np.all(np.isfinite(H)):
+        return _no_alignment(len(candidate), len(src), hash_dist)
+    inliers = mask.ravel().astype(bool)
+    projected = cv2.perspectiveTransform(src[inliers][None], H)[0]
+    reproj = float(np.median(np.linalg.norm(projected - dst[inliers], axis=1)))
+    qh, qw = query_thumb.shape
+    ch, cw = candidate.thumb.shape
+    qsize = query.image_size
+    H_thumb = _scale(qw / qsize[0], qh / qsize[1]) @ H @ np.linalg.inv(_scale(cw / candidate.size[0], ch / candidate.size[1]))
+    warped, valid = align_thumbnail(candidate, query_thumb, H_thumb)
+    ncc = 0.0
+    if valid.sum() >= 400:  # at least a 20x20 overlap
+        ncc = _ncc(detail(warped)[valid], detail(query_thumb)[valid])
+    n_in = int(inliers.sum())
+    return ReplayEvidence(len(candidate), len(src), n_in, n_in / max(len(candidate), 1), reproj, ncc, hash_dist, H_thumb)
+
+
+def decide(evidence: ReplayEvidence, thresholds: ReplayThresholds = ReplayThresholds()) -> tuple[bool, str]:
+    """Whether the evidence shows a replay, and why (a sentence with the deciding numbers)."""
+    e, t = evidence, thresholds
+    if e.n_inliers < t.min_inliers:
+        return False, f"{e.n_inliers} of its keypoints align (replay needs >= {t.min_inliers})"
+    if e.inlier_fraction < t.min_inlier_fraction:
+        return False, f"{e.inlier_fraction:.0%} of its keypoints reappear (replay needs >= {t.min_inlier_fraction:.0%})"
+    if e.detail_ncc < t.min_detail_ncc:
+        return False, f"fine detail differs after alignment (correlation {e.detail_ncc:.2f} < {t.min_detail_ncc:.2f})"
+    return True, (
+        f"{e.inlier_fraction:.0%} of its keypoints reappear and its fine detail matches after alignment "
+        f"(correlation {e.detail_ncc:.2f} >= {t.min_detail_ncc:.2f})"
+    )
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A remembered photo: a label for people (``"the reference"``, ``"the proof of <time>"``) and its fingerprint."""
+
+    label: str
+    fingerprint: Fingerprint
+    key: str = ""
+
+
+@dataclass(frozen=True)
+class ReplayFinding:
+    """The result of :func:`find_replay`.
+
+    ``replay`` is True when ``candidate`` repeats; ``evidence`` is that
+    candidate's (or, without a replay, the closest one's: most inliers).
+    """
+
+    replay: bool
+    reason: str
+    candidate: Candidate | None = None
+    evidence: ReplayEvidence | None = None
+    checked: int = 0
+
+
+def find_replay(
+    candidates: list[Candidate],
+    query: Features,
+    query_fp: Fingerprint,
+    thresholds: ReplayThresholds = ReplayThresholds(),
+    max_checked: int = 64,
+) -> ReplayFinding:
+    """Check the new photo against every candidate (up to ``max_checked``); stop at the first replay.
+
+    Returns
+    -------
+    ReplayFinding
+        ``replay=False`` with the closest candidate's evidence (or none when
+        ``candidates`` is empty).
+    """
+    best: tuple[Candidate, ReplayEvidence] | None = None
+    checked = 0
+    for candidate in candidates[:max_checked]:
+        evidence = measure(candidate.fingerprint, query, query_fp.thumb, query_fp)
+        checked += 1
+        is_replay, why = decide(evidence, thresholds)
+        if is_replay:
+            return ReplayFinding(True, f"it repeats {candidate.label}: {why}", candidate, evidence, checked)
+        if best is None or evidence.n_inliers > best[1].n_inliers:
+            best = (candidate, evidence)
+    if best is None:
+        return ReplayFinding(False, "no earlier photo to compare with", checked=checked)
+    _, why = decide(best[1], thresholds)
+    return ReplayFinding(False, f"a new photo: closest earlier photo is {best[0].label}; {why}", *best, checked)
