@@ -30,12 +30,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from vision.features import FeatureSettings  # noqa: E402
-from vision.fingerprint import make_fingerprint  # noqa: E402
-from vision.imageio import decode_image  # noqa: E402
-from vision.pipeline import prepare_photo  # noqa: E402
-from vision.replay import ReplayThresholds, decide, measure  # noqa: E402
-from vision.replay_transforms import DIGITAL, SCREEN  # noqa: E402
+from vision.features import FeatureSettings
+from vision.fingerprint import make_fingerprint
+from vision.imageio import decode_image
+from vision.pipeline import prepare_photo
+from vision.replay import ReplayThresholds, decide, measure
+from vision.replay_transforms import DIGITAL, SCREEN
 
 FIELDS = ["scene", "ref", "query", "cls", "kind", "n_points", "n_inliers", "inlier_fraction", "reproj_px", "detail_ncc"]
 SOURCE_SIDE = 2000  # replays are made from the reference decoded at this long side (speed)
@@ -91,7 +91,7 @@ def build(data_dir: Path, screen_variants: int, limit: int | None) -> list[dict]
             continue
         cls = "synthetic" if p["kind"].startswith("synthetic") else "genuine"
         for a, b in ((p["ref"], p["query"]), (p["query"], p["ref"])):
-            a_features, a_fp = prepared(a)
+            _a_features, a_fp = prepared(a)
             b_features, b_fp = prepared(b)
             rows.append(_row(_scene(p["ref"]), a, b, cls, p["kind"], measure(a_fp, b_features, b_fp.thumb, b_fp)))
     return rows
@@ -120,7 +120,7 @@ def pick_ncc(rows: list[dict], base: ReplayThresholds, margin: float = 0.05) -> 
     """``min_detail_ncc``: the highest genuine correlation (among pairs passing the keypoint gates) plus a margin."""
     loose = ReplayThresholds(base.min_inliers, base.min_inlier_fraction, -1.0)
     genuine = [r for r in rows if r["cls"] == "genuine"]
-    passing = [float(r["detail_ncc"]) for r, f in zip(genuine, _flags(genuine, loose)) if f]
+    passing = [float(r["detail_ncc"]) for r, f in zip(genuine, _flags(genuine, loose), strict=False) if f]
     return round(min(max(passing, default=0.0) + margin, 0.99), 3)
 
 
@@ -128,14 +128,14 @@ def report(rows: list[dict], t: ReplayThresholds) -> None:
     """Print detection per transformation, false flags on genuine pairs, and leave-one-scene-out picks."""
     flags = _flags(rows, t)
     by_kind: dict[tuple[str, str], list[bool]] = defaultdict(list)
-    for r, f in zip(rows, flags):
+    for r, f in zip(rows, flags, strict=False):
         by_kind[(r["cls"], r["kind"])].append(bool(f))
     print(f"thresholds: {t}")
     print(f"{'class':10s} {'kind':20s} {'flagged':>8s} {'n':>5s}  rate")
     for (cls, kind), fs in sorted(by_kind.items()):
         print(f"{cls:10s} {kind:20s} {sum(fs):8d} {len(fs):5d}  {np.mean(fs):.1%}")
     for cls in ("digital", "screen", "genuine", "synthetic"):
-        fs = [f for r, f in zip(rows, flags) if r["cls"] == cls]
+        fs = [f for r, f in zip(rows, flags, strict=False) if r["cls"] == cls]
         if fs:
             print(f"== {cls}: {sum(fs)}/{len(fs)} flagged ({np.mean(fs):.2%})")
     scenes = sorted({r["scene"] for r in rows})
@@ -146,7 +146,7 @@ def report(rows: list[dict], t: ReplayThresholds) -> None:
         test = [r for r in rows if r["scene"] == scene]
         tt = ReplayThresholds(t.min_inliers, t.min_inlier_fraction, pick_ncc(train, t))
         picks.append(tt.min_detail_ncc)
-        for r, f in zip(test, _flags(test, tt)):
+        for r, f in zip(test, _flags(test, tt), strict=False):
             if r["cls"] in held:
                 held[r["cls"]].append(bool(f))
     print(f"leave-one-scene-out min_detail_ncc picks: {min(picks):.3f}-{max(picks):.3f}")

@@ -210,13 +210,17 @@ def measure(candidate: Fingerprint, query: Features, query_thumb: np.ndarray, qu
     qh, qw = query_thumb.shape
     ch, cw = candidate.thumb.shape
     qsize = query.image_size
-    H_thumb = _scale(qw / qsize[0], qh / qsize[1]) @ H @ np.linalg.inv(_scale(cw / candidate.size[0], ch / candidate.size[1]))
+    H_thumb = (
+        _scale(qw / qsize[0], qh / qsize[1]) @ H @ np.linalg.inv(_scale(cw / candidate.size[0], ch / candidate.size[1]))
+    )
     warped, valid = align_thumbnail(candidate, query_thumb, H_thumb)
     ncc = 0.0
     if valid.sum() >= 400:  # at least a 20x20 overlap
         ncc = _ncc(detail(warped)[valid], detail(query_thumb)[valid])
     n_in = int(inliers.sum())
-    return ReplayEvidence(len(candidate), len(src), n_in, n_in / max(len(candidate), 1), reproj, ncc, hash_dist, H_thumb)
+    return ReplayEvidence(
+        len(candidate), len(src), n_in, n_in / max(len(candidate), 1), reproj, ncc, hash_dist, H_thumb
+    )
 
 
 def decide(evidence: ReplayEvidence, thresholds: ReplayThresholds = ReplayThresholds()) -> tuple[bool, str]:
