@@ -20,6 +20,7 @@ from vision.evaluate import evaluate_folder
 from vision.imageio import decode_image
 from vision.original import original_evidence
 from vision.pipeline import prepare_photo, register_photo, verify_photo
+from vision.replay_flow import check_against_reference, with_replay_verdict
 from vision.tagging.cli import add_tag_commands
 
 Handler = Callable[[argparse.Namespace], dict[str, Any]]
@@ -49,6 +50,13 @@ def cmd_register(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_verify(args: argparse.Namespace) -> dict[str, Any]:
+    """Verify QUERY against REF; every answer says ``replay`` (the replay rule against REF)."""
+    body = _verify(args)
+    body.setdefault("replay", False)
+    return body
+
+
+def _verify(args: argparse.Namespace) -> dict[str, Any]:
     thresholds = _profile(args)
     rule = args.rule or thresholds.rule  # default: the profile's rule
     ref_bytes, query_bytes = _read(args.ref), _read(args.query)
@@ -59,7 +67,13 @@ def cmd_verify(args: argparse.Namespace) -> dict[str, Any]:
     except ImageInputError as exc:
         return {"status": 500, "message": "Missing Std Picture", "result": False, "reason": str(exc)}
     result = verify_photo(ref.features, query_bytes, thresholds, rule=rule)
-    body = result.to_json()
+    verdict = result.verdict
+    if verdict.result and result.query is not None:  # the replay rule (vision.replay_flow)
+        outcome = check_against_reference(
+            ref.image, ref.features, result.query.image, result.query.features, thresholds
+        )
+        verdict = with_replay_verdict(verdict, outcome)
+    body = verdict.to_json()
     body["timings_ms"] = {"ref_" + k: val for k, val in ref.timings.items()} | result.timings
     body["rule"] = result.rule
     return body

@@ -55,6 +55,17 @@ class Thresholds:
     original_min_area_px: float = 30.0
     # Tag check
     tag_min_confidence: float = 0.2
+    # Replay check (vision.replay): a new photo that repeats the reference or
+    # an accepted proof is rejected.  "on" / "off"; the three numbers are
+    # ReplayThresholds; replay_keep proofs are remembered per user.
+    replay_check: str = "on"
+    replay_min_inliers: int = 12
+    replay_min_inlier_fraction: float = 0.3
+    replay_min_detail_ncc: float = 0.8
+    replay_keep: int = 30
+    # Capture time (EXIF DateTimeOriginal) older than this many hours is
+    # reported in the verdict's extras; 0 = off (many apps strip EXIF).
+    capture_max_age_h: float = 0.0
 
     def __post_init__(self) -> None:
         checks = [
@@ -70,6 +81,12 @@ class Thresholds:
             (0 < self.fused_threshold <= 20, "fused_threshold must be in (0, 20]"),
             (self.original_min_area_px >= 0, "original_min_area_px must be >= 0"),
             (0 <= self.tag_min_confidence <= 1, "tag_min_confidence must be in [0, 1]"),
+            (self.replay_check in ("on", "off"), "replay_check must be 'on' or 'off'"),
+            (self.replay_min_inliers >= 4, "replay_min_inliers must be >= 4 (a homography needs 4 points)"),
+            (0 <= self.replay_min_inlier_fraction <= 1, "replay_min_inlier_fraction must be in [0, 1]"),
+            (-1 <= self.replay_min_detail_ncc <= 1, "replay_min_detail_ncc must be in [-1, 1]"),
+            (1 <= self.replay_keep <= 1000, "replay_keep must be in [1, 1000]"),
+            (0 <= self.capture_max_age_h <= 24 * 3650, "capture_max_age_h must be in [0, 87600] (0 = off)"),
         ]
         for ok, message in checks:
             if not ok:

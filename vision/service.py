@@ -32,6 +32,7 @@ from vision.features import Features, features_to_bytes
 from vision.imageio import DEFAULT_LIMITS, DecodeLimits, decode_base64, decode_image, read_header
 from vision.pipeline import reference_features, register_photo, verify_photo
 from vision.references import save_reference
+from vision.replay_flow import apply_replay_rule, capture_time_extras, save_reference_fingerprint, with_replay_verdict
 from vision.store.base import (
     CorruptReferenceError,
     InvalidUserIdError,
@@ -169,6 +170,7 @@ def register_bytes(
     except (StoreError, ValueError, TypeError) as exc:
         log.error("register %s: store rejected the reference: %s", describe_user_id(owner), exc)
         return v.Verdict(500, v.SOMETHING_WRONG, False, "the reference could not be stored")
+    save_reference_fingerprint(store, record, photo.image, photo.features)
     extra: dict[str, Any] = {"key": record.key, "name": record.user_id}
     try:
         url = store.url(record.key)
@@ -212,6 +214,12 @@ def verify_b64(
     don't have std img``), then the photo (missing, not a string, not base64,
     not an image: ``400 Missing Picture``).
     """
+    return _replay_field(_verify_b64(store, data, user_id, thresholds, limits, gate))
+
+
+def _verify_b64(
+    store: ReferenceStore, data: object, user_id: object, thresholds: Thresholds, limits: DecodeLimits, gate: Gate
+) -> v.Verdict:
     early = _check_user(store, user_id)
     if isinstance(early, v.Verdict):
         return early
@@ -253,8 +261,13 @@ def verify_bytes(
     """
     early = _check_user(store, user_id)
     if isinstance(early, v.Verdict):
-        return early
-    return _verify_against(store, early, data, thresholds, limits, gate)
+        return _replay_field(early)
+    return _replay_field(_verify_against(store, early, data, thresholds, limits, gate))
+
+
+def _replay_field(verdict: v.Verdict) -> v.Verdict:
+    """Every verify answer says whether it was a replay (``"replay": false`` unless the rule found one)."""
+    return verdict if "replay" in verdict.extra else _with_extra(verdict, replay=False)
 
 
 def _check_user(store: ReferenceStore, user_id: object) -> v.Verdict | ReferenceRecord:
@@ -297,7 +310,14 @@ def _verify_against(
         return ref
     with gate():
         verification = verify_photo(ref, data, thresholds, limits)
-    verdict = _with_extra(verification.verdict, key=record.key)
+    verdict = _with_extra(verification.verdict, key=record.key, replay=False)
+    if verdict.result and verification.query is not None:
+        outcome = apply_replay_rule(
+            store, record, ref, verification.query.image, verification.query.features, thresholds, gate
+        )
+        verdict = with_replay_verdict(verdict, outcome)
+    if verdict.status == 200:
+        verdict = _with_extra(verdict, **capture_time_extras(data, thresholds.capture_max_age_h))
     log.info(
         "verify %s against %s: %s (%s)", describe_user_id(record.user_id), record.key, verdict.message, verdict.reason
     )

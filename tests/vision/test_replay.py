@@ -1,0 +1,130 @@
+"""The replay check: every kind of resubmission is caught, genuine re-photographs are not.
+
+Photos are prepared once per session (module-scoped fixtures); the
+thresholds are the profile defaults, so these tests pin the shipped rule.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from vision.decision import Thresholds
+from vision.fingerprint import (
+    MAX_POINTS,
+    Fingerprint,
+    fingerprint_from_bytes,
+    fingerprint_to_bytes,
+    make_fingerprint,
+)
+from vision.imageio import decode_image
+from vision.pipeline import PreparedPhoto, prepare_photo
+from vision.replay import Candidate, ReplayEvidence, decide, find_replay, measure
+from vision.replay_flow import replay_thresholds
+from vision.replay_transforms import DIGITAL, SCREEN
+
+SAMPLES = Path(__file__).resolve().parents[2] / "samples" / "images"
+REF = SAMPLES / "lightglue" / "DSC_0410.JPG"
+NEAR_IDENTICAL = SAMPLES / "lightglue" / "DSC_0411.JPG"
+# Real pairs of one landmark from different visitors (sacre_coeur, IMC2021) and two river views.
+GENUINE_PAIRS = [
+    ("sacre_coeur/03903474_1471484089.jpg", "sacre_coeur/51091044_3486849416.jpg"),
+    ("sacre_coeur/10265353_3838484249.jpg", "sacre_coeur/32809961_8274055477.jpg"),
+    ("lightglue/sacre_coeur1.jpg", "lightglue/sacre_coeur2.jpg"),
+    ("vlfeat/river1.jpg", "vlfeat/river2.jpg"),
+    ("lines/terrace0.JPG", "lines/terrace1.JPG"),
+]
+THRESHOLDS = replay_thresholds(Thresholds())
+
+
+def _prepare(data: bytes) -> tuple[PreparedPhoto, Fingerprint]:
+    photo = prepare_photo(data)
+    return photo, make_fingerprint(photo.image, photo.features)
+
+
+def _evidence(candidate: Fingerprint, data: bytes) -> ReplayEvidence:
+    photo, fp = _prepare(data)
+    return measure(candidate, photo.features, fp.thumb, fp)
+
+
+@pytest.fixture(scope="module")
+def ref_fp() -> Fingerprint:
+    return _prepare(REF.read_bytes())[1]
+
+
+@pytest.fixture(scope="module")
+def ref_source() -> np.ndarray:
+    """The reference as a user has it (decoded at 1600 px to keep the test fast)."""
+    return decode_image(REF.read_bytes(), max_side=1600).bgr
+
+
+@pytest.mark.parametrize("name", sorted(DIGITAL))
+def test_each_digital_replay_is_caught(name: str, ref_fp: Fingerprint, ref_source: np.ndarray) -> None:
+    evidence = _evidence(ref_fp, DIGITAL[name](ref_source, np.random.default_rng(7)))
+    flagged, why = decide(evidence, THRESHOLDS)
+    assert flagged, f"{name}: {why} ({evidence})"
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_screen_rephotograph_is_caught(seed: int, ref_fp: Fingerprint, ref_source: np.ndarray) -> None:
+    evidence = _evidence(ref_fp, SCREEN["screen_photo"](ref_source, np.random.default_rng(seed)))
+    flagged, why = decide(evidence, THRESHOLDS)
+    assert flagged, f"screen photo {seed}: {why} ({evidence})"
+
+
+def test_near_identical_rephotograph_is_not_flagged(ref_fp: Fingerprint) -> None:
+    """DSC_0410 / DSC_0411: the same scene a step apart; it aligns well but its detail is new."""
+    evidence = _evidence(ref_fp, NEAR_IDENTICAL.read_bytes())
+    assert evidence.n_inliers >= THRESHOLDS.min_inliers  # it is the same scene, well aligned...
+    flagged, why = decide(evidence, THRESHOLDS)
+    assert not flagged, why  # ...and still a new photo
+    assert "fine detail differs" in why
+
+
+@pytest.mark.parametrize(("a", "b"), GENUINE_PAIRS)
+def test_genuine_pairs_are_not_flagged(a: str, b: str) -> None:
+    evidence = _evidence(_prepare((SAMPLES / a).read_bytes())[1], (SAMPLES / b).read_bytes())
+    flagged, why = decide(evidence, THRESHOLDS)
+    assert not flagged, f"{a} vs {b}: {why}"
+
+
+def test_find_replay_names_the_repeated_photo(ref_fp: Fingerprint, ref_source: np.ndarray) -> None:
+    other = _prepare((SAMPLES / "vlfeat" / "river1.jpg").read_bytes())[1]
+    photo, fp = _prepare(DIGITAL["rot270"](ref_source, np.random.default_rng(0)))
+    finding = find_replay(
+        [Candidate("the reference photo", other, "r"), Candidate("your proof of Monday", ref_fp, "p")],
+        photo.features,
+        fp,
+        THRESHOLDS,
+    )
+    assert finding.replay and finding.candidate is not None
+    assert finding.candidate.key == "p" and "your proof of Monday" in finding.reason
+    assert finding.checked == 2
+
+
+def test_find_replay_without_candidates_is_explicit(ref_fp: Fingerprint) -> None:
+    photo, fp = _prepare(NEAR_IDENTICAL.read_bytes())
+    finding = find_replay([], photo.features, fp, THRESHOLDS)
+    assert not finding.replay and finding.evidence is None and finding.checked == 0
+
+
+def test_fingerprint_round_trip_is_compact(ref_fp: Fingerprint) -> None:
+    blob = fingerprint_to_bytes(ref_fp)
+    assert len(blob) < 16_000
+    back = fingerprint_from_bytes(blob)
+    assert len(back) == len(ref_fp) == MAX_POINTS
+    assert np.array_equal(back.hashes, ref_fp.hashes)
+    assert np.array_equal(back.descriptors, ref_fp.descriptors)
+    assert np.abs(back.points - ref_fp.points).max() < 1e-4
+    assert np.abs(back.thumb.astype(int) - ref_fp.thumb.astype(int)).mean() < 2.0
+    assert back.size == ref_fp.size
+
+
+@pytest.mark.parametrize("blob", [b"", b"RPF1", b"garbage" * 50])
+def test_fingerprint_rejects_other_bytes(blob: bytes, ref_fp: Fingerprint) -> None:
+    with pytest.raises(ValueError):
+        fingerprint_from_bytes(blob)
+    with pytest.raises(ValueError):
+        fingerprint_from_bytes(fingerprint_to_bytes(ref_fp)[:-1])

@@ -1,0 +1,86 @@
+"""Pictures of the replay check for the dashboard: the aligned difference image.
+
+The check compares the two photos' fine detail after aligning the earlier
+one onto the new one; the picture shows exactly that: the earlier photo
+warped by the check's homography, the new photo, and the absolute
+difference of their band-passed detail (the quantity whose correlation
+decides).  A replay's difference is dark everywhere; a genuine new photo
+lights up where parallax, light or objects changed.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from vision.decision import Thresholds
+from vision.features import Features
+from vision.fingerprint import Fingerprint, make_fingerprint
+from vision.replay import Candidate, ReplayFinding, align_thumbnail, detail, find_replay
+from vision.replay_flow import replay_thresholds
+
+__all__ = ["DISPLAY_SCALE", "difference_image", "replay_against_reference"]
+
+DISPLAY_SCALE = 3
+"""Thumbnails are enlarged this many times (nearest neighbour) for display."""
+_DIFF_FULL_SCALE = 40.0  # detail difference (gray levels) shown as full brightness
+
+
+def difference_image(candidate: Fingerprint, query_fp: Fingerprint, H: np.ndarray) -> np.ndarray:
+    """Side by side: earlier photo aligned, new photo, detail difference (heat map).
+
+    Parameters
+    ----------
+    candidate, query_fp : Fingerprint
+        The earlier photo's and the new photo's fingerprints.
+    H : np.ndarray
+        ``(3, 3)`` candidate-thumbnail -> query-thumbnail homography
+        (``ReplayEvidence.H``).
+
+    Returns
+    -------
+    np.ndarray
+        ``(h * s, 3 * w * s, 3)`` BGR uint8 with ``s = DISPLAY_SCALE``;
+        outside the aligned area the difference panel is gray.
+    """
+    warped, valid = align_thumbnail(candidate, query_fp.thumb, H)
+    diff = np.abs(detail(warped) - detail(query_fp.thumb))
+    level = np.clip(diff * (255.0 / _DIFF_FULL_SCALE), 0, 255).astype(np.uint8)
+    heat = cv2.applyColorMap(level, cv2.COLORMAP_INFERNO)
+    heat[~valid] = 96
+    shown_earlier = np.where(valid, warped, 0).astype(np.uint8)
+    panels = [cv2.cvtColor(shown_earlier, cv2.COLOR_GRAY2BGR), cv2.cvtColor(query_fp.thumb, cv2.COLOR_GRAY2BGR), heat]
+    strip = np.hstack(panels)
+    s = DISPLAY_SCALE
+    return cv2.resize(strip, (strip.shape[1] * s, strip.shape[0] * s), interpolation=cv2.INTER_NEAREST)
+
+
+def replay_against_reference(
+    ref_image: np.ndarray,
+    ref_features: Features,
+    query_image: np.ndarray,
+    query_features: Features,
+    thresholds: Thresholds,
+) -> tuple[ReplayFinding, np.ndarray | None]:
+    """The replay check of a new photo against a reference, with its difference image.
+
+    Parameters
+    ----------
+    ref_image, query_image : np.ndarray
+        ``(H, W, 3)`` BGR uint8 working images.
+    ref_features, query_features : Features
+        Their AKAZE features.
+
+    Returns
+    -------
+    finding, picture
+        The check's finding (by the profile's replay thresholds) and the
+        :func:`difference_image`, or None when no homography aligned them.
+    """
+    ref_fp = make_fingerprint(ref_image, ref_features)
+    query_fp = make_fingerprint(query_image, query_features)
+    finding = find_replay(
+        [Candidate("the reference photo", ref_fp)], query_features, query_fp, replay_thresholds(thresholds)
+    )
+    H = finding.evidence.H if finding.evidence is not None else None
+    return finding, (difference_image(ref_fp, query_fp, H) if H is not None else None)

@@ -1,0 +1,243 @@
+"""The replay rule inside the verify flow: reference + remembered proofs -> verdict.
+
+:func:`apply_replay_rule` runs after a verification accepted a photo: it
+checks the new photo against the reference's fingerprint and the user's
+remembered proofs (newest first); a replay turns ``Complete`` into ``You
+took wrong picture`` with ``replay: true`` and a reason naming the earlier
+photo; a genuine new photo is remembered as an accepted proof.  Every
+verify answer carries ``replay`` (False when the check did not run).
+
+Store trouble while reading the memory fails *open* (the photo was already
+matched; the extras say ``replay_check: "unavailable"``) and is logged: a
+store outage should not block every user's habit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from vision import verdict as v
+from vision.decision import Thresholds
+from vision.features import Features
+from vision.fingerprint import Fingerprint, fingerprint_from_bytes, fingerprint_to_bytes, make_fingerprint
+from vision.pipeline import decode_working
+from vision.replay import Candidate, ReplayFinding, ReplayThresholds, find_replay
+from vision.store.base import ReferenceRecord, ReferenceStore, StoreError
+
+__all__ = [
+    "ReplayOutcome",
+    "apply_replay_rule",
+    "capture_time_extras",
+    "reference_fingerprint",
+    "replay_thresholds",
+    "with_replay_verdict",
+]
+
+log = logging.getLogger("vision.replay")
+
+_EXIF_IFD = 0x8769
+_DATETIME_ORIGINAL = 36867
+_OFFSET_TIME_ORIGINAL = 36881
+
+
+def replay_thresholds(thresholds: Thresholds) -> ReplayThresholds:
+    """The replay check's numbers from the profile."""
+    return ReplayThresholds(
+        thresholds.replay_min_inliers, thresholds.replay_min_inlier_fraction, thresholds.replay_min_detail_ncc
+    )
+
+
+@dataclass(frozen=True)
+class ReplayOutcome:
+    """What the replay rule found: the finding (None when it did not run) and the JSON extras."""
+
+    finding: ReplayFinding | None
+    extras: dict[str, Any]
+
+
+def reference_fingerprint(store: ReferenceStore, record: ReferenceRecord, features: Features) -> Fingerprint:
+    """The reference's stored fingerprint, or one made from its image (and saved back).
+
+    Raises the store's errors and :class:`vision.errors.ImageInputError`.
+    """
+    blob = store.load_fingerprint(record.key)  # type: ignore[attr-defined]
+    if blob is not None:
+        try:
+            return fingerprint_from_bytes(blob)
+        except ValueError:
+            log.warning("the fingerprint of %s is unreadable: recomputed", record.key)
+    working, _ = decode_working(store.load_image(record.key), features.settings)
+    fingerprint = make_fingerprint(working, features)
+    try:
+        store.save_fingerprint(record.key, fingerprint_to_bytes(fingerprint))  # type: ignore[attr-defined]
+    except StoreError as exc:  # the check still works this time
+        log.warning("could not save the fingerprint of %s: %s", record.key, exc)
+    return fingerprint
+
+
+def _proof_label(created_at: datetime) -> str:
+    return f"your proof accepted at {created_at.astimezone(timezone.utc):%Y-%m-%d %H:%M} UTC"
+
+
+def apply_replay_rule(
+    store: ReferenceStore,
+    record: ReferenceRecord,
+    ref_features: Features,
+    query_image: np.ndarray,
+    query_features: Features,
+    thresholds: Thresholds,
+    gate: Callable[[], contextlib.AbstractContextManager[Any]] = contextlib.nullcontext,
+) -> ReplayOutcome:
+    """Check an accepted photo against the reference and the user's remembered proofs.
+
+    Parameters
+    ----------
+    query_image : np.ndarray
+        ``(H, W, 3)`` BGR uint8 working image of the new photo.
+    query_features : Features
+        Its AKAZE features.
+    gate : callable returning a context manager
+        Held around the CPU work (not around store I/O).
+
+    Returns
+    -------
+    ReplayOutcome
+        ``extras`` always has ``replay`` (bool); with a finding also
+        ``replay_of`` (which earlier photo), ``replay_evidence`` and the
+        check's time in ``replay_ms``.  A genuine photo's fingerprint is
+        added to the user's proofs (retention ``thresholds.replay_keep``).
+    """
+    if thresholds.replay_check != "on":
+        return ReplayOutcome(None, {"replay": False, "replay_check": "off"})
+    start = time.perf_counter()
+    with gate():
+        query_fp = make_fingerprint(query_image, query_features)
+    try:
+        candidates = [Candidate("the reference photo", reference_fingerprint(store, record, ref_features), record.key)]
+        for proof in store.list_proofs(record.user_id, limit=thresholds.replay_keep):  # type: ignore[attr-defined]
+            try:
+                fingerprint = fingerprint_from_bytes(proof.fingerprint)
+            except ValueError:
+                log.warning("skipping an unreadable proof fingerprint of %s", record.user_id)
+                continue
+            candidates.append(Candidate(_proof_label(proof.created_at), fingerprint, proof.proof_id))
+    except Exception as exc:  # store or image trouble: fail open, say so
+        log.error("replay check of %s unavailable: %s: %s", record.key, type(exc).__name__, exc)
+        return ReplayOutcome(None, {"replay": False, "replay_check": "unavailable"})
+    with gate():
+        finding = find_replay(candidates, query_features, query_fp, replay_thresholds(thresholds))
+    extras: dict[str, Any] = {"replay": finding.replay, "replay_check": "on", "replay_checked": finding.checked}
+    if finding.evidence is not None:
+        extras["replay_evidence"] = finding.evidence.to_json()
+    if finding.replay and finding.candidate is not None:
+        kind = "reference" if finding.candidate.key == record.key else "proof"
+        extras["replay_of"] = {"kind": kind, "id": finding.candidate.key, "label": finding.candidate.label}
+    else:
+        try:
+            store.add_proof(record.user_id, fingerprint_to_bytes(query_fp), keep=thresholds.replay_keep)  # type: ignore[attr-defined]
+        except (StoreError, ValueError) as exc:
+            log.warning("could not remember the proof of %s: %s", record.user_id, exc)
+    extras["replay_ms"] = round((time.perf_counter() - start) * 1000.0, 2)
+    return ReplayOutcome(finding, extras)
+
+
+def with_replay_verdict(verdict: v.Verdict, outcome: ReplayOutcome) -> v.Verdict:
+    """``verdict`` with the replay extras; a replay becomes ``200 You took wrong picture``."""
+    extra = {**verdict.extra, **outcome.extras}
+    finding = outcome.finding
+    if finding is not None and finding.replay:
+        reason = f"not a new photo: {finding.reason}"
+        return v.Verdict(200, v.WRONG_PICTURE, False, reason, extra)
+    return v.Verdict(verdict.status, verdict.message, verdict.result, verdict.reason, extra)
+
+
+def capture_time_extras(data: bytes, max_age_h: float, now: datetime | None = None) -> dict[str, Any]:
+    """EXIF ``DateTimeOriginal`` of the upload against a window (``max_age_h``; 0 = off).
+
+    Returns ``{}`` when off; else ``{"capture_time": {...}}`` with
+    ``taken_at`` (None when the photo has no such tag: many apps strip it),
+    ``age_h`` and ``too_old``.  A time without ``OffsetTimeOriginal`` is
+    read as UTC (phones write local time: up to +-14 h off, so keep the
+    window generous).  Only the header is parsed.
+    """
+    if max_age_h <= 0:
+        return {}
+    taken = _exif_datetime_original(data)
+    if taken is None:
+        return {"capture_time": {"taken_at": None, "age_h": None, "too_old": False, "max_age_h": max_age_h}}
+    age_h = ((now or datetime.now(timezone.utc)) - taken).total_seconds() / 3600.0
+    return {
+        "capture_time": {
+            "taken_at": taken.isoformat(),
+            "age_h": round(age_h, 2),
+            "too_old": age_h > max_age_h,
+            "max_age_h": max_age_h,
+        }
+    }
+
+
+def _exif_datetime_original(data: bytes) -> datetime | None:
+    """The EXIF capture time as an aware datetime, or None (absent, unreadable, not an image)."""
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            exif = img.getexif().get_ifd(_EXIF_IFD)
+    except Exception:  # not an image or a broken EXIF block: simply no capture time
+        return None
+    raw, offset = exif.get(_DATETIME_ORIGINAL), exif.get(_OFFSET_TIME_ORIGINAL)
+    if not isinstance(raw, str):
+        return None
+    try:
+        taken = datetime.strptime(raw.strip()[:19], "%Y:%m:%d %H:%M:%S")
+        if isinstance(offset, str) and offset.strip():
+            return datetime.strptime(f"{raw.strip()[:19]}{offset.strip()}", "%Y:%m:%d %H:%M:%S%z")
+    except ValueError:
+        return None
+    return taken.replace(tzinfo=timezone.utc)
+
+
+def save_reference_fingerprint(
+    store: ReferenceStore, record: ReferenceRecord, working: np.ndarray, features: Features
+) -> None:
+    """Store a new reference's fingerprint beside it (best effort: it is recomputed when missing)."""
+    try:
+        blob = fingerprint_to_bytes(make_fingerprint(working, features))
+        store.save_fingerprint(record.key, blob)  # type: ignore[attr-defined]
+    except (StoreError, ValueError, AttributeError) as exc:
+        log.warning("could not store the fingerprint of %s: %s", record.key, exc)
+
+
+def check_against_reference(
+    ref_image: np.ndarray,
+    ref_features: Features,
+    query_image: np.ndarray,
+    query_features: Features,
+    thresholds: Thresholds,
+) -> ReplayOutcome:
+    """The replay rule without a store (CLI, dashboard): the new photo against the reference only.
+
+    ``ref_image`` and ``query_image`` are ``(H, W, 3)`` BGR uint8 working images.
+    """
+    if thresholds.replay_check != "on":
+        return ReplayOutcome(None, {"replay": False, "replay_check": "off"})
+    start = time.perf_counter()
+    ref_fp = make_fingerprint(ref_image, ref_features)
+    query_fp = make_fingerprint(query_image, query_features)
+    candidates = [Candidate("the reference photo", ref_fp, "reference")]
+    finding = find_replay(candidates, query_features, query_fp, replay_thresholds(thresholds))
+    extras: dict[str, Any] = {"replay": finding.replay, "replay_check": "on", "replay_checked": finding.checked}
+    if finding.evidence is not None:
+        extras["replay_evidence"] = finding.evidence.to_json()
+    if finding.replay:
+        extras["replay_of"] = {"kind": "reference", "id": "reference", "label": "the reference photo"}
+    extras["replay_ms"] = round((time.perf_counter() - start) * 1000.0, 2)
+    return ReplayOutcome(finding, extras)
