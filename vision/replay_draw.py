@@ -13,13 +13,14 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from vision import verdict as v
 from vision.decision import Thresholds
 from vision.features import Features
 from vision.fingerprint import Fingerprint, make_fingerprint
 from vision.replay import Candidate, ReplayFinding, align_thumbnail, detail, find_replay
-from vision.replay_flow import replay_thresholds
+from vision.replay_flow import ReplayOutcome, replay_thresholds, with_replay_verdict
 
-__all__ = ["DISPLAY_SCALE", "difference_image", "replay_against_reference"]
+__all__ = ["DISPLAY_SCALE", "difference_image", "replay_against_reference", "replay_view"]
 
 DISPLAY_SCALE = 3
 """Thumbnails are enlarged this many times (nearest neighbour) for display."""
@@ -84,3 +85,30 @@ def replay_against_reference(
     )
     H = finding.evidence.H if finding.evidence is not None else None
     return finding, (difference_image(ref_fp, query_fp, H) if H is not None else None)
+
+
+def replay_view(
+    verdict: v.Verdict,
+    ref_image: np.ndarray,
+    ref_features: Features,
+    query_image: np.ndarray,
+    query_features: Features,
+    thresholds: Thresholds,
+) -> tuple[v.Verdict, ReplayFinding | None, np.ndarray | None]:
+    """The dashboard's replay step: the verdict after the replay rule, the finding and the picture.
+
+    As in the verify flow, only an accepted photo can become a replay
+    (``You took wrong picture`` with ``replay: true``); the difference image
+    is drawn whenever the two photos align, to show what the rule measured.
+    With ``replay_check`` off nothing is checked: ``(verdict + replay false, None, None)``.
+    """
+    if thresholds.replay_check != "on":
+        return with_replay_verdict(verdict, ReplayOutcome(None, {"replay": False, "replay_check": "off"})), None, None
+    finding, picture = replay_against_reference(ref_image, ref_features, query_image, query_features, thresholds)
+    extras: dict = {"replay": False, "replay_check": "on"}
+    if finding.evidence is not None:
+        extras["replay_evidence"] = finding.evidence.to_json()
+    if verdict.result and finding.replay:
+        extras.update(replay=True, replay_of={"kind": "reference", "id": "reference", "label": "the reference photo"})
+        return with_replay_verdict(verdict, ReplayOutcome(finding, extras)), finding, picture
+    return with_replay_verdict(verdict, ReplayOutcome(None, extras)), finding, picture
