@@ -21,23 +21,36 @@ from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import sys
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from vision.features import FeatureSettings
-from vision.fingerprint import make_fingerprint
+from vision.features import FeatureSettings, features_from_bytes, features_to_bytes
+from vision.fingerprint import fingerprint_from_bytes, fingerprint_to_bytes, make_fingerprint
 from vision.imageio import decode_image
 from vision.pipeline import prepare_photo
-from vision.replay import ReplayThresholds, decide, measure
+from vision.replay import ReplayEvidence, ReplayThresholds, decide, measure
 from vision.replay_transforms import DIGITAL, SCREEN
 
-FIELDS = ["scene", "ref", "query", "cls", "kind", "n_points", "n_inliers", "inlier_fraction", "reproj_px", "detail_ncc"]
+EVIDENCE = [
+    "n_points",
+    "n_inliers",
+    "inlier_fraction",
+    "reproj_px",
+    "detail_ncc",
+    "similarity_residual",
+    "angle_off_deg",
+    "frame_inside",
+    "border_flatness",
+]
+FIELDS = ["scene", "ref", "query", "cls", "kind", *EVIDENCE]
 SOURCE_SIDE = 2000  # replays are made from the reference decoded at this long side (speed)
 
 
@@ -52,11 +65,40 @@ def _row(scene: str, ref: str, query: str, cls: str, kind: str, ev) -> dict:
         "query": query,
         "cls": cls,
         "kind": kind,
-        **{k: ev.to_json()[k] for k in ("n_points", "n_inliers", "inlier_fraction", "reproj_px", "detail_ncc")},
+        **{k: ev.to_json()[k] for k in EVIDENCE},
     }
 
 
-def build(data_dir: Path, screen_variants: int, limit: int | None) -> list[dict]:
+def _cached(cache_dir: Path | None, name: str, make: Callable[[], bytes], settings: FeatureSettings):
+    """(features, fingerprint) of the photo ``make()`` encodes; kept in ``cache_dir`` between runs."""
+    path = cache_dir / (hashlib.sha1(name.encode()).hexdigest() + ".npz") if cache_dir else None
+    if path is not None and path.is_file():
+        with np.load(path) as npz:
+            return features_from_bytes(npz["features"].tobytes()), fingerprint_from_bytes(npz["fp"].tobytes())
+    photo = prepare_photo(make(), settings)
+    fp = make_fingerprint(photo.image, photo.features)
+    if path is not None:
+        np.savez(
+            path,
+            features=np.frombuffer(features_to_bytes(photo.features), np.uint8),
+            fp=np.frombuffer(fingerprint_to_bytes(fp), np.uint8),
+        )
+    return photo.features, fp
+
+
+def _lazy_source(path: Path) -> Callable[[], np.ndarray]:
+    """The reference decoded at SOURCE_SIDE, decoded on first call only (cached runs never decode)."""
+    decoded: list[np.ndarray] = []
+
+    def source() -> np.ndarray:
+        if not decoded:
+            decoded.append(decode_image(path.read_bytes(), max_side=SOURCE_SIDE).bgr)
+        return decoded[0]
+
+    return source
+
+
+def build(data_dir: Path, screen_variants: int, limit: int | None, cache_dir: Path | None = None) -> list[dict]:
     """Measure every replay and genuine pair of ``data_dir/pairs.csv``; one evidence row each."""
     with open(data_dir / "pairs.csv", newline="") as handle:
         pairs = [r for r in csv.DictReader(handle) if r["label"] == "1"]
@@ -65,8 +107,7 @@ def build(data_dir: Path, screen_variants: int, limit: int | None) -> list[dict]
 
     def prepared(rel: str):
         if rel not in cache:
-            photo = prepare_photo((data_dir / rel).read_bytes(), settings)
-            cache[rel] = (photo.features, make_fingerprint(photo.image, photo.features))
+            cache[rel] = _cached(cache_dir, rel, (data_dir / rel).read_bytes, settings)
         return cache[rel]
 
     rows: list[dict] = []
@@ -74,15 +115,16 @@ def build(data_dir: Path, screen_variants: int, limit: int | None) -> list[dict]
     for n, ref in enumerate(refs):
         start = time.perf_counter()
         _, ref_fp = prepared(ref)
-        source = decode_image((data_dir / ref).read_bytes(), max_side=SOURCE_SIDE).bgr
-        seed = abs(hash(ref)) % 2**32
+        source = _lazy_source(data_dir / ref)
+        seed = int(hashlib.sha1(ref.encode()).hexdigest()[:8], 16)  # stable across runs
         jobs = [(name, fn, 0) for name, fn in DIGITAL.items()]
         jobs += [(name, fn, v) for name, fn in SCREEN.items() for v in range(screen_variants)]
         for name, fn, variant in jobs:
             rng = np.random.default_rng([seed, variant, len(name)])
-            photo = prepare_photo(fn(source, rng), settings)
-            qfp = make_fingerprint(photo.image, photo.features)
-            ev = measure(ref_fp, photo.features, qfp.thumb, qfp)
+            features, qfp = _cached(
+                cache_dir, f"{ref}|{name}|{variant}|{seed}", lambda f=fn, r=rng, s=source: f(s(), r), settings
+            )
+            ev = measure(ref_fp, features, qfp.thumb, qfp)
             cls = "screen" if name in SCREEN else "digital"
             rows.append(_row(_scene(ref), ref, f"{name}#{variant}", cls, name, ev))
         print(f"[{n + 1}/{len(refs)}] {ref}: {time.perf_counter() - start:.1f} s", file=sys.stderr)
@@ -97,23 +139,30 @@ def build(data_dir: Path, screen_variants: int, limit: int | None) -> list[dict]
     return rows
 
 
-def _flags(rows: list[dict], t: ReplayThresholds) -> np.ndarray:
-    from vision.replay import ReplayEvidence
+def _evidence(row: dict) -> ReplayEvidence:
+    """The evidence a CSV row records (empty cells are 'no value': infinite errors)."""
 
-    out = []
-    for r in rows:
-        reproj = float(r["reproj_px"]) if r["reproj_px"] not in ("", "None", None) else float("inf")
-        ev = ReplayEvidence(
-            int(r["n_points"]),
-            0,
-            int(r["n_inliers"]),
-            float(r["inlier_fraction"]),
-            reproj,
-            float(r["detail_ncc"]),
-            0,
-        )
-        out.append(decide(ev, t)[0])
-    return np.array(out, bool)
+    def num(name: str, missing: float) -> float:
+        value = row.get(name)
+        return float(value) if value not in ("", "None", None) else missing
+
+    return ReplayEvidence(
+        int(row["n_points"]),
+        0,
+        int(row["n_inliers"]),
+        num("inlier_fraction", 0.0),
+        num("reproj_px", float("inf")),
+        num("detail_ncc", 0.0),
+        0,
+        num("similarity_residual", float("inf")),
+        num("angle_off_deg", 45.0),
+        num("frame_inside", 0.0),
+        num("border_flatness", float("inf")),
+    )
+
+
+def _flags(rows: list[dict], t: ReplayThresholds) -> np.ndarray:
+    return np.array([decide(_evidence(r), t)[0] for r in rows], bool)
 
 
 def pick_ncc(rows: list[dict], base: ReplayThresholds, margin: float = 0.05) -> float:
@@ -162,6 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--from-csv", type=Path, help="report on an earlier run's CSV instead of building")
     parser.add_argument("--screen-variants", type=int, default=3)
     parser.add_argument("--limit", type=int, help="only the first N references (smoke runs)")
+    parser.add_argument("--cache", type=Path, help="folder keeping each photo's features between runs")
     args = parser.parse_args(argv)
     if args.from_csv:
         with open(args.from_csv, newline="") as handle:
@@ -169,7 +219,9 @@ def main(argv: list[str] | None = None) -> int:
     else:
         if args.data_dir is None:
             parser.error("give DATA_DIR or --from-csv")
-        rows = build(args.data_dir, args.screen_variants, args.limit)
+        if args.cache:
+            args.cache.mkdir(parents=True, exist_ok=True)
+        rows = build(args.data_dir, args.screen_variants, args.limit, args.cache)
         with open(args.out, "w", newline="") as handle:
             writer = csv.DictWriter(handle, FIELDS)
             writer.writeheader()

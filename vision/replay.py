@@ -33,6 +33,7 @@ import numpy as np
 
 from vision.features import Features
 from vision.fingerprint import Fingerprint, hash_distance
+from vision.replay_geometry import frame_border, similarity_deviation
 
 __all__ = [
     "Candidate",
@@ -55,13 +56,26 @@ _MIN_MATCHES = 8
 class ReplayThresholds:
     """When a candidate counts as repeated (profile values, see :mod:`vision.decision`).
 
-    A replay needs ``min_inliers`` inliers, ``inlier_fraction >=
-    min_inlier_fraction`` and ``detail_ncc >= min_detail_ncc``.
+    Both kinds need ``min_inliers`` aligned keypoints and
+    ``inlier_fraction >= min_inlier_fraction``; then
+
+    * a *digital copy*: ``detail_ncc >= min_detail_ncc``, and the alignment
+      is a similarity (corner deviation ``<= max_similarity_residual``,
+      rotation within ``max_angle_off_deg`` of a 90-degree step);
+    * a *framed copy* (a screen photo, a bordered screenshot):
+      ``detail_ncc >= min_framed_ncc``, the earlier frame wholly in view
+      (``frame_inside >= min_frame_inside``) with a flat band around it
+      (``border_flatness <= max_border_flatness``).
     """
 
-    min_inliers: int = 12
-    min_inlier_fraction: float = 0.3
-    min_detail_ncc: float = 0.8
+    min_inliers: int = 10
+    min_inlier_fraction: float = 0.05
+    min_detail_ncc: float = 0.9
+    max_similarity_residual: float = 0.01
+    max_angle_off_deg: float = 1.0
+    min_framed_ncc: float = 0.6
+    min_frame_inside: float = 0.9
+    max_border_flatness: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -86,6 +100,12 @@ class ReplayEvidence:
         without a homography.
     hash_distance : int
         Smallest pHash distance (0-64) over the candidate's four rotations.
+    similarity_residual, angle_off_deg : float
+        How far the alignment is from a similarity, and its rotation from a
+        90-degree step (:func:`vision.replay_geometry.similarity_deviation`).
+    frame_inside, border_flatness : float
+        How much of the candidate's frame edge is inside the new photo, and
+        how flat the band around it is (:func:`vision.replay_geometry.frame_border`).
     H : np.ndarray or None
         ``(3, 3)`` homography from the candidate's thumbnail to the new
         photo's thumbnail pixels.
@@ -98,6 +118,10 @@ class ReplayEvidence:
     reproj_px: float
     detail_ncc: float
     hash_distance: int
+    similarity_residual: float = float("inf")
+    angle_off_deg: float = 45.0
+    frame_inside: float = 0.0
+    border_flatness: float = float("inf")
     H: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def to_json(self) -> dict[str, float | int]:
@@ -107,10 +131,19 @@ class ReplayEvidence:
             "n_matches": self.n_matches,
             "n_inliers": self.n_inliers,
             "inlier_fraction": round(self.inlier_fraction, 3),
-            "reproj_px": round(self.reproj_px, 2) if np.isfinite(self.reproj_px) else None,
+            "reproj_px": _finite(self.reproj_px, 2),
             "detail_ncc": round(self.detail_ncc, 3),
             "hash_distance": self.hash_distance,
+            "similarity_residual": _finite(self.similarity_residual, 4),
+            "angle_off_deg": round(self.angle_off_deg, 2),
+            "frame_inside": round(self.frame_inside, 3),
+            "border_flatness": _finite(self.border_flatness, 3),
         }
+
+
+def _finite(value: float, digits: int) -> float | None:
+    """``value`` rounded, or None (JSON has no infinity)."""
+    return round(value, digits) if np.isfinite(value) else None
 
 
 def _no_alignment(n_points: int, n_matches: int, hash_dist: int) -> ReplayEvidence:
@@ -218,8 +251,21 @@ def measure(candidate: Fingerprint, query: Features, query_thumb: np.ndarray, qu
     if valid.sum() >= 400:  # at least a 20x20 overlap
         ncc = _ncc(detail(warped)[valid], detail(query_thumb)[valid])
     n_in = int(inliers.sum())
+    sim_residual, angle_off = similarity_deviation(H_thumb, (cw, ch))
+    inside, flatness = frame_border(H_thumb, (cw, ch), query_thumb)
     return ReplayEvidence(
-        len(candidate), len(src), n_in, n_in / max(len(candidate), 1), reproj, ncc, hash_dist, H_thumb
+        len(candidate),
+        len(src),
+        n_in,
+        n_in / max(len(candidate), 1),
+        reproj,
+        ncc,
+        hash_dist,
+        sim_residual,
+        angle_off,
+        inside,
+        flatness,
+        H_thumb,
     )
 
 
@@ -230,12 +276,36 @@ def decide(evidence: ReplayEvidence, thresholds: ReplayThresholds = ReplayThresh
         return False, f"{e.n_inliers} of its keypoints align (replay needs >= {t.min_inliers})"
     if e.inlier_fraction < t.min_inlier_fraction:
         return False, f"{e.inlier_fraction:.0%} of its keypoints reappear (replay needs >= {t.min_inlier_fraction:.0%})"
-    if e.detail_ncc < t.min_detail_ncc:
-        return False, f"fine detail differs after alignment (correlation {e.detail_ncc:.2f} < {t.min_detail_ncc:.2f})"
-    return True, (
-        f"{e.inlier_fraction:.0%} of its keypoints reappear and its fine detail matches after alignment "
-        f"(correlation {e.detail_ncc:.2f} >= {t.min_detail_ncc:.2f})"
+    similar = e.similarity_residual <= t.max_similarity_residual and e.angle_off_deg <= t.max_angle_off_deg
+    if similar and e.detail_ncc >= t.min_detail_ncc:
+        return True, (
+            f"a digital copy: it maps onto the new photo by scaling and a {_quarter_turns(e)} rotation "
+            f"(off by {e.similarity_residual:.1%}) and its fine detail matches "
+            f"(correlation {e.detail_ncc:.2f} >= {t.min_detail_ncc:.2f})"
+        )
+    framed = e.frame_inside >= t.min_frame_inside and e.border_flatness <= t.max_border_flatness
+    if framed and e.detail_ncc >= t.min_framed_ncc:
+        return True, (
+            f"a framed copy (screen or screenshot): its whole frame is in view with a flat border around it "
+            f"(flatness {e.border_flatness:.2f} <= {t.max_border_flatness:.2f}) and its fine detail matches "
+            f"(correlation {e.detail_ncc:.2f} >= {t.min_framed_ncc:.2f})"
+        )
+    if e.detail_ncc < t.min_framed_ncc or (not framed and e.detail_ncc < t.min_detail_ncc):
+        return False, f"fine detail differs after alignment (correlation {e.detail_ncc:.2f})"
+    return False, (
+        f"fine detail is close (correlation {e.detail_ncc:.2f}) but the view is new: "
+        f"perspective {e.similarity_residual:.1%} > {t.max_similarity_residual:.1%} or roll "
+        f"{e.angle_off_deg:.1f} deg > {t.max_angle_off_deg:.1f} deg, and no flat border around the old frame"
     )
+
+
+def _quarter_turns(e: ReplayEvidence) -> str:
+    """'0-degree' / '90-degree' ... rotation of the alignment (nearest quarter turn)."""
+    if e.H is None:
+        return "90-degree-step"
+    # Near a similarity the upper-left 2x2 block is s * R(angle).
+    angle = float(np.degrees(np.arctan2(e.H[1, 0], e.H[0, 0])))
+    return f"{round(angle / 90.0) % 4 * 90}-degree"
 
 
 @dataclass(frozen=True)

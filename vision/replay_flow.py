@@ -19,7 +19,7 @@ import io
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime, timezone
 from typing import Any
 
@@ -52,9 +52,7 @@ _OFFSET_TIME_ORIGINAL = 36881
 
 def replay_thresholds(thresholds: Thresholds) -> ReplayThresholds:
     """The replay check's numbers from the profile."""
-    return ReplayThresholds(
-        thresholds.replay_min_inliers, thresholds.replay_min_inlier_fraction, thresholds.replay_min_detail_ncc
-    )
+    return ReplayThresholds(**{f.name: getattr(thresholds, f"replay_{f.name}") for f in fields(ReplayThresholds)})
 
 
 @dataclass(frozen=True)
