@@ -45,6 +45,7 @@ __all__ = [
     "detail",
     "find_replay",
     "measure",
+    "rank_candidates",
 ]
 
 _RATIO = 0.8
@@ -332,24 +333,67 @@ class ReplayFinding:
     checked: int = 0
 
 
+QUICK_POINTS = 16
+"""Strongest fingerprint keypoints per candidate used to rank candidates (:func:`rank_candidates`)."""
+QUICK_QUERY_POINTS = 1000
+"""Strongest keypoints of the new photo they are matched against."""
+
+
+def rank_candidates(candidates: list[Candidate], query: Features) -> np.ndarray:
+    """Order candidates by how many of their strongest keypoints reappear in the new photo (best first).
+
+    One brute-force search of every candidate's :data:`QUICK_POINTS`
+    strongest descriptors against the new photo's :data:`QUICK_QUERY_POINTS`
+    strongest, with Lowe's ratio test: about a millisecond for 30 candidates,
+    so only the few likeliest get the full check.  A replay keeps nearly all
+    its strongest keypoints; other photos of the scene keep fewer.
+
+    Returns
+    -------
+    np.ndarray
+        ``(len(candidates),)`` int64 indices into ``candidates``, stable for ties.
+    """
+    if not candidates or len(query) < 2:
+        return np.arange(len(candidates))
+    blocks = [c.fingerprint.descriptors[:QUICK_POINTS] for c in candidates]
+    owner = np.repeat(np.arange(len(candidates)), [len(b) for b in blocks])
+    stacked = np.ascontiguousarray(np.vstack(blocks))
+    if len(stacked) == 0:
+        return np.arange(len(candidates))
+    pairs = cv2.BFMatcher(cv2.NORM_HAMMING).knnMatch(stacked, query.descriptors[:QUICK_QUERY_POINTS], k=2)
+    good = np.array([len(p) == 2 and p[0].distance < _RATIO * p[1].distance for p in pairs], bool)
+    score = np.bincount(owner[good], minlength=len(candidates))
+    return np.argsort(-score, kind="stable")
+
+
 def find_replay(
     candidates: list[Candidate],
     query: Features,
     query_fp: Fingerprint,
     thresholds: ReplayThresholds = ReplayThresholds(),
-    max_checked: int = 64,
+    full_checks: int = 3,
 ) -> ReplayFinding:
-    """Check the new photo against every candidate (up to ``max_checked``); stop at the first replay.
+    """Check the new photo against the candidates; stop at the first replay.
+
+    The first candidate (the reference) is always checked; the others are
+    ranked by :func:`rank_candidates` and the ``full_checks - 1`` likeliest
+    get the full check (:func:`measure`), so the cost stays flat however
+    many proofs a user has.
 
     Returns
     -------
     ReplayFinding
-        ``replay=False`` with the closest candidate's evidence (or none when
-        ``candidates`` is empty).
+        ``replay=False`` with the closest checked candidate's evidence (or
+        none when ``candidates`` is empty); ``checked`` counts full checks.
     """
+    order = [0] if candidates else []
+    if len(candidates) > 1:
+        rest = rank_candidates(candidates[1:], query)[: max(full_checks - 1, 0)]
+        order += [int(i) + 1 for i in rest]
     best: tuple[Candidate, ReplayEvidence] | None = None
     checked = 0
-    for candidate in candidates[:max_checked]:
+    for index in order:
+        candidate = candidates[index]
         evidence = measure(candidate.fingerprint, query, query_fp.thumb, query_fp)
         checked += 1
         is_replay, why = decide(evidence, thresholds)
