@@ -17,6 +17,7 @@ from vision.errors import ImageInputError
 from vision.fusion import geometry_alone_inliers
 from vision.pipeline import decide_pair, unreadable_photo
 from vision.replay_draw import replay_view
+from vision.replay_flow import verification_alignment
 from vision.store import StoreError
 
 REFERENCE_MODES = ("A user's latest reference", "Any stored reference", "A bundled sample")
@@ -106,8 +107,9 @@ if rule == "original":
     verdict = decide_original(original(ref_bytes, photo.data), thresholds)
 replay_finding, replay_picture = None, None
 if rule != "original":  # the replay rule: is the new photo a copy of the reference?
+    alignment = verification_alignment(evidence, ref_features)
     verdict, replay_finding, replay_picture = replay_view(
-        verdict, ref_image, ref_features, query.image, query.features, thresholds
+        verdict, ref_image, ref_features, query.image, query.features, thresholds, alignment
     )
 
 show_raw = st.toggle("Show raw kNN matches instead of inliers/rejected", key="verify_raw")

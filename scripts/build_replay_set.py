@@ -26,17 +26,19 @@ import sys
 import time
 from collections import defaultdict
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from vision.decision import Thresholds, decide_verification
 from vision.features import FeatureSettings, features_from_bytes, features_to_bytes
 from vision.fingerprint import fingerprint_from_bytes, fingerprint_to_bytes, make_fingerprint
 from vision.imageio import decode_image
-from vision.pipeline import prepare_photo
-from vision.replay import ReplayEvidence, ReplayThresholds, decide, measure
+from vision.pipeline import evaluate_match, match_features, prepare_photo
+from vision.replay import Alignment, ReplayEvidence, ReplayThresholds, decide, measure
 from vision.replay_transforms import DIGITAL, SCREEN
 
 EVIDENCE = [
@@ -50,7 +52,13 @@ EVIDENCE = [
     "frame_inside",
     "border_flatness",
 ]
-FIELDS = ["scene", "ref", "query", "cls", "kind", *EVIDENCE]
+MODES = ("ref", "proof")
+"""``ref``: aligned by the verification's homography (the reference, as the verify flow does);
+``proof``: aligned by the fingerprint's keypoints alone (a remembered proof)."""
+FIELDS = ["scene", "ref", "query", "cls", "kind", "accepted"] + [f"{m}_{k}" for m in MODES for k in EVIDENCE]
+CLASS_OF_KIND = {"synthetic": "synthetic", "blur": "tripod", "light": "tripod"}
+"""Positive pairs that are not hand-held new photos: ``synthetic_*`` are digital edits of the reference
+(replays by definition); Oxford ``blur`` / ``light`` are a fixed tripod's focus / exposure series."""
 SOURCE_SIDE = 2000  # replays are made from the reference decoded at this long side (speed)
 
 
@@ -58,15 +66,22 @@ def _scene(path: str) -> str:
     return str(Path(path).parent)
 
 
-def _row(scene: str, ref: str, query: str, cls: str, kind: str, ev) -> dict:
-    return {
-        "scene": scene,
-        "ref": ref,
-        "query": query,
-        "cls": cls,
-        "kind": kind,
-        **{k: ev.to_json()[k] for k in EVIDENCE},
-    }
+def _measure_both(ref_features, ref_fp, features, fp, thresholds: Thresholds) -> tuple[bool, dict]:
+    """Robust-rule verification of the pair, and the replay evidence in both modes (:data:`MODES`)."""
+    evidence = evaluate_match(match_features(ref_features, features), thresholds)
+    accepted = decide_verification(evidence, thresholds).result
+    alignment = None
+    if evidence.H is not None and not evidence.problems:
+        alignment = Alignment(evidence.H, evidence.n_inliers, ref_features.image_size)
+    out = {}
+    for mode, align in (("ref", alignment), ("proof", None)):
+        ev = measure(ref_fp, features, fp.thumb, fp, align).to_json()
+        out.update({f"{mode}_{k}": ev[k] for k in EVIDENCE})
+    return accepted, out
+
+
+def _row(scene: str, ref: str, query: str, cls: str, kind: str, accepted: bool, evidence: dict) -> dict:
+    return {"scene": scene, "ref": ref, "query": query, "cls": cls, "kind": kind, "accepted": int(accepted), **evidence}
 
 
 def _cached(cache_dir: Path | None, name: str, make: Callable[[], bytes], settings: FeatureSettings):
@@ -102,7 +117,8 @@ def build(data_dir: Path, screen_variants: int, limit: int | None, cache_dir: Pa
     """Measure every replay and genuine pair of ``data_dir/pairs.csv``; one evidence row each."""
     with open(data_dir / "pairs.csv", newline="") as handle:
         pairs = [r for r in csv.DictReader(handle) if r["label"] == "1"]
-    settings = FeatureSettings()
+    thresholds = Thresholds()
+    settings = thresholds.feature_settings
     cache: dict[str, tuple] = {}
 
     def prepared(rel: str):
@@ -114,7 +130,7 @@ def build(data_dir: Path, screen_variants: int, limit: int | None, cache_dir: Pa
     refs = sorted({p["ref"] for p in pairs})[:limit]
     for n, ref in enumerate(refs):
         start = time.perf_counter()
-        _, ref_fp = prepared(ref)
+        ref_features, ref_fp = prepared(ref)
         source = _lazy_source(data_dir / ref)
         seed = int(hashlib.sha1(ref.encode()).hexdigest()[:8], 16)  # stable across runs
         jobs = [(name, fn, 0) for name, fn in DIGITAL.items()]
@@ -124,32 +140,33 @@ def build(data_dir: Path, screen_variants: int, limit: int | None, cache_dir: Pa
             features, qfp = _cached(
                 cache_dir, f"{ref}|{name}|{variant}|{seed}", lambda f=fn, r=rng, s=source: f(s(), r), settings
             )
-            ev = measure(ref_fp, features, qfp.thumb, qfp)
+            accepted, evidence = _measure_both(ref_features, ref_fp, features, qfp, thresholds)
             cls = "screen" if name in SCREEN else "digital"
-            rows.append(_row(_scene(ref), ref, f"{name}#{variant}", cls, name, ev))
+            rows.append(_row(_scene(ref), ref, f"{name}#{variant}", cls, name, accepted, evidence))
         print(f"[{n + 1}/{len(refs)}] {ref}: {time.perf_counter() - start:.1f} s", file=sys.stderr)
     for p in pairs:
         if p["ref"] not in refs:
             continue
-        cls = "synthetic" if p["kind"].startswith("synthetic") else "genuine"
+        cls = CLASS_OF_KIND.get(p["kind"].split("_")[0], "genuine")
         for a, b in ((p["ref"], p["query"]), (p["query"], p["ref"])):
-            _a_features, a_fp = prepared(a)
+            a_features, a_fp = prepared(a)
             b_features, b_fp = prepared(b)
-            rows.append(_row(_scene(p["ref"]), a, b, cls, p["kind"], measure(a_fp, b_features, b_fp.thumb, b_fp)))
+            accepted, evidence = _measure_both(a_features, a_fp, b_features, b_fp, thresholds)
+            rows.append(_row(_scene(p["ref"]), a, b, cls, p["kind"], accepted, evidence))
     return rows
 
 
-def _evidence(row: dict) -> ReplayEvidence:
-    """The evidence a CSV row records (empty cells are 'no value': infinite errors)."""
+def _evidence(row: dict, mode: str) -> ReplayEvidence:
+    """The evidence a CSV row records for ``mode`` (empty cells are 'no value': infinite errors)."""
 
     def num(name: str, missing: float) -> float:
-        value = row.get(name)
+        value = row.get(f"{mode}_{name}")
         return float(value) if value not in ("", "None", None) else missing
 
     return ReplayEvidence(
-        int(row["n_points"]),
+        int(num("n_points", 0)),
         0,
-        int(row["n_inliers"]),
+        int(num("n_inliers", 0)),
         num("inlier_fraction", 0.0),
         num("reproj_px", float("inf")),
         num("detail_ncc", 0.0),
@@ -161,47 +178,89 @@ def _evidence(row: dict) -> ReplayEvidence:
     )
 
 
-def _flags(rows: list[dict], t: ReplayThresholds) -> np.ndarray:
-    return np.array([decide(_evidence(r), t)[0] for r in rows], bool)
+def _flags(rows: list[dict], t: ReplayThresholds, mode: str) -> np.ndarray:
+    return np.array([decide(_evidence(r, mode), t)[0] for r in rows], bool)
 
 
-def pick_ncc(rows: list[dict], base: ReplayThresholds, margin: float = 0.05) -> float:
-    """``min_detail_ncc``: the highest genuine correlation (among pairs passing the keypoint gates) plus a margin."""
-    loose = ReplayThresholds(base.min_inliers, base.min_inlier_fraction, -1.0)
-    genuine = [r for r in rows if r["cls"] == "genuine"]
-    passing = [float(r["detail_ncc"]) for r, f in zip(genuine, _flags(genuine, loose), strict=False) if f]
-    return round(min(max(passing, default=0.0) + margin, 0.99), 3)
+def pick(rows: list[dict], base: ReplayThresholds) -> ReplayThresholds:
+    """Thresholds from ``rows``, keeping margins to the genuine hand-held pairs.
+
+    * ``max_similarity_residual``: twice the 99.5th percentile over digital replays (a copy's alignment);
+    * ``min_detail_ncc``: the highest detail correlation of a genuine pair that passes that similarity
+      gate, plus 0.05 (at least 0.8);
+    * ``max_border_flatness``: 0.7 x the flattest border of a genuine pair whose old frame is wholly
+      in view (at most 0.6); ``min_framed_ncc``: the highest correlation of a genuine pair passing
+      that gate, plus 0.05 (at least 0.5).
+    """
+    evs = {c: [_evidence(r, m) for r in rows if r["cls"] == c for m in MODES] for c in ("digital", "genuine")}
+    residuals = [e.similarity_residual for e in evs["digital"] if e.n_inliers >= base.min_inliers]
+    max_res = (
+        float(np.ceil(2 * np.percentile(residuals, 99.5) * 1e4) / 1e4) if residuals else base.max_similarity_residual
+    )
+    aligned = [e for e in evs["genuine"] if e.n_inliers >= base.min_inliers]
+    similar = [
+        e.detail_ncc for e in aligned if e.similarity_residual <= max_res and e.angle_off_deg <= base.max_angle_off_deg
+    ]
+    min_ncc = round(max(max(similar, default=0.0) + 0.05, 0.8), 3)
+    framed = [e for e in aligned if e.frame_inside >= base.min_frame_inside]
+    max_flat = round(min(0.7 * min((e.border_flatness for e in framed), default=1.0), 0.6), 3)
+    framed_ncc = [e.detail_ncc for e in framed if e.border_flatness <= max_flat]
+    min_framed = round(max(max(framed_ncc, default=0.0) + 0.05, 0.5), 3)
+    return replace(
+        base,
+        max_similarity_residual=max_res,
+        min_detail_ncc=min_ncc,
+        max_border_flatness=max_flat,
+        min_framed_ncc=min_framed,
+    )
+
+
+def _rate(flags: list[bool]) -> str:
+    return f"{sum(flags)}/{len(flags)} ({np.mean(flags):.1%})" if flags else "-"
 
 
 def report(rows: list[dict], t: ReplayThresholds) -> None:
-    """Print detection per transformation, false flags on genuine pairs, and leave-one-scene-out picks."""
-    flags = _flags(rows, t)
-    by_kind: dict[tuple[str, str], list[bool]] = defaultdict(list)
-    for r, f in zip(rows, flags, strict=False):
-        by_kind[(r["cls"], r["kind"])].append(bool(f))
+    """Detection per transformation (as a replay of the reference and of a remembered proof),
+    false flags on genuine pairs, and leave-one-scene-out picks."""
     print(f"thresholds: {t}")
-    print(f"{'class':10s} {'kind':20s} {'flagged':>8s} {'n':>5s}  rate")
-    for (cls, kind), fs in sorted(by_kind.items()):
-        print(f"{cls:10s} {kind:20s} {sum(fs):8d} {len(fs):5d}  {np.mean(fs):.1%}")
-    for cls in ("digital", "screen", "genuine", "synthetic"):
-        fs = [f for r, f in zip(rows, flags, strict=False) if r["cls"] == cls]
-        if fs:
-            print(f"== {cls}: {sum(fs)}/{len(fs)} flagged ({np.mean(fs):.2%})")
+    ref_flags, proof_flags = _flags(rows, t, "ref"), _flags(rows, t, "proof")
+    accepted = np.array([r["accepted"] == "1" or r["accepted"] == 1 for r in rows], bool)
+    groups: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for i, r in enumerate(rows):
+        groups[(r["cls"], r["kind"])].append(i)
+    print(f"{'class':10s} {'kind':20s} {'of reference':>18s} {'not Complete':>18s} {'of a proof':>18s}")
+    for (cls, kind), idx in sorted(groups.items()):
+        ref = [bool(ref_flags[i]) for i in idx]
+        caught = [bool(ref_flags[i] or not accepted[i]) for i in idx]
+        proof = [bool(proof_flags[i]) for i in idx]
+        print(f"{cls:10s} {kind:20s} {_rate(ref):>18s} {_rate(caught):>18s} {_rate(proof):>18s}")
+    for cls in ("digital", "screen", "genuine", "tripod", "synthetic"):
+        idx = [i for i, r in enumerate(rows) if r["cls"] == cls]
+        if idx:
+            acc = [i for i in idx if accepted[i]]
+            print(
+                f"== {cls}: flagged as replay of the reference {_rate([bool(ref_flags[i]) for i in idx])}, "
+                f"of those the verification accepts {_rate([bool(ref_flags[i]) for i in acc])}; "
+                f"not Complete {_rate([bool(ref_flags[i] or not accepted[i]) for i in idx])}; "
+                f"as replay of a proof {_rate([bool(proof_flags[i]) for i in idx])}"
+            )
     scenes = sorted({r["scene"] for r in rows})
-    held = {"digital": [], "screen": [], "genuine": []}
+    held: dict[str, list[bool]] = defaultdict(list)
     picks = []
     for scene in scenes:
-        train = [r for r in rows if r["scene"] != scene]
+        tt = pick([r for r in rows if r["scene"] != scene], t)
+        picks.append(tt)
         test = [r for r in rows if r["scene"] == scene]
-        tt = ReplayThresholds(t.min_inliers, t.min_inlier_fraction, pick_ncc(train, t))
-        picks.append(tt.min_detail_ncc)
-        for r, f in zip(test, _flags(test, tt), strict=False):
-            if r["cls"] in held:
-                held[r["cls"]].append(bool(f))
-    print(f"leave-one-scene-out min_detail_ncc picks: {min(picks):.3f}-{max(picks):.3f}")
-    for cls, fs in held.items():
-        if fs:
-            print(f"   held-out {cls}: {sum(fs)}/{len(fs)} flagged ({np.mean(fs):.2%})")
+        for mode in MODES:
+            for r, f in zip(test, _flags(test, tt, mode), strict=True):
+                held[f"{r['cls']} ({mode})"].append(bool(f))
+    for name in ("min_detail_ncc", "max_similarity_residual", "max_border_flatness", "min_framed_ncc"):
+        values = [getattr(p, name) for p in picks]
+        print(
+            f"leave-one-scene-out {name}: {min(values):g}-{max(values):g}; on all scenes: {getattr(pick(rows, t), name):g}"
+        )
+    for name, fs in sorted(held.items()):
+        print(f"   held-out {name}: {_rate(fs)} flagged")
 
 
 def main(argv: list[str] | None = None) -> int:

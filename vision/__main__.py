@@ -20,7 +20,7 @@ from vision.evaluate import evaluate_folder
 from vision.imageio import decode_image
 from vision.original import original_evidence
 from vision.pipeline import prepare_photo, register_photo, verify_photo
-from vision.replay_flow import check_against_reference, with_replay_verdict
+from vision.replay_flow import check_against_reference, verification_alignment, with_replay_verdict
 from vision.tagging.cli import add_tag_commands
 
 Handler = Callable[[argparse.Namespace], dict[str, Any]]
@@ -69,9 +69,9 @@ def _verify(args: argparse.Namespace) -> dict[str, Any]:
     result = verify_photo(ref.features, query_bytes, thresholds, rule=rule)
     verdict = result.verdict
     if verdict.result and result.query is not None:  # the replay rule (vision.replay_flow)
-        outcome = check_against_reference(
-            ref.image, ref.features, result.query.image, result.query.features, thresholds
-        )
+        alignment = verification_alignment(result.evidence, ref.features)
+        query = result.query
+        outcome = check_against_reference(ref.image, ref.features, query.image, query.features, thresholds, alignment)
         verdict = with_replay_verdict(verdict, outcome)
     body = verdict.to_json()
     body["timings_ms"] = {"ref_" + k: val for k, val in ref.timings.items()} | result.timings

@@ -36,6 +36,7 @@ from vision.fingerprint import Fingerprint, hash_distance
 from vision.replay_geometry import frame_border, similarity_deviation
 
 __all__ = [
+    "Alignment",
     "Candidate",
     "ReplayEvidence",
     "ReplayFinding",
@@ -70,12 +71,12 @@ class ReplayThresholds:
     """
 
     min_inliers: int = 10
-    min_inlier_fraction: float = 0.05
+    min_inlier_fraction: float = 0.0
     min_detail_ncc: float = 0.9
     max_similarity_residual: float = 0.01
     max_angle_off_deg: float = 1.0
     min_framed_ncc: float = 0.6
-    min_frame_inside: float = 0.9
+    min_frame_inside: float = 0.5
     max_border_flatness: float = 0.5
 
 
@@ -212,7 +213,42 @@ def _ncc(a: np.ndarray, b: np.ndarray) -> float:
     return float((a * b).sum() / denom) if denom > 1e-6 else 0.0
 
 
-def measure(candidate: Fingerprint, query: Features, query_thumb: np.ndarray, query_fp: Fingerprint) -> ReplayEvidence:
+@dataclass(frozen=True)
+class Alignment:
+    """A homography found elsewhere (the verification's), used instead of the fingerprint's matches.
+
+    ``H`` maps the candidate's working-image pixels to the new photo's;
+    ``n_inliers`` and ``reproj_px`` are that fit's.  It is only valid for
+    a fingerprint made from the same working image (``size``).
+    """
+
+    H: np.ndarray
+    n_inliers: int
+    size: tuple[int, int]
+    reproj_px: float = float("nan")
+
+
+def _fingerprint_alignment(candidate: Fingerprint, query: Features) -> tuple[np.ndarray | None, int, int, float]:
+    """``(H, n_matches, n_inliers, reproj_px)`` from the fingerprint's keypoints (H None when none fits)."""
+    src, dst = _match(candidate, query)
+    if len(src) < _MIN_MATCHES:
+        return None, len(src), 0, float("inf")
+    H, mask = cv2.findHomography(src, dst, cv2.USAC_MAGSAC, _REPROJ_PX)
+    if H is None or mask is None or not np.all(np.isfinite(H)):
+        return None, len(src), 0, float("inf")
+    inliers = mask.ravel().astype(bool)
+    projected = cv2.perspectiveTransform(src[inliers][None], H)[0]
+    reproj = float(np.median(np.linalg.norm(projected - dst[inliers], axis=1)))
+    return H, len(src), int(inliers.sum()), reproj
+
+
+def measure(
+    candidate: Fingerprint,
+    query: Features,
+    query_thumb: np.ndarray,
+    query_fp: Fingerprint,
+    alignment: Alignment | None = None,
+) -> ReplayEvidence:
     """Align ``candidate`` to the new photo and measure how much of it repeats.
 
     Parameters
@@ -225,6 +261,10 @@ def measure(candidate: Fingerprint, query: Features, query_thumb: np.ndarray, qu
         ``(h, w)`` uint8 gray thumbnail of the new photo (``query_fp.thumb``).
     query_fp : Fingerprint
         The new photo's fingerprint (for the hash distance).
+    alignment : Alignment, optional
+        The verification's homography for this candidate (the reference):
+        2000 keypoints a side align a blurred screen photo where the
+        fingerprint's 96 may not.  Ignored when made on another working size.
 
     Returns
     -------
@@ -232,15 +272,12 @@ def measure(candidate: Fingerprint, query: Features, query_thumb: np.ndarray, qu
         Zero inliers and ``inf`` error when no homography fits.
     """
     hash_dist = hash_distance(candidate, query_fp)
-    src, dst = _match(candidate, query)
-    if len(src) < _MIN_MATCHES:
-        return _no_alignment(len(candidate), len(src), hash_dist)
-    H, mask = cv2.findHomography(src, dst, cv2.USAC_MAGSAC, _REPROJ_PX)
-    if H is None or mask is None or not np.all(np.isfinite(H)):
-        return _no_alignment(len(candidate), len(src), hash_dist)
-    inliers = mask.ravel().astype(bool)
-    projected = cv2.perspectiveTransform(src[inliers][None], H)[0]
-    reproj = float(np.median(np.linalg.norm(projected - dst[inliers], axis=1)))
+    if alignment is not None and tuple(alignment.size) == tuple(candidate.size):
+        H, n_matches, n_in, reproj = alignment.H, alignment.n_inliers, alignment.n_inliers, alignment.reproj_px
+    else:
+        H, n_matches, n_in, reproj = _fingerprint_alignment(candidate, query)
+    if H is None:
+        return _no_alignment(len(candidate), n_matches, hash_dist)
     qh, qw = query_thumb.shape
     ch, cw = candidate.thumb.shape
     qsize = query.image_size
@@ -251,14 +288,13 @@ def measure(candidate: Fingerprint, query: Features, query_thumb: np.ndarray, qu
     ncc = 0.0
     if valid.sum() >= 400:  # at least a 20x20 overlap
         ncc = _ncc(detail(warped)[valid], detail(query_thumb)[valid])
-    n_in = int(inliers.sum())
     sim_residual, angle_off = similarity_deviation(H_thumb, (cw, ch))
     inside, flatness = frame_border(H_thumb, (cw, ch), query_thumb)
     return ReplayEvidence(
         len(candidate),
-        len(src),
+        n_matches,
         n_in,
-        n_in / max(len(candidate), 1),
+        min(n_in / max(len(candidate), 1), 1.0),
         reproj,
         ncc,
         hash_dist,
@@ -316,6 +352,7 @@ class Candidate:
     label: str
     fingerprint: Fingerprint
     key: str = ""
+    alignment: Alignment | None = None
 
 
 @dataclass(frozen=True)
@@ -394,7 +431,7 @@ def find_replay(
     checked = 0
     for index in order:
         candidate = candidates[index]
-        evidence = measure(candidate.fingerprint, query, query_fp.thumb, query_fp)
+        evidence = measure(candidate.fingerprint, query, query_fp.thumb, query_fp, candidate.alignment)
         checked += 1
         is_replay, why = decide(evidence, thresholds)
         if is_replay:

@@ -17,7 +17,7 @@ from vision import verdict as v
 from vision.decision import Thresholds
 from vision.features import Features
 from vision.fingerprint import Fingerprint, make_fingerprint
-from vision.replay import Candidate, ReplayFinding, align_thumbnail, detail, find_replay
+from vision.replay import Alignment, Candidate, ReplayFinding, align_thumbnail, detail, find_replay
 from vision.replay_flow import ReplayOutcome, replay_thresholds, with_replay_verdict
 
 __all__ = ["DISPLAY_SCALE", "difference_image", "replay_against_reference", "replay_view"]
@@ -62,6 +62,7 @@ def replay_against_reference(
     query_image: np.ndarray,
     query_features: Features,
     thresholds: Thresholds,
+    alignment: Alignment | None = None,
 ) -> tuple[ReplayFinding, np.ndarray | None]:
     """The replay check of a new photo against a reference, with its difference image.
 
@@ -80,9 +81,8 @@ def replay_against_reference(
     """
     ref_fp = make_fingerprint(ref_image, ref_features)
     query_fp = make_fingerprint(query_image, query_features)
-    finding = find_replay(
-        [Candidate("the reference photo", ref_fp)], query_features, query_fp, replay_thresholds(thresholds)
-    )
+    candidates = [Candidate("the reference photo", ref_fp, "reference", alignment)]
+    finding = find_replay(candidates, query_features, query_fp, replay_thresholds(thresholds))
     H = finding.evidence.H if finding.evidence is not None else None
     return finding, (difference_image(ref_fp, query_fp, H) if H is not None else None)
 
@@ -94,6 +94,7 @@ def replay_view(
     query_image: np.ndarray,
     query_features: Features,
     thresholds: Thresholds,
+    alignment: Alignment | None = None,
 ) -> tuple[v.Verdict, ReplayFinding | None, np.ndarray | None]:
     """The dashboard's replay step: the verdict after the replay rule, the finding and the picture.
 
@@ -104,7 +105,9 @@ def replay_view(
     """
     if thresholds.replay_check != "on":
         return with_replay_verdict(verdict, ReplayOutcome(None, {"replay": False, "replay_check": "off"})), None, None
-    finding, picture = replay_against_reference(ref_image, ref_features, query_image, query_features, thresholds)
+    finding, picture = replay_against_reference(
+        ref_image, ref_features, query_image, query_features, thresholds, alignment
+    )
     extras: dict = {"replay": False, "replay_check": "on"}
     if finding.evidence is not None:
         extras["replay_evidence"] = finding.evidence.to_json()

@@ -31,7 +31,7 @@ from vision.decision import Thresholds
 from vision.features import Features
 from vision.fingerprint import Fingerprint, fingerprint_from_bytes, fingerprint_to_bytes, make_fingerprint
 from vision.pipeline import decode_working
-from vision.replay import Candidate, ReplayFinding, ReplayThresholds, find_replay
+from vision.replay import Alignment, Candidate, ReplayFinding, ReplayThresholds, find_replay
 from vision.store.base import ReferenceRecord, ReferenceStore, StoreError
 
 __all__ = [
@@ -40,6 +40,7 @@ __all__ = [
     "capture_time_extras",
     "reference_fingerprint",
     "replay_thresholds",
+    "verification_alignment",
     "with_replay_verdict",
 ]
 
@@ -95,6 +96,7 @@ def apply_replay_rule(
     query_features: Features,
     thresholds: Thresholds,
     gate: Callable[[], contextlib.AbstractContextManager[Any]] = contextlib.nullcontext,
+    alignment: Alignment | None = None,
 ) -> ReplayOutcome:
     """Check an accepted photo against the reference and the user's remembered proofs.
 
@@ -106,6 +108,10 @@ def apply_replay_rule(
         Its AKAZE features.
     gate : callable returning a context manager
         Held around the CPU work (not around store I/O).
+    alignment : Alignment, optional
+        The verification's reference -> new photo homography (see
+        :func:`verification_alignment`); aligns the reference where its
+        fingerprint's keypoints alone may not (a blurred screen photo).
 
     Returns
     -------
@@ -121,7 +127,8 @@ def apply_replay_rule(
     with gate():
         query_fp = make_fingerprint(query_image, query_features)
     try:
-        candidates = [Candidate("the reference photo", reference_fingerprint(store, record, ref_features), record.key)]
+        ref_fp = reference_fingerprint(store, record, ref_features)
+        candidates = [Candidate("the reference photo", ref_fp, record.key, alignment)]
         for proof in store.list_proofs(record.user_id, limit=thresholds.replay_keep):  # type: ignore[attr-defined]
             try:
                 fingerprint = fingerprint_from_bytes(proof.fingerprint)
@@ -220,6 +227,7 @@ def check_against_reference(
     query_image: np.ndarray,
     query_features: Features,
     thresholds: Thresholds,
+    alignment: Alignment | None = None,
 ) -> ReplayOutcome:
     """The replay rule without a store (CLI, dashboard): the new photo against the reference only.
 
@@ -230,7 +238,7 @@ def check_against_reference(
     start = time.perf_counter()
     ref_fp = make_fingerprint(ref_image, ref_features)
     query_fp = make_fingerprint(query_image, query_features)
-    candidates = [Candidate("the reference photo", ref_fp, "reference")]
+    candidates = [Candidate("the reference photo", ref_fp, "reference", alignment)]
     finding = find_replay(candidates, query_features, query_fp, replay_thresholds(thresholds))
     extras: dict[str, Any] = {"replay": finding.replay, "replay_check": "on", "replay_checked": finding.checked}
     if finding.evidence is not None:
@@ -239,3 +247,14 @@ def check_against_reference(
         extras["replay_of"] = {"kind": "reference", "id": "reference", "label": "the reference photo"}
     extras["replay_ms"] = round((time.perf_counter() - start) * 1000.0, 2)
     return ReplayOutcome(finding, extras)
+
+
+def verification_alignment(evidence: Any, ref_features: Features) -> Alignment | None:
+    """The verification's homography as an :class:`~vision.replay.Alignment` (None without a plausible one).
+
+    ``evidence`` is the verification's :class:`~vision.decision.MatchEvidence`.
+    """
+    H = getattr(evidence, "H", None)
+    if H is None or getattr(evidence, "problems", None):
+        return None
+    return Alignment(np.asarray(H, np.float64), int(evidence.n_inliers), ref_features.image_size)

@@ -78,8 +78,9 @@ def frame_border(H: np.ndarray, size: tuple[int, int], query: np.ndarray) -> tup
     inside, flatness : float, float
         ``inside``: share (0-1) of the projected frame's edge whose outer
         band lies within the new photo.  ``flatness``: for those edge
-        points, the spread of the outer band relative to the spread of the
-        inner band (median over sides); low (< 0.5) means a uniform border
+        points, the roughness of the outer band along the edge (smooth
+        trends such as glare removed) relative to the new photo's typical
+        local contrast, median over sides; low (< 0.5) means a plain border
         around the picture.  ``(0, inf)`` when nothing of the edge is inside.
     """
     corners = cv2.perspectiveTransform(_corners(size)[None], H)[0]
@@ -89,6 +90,9 @@ def frame_border(H: np.ndarray, size: tuple[int, int], query: np.ndarray) -> tup
     e0, e1 = corners[1] - corners[0], corners[2] - corners[1]
     orientation = 1.0 if e0[0] * e1[1] - e0[1] * e1[0] >= 0 else -1.0  # mirrored frames flip the normal
     img = query.astype(np.float32)
+    # The photo's typical local contrast: a border band is "flat" when it is
+    # much smoother than that (a bezel, a toolbar), whatever the picture.
+    scale = max(float(np.mean(np.abs(img - cv2.GaussianBlur(img, (0, 0), 1.5)))), 0.5)
     inside_total, counted, ratios = 0, 0, []
     t = (np.arange(_SAMPLES_PER_SIDE) + 0.5) / _SAMPLES_PER_SIDE
     for i in range(4):
@@ -106,13 +110,22 @@ def frame_border(H: np.ndarray, size: tuple[int, int], query: np.ndarray) -> tup
         inside_total += int(ok.sum())
         if ok.sum() < 8:
             continue
-        inner = [_sample(img, pts[ok] - normal * d) for d in _BAND_PX]
         outer = [_sample(img, pts[ok] + normal * d) for d in _BAND_PX]
-        spread_in = float(np.mean([np.std(v) for v in inner]))
-        spread_out = float(np.mean([np.std(v) for v in outer]))
-        ratios.append(spread_out / max(spread_in, 1.0))
+        ratios.append(float(np.mean([_roughness(v) for v in outer])) / scale)
     inside = inside_total / counted if counted else 0.0
     return inside, (float(np.median(ratios)) if ratios else float("inf"))
+
+
+def _roughness(values: np.ndarray) -> float:
+    """Mean absolute deviation of ``(N,)`` samples along an edge from their running mean (7 samples).
+
+    Smooth changes along the edge (glare, vignetting, a gradient) do not
+    count; texture does.
+    """
+    if values.size < 8:
+        return float("inf")
+    smooth = np.convolve(np.pad(values, 3, mode="edge"), np.ones(7) / 7.0, mode="valid")
+    return float(np.mean(np.abs(values - smooth)))
 
 
 def _sample(img: np.ndarray, pts: np.ndarray) -> np.ndarray:

@@ -32,7 +32,13 @@ from vision.features import Features, features_to_bytes
 from vision.imageio import DEFAULT_LIMITS, DecodeLimits, decode_base64, decode_image, read_header
 from vision.pipeline import reference_features, register_photo, verify_photo
 from vision.references import save_reference
-from vision.replay_flow import apply_replay_rule, capture_time_extras, save_reference_fingerprint, with_replay_verdict
+from vision.replay_flow import (
+    apply_replay_rule,
+    capture_time_extras,
+    save_reference_fingerprint,
+    verification_alignment,
+    with_replay_verdict,
+)
 from vision.store.base import (
     CorruptReferenceError,
     InvalidUserIdError,
@@ -312,9 +318,9 @@ def _verify_against(
         verification = verify_photo(ref, data, thresholds, limits)
     verdict = _with_extra(verification.verdict, key=record.key, replay=False)
     if verdict.result and verification.query is not None:
-        outcome = apply_replay_rule(
-            store, record, ref, verification.query.image, verification.query.features, thresholds, gate
-        )
+        query = verification.query
+        alignment = verification_alignment(verification.evidence, ref)
+        outcome = apply_replay_rule(store, record, ref, query.image, query.features, thresholds, gate, alignment)
         verdict = with_replay_verdict(verdict, outcome)
     if verdict.status == 200:
         verdict = _with_extra(verdict, **capture_time_extras(data, thresholds.capture_max_age_h))
