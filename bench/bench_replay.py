@@ -17,23 +17,18 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from bench.bench_pipeline import VIEWS, phone_jpeg  # noqa: E402
-from vision.decision import Thresholds  # noqa: E402
-from vision.fingerprint import fingerprint_to_bytes, make_fingerprint  # noqa: E402
-from vision.pipeline import prepare_photo  # noqa: E402
-from vision.replay import Candidate, find_replay, measure  # noqa: E402
-from vision.replay_flow import apply_replay_rule, replay_thresholds  # noqa: E402
-from vision.store import LocalReferenceStore  # noqa: E402
+from bench.bench_pipeline import ROOT, VIEWS, phone_jpeg
+from vision.fingerprint import fingerprint_to_bytes, make_fingerprint
+from vision.pipeline import prepare_photo
+from vision.profile import Profile
+from vision.replay import Candidate, find_replay, measure
+from vision.replay_flow import apply_replay_rule, replay_thresholds
+from vision.store import LocalReferenceStore
 
 
 def median_ms(fn: Callable[[], object], runs: int) -> float:
@@ -52,7 +47,7 @@ def main() -> None:
     args = parser.parse_args()
 
     ref_bytes, query_bytes = (phone_jpeg(ROOT / p) for p in VIEWS)
-    thresholds = replace(Thresholds(), rule="robust")
+    thresholds = replace(Profile(), rule="robust")
     ref = prepare_photo(ref_bytes, thresholds.feature_settings)
     query = prepare_photo(query_bytes, thresholds.feature_settings)
     ref_fp = make_fingerprint(ref.image, ref.features)

@@ -31,13 +31,12 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from vision.decision import Thresholds, decide_verification
+from vision.decision import decide_verification
 from vision.features import FeatureSettings, features_from_bytes, features_to_bytes
 from vision.fingerprint import fingerprint_from_bytes, fingerprint_to_bytes, make_fingerprint
 from vision.imageio import decode_image
 from vision.pipeline import evaluate_match, match_features, prepare_photo
+from vision.profile import Profile
 from vision.replay import Alignment, ReplayEvidence, ReplayThresholds, decide, measure
 from vision.replay_transforms import DIGITAL, SCREEN
 
@@ -66,7 +65,7 @@ def _scene(path: str) -> str:
     return str(Path(path).parent)
 
 
-def _measure_both(ref_features, ref_fp, features, fp, thresholds: Thresholds) -> tuple[bool, dict]:
+def _measure_both(ref_features, ref_fp, features, fp, thresholds: Profile) -> tuple[bool, dict]:
     """Robust-rule verification of the pair, and the replay evidence in both modes (:data:`MODES`)."""
     evidence = evaluate_match(match_features(ref_features, features), thresholds)
     accepted = decide_verification(evidence, thresholds).result
@@ -117,7 +116,7 @@ def build(data_dir: Path, screen_variants: int, limit: int | None, cache_dir: Pa
     """Measure every replay and genuine pair of ``data_dir/pairs.csv``; one evidence row each."""
     with open(data_dir / "pairs.csv", newline="") as handle:
         pairs = [r for r in csv.DictReader(handle) if r["label"] == "1"]
-    thresholds = Thresholds()
+    thresholds = Profile()
     settings = thresholds.feature_settings
     cache: dict[str, tuple] = {}
 
@@ -187,32 +186,29 @@ def pick(rows: list[dict], base: ReplayThresholds) -> ReplayThresholds:
 
     * ``max_similarity_residual``: twice the 99.5th percentile over digital replays (a copy's alignment);
     * ``min_detail_ncc``: the highest detail correlation of a genuine pair that passes that similarity
-      gate, plus 0.05 (at least 0.8);
-    * ``max_border_flatness``: 0.7 x the flattest border of a genuine pair whose old frame is wholly
-      in view (at most 0.6); ``min_framed_ncc``: the highest correlation of a genuine pair passing
-      that gate, plus 0.05 (at least 0.5).
+      gate, plus 0.05 (at least 0.85);
+    * ``max_border_flatness``: 0.7 x the flattest border of a genuine pair whose old frame is at least
+      ``min_frame_inside`` in view and whose detail reaches ``min_framed_ncc`` (at most 0.5);
+      ``min_framed_ncc`` is kept (0.75: below 90 % of aligned screen photos, far above genuine pairs
+      with a flat border).
     """
     evs = {c: [_evidence(r, m) for r in rows if r["cls"] == c for m in MODES] for c in ("digital", "genuine")}
     residuals = [e.similarity_residual for e in evs["digital"] if e.n_inliers >= base.min_inliers]
-    max_res = (
-        float(np.ceil(2 * np.percentile(residuals, 99.5) * 1e4) / 1e4) if residuals else base.max_similarity_residual
-    )
+    max_res = base.max_similarity_residual
+    if residuals:
+        max_res = float(np.ceil(2 * np.percentile(residuals, 99.5) * 1e4) / 1e4)
     aligned = [e for e in evs["genuine"] if e.n_inliers >= base.min_inliers]
     similar = [
         e.detail_ncc for e in aligned if e.similarity_residual <= max_res and e.angle_off_deg <= base.max_angle_off_deg
     ]
-    min_ncc = round(max(max(similar, default=0.0) + 0.05, 0.8), 3)
-    framed = [e for e in aligned if e.frame_inside >= base.min_frame_inside]
-    max_flat = round(min(0.7 * min((e.border_flatness for e in framed), default=1.0), 0.6), 3)
-    framed_ncc = [e.detail_ncc for e in framed if e.border_flatness <= max_flat]
-    min_framed = round(max(max(framed_ncc, default=0.0) + 0.05, 0.5), 3)
-    return replace(
-        base,
-        max_similarity_residual=max_res,
-        min_detail_ncc=min_ncc,
-        max_border_flatness=max_flat,
-        min_framed_ncc=min_framed,
-    )
+    min_ncc = round(max(max(similar, default=0.0) + 0.05, 0.85), 3)
+    framed = [
+        e.border_flatness
+        for e in aligned
+        if e.frame_inside >= base.min_frame_inside and e.detail_ncc >= base.min_framed_ncc
+    ]
+    max_flat = round(min(0.7 * min(framed, default=1.0), 0.5), 3)
+    return replace(base, max_similarity_residual=max_res, min_detail_ncc=min_ncc, max_border_flatness=max_flat)
 
 
 def _rate(flags: list[bool]) -> str:
@@ -254,7 +250,7 @@ def report(rows: list[dict], t: ReplayThresholds) -> None:
         for mode in MODES:
             for r, f in zip(test, _flags(test, tt, mode), strict=True):
                 held[f"{r['cls']} ({mode})"].append(bool(f))
-    for name in ("min_detail_ncc", "max_similarity_residual", "max_border_flatness", "min_framed_ncc"):
+    for name in ("min_detail_ncc", "max_similarity_residual", "max_border_flatness"):
         values = [getattr(p, name) for p in picks]
         print(
             f"leave-one-scene-out {name}: {min(values):g}-{max(values):g}; on all scenes: {getattr(pick(rows, t), name):g}"

@@ -19,8 +19,8 @@ from PIL import Image
 
 from api import create_app
 from vision import verdict as v
-from vision.decision import Thresholds
 from vision.imageio import decode_image
+from vision.profile import Profile
 from vision.replay_transforms import DIGITAL
 from vision.store import LocalReferenceStore
 
@@ -46,7 +46,7 @@ def photos() -> dict[str, bytes]:
     }
 
 
-def _client(tmp_path: Path, thresholds: Thresholds) -> TestClient:
+def _client(tmp_path: Path, thresholds: Profile) -> TestClient:
     store = LocalReferenceStore(tmp_path / "refs")
     return TestClient(create_app({}, store=store, tagger=None, thresholds=thresholds), raise_server_exceptions=False)
 
@@ -59,7 +59,7 @@ def _post(client: TestClient, path: str, data: bytes, name: str = "hong") -> dic
 
 
 def test_replays_of_the_reference_and_of_a_proof_are_rejected(tmp_path: Path, photos: dict[str, bytes]) -> None:
-    with _client(tmp_path, Thresholds()) as client:
+    with _client(tmp_path, Profile()) as client:
         assert _post(client, "/auth/stdimg", photos["ref"])["message"] == v.GOOD_PICTURE
         genuine = _post(client, "/auth/feature", photos["new"])
         assert (genuine["message"], genuine["result"], genuine["replay"]) == (v.COMPLETE, True, False)
@@ -77,7 +77,7 @@ def test_replays_of_the_reference_and_of_a_proof_are_rejected(tmp_path: Path, ph
 
 
 def test_every_verify_answer_has_the_field(tmp_path: Path, photos: dict[str, bytes]) -> None:
-    with _client(tmp_path, Thresholds()) as client:
+    with _client(tmp_path, Profile()) as client:
         assert _post(client, "/auth/feature", photos["new"], name="nobody")["replay"] is False  # 400 no std img
         _post(client, "/auth/stdimg", photos["ref"])
         missing = client.post("/auth/feature", json={"data": "not base64!", "name": "hong"}).json()
@@ -85,7 +85,7 @@ def test_every_verify_answer_has_the_field(tmp_path: Path, photos: dict[str, byt
 
 
 def test_the_rule_can_be_switched_off(tmp_path: Path, photos: dict[str, bytes]) -> None:
-    with _client(tmp_path, replace(Thresholds(), replay_check="off")) as client:
+    with _client(tmp_path, replace(Profile(), replay_check="off")) as client:
         _post(client, "/auth/stdimg", photos["ref"])
         body = _post(client, "/auth/feature", photos["ref_rot90"])
         assert (body["message"], body["replay"], body["replay_check"]) == (v.COMPLETE, False, "off")
@@ -103,12 +103,12 @@ def _with_capture_time(data: bytes, when: str) -> bytes:
 
 def test_old_capture_time_is_reported_when_configured(tmp_path: Path, photos: dict[str, bytes]) -> None:
     old = _with_capture_time(photos["new"], "2020:01:02 03:04:05")
-    with _client(tmp_path, replace(Thresholds(), capture_max_age_h=48.0)) as client:
+    with _client(tmp_path, replace(Profile(), capture_max_age_h=48.0)) as client:
         _post(client, "/auth/stdimg", photos["ref"])
         body = _post(client, "/auth/feature", old)
         assert body["capture_time"]["taken_at"].startswith("2020-01-02T03:04:05")
         assert body["capture_time"]["too_old"] is True and body["capture_time"]["max_age_h"] == 48.0
-    with _client(tmp_path / "off", Thresholds()) as client:  # off by default
+    with _client(tmp_path / "off", Profile()) as client:  # off by default
         _post(client, "/auth/stdimg", photos["ref"])
         assert "capture_time" not in _post(client, "/auth/feature", old)
 

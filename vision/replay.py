@@ -70,12 +70,13 @@ class ReplayThresholds:
       (``border_flatness <= max_border_flatness``).
     """
 
+    # Chosen on the replay set (scripts/build_replay_set.py), scenes held out.
     min_inliers: int = 10
     min_inlier_fraction: float = 0.0
-    min_detail_ncc: float = 0.9
-    max_similarity_residual: float = 0.01
+    min_detail_ncc: float = 0.85
+    max_similarity_residual: float = 0.0055
     max_angle_off_deg: float = 1.0
-    min_framed_ncc: float = 0.6
+    min_framed_ncc: float = 0.75
     min_frame_inside: float = 0.5
     max_border_flatness: float = 0.5
 
@@ -126,7 +127,7 @@ class ReplayEvidence:
     border_flatness: float = float("inf")
     H: np.ndarray | None = field(default=None, repr=False, compare=False)
 
-    def to_json(self) -> dict[str, float | int]:
+    def to_json(self) -> dict[str, float | int | None]:
         """JSON-safe numbers (no homography)."""
         return {
             "n_points": self.n_points,
@@ -272,6 +273,7 @@ def measure(
         Zero inliers and ``inf`` error when no homography fits.
     """
     hash_dist = hash_distance(candidate, query_fp)
+    H: np.ndarray | None
     if alignment is not None and tuple(alignment.size) == tuple(candidate.size):
         H, n_matches, n_in, reproj = alignment.H, alignment.n_inliers, alignment.n_inliers, alignment.reproj_px
     else:

@@ -14,9 +14,9 @@ import cv2
 import numpy as np
 
 from vision import verdict as v
-from vision.decision import Thresholds
 from vision.features import Features
 from vision.fingerprint import Fingerprint, make_fingerprint
+from vision.profile import Profile
 from vision.replay import Alignment, Candidate, ReplayFinding, align_thumbnail, detail, find_replay
 from vision.replay_flow import ReplayOutcome, replay_thresholds, with_replay_verdict
 
@@ -61,7 +61,7 @@ def replay_against_reference(
     ref_features: Features,
     query_image: np.ndarray,
     query_features: Features,
-    thresholds: Thresholds,
+    thresholds: Profile,
     alignment: Alignment | None = None,
 ) -> tuple[ReplayFinding, np.ndarray | None]:
     """The replay check of a new photo against a reference, with its difference image.
@@ -93,7 +93,7 @@ def replay_view(
     ref_features: Features,
     query_image: np.ndarray,
     query_features: Features,
-    thresholds: Thresholds,
+    thresholds: Profile,
     alignment: Alignment | None = None,
 ) -> tuple[v.Verdict, ReplayFinding | None, np.ndarray | None]:
     """The dashboard's replay step: the verdict after the replay rule, the finding and the picture.

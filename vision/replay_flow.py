@@ -20,17 +20,17 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, fields
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 from PIL import Image
 
 from vision import verdict as v
-from vision.decision import Thresholds
 from vision.features import Features
 from vision.fingerprint import Fingerprint, fingerprint_from_bytes, fingerprint_to_bytes, make_fingerprint
 from vision.pipeline import decode_working
+from vision.profile import Profile
 from vision.replay import Alignment, Candidate, ReplayFinding, ReplayThresholds, find_replay
 from vision.store.base import ReferenceRecord, ReferenceStore, StoreError
 
@@ -51,7 +51,7 @@ _DATETIME_ORIGINAL = 36867
 _OFFSET_TIME_ORIGINAL = 36881
 
 
-def replay_thresholds(thresholds: Thresholds) -> ReplayThresholds:
+def replay_thresholds(thresholds: Profile) -> ReplayThresholds:
     """The replay check's numbers from the profile."""
     return ReplayThresholds(**{f.name: getattr(thresholds, f"replay_{f.name}") for f in fields(ReplayThresholds)})
 
@@ -85,7 +85,7 @@ def reference_fingerprint(store: ReferenceStore, record: ReferenceRecord, featur
 
 
 def _proof_label(created_at: datetime) -> str:
-    return f"your proof accepted at {created_at.astimezone(timezone.utc):%Y-%m-%d %H:%M} UTC"
+    return f"your proof accepted at {created_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
 
 
 def apply_replay_rule(
@@ -94,7 +94,7 @@ def apply_replay_rule(
     ref_features: Features,
     query_image: np.ndarray,
     query_features: Features,
-    thresholds: Thresholds,
+    thresholds: Profile,
     gate: Callable[[], contextlib.AbstractContextManager[Any]] = contextlib.nullcontext,
     alignment: Alignment | None = None,
 ) -> ReplayOutcome:
@@ -180,7 +180,7 @@ def capture_time_extras(data: bytes, max_age_h: float, now: datetime | None = No
     taken = _exif_datetime_original(data)
     if taken is None:
         return {"capture_time": {"taken_at": None, "age_h": None, "too_old": False, "max_age_h": max_age_h}}
-    age_h = ((now or datetime.now(timezone.utc)) - taken).total_seconds() / 3600.0
+    age_h = ((now or datetime.now(UTC)) - taken).total_seconds() / 3600.0
     return {
         "capture_time": {
             "taken_at": taken.isoformat(),
@@ -207,7 +207,7 @@ def _exif_datetime_original(data: bytes) -> datetime | None:
             return datetime.strptime(f"{raw.strip()[:19]}{offset.strip()}", "%Y:%m:%d %H:%M:%S%z")
     except ValueError:
         return None
-    return taken.replace(tzinfo=timezone.utc)
+    return taken.replace(tzinfo=UTC)
 
 
 def save_reference_fingerprint(
@@ -226,7 +226,7 @@ def check_against_reference(
     ref_features: Features,
     query_image: np.ndarray,
     query_features: Features,
-    thresholds: Thresholds,
+    thresholds: Profile,
     alignment: Alignment | None = None,
 ) -> ReplayOutcome:
     """The replay rule without a store (CLI, dashboard): the new photo against the reference only.

@@ -141,11 +141,11 @@ def screen_photo(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     px, py = float(rng.uniform(0.2, 0.8)) * cam_w, float(rng.uniform(0.2, 0.8)) * cam_h
     sx, sy = float(rng.uniform(0.05, 0.2)) * cam_w, float(rng.uniform(0.05, 0.2)) * cam_h
     glare = np.exp(-(((gx - px) / sx) ** 2 + ((gy - py) / sy) ** 2) / 2) * float(rng.uniform(40, 140))
-    img += glare[..., None]
+    img = img + glare[..., None].astype(np.float32)
     img = img * np.array([1.08, 1.0, 0.92], np.float32) * float(rng.uniform(0.8, 1.1))  # cool display
     sigma = float(rng.uniform(0.6, 1.6))
-    img = cv2.GaussianBlur(img, (0, 0), sigma)
-    img += rng.normal(0, float(rng.uniform(2, 6)), img.shape).astype(np.float32)
+    img = cv2.GaussianBlur(img, (0, 0), sigma).astype(np.float32)
+    img = img + rng.normal(0, float(rng.uniform(2, 6)), img.shape).astype(np.float32)
     return np.clip(img, 0, 255).astype(np.uint8)
 
 

@@ -11,7 +11,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vision.decision import Thresholds
 from vision.fingerprint import (
     MAX_POINTS,
     Fingerprint,
@@ -21,6 +20,7 @@ from vision.fingerprint import (
 )
 from vision.imageio import decode_image
 from vision.pipeline import PreparedPhoto, prepare_photo
+from vision.profile import Profile
 from vision.replay import Candidate, ReplayEvidence, decide, find_replay, measure, rank_candidates
 from vision.replay_flow import replay_thresholds
 from vision.replay_geometry import frame_border, similarity_deviation
@@ -37,7 +37,7 @@ GENUINE_PAIRS = [
     ("vlfeat/river1.jpg", "vlfeat/river2.jpg"),
     ("lines/terrace0.JPG", "lines/terrace1.JPG"),
 ]
-THRESHOLDS = replay_thresholds(Thresholds())
+THRESHOLDS = replay_thresholds(Profile())
 
 
 def _prepare(data: bytes) -> tuple[PreparedPhoto, Fingerprint]:

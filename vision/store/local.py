@@ -15,6 +15,9 @@ the blobs and the metadata leaves only orphan blobs, which nothing lists.
 
 from __future__ import annotations
 
+import builtins
+import contextlib
+import builtins
 import logging
 import os
 import re
@@ -151,10 +154,8 @@ class LocalReferenceStore(BlobReferenceStore):
             self._write_atomic(paths[2], encode_metadata(record))  # commit
         except BaseException as exc:
             for path in paths:
-                try:
+                with contextlib.suppress(OSError):  # best effort: unlisted orphans are harmless
                     path.unlink(missing_ok=True)
-                except OSError:
-                    pass  # best effort: unlisted orphans are harmless
             if isinstance(exc, OSError):
                 raise self._unavailable(f"store a reference for {user_id!r}", exc) from exc
             raise
@@ -272,7 +273,7 @@ class LocalReferenceStore(BlobReferenceStore):
         validate_user_id(user_id)
         return newest_first(list(self._records(user_id)))
 
-    def users(self) -> list[str]:
+    def users(self) -> builtins.list[str]:
         """Return the sorted ids of users with at least one readable reference."""
         try:
             entries = list(os.scandir(self.root))
@@ -339,7 +340,7 @@ class LocalReferenceStore(BlobReferenceStore):
             raise self._unavailable(f"remember a proof of {user_id!r}", exc) from exc
         return ProofRecord(user_id, record.proof_id, record.created_at, blob)
 
-    def list_proofs(self, user_id: str, limit: int | None = None, *, load: bool = True) -> list[ProofRecord]:
+    def list_proofs(self, user_id: str, limit: int | None = None, *, load: bool = True) -> builtins.list[ProofRecord]:
         """The user's remembered proofs, newest first (up to ``limit``); ``[]`` for an unknown user.
 
         With ``load`` each record carries its fingerprint bytes; a proof
@@ -357,7 +358,7 @@ class LocalReferenceStore(BlobReferenceStore):
         records = records[:limit] if limit else records
         if not load:
             return records
-        loaded = []
+        loaded: builtins.list[ProofRecord] = []
         for record in records:
             try:
                 data = (directory / proof_name(record.proof_id)).read_bytes()

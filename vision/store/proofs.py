@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from vision.store.base import InvalidUserIdError, utc_now
 from vision.store.ids import validate_user_id
@@ -70,7 +70,7 @@ class ProofRecord:
 
 def new_proof_id(now: datetime | None = None) -> str:
     """A fresh proof id: the UTC time (microseconds) and 32 random hex digits."""
-    stamp = (now or utc_now()).astimezone(timezone.utc).strftime(_STAMP)
+    stamp = (now or utc_now()).astimezone(UTC).strftime(_STAMP)
     return f"{stamp}-{uuid.uuid4().hex}"
 
 
@@ -89,7 +89,7 @@ def parse_proof_name(user_id: str, name: str) -> ProofRecord | None:
         return None
     proof_id = match.group(1)
     try:
-        created = datetime.strptime(proof_id[:22], _STAMP).replace(tzinfo=timezone.utc)
+        created = datetime.strptime(proof_id[:22], _STAMP).replace(tzinfo=UTC)
     except ValueError:
         return None
     return ProofRecord(user_id, proof_id, created)
