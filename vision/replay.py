@@ -412,7 +412,7 @@ def find_replay(
     thresholds: ReplayThresholds = ReplayThresholds(),
     full_checks: int = 3,
 ) -> ReplayFinding:
-    """Check the new photo against the candidates; stop at the first replay.
+    """Check the new photo against the likeliest candidates; the best-matching copy is the finding.
 
     The first candidate (the reference) is always checked; the others are
     ranked by :func:`rank_candidates` and the ``full_checks - 1`` likeliest
@@ -430,16 +430,23 @@ def find_replay(
         rest = rank_candidates(candidates[1:], query)[: max(full_checks - 1, 0)]
         order += [int(i) + 1 for i in rest]
     best: tuple[Candidate, ReplayEvidence] | None = None
+    repeated: tuple[Candidate, ReplayEvidence, str] | None = None
     checked = 0
     for index in order:
         candidate = candidates[index]
         evidence = measure(candidate.fingerprint, query, query_fp.thumb, query_fp, candidate.alignment)
         checked += 1
         is_replay, why = decide(evidence, thresholds)
-        if is_replay:
-            return ReplayFinding(True, f"it repeats {candidate.label}: {why}", candidate, evidence, checked)
+        # Every likely candidate is checked: a copy of a proof also resembles
+        # the reference, and the reason must name the photo it copies (the
+        # one whose detail it matches best).
+        if is_replay and (repeated is None or evidence.detail_ncc > repeated[1].detail_ncc):
+            repeated = (candidate, evidence, why)
         if best is None or evidence.n_inliers > best[1].n_inliers:
             best = (candidate, evidence)
+    if repeated is not None:
+        candidate, evidence, why = repeated
+        return ReplayFinding(True, f"it repeats {candidate.label}: {why}", candidate, evidence, checked)
     if best is None:
         return ReplayFinding(False, "no earlier photo to compare with", checked=checked)
     _, why = decide(best[1], thresholds)

@@ -19,10 +19,10 @@ from vision.fingerprint import (
     make_fingerprint,
 )
 from vision.imageio import decode_image
-from vision.pipeline import PreparedPhoto, prepare_photo
+from vision.pipeline import PreparedPhoto, evaluate_match, match_features, prepare_photo
 from vision.profile import Profile
 from vision.replay import Candidate, ReplayEvidence, decide, find_replay, measure, rank_candidates
-from vision.replay_flow import replay_thresholds
+from vision.replay_flow import replay_thresholds, verification_alignment
 from vision.replay_geometry import frame_border, similarity_deviation
 from vision.replay_transforms import DIGITAL, SCREEN
 
@@ -51,8 +51,13 @@ def _evidence(candidate: Fingerprint, data: bytes) -> ReplayEvidence:
 
 
 @pytest.fixture(scope="module")
-def ref_fp() -> Fingerprint:
-    return _prepare(REF.read_bytes())[1]
+def ref_photo() -> PreparedPhoto:
+    return prepare_photo(REF.read_bytes())
+
+
+@pytest.fixture(scope="module")
+def ref_fp(ref_photo: PreparedPhoto) -> Fingerprint:
+    return make_fingerprint(ref_photo.image, ref_photo.features)
 
 
 @pytest.fixture(scope="module")
@@ -69,10 +74,17 @@ def test_each_digital_replay_is_caught(name: str, ref_fp: Fingerprint, ref_sourc
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
-def test_screen_rephotograph_is_caught(seed: int, ref_fp: Fingerprint, ref_source: np.ndarray) -> None:
-    evidence = _evidence(ref_fp, SCREEN["screen_photo"](ref_source, np.random.default_rng(seed)))
+def test_screen_rephotograph_is_caught(seed: int, ref_photo: PreparedPhoto, ref_source: np.ndarray) -> None:
+    """As in the verify flow, the reference is aligned by the verification's homography."""
+    photo, fp = _prepare(SCREEN["screen_photo"](ref_source, np.random.default_rng(seed)))
+    match = evaluate_match(match_features(ref_photo.features, photo.features), Profile())
+    alignment = verification_alignment(match, ref_photo.features)
+    assert alignment is not None
+    ref_fp = make_fingerprint(ref_photo.image, ref_photo.features)
+    evidence = measure(ref_fp, photo.features, fp.thumb, fp, alignment)
     flagged, why = decide(evidence, THRESHOLDS)
     assert flagged, f"screen photo {seed}: {why} ({evidence})"
+    assert "framed copy" in why
 
 
 def test_near_identical_rephotograph_is_not_flagged(ref_fp: Fingerprint) -> None:
