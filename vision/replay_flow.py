@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from PIL import Image
@@ -33,6 +33,7 @@ from vision.pipeline import decode_working
 from vision.profile import Profile
 from vision.replay import Alignment, Candidate, ReplayFinding, ReplayThresholds, find_replay
 from vision.store.base import ReferenceRecord, ReferenceStore, StoreError
+from vision.store.proofs import ProofMemory
 
 __all__ = [
     "ReplayOutcome",
@@ -69,7 +70,7 @@ def reference_fingerprint(store: ReferenceStore, record: ReferenceRecord, featur
 
     Raises the store's errors and :class:`vision.errors.ImageInputError`.
     """
-    blob = store.load_fingerprint(record.key)  # type: ignore[attr-defined]
+    blob = cast(ProofMemory, store).load_fingerprint(record.key)
     if blob is not None:
         try:
             return fingerprint_from_bytes(blob)
@@ -78,7 +79,7 @@ def reference_fingerprint(store: ReferenceStore, record: ReferenceRecord, featur
     working, _ = decode_working(store.load_image(record.key), features.settings)
     fingerprint = make_fingerprint(working, features)
     try:
-        store.save_fingerprint(record.key, fingerprint_to_bytes(fingerprint))  # type: ignore[attr-defined]
+        cast(ProofMemory, store).save_fingerprint(record.key, fingerprint_to_bytes(fingerprint))
     except StoreError as exc:  # the check still works this time
         log.warning("could not save the fingerprint of %s: %s", record.key, exc)
     return fingerprint
@@ -124,12 +125,10 @@ def apply_replay_rule(
     if thresholds.replay_check != "on":
         return ReplayOutcome(None, {"replay": False, "replay_check": "off"})
     start = time.perf_counter()
-    with gate():
-        query_fp = make_fingerprint(query_image, query_features)
-    try:
+    try:  # store I/O first, outside the CPU gate
         ref_fp = reference_fingerprint(store, record, ref_features)
         candidates = [Candidate("the reference photo", ref_fp, record.key, alignment)]
-        for proof in store.list_proofs(record.user_id, limit=thresholds.replay_keep):  # type: ignore[attr-defined]
+        for proof in cast(ProofMemory, store).list_proofs(record.user_id, limit=thresholds.replay_keep):
             try:
                 fingerprint = fingerprint_from_bytes(proof.fingerprint)
             except ValueError:
@@ -140,6 +139,7 @@ def apply_replay_rule(
         log.error("replay check of %s unavailable: %s: %s", record.key, type(exc).__name__, exc)
         return ReplayOutcome(None, {"replay": False, "replay_check": "unavailable"})
     with gate():
+        query_fp = make_fingerprint(query_image, query_features)
         finding = find_replay(candidates, query_features, query_fp, replay_thresholds(thresholds))
     extras: dict[str, Any] = {"replay": finding.replay, "replay_check": "on", "replay_checked": finding.checked}
     if finding.evidence is not None:
@@ -149,7 +149,9 @@ def apply_replay_rule(
         extras["replay_of"] = {"kind": kind, "id": finding.candidate.key, "label": finding.candidate.label}
     else:
         try:
-            store.add_proof(record.user_id, fingerprint_to_bytes(query_fp), keep=thresholds.replay_keep)  # type: ignore[attr-defined]
+            cast(ProofMemory, store).add_proof(
+                record.user_id, fingerprint_to_bytes(query_fp), keep=thresholds.replay_keep
+            )
         except (StoreError, ValueError) as exc:
             log.warning("could not remember the proof of %s: %s", record.user_id, exc)
     extras["replay_ms"] = round((time.perf_counter() - start) * 1000.0, 2)
@@ -216,7 +218,7 @@ def save_reference_fingerprint(
     """Store a new reference's fingerprint beside it (best effort: it is recomputed when missing)."""
     try:
         blob = fingerprint_to_bytes(make_fingerprint(working, features))
-        store.save_fingerprint(record.key, blob)  # type: ignore[attr-defined]
+        cast(ProofMemory, store).save_fingerprint(record.key, blob)
     except (StoreError, ValueError, AttributeError) as exc:
         log.warning("could not store the fingerprint of %s: %s", record.key, exc)
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import builtins
 import contextlib
-import builtins
 import logging
 import os
 import re

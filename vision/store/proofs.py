@@ -17,6 +17,7 @@ import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Protocol, runtime_checkable
 
 from vision.store.base import InvalidUserIdError, utc_now
 from vision.store.ids import validate_user_id
@@ -27,6 +28,7 @@ __all__ = [
     "MAX_FINGERPRINT_BYTES",
     "MAX_KEEP",
     "PROOF_DIR",
+    "ProofMemory",
     "ProofRecord",
     "check_proof_args",
     "new_proof_id",
@@ -125,3 +127,24 @@ def check_limit(limit: int | None) -> None:
 def newest_proofs_first(records: list[ProofRecord]) -> list[ProofRecord]:
     """Sort newest first (the id starts with the time; the random tail breaks ties)."""
     return sorted(records, key=lambda r: r.proof_id, reverse=True)
+
+
+@runtime_checkable
+class ProofMemory(Protocol):
+    """The fingerprint methods both reference stores have (beside :class:`~vision.store.base.ReferenceStore`)."""
+
+    def save_fingerprint(self, key: str, fingerprint: bytes) -> None:
+        """Store the fingerprint of reference ``key`` beside it."""
+        ...
+
+    def load_fingerprint(self, key: str) -> bytes | None:
+        """The reference's fingerprint, or None when it has none yet."""
+        ...
+
+    def add_proof(self, user_id: str, fingerprint: bytes, *, keep: int) -> ProofRecord:
+        """Remember an accepted proof's fingerprint; delete the oldest beyond ``keep``."""
+        ...
+
+    def list_proofs(self, user_id: str, limit: int | None = None, *, load: bool = True) -> list[ProofRecord]:
+        """The user's remembered proofs, newest first."""
+        ...
