@@ -410,7 +410,7 @@ def find_replay(
     query: Features,
     query_fp: Fingerprint,
     thresholds: ReplayThresholds = ReplayThresholds(),
-    full_checks: int = 3,
+    full_checks: int = 2,
 ) -> ReplayFinding:
     """Check the new photo against the likeliest candidates; the best-matching copy is the finding.
 
