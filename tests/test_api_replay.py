@@ -128,3 +128,25 @@ def test_cli_verify_says_replay(photos: dict[str, bytes], tmp_path: Path) -> Non
         assert main(["verify", str(tmp_path / "ref.jpg"), str(tmp_path / "copy.jpg")]) == 0
     body = json.loads(out.getvalue())
     assert (body["message"], body["replay"], body["replay_of"]["kind"]) == (v.WRONG_PICTURE, True, "reference")
+
+
+class _MemoryDown(LocalReferenceStore):
+    """A real local store whose proof memory is unreachable (the references still load)."""
+
+    def list_proofs(self, user_id: str, limit: int | None = None, *, load: bool = True) -> list:
+        from vision.store import StoreUnavailableError
+
+        raise StoreUnavailableError("proof memory unreachable", reason="unreachable")
+
+
+def test_memory_outage_fails_open_and_says_so(tmp_path: Path, photos: dict[str, bytes]) -> None:
+    from vision import service
+
+    store = _MemoryDown(tmp_path / "refs")
+    assert service.register_bytes(store, photos["ref"], "hong").result
+    verdict = service.verify_bytes(store, photos["new"], "hong")
+    assert (verdict.message, verdict.extra["replay"], verdict.extra["replay_check"]) == (
+        v.COMPLETE,
+        False,
+        "unavailable",
+    )
