@@ -160,9 +160,9 @@ with stats:
     show_timings({**query.timings, "match": pair.match_ms, **decide_ms})
 
 if replay_picture is not None and replay_finding is not None:
-    st.image(
-        replay_picture,
-        caption="Replay check: reference aligned onto the new photo (left), new photo (middle), "
+    st.image(replay_picture)
+    st.caption(
+        "Replay check: reference aligned onto the new photo (left), new photo (middle), "
         f"difference of their fine detail (right). {'Replay' if replay_finding.replay else 'New photo'}: "
-        f"{replay_finding.reason}",
+        f"{replay_finding.reason}"
     )
