@@ -45,6 +45,7 @@ MAX_POINTS = 96
 """Keypoints kept in a fingerprint (61-byte descriptor + 4 bytes position each)."""
 _THUMB_JPEG_QUALITY = 92
 _MAGIC = b"RPF1"
+_ANCHOR = b"ANCH"
 _HEADER = struct.Struct("<4sHHHHHHI")  # magic, version, work w, h, thumb w, h, n points, jpeg bytes
 
 
@@ -66,6 +67,13 @@ class Fingerprint:
         ``(K, 61)`` uint8 AKAZE descriptors of those keypoints.
     size : tuple[int, int]
         ``(width, height)`` of the working image the keypoints came from.
+    anchor : np.ndarray or None
+        ``(3, 3)`` homography from the reference's working image to this
+        photo's, when this photo is an accepted proof (its verification's);
+        composed with a later verification's it aligns the proof with a new
+        photo that its own keypoints cannot (a blurred screen photo).
+    anchor_key : str
+        The reference ``anchor`` belongs to ('' without anchor).
     """
 
     hashes: np.ndarray
@@ -73,6 +81,8 @@ class Fingerprint:
     points: np.ndarray
     descriptors: np.ndarray
     size: tuple[int, int]
+    anchor: np.ndarray | None = None
+    anchor_key: str = ""
 
     def __len__(self) -> int:
         return int(self.points.shape[0])
@@ -172,9 +182,11 @@ def fingerprint_to_bytes(fp: Fingerprint) -> bytes:
     th, tw = fp.thumb.shape
     header = _HEADER.pack(_MAGIC, FINGERPRINT_VERSION, *fp.size, tw, th, len(fp), len(jpeg))
     positions = np.clip(np.round(fp.points * 65535), 0, 65535).astype("<u2")
-    return b"".join(
-        [header, fp.hashes.astype("<u8").tobytes(), jpeg.tobytes(), positions.tobytes(), fp.descriptors.tobytes()]
-    )
+    parts = [header, fp.hashes.astype("<u8").tobytes(), jpeg.tobytes(), positions.tobytes(), fp.descriptors.tobytes()]
+    if fp.anchor is not None:
+        key = fp.anchor_key.encode("utf-8")[:255]
+        parts += [_ANCHOR, np.asarray(fp.anchor, "<f8").reshape(9).tobytes(), bytes([len(key)]), key]
+    return b"".join(parts)
 
 
 def fingerprint_from_bytes(blob: bytes) -> Fingerprint:
@@ -186,12 +198,30 @@ def fingerprint_from_bytes(blob: bytes) -> Fingerprint:
     if magic != _MAGIC or version != FINGERPRINT_VERSION:
         raise ValueError(f"not a fingerprint blob (magic {magic!r}, version {version})")
     offsets = np.cumsum([_HEADER.size, 32, n_jpeg, 4 * n, DESCRIPTOR_BYTES * n])
-    if len(blob) != offsets[-1] or n > 4 * MAX_POINTS or min(ww, wh, tw, th) == 0:
+    if len(blob) < offsets[-1] or n > 4 * MAX_POINTS or min(ww, wh, tw, th) == 0:
         raise ValueError("not a fingerprint blob: inconsistent sizes")
+    anchor, anchor_key = _read_anchor(blob, int(offsets[-1]))
     hashes = np.frombuffer(blob, "<u8", 4, offsets[0]).astype(np.uint64)
     thumb = cv2.imdecode(np.frombuffer(blob, np.uint8, n_jpeg, offsets[1]), cv2.IMREAD_GRAYSCALE)
     if thumb is None or thumb.shape != (th, tw):
         raise ValueError("not a fingerprint blob: bad thumbnail")
     points = np.frombuffer(blob, "<u2", 2 * n, offsets[2]).reshape(n, 2).astype(np.float32) / 65535.0
     descriptors = np.frombuffer(blob, np.uint8, DESCRIPTOR_BYTES * n, offsets[3]).reshape(n, DESCRIPTOR_BYTES)
-    return Fingerprint(hashes, thumb, points, descriptors.copy(), (ww, wh))
+    return Fingerprint(hashes, thumb, points, descriptors.copy(), (ww, wh), anchor, anchor_key)
+
+
+def _read_anchor(blob: bytes, start: int) -> tuple[np.ndarray | None, str]:
+    """The optional anchor trailer at ``start`` (nothing, or ``ANCH`` + 9 float64 + key length + key)."""
+    if len(blob) == start:
+        return None, ""
+    end = start + len(_ANCHOR) + 72 + 1
+    if len(blob) < end or blob[start : start + len(_ANCHOR)] != _ANCHOR or len(blob) != end + blob[end - 1]:
+        raise ValueError("not a fingerprint blob: bad trailer")
+    anchor = np.frombuffer(blob, "<f8", 9, start + len(_ANCHOR)).reshape(3, 3).astype(np.float64)
+    if not np.all(np.isfinite(anchor)):
+        raise ValueError("not a fingerprint blob: bad anchor")
+    try:
+        key = blob[end:].decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValueError("not a fingerprint blob: bad anchor key") from None
+    return anchor, key

@@ -52,6 +52,7 @@ __all__ = [
 _RATIO = 0.8
 _REPROJ_PX = 4.0  # MAGSAC inlier threshold, query working pixels
 _MIN_MATCHES = 8
+_FALLBACK_BELOW = 10  # fingerprint inliers under which a fallback alignment is used instead
 
 
 @dataclass(frozen=True)
@@ -227,6 +228,8 @@ class Alignment:
     n_inliers: int
     size: tuple[int, int]
     reproj_px: float = float("nan")
+    fallback: bool = False
+    """Use it only when the fingerprint's own keypoints do not align (a composed, approximate homography)."""
 
 
 def _fingerprint_alignment(candidate: Fingerprint, query: Features) -> tuple[np.ndarray | None, int, int, float]:
@@ -274,10 +277,13 @@ def measure(
     """
     hash_dist = hash_distance(candidate, query_fp)
     H: np.ndarray | None
-    if alignment is not None and tuple(alignment.size) == tuple(candidate.size):
+    usable = alignment is not None and tuple(alignment.size) == tuple(candidate.size)
+    if usable and alignment is not None and not alignment.fallback:
         H, n_matches, n_in, reproj = alignment.H, alignment.n_inliers, alignment.n_inliers, alignment.reproj_px
     else:
         H, n_matches, n_in, reproj = _fingerprint_alignment(candidate, query)
+        if usable and alignment is not None and n_in < _FALLBACK_BELOW:
+            H, n_in, reproj = alignment.H, alignment.n_inliers, alignment.reproj_px
     if H is None:
         return _no_alignment(len(candidate), n_matches, hash_dist)
     qh, qw = query_thumb.shape

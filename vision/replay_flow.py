@@ -19,7 +19,7 @@ import io
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -85,6 +85,24 @@ def reference_fingerprint(store: ReferenceStore, record: ReferenceRecord, featur
     return fingerprint
 
 
+def _composed_alignment(proof: Fingerprint, reference_key: str, alignment: Alignment | None) -> Alignment | None:
+    """Proof -> new photo through the reference: this verification's H times the inverse of the proof's own.
+
+    Only for a proof accepted against the same reference; approximate off the
+    scene's dominant plane, so it is a fallback (:attr:`Alignment.fallback`)
+    for when the proof's keypoints alone do not align (a blurred screen photo).
+    """
+    if alignment is None or proof.anchor is None or proof.anchor_key != reference_key:
+        return None
+    try:
+        H = alignment.H @ np.linalg.inv(proof.anchor)
+    except np.linalg.LinAlgError:
+        return None
+    if not np.all(np.isfinite(H)):
+        return None
+    return Alignment(H, alignment.n_inliers, proof.size, fallback=True)
+
+
 def _proof_label(created_at: datetime) -> str:
     return f"your proof accepted at {created_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
 
@@ -134,7 +152,8 @@ def apply_replay_rule(
             except ValueError:
                 log.warning("skipping an unreadable proof fingerprint of %s", record.user_id)
                 continue
-            candidates.append(Candidate(_proof_label(proof.created_at), fingerprint, proof.proof_id))
+            via_reference = _composed_alignment(fingerprint, record.key, alignment)
+            candidates.append(Candidate(_proof_label(proof.created_at), fingerprint, proof.proof_id, via_reference))
     except Exception as exc:  # store or image trouble: fail open, say so
         log.error("replay check of %s unavailable: %s: %s", record.key, type(exc).__name__, exc)
         return ReplayOutcome(None, {"replay": False, "replay_check": "unavailable"})
@@ -149,9 +168,9 @@ def apply_replay_rule(
         extras["replay_of"] = {"kind": kind, "id": finding.candidate.key, "label": finding.candidate.label}
     else:
         try:
-            cast(ProofMemory, store).add_proof(
-                record.user_id, fingerprint_to_bytes(query_fp), keep=thresholds.replay_keep
-            )
+            anchored = replace(query_fp, anchor=None if alignment is None else alignment.H, anchor_key=record.key)
+            memory = cast(ProofMemory, store)
+            memory.add_proof(record.user_id, fingerprint_to_bytes(anchored), keep=thresholds.replay_keep)
         except (StoreError, ValueError) as exc:
             log.warning("could not remember the proof of %s: %s", record.user_id, exc)
     extras["replay_ms"] = round((time.perf_counter() - start) * 1000.0, 2)

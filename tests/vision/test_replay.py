@@ -6,6 +6,7 @@ thresholds are the profile defaults, so these tests pin the shipped rule.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +22,7 @@ from vision.fingerprint import (
 from vision.imageio import decode_image
 from vision.pipeline import PreparedPhoto, evaluate_match, match_features, prepare_photo
 from vision.profile import Profile
-from vision.replay import Candidate, ReplayEvidence, decide, find_replay, measure, rank_candidates
+from vision.replay import Alignment, Candidate, ReplayEvidence, decide, find_replay, measure, rank_candidates
 from vision.replay_flow import replay_thresholds, verification_alignment
 from vision.replay_geometry import frame_border, similarity_deviation
 from vision.replay_transforms import DIGITAL, SCREEN
@@ -172,3 +173,30 @@ def test_frame_border_sees_a_flat_border_around_the_whole_frame() -> None:
     assert frame_border(np.array([[1.0, 0, 30], [0, 1.0, 20], [0, 0, 1.0]]), (100, 80), textured)[1] > 0.5
     zoomed_in = np.array([[1.6, 0, 0], [0, 1.5, 0], [0, 0, 1.0]])  # the old frame is cut off
     assert frame_border(zoomed_in, (100, 80), textured)[0] == 0.0
+
+
+def test_fingerprint_keeps_its_anchor(ref_fp: Fingerprint) -> None:
+    anchored = replace(ref_fp, anchor=np.diag([2.0, 2.0, 1.0]), anchor_key="bob/" + "a" * 32)
+    back = fingerprint_from_bytes(fingerprint_to_bytes(anchored))
+    assert back.anchor is not None and np.allclose(back.anchor, anchored.anchor)
+    assert back.anchor_key == anchored.anchor_key
+    assert fingerprint_from_bytes(fingerprint_to_bytes(ref_fp)).anchor is None
+    with pytest.raises(ValueError):
+        fingerprint_from_bytes(fingerprint_to_bytes(anchored) + b"x")
+
+
+def test_screen_photo_of_a_proof_is_aligned_through_the_reference(
+    ref_photo: PreparedPhoto, ref_source: np.ndarray
+) -> None:
+    """The proof's own keypoints may miss a blurred screen photo; its verification's homography,
+    composed with the new photo's, aligns it (a fallback only)."""
+    proof, proof_fp = _prepare(NEAR_IDENTICAL.read_bytes())
+    new_source = decode_image(NEAR_IDENTICAL.read_bytes(), max_side=1600).bgr
+    screen, screen_fp = _prepare(SCREEN["screen_photo"](new_source, np.random.default_rng(11)))
+    profile = Profile()
+    to_proof = evaluate_match(match_features(ref_photo.features, proof.features), profile)
+    to_screen = evaluate_match(match_features(ref_photo.features, screen.features), profile)
+    assert to_proof.H is not None and to_screen.H is not None
+    composed = Alignment(to_screen.H @ np.linalg.inv(to_proof.H), to_screen.n_inliers, proof_fp.size, fallback=True)
+    flagged, why = decide(measure(proof_fp, screen.features, screen_fp.thumb, screen_fp, composed), THRESHOLDS)
+    assert flagged, why
