@@ -38,6 +38,7 @@ from vision.imageio import decode_image
 from vision.pipeline import evaluate_match, match_features, prepare_photo
 from vision.profile import Profile
 from vision.replay import Alignment, ReplayEvidence, ReplayThresholds, decide, measure
+from vision.replay_flow import composed_alignment, replay_thresholds, verification_alignment
 from vision.replay_transforms import DIGITAL, SCREEN
 
 EVIDENCE = [
@@ -259,6 +260,69 @@ def report(rows: list[dict], t: ReplayThresholds) -> None:
         print(f"   held-out {name}: {_rate(fs)} flagged")
 
 
+def proof_screens(data_dir: Path, cache_dir: Path | None, variants: int = 2) -> dict[str, list[bool]]:
+    """Screen photos of an accepted *proof*, checked as the verify flow checks a remembered proof.
+
+    For each genuine positive pair (reference A, proof B) that the verification accepts, ``variants``
+    simulated screen photos Q of B are verified against A; an accepted Q is checked against B's
+    fingerprint (its own keypoints, else through the reference: H(A->Q) H(A->B)^-1).  The genuine side:
+    every other accepted photo C of the same reference checked against B the same way.
+    """
+    thresholds = Profile()
+    rt = replay_thresholds(thresholds)
+    with open(data_dir / "pairs.csv", newline="") as handle:
+        pairs = [
+            r
+            for r in csv.DictReader(handle)
+            if r["label"] == "1" and CLASS_OF_KIND.get(r["kind"].split("_")[0], "genuine") == "genuine"
+        ]
+    prepared: dict[str, tuple] = {}
+
+    def prep(rel: str) -> tuple:
+        if rel not in prepared:
+            prepared[rel] = _cached(cache_dir, rel, (data_dir / rel).read_bytes, thresholds.feature_settings)
+        return prepared[rel]
+
+    def verify(a, b) -> tuple[bool, Alignment | None]:
+        evidence = evaluate_match(match_features(a, b), thresholds)
+        return decide_verification(evidence, thresholds).result, verification_alignment(evidence, a)
+
+    others = defaultdict(list)
+    for p in pairs:
+        others[p["ref"]].append(p["query"])
+    out: dict[str, list[bool]] = defaultdict(list)
+    for p in pairs:
+        (fa, _), (fb, fpb) = prep(p["ref"]), prep(p["query"])
+        ok, to_b = verify(fa, fb)
+        if not ok or to_b is None:
+            continue
+        seed = int(hashlib.sha1(p["query"].encode()).hexdigest()[:8], 16)
+        source = _lazy_source(data_dir / p["query"])
+        for v in range(variants):
+            rng = np.random.default_rng([seed, v, 99])
+            make = lambda r=rng, s=source: SCREEN["screen_photo"](s(), r)  # noqa: E731
+            fq, fpq = _cached(cache_dir, f"{p['query']}|proofscreen|{v}|{seed}", make, thresholds.feature_settings)
+            okq, to_q = verify(fa, fq)
+            composed = (
+                None if to_q is None else composed_alignment(replace(fpb, anchor=to_b.H, anchor_key="r"), "r", to_q)
+            )
+            flagged = decide(measure(fpb, fq, fpq.thumb, fpq, composed), rt)[0]
+            out["screen photo of a proof: not Complete"].append(bool(flagged or not okq))
+            if okq:
+                out["screen photo of a proof, accepted: flagged"].append(bool(flagged))
+        for c in others[p["ref"]]:
+            if c == p["query"]:
+                continue
+            fc, fpc = prep(c)
+            okc, to_c = verify(fa, fc)
+            if okc and to_c is not None:
+                composed = composed_alignment(replace(fpb, anchor=to_b.H, anchor_key="r"), "r", to_c)
+                out["genuine photo vs an earlier proof: flagged"].append(
+                    decide(measure(fpb, fc, fpc.thumb, fpc, composed), rt)[0]
+                )
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("data_dir", nargs="?", type=Path, help="folder with pairs.csv (e.g. ../shared/data)")
@@ -267,6 +331,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--screen-variants", type=int, default=3)
     parser.add_argument("--limit", type=int, help="only the first N references (smoke runs)")
     parser.add_argument("--cache", type=Path, help="folder keeping each photo's features between runs")
+    parser.add_argument("--proof-screens", action="store_true", help="also: screen photos of accepted proofs")
     args = parser.parse_args(argv)
     if args.from_csv:
         with open(args.from_csv, newline="") as handle:
@@ -283,6 +348,9 @@ def main(argv: list[str] | None = None) -> int:
             writer.writerows(rows)
         print(f"wrote {len(rows)} rows to {args.out}", file=sys.stderr)
     report(rows, ReplayThresholds())
+    if args.proof_screens and args.data_dir is not None:
+        for name, flags in proof_screens(args.data_dir, args.cache).items():
+            print(f"== {name}: {_rate(flags)}")
     return 0
 
 

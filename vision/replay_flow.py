@@ -39,6 +39,7 @@ __all__ = [
     "ReplayOutcome",
     "apply_replay_rule",
     "capture_time_extras",
+    "composed_alignment",
     "reference_fingerprint",
     "replay_thresholds",
     "verification_alignment",
@@ -85,7 +86,7 @@ def reference_fingerprint(store: ReferenceStore, record: ReferenceRecord, featur
     return fingerprint
 
 
-def _composed_alignment(proof: Fingerprint, reference_key: str, alignment: Alignment | None) -> Alignment | None:
+def composed_alignment(proof: Fingerprint, reference_key: str, alignment: Alignment | None) -> Alignment | None:
     """Proof -> new photo through the reference: this verification's H times the inverse of the proof's own.
 
     Only for a proof accepted against the same reference; approximate off the
@@ -152,7 +153,7 @@ def apply_replay_rule(
             except ValueError:
                 log.warning("skipping an unreadable proof fingerprint of %s", record.user_id)
                 continue
-            via_reference = _composed_alignment(fingerprint, record.key, alignment)
+            via_reference = composed_alignment(fingerprint, record.key, alignment)
             candidates.append(Candidate(_proof_label(proof.created_at), fingerprint, proof.proof_id, via_reference))
     except Exception as exc:  # store or image trouble: fail open, say so
         log.error("replay check of %s unavailable: %s: %s", record.key, type(exc).__name__, exc)
