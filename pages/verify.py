@@ -16,6 +16,8 @@ from vision.draw import draw_matches
 from vision.errors import ImageInputError
 from vision.fusion import geometry_alone_inliers
 from vision.pipeline import decide_pair, unreadable_photo
+from vision.replay_draw import replay_view
+from vision.replay_flow import verification_alignment
 from vision.store import StoreError
 
 REFERENCE_MODES = ("A user's latest reference", "Any stored reference", "A bundled sample")
@@ -104,6 +106,12 @@ if fused:  # global descriptors: cached per photo, the kNN matches are reused
 evidence, verdict, decide_ms = decide_pair(pair, thresholds, "fused" if fused else "robust")
 if rule == "original" and ref_bytes is not None:
     verdict = decide_original(original(ref_bytes, photo.data), thresholds)
+replay_finding, replay_picture = None, None
+if rule != "original":  # the replay rule: is the new photo a copy of the reference?
+    alignment = verification_alignment(evidence, ref_features)
+    verdict, replay_finding, replay_picture = replay_view(
+        verdict, ref_image, ref_features, query.image, query.features, thresholds, alignment
+    )
 
 show_raw = st.toggle("Show raw kNN matches instead of inliers/rejected", key="verify_raw")
 view, stats = st.columns([3, 1])
@@ -150,3 +158,11 @@ with stats:
     if evidence.problems:
         st.caption("Homography problems: " + "; ".join(evidence.problems))
     show_timings({**query.timings, "match": pair.match_ms, **decide_ms})
+
+if replay_picture is not None and replay_finding is not None:
+    st.image(replay_picture)
+    st.caption(
+        "Replay check: reference aligned onto the new photo (left), new photo (middle), "
+        f"difference of their fine detail (right). {'Replay' if replay_finding.replay else 'New photo'}: "
+        f"{replay_finding.reason}"
+    )

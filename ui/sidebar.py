@@ -105,6 +105,23 @@ FUSED_CONTROLS = (
         "Accept when log(1 + inliers) + w x similarity reaches this.",
     ),
 )
+REPLAY_CONTROLS = (
+    Control("replay_check", "Replay check", "select", ("on", "off"), "Reject a photo that repeats an earlier one."),
+    Control(
+        "replay_min_detail_ncc",
+        "Replay: detail correlation of a digital copy",
+        "slider",
+        (0.5, 1.0, 0.005),
+        "Aligned by a similarity, fine detail this correlated: a copy (genuine re-photos stay lower).",
+    ),
+    Control(
+        "replay_min_framed_ncc",
+        "Replay: detail correlation of a framed copy",
+        "slider",
+        (0.0, 1.0, 0.01),
+        "Whole old frame in view with a flat border (screen, screenshot) and detail this correlated: a copy.",
+    ),
+)
 FEATURE_CONTROLS = (
     Control("working_side", "Working resolution (long side, px)", "select_slider", (640, 800, 1000, 1200, 1600)),
     Control("max_keypoints", "Keypoints kept for matching", "select_slider", (500, 1000, 2000, 4000, 8000)),
@@ -196,6 +213,9 @@ def render_sidebar() -> Profile:
             for control in FUSED_CONTROLS:
                 _widget(control)
             _fused_caption()
+        with st.expander("Replay check (a new photo, not an old one)"):
+            for control in REPLAY_CONTROLS:
+                _widget(control)
         with st.expander("Feature settings (recompute features)"):
             for control in FEATURE_CONTROLS:
                 _widget(control)

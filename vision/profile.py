@@ -18,6 +18,9 @@ import numpy as np
 
 from vision.features import FeatureSettings
 from vision.geometry import RANSAC_METHODS
+from vision.replay import ReplayThresholds
+
+_REPLAY = ReplayThresholds()
 
 RULES = ("robust", "fused", "original")
 DEFAULT_RULES = ("robust", "fused")
@@ -54,6 +57,23 @@ class Profile:
     original_min_area_px: float = 30.0
     # Tag check
     tag_min_confidence: float = 0.2
+    # Replay check (vision.replay): a new photo that repeats the reference or
+    # an accepted proof is rejected.  "on" / "off"; replay_<name> is
+    # ReplayThresholds.<name> (chosen on the replay set, see
+    # scripts/build_replay_set.py); replay_keep proofs are remembered per user.
+    replay_check: str = "on"
+    replay_min_inliers: int = _REPLAY.min_inliers
+    replay_min_inlier_fraction: float = _REPLAY.min_inlier_fraction
+    replay_min_detail_ncc: float = _REPLAY.min_detail_ncc
+    replay_max_similarity_residual: float = _REPLAY.max_similarity_residual
+    replay_max_angle_off_deg: float = _REPLAY.max_angle_off_deg
+    replay_min_framed_ncc: float = _REPLAY.min_framed_ncc
+    replay_min_frame_inside: float = _REPLAY.min_frame_inside
+    replay_max_border_flatness: float = _REPLAY.max_border_flatness
+    replay_keep: int = 30
+    # Capture time (EXIF DateTimeOriginal) older than this many hours is
+    # reported in the verdict's extras; 0 = off (many apps strip EXIF).
+    capture_max_age_h: float = 0.0
 
     def __post_init__(self) -> None:
         checks = [
@@ -69,6 +89,17 @@ class Profile:
             (0 < self.fused_threshold <= 20, "fused_threshold must be in (0, 20]"),
             (self.original_min_area_px >= 0, "original_min_area_px must be >= 0"),
             (0 <= self.tag_min_confidence <= 1, "tag_min_confidence must be in [0, 1]"),
+            (self.replay_check in ("on", "off"), "replay_check must be 'on' or 'off'"),
+            (self.replay_min_inliers >= 4, "replay_min_inliers must be >= 4 (a homography needs 4 points)"),
+            (0 <= self.replay_min_inlier_fraction <= 1, "replay_min_inlier_fraction must be in [0, 1]"),
+            (-1 <= self.replay_min_detail_ncc <= 1, "replay_min_detail_ncc must be in [-1, 1]"),
+            (-1 <= self.replay_min_framed_ncc <= 1, "replay_min_framed_ncc must be in [-1, 1]"),
+            (self.replay_max_similarity_residual >= 0, "replay_max_similarity_residual must be >= 0"),
+            (0 <= self.replay_max_angle_off_deg <= 45, "replay_max_angle_off_deg must be in [0, 45]"),
+            (0 <= self.replay_min_frame_inside <= 1, "replay_min_frame_inside must be in [0, 1]"),
+            (self.replay_max_border_flatness >= 0, "replay_max_border_flatness must be >= 0"),
+            (1 <= self.replay_keep <= 1000, "replay_keep must be in [1, 1000]"),
+            (0 <= self.capture_max_age_h <= 24 * 3650, "capture_max_age_h must be in [0, 87600] (0 = off)"),
         ]
         for ok, message in checks:
             if not ok:

@@ -34,6 +34,13 @@ from vision.logsafe import safe_text
 from vision.pipeline import reference_features, register_photo, verify_photo
 from vision.profile import Profile
 from vision.references import save_reference
+from vision.replay_flow import (
+    apply_replay_rule,
+    capture_time_extras,
+    save_reference_fingerprint,
+    verification_alignment,
+    with_replay_verdict,
+)
 from vision.store.base import (
     CorruptReferenceError,
     InvalidUserIdError,
@@ -171,6 +178,7 @@ def register_bytes(
     except (StoreError, ValueError, TypeError) as exc:
         log.error("register %s: store rejected the reference: %s", describe_user_id(owner), exc)
         return v.Verdict(500, v.SOMETHING_WRONG, False, "the reference could not be stored")
+    save_reference_fingerprint(store, record, photo.image, photo.features)
     extra: dict[str, Any] = {"key": record.key, "name": record.user_id}
     try:
         url = store.url(record.key)
@@ -217,6 +225,12 @@ def verify_b64(
     img``).  So a request without a usable photo cannot probe which users
     exist, and a bad photo costs no store I/O.
     """
+    return _replay_field(_verify_b64(store, data, user_id, thresholds, limits, gate))
+
+
+def _verify_b64(
+    store: ReferenceStore, data: object, user_id: object, thresholds: Profile, limits: DecodeLimits, gate: Gate
+) -> v.Verdict:
     bad = _check_user_id(user_id)
     if bad is not None:
         return bad
@@ -263,8 +277,13 @@ def verify_bytes(
     """
     early = _check_user(store, user_id)
     if isinstance(early, v.Verdict):
-        return early
-    return _verify_against(store, early, data, thresholds, limits, gate)
+        return _replay_field(early)
+    return _replay_field(_verify_against(store, early, data, thresholds, limits, gate))
+
+
+def _replay_field(verdict: v.Verdict) -> v.Verdict:
+    """Every verify answer says whether it was a replay (``"replay": false`` unless the rule found one)."""
+    return verdict if "replay" in verdict.extra else _with_extra(verdict, replay=False)
 
 
 def _check_user_id(user_id: object) -> v.Verdict | None:
@@ -320,7 +339,14 @@ def _verify_against(
         return ref
     with gate():
         verification = verify_photo(ref, data, thresholds, limits)
-    verdict = _with_extra(verification.verdict, key=record.key)
+    verdict = _with_extra(verification.verdict, key=record.key, replay=False)
+    if verdict.result and verification.query is not None:
+        query = verification.query
+        alignment = verification_alignment(verification.evidence, ref)
+        outcome = apply_replay_rule(store, record, ref, query.image, query.features, thresholds, gate, alignment)
+        verdict = with_replay_verdict(verdict, outcome)
+    if verdict.status == 200:
+        verdict = _with_extra(verdict, **capture_time_extras(data, thresholds.capture_max_age_h))
     log.info(
         "verify %s against %s: %s (%s)", describe_user_id(record.user_id), record.key, verdict.message, verdict.reason
     )

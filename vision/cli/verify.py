@@ -15,6 +15,7 @@ from vision.lab.pool import DEFAULT_WORKERS
 from vision.original import original_evidence
 from vision.pipeline import prepare_photo, register_photo, verify_photo
 from vision.profile import RULES, Profile
+from vision.replay_flow import check_against_reference, verification_alignment, with_replay_verdict
 
 
 def cmd_register(args: argparse.Namespace) -> dict[str, Any]:
@@ -24,7 +25,17 @@ def cmd_register(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_verify(args: argparse.Namespace) -> dict[str, Any]:
-    """Verify QUERY against REF with ``--rule`` (default: the profile's rule)."""
+    """Verify QUERY against REF with ``--rule`` (default: the profile's rule).
+
+    Every answer says ``replay``: an accepted QUERY that is a copy of REF
+    (the replay rule, :mod:`vision.replay_flow`) is ``You took wrong picture``.
+    """
+    body = _verify(args)
+    body.setdefault("replay", False)
+    return body
+
+
+def _verify(args: argparse.Namespace) -> dict[str, Any]:
     thresholds = profile_of(args)
     rule = args.rule or thresholds.rule  # default: the profile's rule
     ref_bytes, query_bytes = read_input(args.ref), read_input(args.query)
@@ -35,7 +46,13 @@ def cmd_verify(args: argparse.Namespace) -> dict[str, Any]:
     except ImageInputError as exc:
         return _unusable_ref(exc)
     result = verify_photo(ref.features, query_bytes, thresholds, rule=rule)
-    body = result.to_json()
+    verdict = result.verdict
+    if verdict.result and result.query is not None:  # the replay rule (vision.replay_flow)
+        alignment = verification_alignment(result.evidence, ref.features)
+        query = result.query
+        outcome = check_against_reference(ref.image, ref.features, query.image, query.features, thresholds, alignment)
+        verdict = with_replay_verdict(verdict, outcome)
+    body = verdict.to_json()
     body["timings_ms"] = {"ref_" + k: val for k, val in ref.timings.items()} | result.timings
     body["rule"] = result.rule
     return body

@@ -30,9 +30,10 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from vision.store.base import ReferenceRecord, StoreUnavailableError
+from vision.store.proofs import ProofMemory, ProofRecord
 
 __all__ = ["CircuitBreaker", "GuardedStore"]
 
@@ -202,6 +203,24 @@ class GuardedStore:
 
     def trim(self, user_id: str, keep: int) -> builtins.list[str]:
         return self._run("trim references", self.inner.trim, user_id, keep)
+
+    # -- the ProofMemory protocol (the replay rule's fingerprints) ----------------------
+
+    @property
+    def _memory(self) -> ProofMemory:
+        return cast(ProofMemory, self.inner)
+
+    def save_fingerprint(self, key: str, fingerprint: bytes) -> None:
+        self._run("save a reference fingerprint", self._memory.save_fingerprint, key, fingerprint)
+
+    def load_fingerprint(self, key: str) -> bytes | None:
+        return self._run("load a reference fingerprint", self._memory.load_fingerprint, key)
+
+    def add_proof(self, user_id: str, fingerprint: bytes, *, keep: int) -> ProofRecord:
+        return self._run("remember a proof", self._memory.add_proof, user_id, fingerprint, keep=keep)
+
+    def list_proofs(self, user_id: str, limit: int | None = None, *, load: bool = True) -> builtins.list[ProofRecord]:
+        return self._run("list remembered proofs", self._memory.list_proofs, user_id, limit, load=load)
 
     def url(self, key: str) -> str | None:
         # Presigning is local computation (no request), so it needs no guard.

@@ -38,6 +38,17 @@ from vision.store.base import (
     utc_now,
 )
 from vision.store.ids import new_key, split_key, validate_key, validate_user_id
+from vision.store.proofs import (
+    FINGERPRINT_SUFFIX,
+    PROOF_DIR,
+    ProofRecord,
+    check_limit,
+    check_proof_args,
+    new_proof_id,
+    newest_proofs_first,
+    parse_proof_name,
+    proof_name,
+)
 
 __all__ = ["DEFAULT_ROOT", "LocalReferenceStore"]
 
@@ -211,6 +222,7 @@ class LocalReferenceStore(BlobReferenceStore):
                 existed = False
             self._path(key, _IMAGE).unlink(missing_ok=True)
             self._path(key, _FEATURES).unlink(missing_ok=True)
+            self._path(key, FINGERPRINT_SUFFIX).unlink(missing_ok=True)
         except OSError as exc:
             raise self._unavailable(f"delete {key!r}", exc) from exc
         # The user's directory is kept: removing it could race with a
@@ -323,3 +335,74 @@ class LocalReferenceStore(BlobReferenceStore):
         """Return None: local files have no URL (the caller serves the bytes)."""
         validate_key(key)
         return None
+
+    # -- fingerprints (replay check, vision.store.proofs) -------------------
+
+    def save_fingerprint(self, key: str, fingerprint: bytes) -> None:
+        """Store the fingerprint of reference ``key`` beside it (:class:`ReferenceNotFoundError` if absent)."""
+        self.get(key)
+        blob = check_proof_args(split_key(key)[0], fingerprint, 1)
+        try:
+            self._write_atomic(self._path(key, FINGERPRINT_SUFFIX), blob)
+        except OSError as exc:
+            raise self._unavailable(f"save the fingerprint of {key!r}", exc) from exc
+
+    def load_fingerprint(self, key: str) -> bytes | None:
+        """The reference's fingerprint, or None when it has none yet (the caller computes it)."""
+        return self._load_blob(key, FINGERPRINT_SUFFIX, "fingerprint")
+
+    def _proof_dir(self, user_id: str) -> Path:
+        validate_user_id(user_id)
+        return self.root / user_id / PROOF_DIR
+
+    def add_proof(self, user_id: str, fingerprint: bytes, *, keep: int) -> ProofRecord:
+        """Remember an accepted proof's fingerprint; then delete the user's oldest beyond ``keep``.
+
+        Raises
+        ------
+        InvalidUserIdError, TypeError, ValueError
+            Bad arguments; nothing is written.
+        StoreUnavailableError
+            The directory cannot be written.
+        """
+        blob = check_proof_args(user_id, fingerprint, keep)
+        directory = self._proof_dir(user_id)
+        record = parse_proof_name(user_id, proof_name(new_proof_id()))
+        assert record is not None  # a fresh id always parses
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            self._write_atomic(directory / proof_name(record.proof_id), blob)
+            for old in self.list_proofs(user_id, load=False)[keep:]:
+                (directory / proof_name(old.proof_id)).unlink(missing_ok=True)
+        except OSError as exc:
+            raise self._unavailable(f"remember a proof of {user_id!r}", exc) from exc
+        return ProofRecord(user_id, record.proof_id, record.created_at, blob)
+
+    def list_proofs(self, user_id: str, limit: int | None = None, *, load: bool = True) -> builtins.list[ProofRecord]:
+        """The user's remembered proofs, newest first (up to ``limit``); ``[]`` for an unknown user.
+
+        With ``load`` each record carries its fingerprint bytes; a proof
+        deleted while listing is skipped.
+        """
+        check_limit(limit)
+        directory = self._proof_dir(user_id)
+        try:
+            names = [entry.name for entry in os.scandir(directory)]
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        except OSError as exc:
+            raise self._unavailable(f"list proofs of {user_id!r}", exc) from exc
+        records = newest_proofs_first([r for r in (parse_proof_name(user_id, n) for n in names) if r is not None])
+        records = records[:limit] if limit else records
+        if not load:
+            return records
+        loaded: builtins.list[ProofRecord] = []
+        for record in records:
+            try:
+                data = (directory / proof_name(record.proof_id)).read_bytes()
+            except FileNotFoundError:
+                continue  # pruned by a concurrent add
+            except OSError as exc:
+                raise self._unavailable(f"read a proof of {user_id!r}", exc) from exc
+            loaded.append(ProofRecord(user_id, record.proof_id, record.created_at, data))
+        return loaded

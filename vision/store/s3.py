@@ -51,6 +51,8 @@ from vision.store.base import (
     utc_now,
 )
 from vision.store.ids import new_key, split_key, validate_key, validate_user_id
+from vision.store.proofs import FINGERPRINT_SUFFIX
+from vision.store.s3_proofs import S3ProofMemory
 
 __all__ = [
     "DEFAULT_CONNECT_TIMEOUT_S",
@@ -158,7 +160,7 @@ def _is_botocore(exc: BaseException) -> bool:
     return isinstance(exc, (BotoCoreError, ClientError))
 
 
-class S3ReferenceStore(BlobReferenceStore):
+class S3ReferenceStore(S3ProofMemory, BlobReferenceStore):
     """A :class:`~vision.store.base.ReferenceStore` in an S3 bucket.
 
     Parameters
@@ -201,6 +203,8 @@ class S3ReferenceStore(BlobReferenceStore):
         self.bucket = bucket.strip()
         self.prefix = prefix
         self.presign_expiry_s = presign_expiry_s
+
+    _NOT_FOUND: type[Exception] = _NotFound  # for S3ProofMemory
 
     def __repr__(self) -> str:
         return f"S3ReferenceStore(bucket={self.bucket!r}, prefix={self.prefix!r})"
@@ -370,7 +374,7 @@ class S3ReferenceStore(BlobReferenceStore):
             self.client.delete_objects,
             Bucket=self.bucket,
             Delete={
-                "Objects": [{"Key": self._object_key(key, s)} for s in (_IMAGE, _FEATURES)],
+                "Objects": [{"Key": self._object_key(key, s)} for s in (_IMAGE, _FEATURES, FINGERPRINT_SUFFIX)],
                 "Quiet": True,
             },
         )

@@ -75,6 +75,11 @@ class Answer(BaseModel):
     key: str | None = Field(None, description="Register: the stored reference's key; verify: the key compared with.")
     name: str | None = Field(None, description="Register: the user id the reference was stored under.")
     url: str | None = Field(None, description="Register with the S3 store: a (presigned) URL of the photo.")
+    replay: bool | None = Field(
+        None,
+        description="Verify: true when the photo repeats the reference or an earlier accepted proof "
+        "(re-sent, re-saved, cropped, rotated, screenshotted or photographed off a screen); `reason` names it.",
+    )
 
     model_config = {"extra": "allow"}
 
