@@ -1,0 +1,415 @@
+"""Interactive figures of the tuning lab: Altair (Vega-Lite) specs built from plain arrays.
+
+Streamlit draws them in the browser (``st.altair_chart``), so a slider move
+only re-sends a few hundred numbers instead of re-rendering PNGs.  The
+builders take arrays and numbers, never a :class:`ScoredSet`; the
+``*_from_scored`` adapters at the bottom gather those arrays from one, so
+that every line drawn comes from the rule that made the verdicts.
+
+* :func:`histogram_chart`: counts of same and different pairs per bin, with
+  the current thresholds as vertical rules;
+* :func:`roc_chart`: ROC curves with a logarithmic false-accept axis (symlog:
+  linear below 1 %, so that a rate of 0 is on it), operating points, and the
+  legend below the plot;
+* :func:`scatter_chart`: every pair in the (inliers, similarity) plane with the
+  fused rule's boundary; hovering names the pair, clicking selects it
+  (selection :data:`PAIR_SELECTION`, field ``position``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import altair as alt
+import numpy as np
+import pandas as pd
+
+from vision.fusion import fused_boundary, geometry_alone_inliers
+from vision.tuning import ScoredSet, score_histogram, similarity_histogram
+
+SAME, DIFFERENT, ORIGINAL, POINT, ROBUST = "#2e9d4f", "#d2453a", "#8a6bbf", "#1f1f1f", "#3b6fb6"
+#: The inlier axis is linear up to this count, logarithmic above (most pairs sit near 0 or in the hundreds).
+LINTHRESH = 10
+#: The false-accept axis is linear below this rate, logarithmic above: 0-5 % gets about 40 % of the width.
+FAR_LINTHRESH = 0.01
+FAR_TICKS = (0.0, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
+PAIR_SELECTION = "pair"
+FONT = {"labelFontSize": 13, "titleFontSize": 14}
+LABEL_NAMES = ("different", "same")
+
+
+def _style(chart: alt.TopLevelMixin) -> alt.TopLevelMixin:
+    """Readable text at dashboard size (13-14 px), legend text included."""
+    return chart.configure_axis(**FONT).configure_legend(**FONT, labelLimit=0).configure_title(fontSize=15)
+
+
+# --------------------------------------------------------------------------
+# Histograms
+# --------------------------------------------------------------------------
+
+
+def histogram_frame(edges: Sequence[float], same: Sequence[int], different: Sequence[int]) -> pd.DataFrame:
+    """Long table of a histogram: ``start, end, pairs, label`` per bin and label ((2 B,) rows, B bins)."""
+    e = np.asarray(edges, float)
+    if e.size < 2:
+        return pd.DataFrame({"start": [], "end": [], "pairs": [], "label": []})
+    rows = {
+        "start": np.concatenate([e[:-1], e[:-1]]),
+        "end": np.concatenate([e[1:], e[1:]]),
+        "pairs": np.concatenate([np.asarray(same, int), np.asarray(different, int)]),
+        "label": ["same"] * (e.size - 1) + ["different"] * (e.size - 1),
+    }
+    return pd.DataFrame(rows)
+
+
+def histogram_chart(
+    frame: pd.DataFrame,
+    x_title: str,
+    marks: Sequence[tuple[float, str]] = (),
+    symlog: bool = False,
+    height: int = 260,
+) -> alt.LayerChart:
+    """Same and different pairs per bin (overlaid, translucent), with vertical rules at ``marks`` ``(value, name)``."""
+    scale = alt.Scale(type="symlog", constant=LINTHRESH) if symlog else alt.Scale(zero=False)
+    colour = alt.Color(
+        "label:N",
+        scale=alt.Scale(domain=["same", "different"], range=[SAME, DIFFERENT]),
+        legend=alt.Legend(title=None, orient="top"),
+    )
+    bars = (
+        alt.Chart(frame)
+        .mark_rect(opacity=0.6)
+        .encode(
+            x=alt.X("start:Q", scale=scale, title=x_title),
+            x2="end:Q",
+            y=alt.Y("pairs:Q", stack=None, title="pairs"),
+            color=colour,
+            tooltip=[
+                alt.Tooltip("label:N", title="pairs"),
+                alt.Tooltip("start:Q", title="from", format=".3~g"),
+                alt.Tooltip("end:Q", title="to", format=".3~g"),
+                alt.Tooltip("pairs:Q", title="count"),
+            ],
+        )
+    )
+    layers: list[alt.Chart] = [bars]
+    if marks:
+        rules = pd.DataFrame({"value": [float(v) for v, _ in marks], "name": [n for _, n in marks]})
+        base = alt.Chart(rules)
+        layers.append(base.mark_rule(color=POINT, strokeDash=[5, 3], strokeWidth=1.5).encode(x="value:Q"))
+        layers.append(
+            base.mark_text(align="left", baseline="top", dx=4, dy=4, fontSize=13, color=POINT).encode(
+                x="value:Q", y=alt.value(0), text="name:N"
+            )
+        )
+    return alt.layer(*layers).properties(height=height, width="container")
+
+
+# --------------------------------------------------------------------------
+# ROC
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RocLine:
+    """One curve: its name (legend), points, and dash (``solid`` or ``dashed``/``dotted``)."""
+
+    name: str
+    fpr: np.ndarray
+    tpr: np.ndarray
+    thresholds: np.ndarray
+    colour: str
+    dash: str = "solid"
+
+
+@dataclass(frozen=True)
+class OperatingPoint:
+    """A rule's current operating point, with its counts for the tooltip."""
+
+    name: str
+    far: float
+    tar: float
+    false_accepts: int
+    negatives: int
+    true_accepts: int
+    positives: int
+    colour: str
+    shape: str = "circle"
+
+
+DASHES = {"solid": [1, 0], "dashed": [6, 3], "dotted": [2, 2]}
+
+
+def roc_frame(lines: Sequence[RocLine]) -> pd.DataFrame:
+    """Long table ``curve, far, tar, threshold`` of every curve's points (infinite thresholds as None)."""
+    parts = [
+        pd.DataFrame(
+            {
+                "curve": line.name,
+                "far": np.asarray(line.fpr, float),
+                "tar": np.asarray(line.tpr, float),
+                "threshold": [None if not np.isfinite(t) else float(t) for t in line.thresholds],
+            }
+        )
+        for line in lines
+    ]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["curve", "far", "tar", "threshold"])
+
+
+def roc_chart(lines: Sequence[RocLine], points: Sequence[OperatingPoint], height: int = 380) -> alt.LayerChart:
+    """ROC curves (step after) on a symlog false-accept axis, operating points on top, legend under the plot."""
+    far_axis = alt.X(
+        "far:Q",
+        scale=alt.Scale(type="symlog", constant=FAR_LINTHRESH, domain=[0, 1]),
+        axis=alt.Axis(values=list(FAR_TICKS), format=".1~%", labelOverlap=False),
+        title="false-accept rate (log scale; linear below 1 %)",
+    )
+    tar_axis = alt.Y("tar:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format=".0%"), title="true-accept rate")
+    legend = alt.Legend(title=None, orient="bottom", direction="vertical", columns=1)
+    names = [line.name for line in lines] + [p.name for p in points]
+    colours = [line.colour for line in lines] + [p.colour for p in points]
+    colour_scale = alt.Scale(domain=names, range=colours)
+    curves = (
+        alt.Chart(roc_frame(lines))
+        .mark_line(interpolate="step-after", strokeWidth=2)
+        .encode(
+            x=far_axis,
+            y=tar_axis,
+            color=alt.Color("curve:N", scale=colour_scale, legend=legend),
+            strokeDash=alt.StrokeDash(
+                "curve:N",
+                scale=alt.Scale(domain=[line.name for line in lines], range=[DASHES[line.dash] for line in lines]),
+                legend=None,
+            ),
+            tooltip=[
+                alt.Tooltip("curve:N"),
+                alt.Tooltip("threshold:Q", format=".3~f", title="accept from"),
+                alt.Tooltip("far:Q", format=".1%", title="FAR"),
+                alt.Tooltip("tar:Q", format=".1%", title="TAR"),
+            ],
+        )
+    )
+    frame = pd.DataFrame(
+        {
+            "curve": [p.name for p in points],
+            "far": [p.far for p in points],
+            "tar": [p.tar for p in points],
+            "shape": [p.shape for p in points],
+            "false accepts": [f"{p.false_accepts} / {p.negatives}" for p in points],
+            "true accepts": [f"{p.true_accepts} / {p.positives}" for p in points],
+        }
+    )
+    dots = (
+        alt.Chart(frame)
+        .mark_point(size=140, filled=True, stroke=POINT, strokeWidth=1.2, opacity=1)
+        .encode(
+            x="far:Q",
+            y="tar:Q",
+            color=alt.Color("curve:N", scale=colour_scale, legend=legend),
+            shape=alt.Shape("shape:N", scale=None),
+            tooltip=["curve:N", "false accepts:N", "true accepts:N"],
+        )
+    )
+    chance = (
+        alt.Chart(pd.DataFrame({"far": [0.0, 1.0], "tar": [0.0, 1.0]}))
+        .mark_line(color="#bbbbbb")
+        .encode(x="far:Q", y="tar:Q")
+    )
+    return alt.layer(chance, curves, dots).properties(height=height, width="container")
+
+
+# --------------------------------------------------------------------------
+# Scatter
+# --------------------------------------------------------------------------
+
+
+def scatter_chart(
+    frame: pd.DataFrame,
+    boundary: tuple[np.ndarray, np.ndarray],
+    min_inliers: float,
+    y_bottom: float = 0.0,
+    x_top: float = 100.0,
+    height: int = 420,
+) -> alt.LayerChart:
+    """Pairs in the (inliers, similarity) plane, the fused boundary and the robust rule's ``min_inliers``.
+
+    ``frame`` has one row per pair: ``position`` (selection key), ``pair`` (name),
+    ``kind``, ``label`` (``same``/``different``), ``x`` (inliers, jittered at 0),
+    ``inliers``, ``similarity``, ``outline`` (fraction), ``verdict`` and ``wrong`` (bool).
+    Wrong pairs are ringed.  Clicking a point selects it (:data:`PAIR_SELECTION`).
+    """
+    x_scale = alt.Scale(type="symlog", constant=LINTHRESH, domain=[-1, x_top])
+    y_scale = alt.Scale(domain=[y_bottom, 1.02])
+    pick = alt.selection_point(name=PAIR_SELECTION, fields=["position"], on="click", clear="dblclick")
+    base = alt.Chart(frame).encode(
+        x=alt.X("x:Q", scale=x_scale, title="inliers of a plausible homography (0 = none; log scale above 10)"),
+        y=alt.Y("similarity:Q", scale=y_scale, title="similarity of the global descriptors"),
+        tooltip=[
+            alt.Tooltip("pair:N"),
+            alt.Tooltip("kind:N"),
+            alt.Tooltip("label:N", title="truth"),
+            alt.Tooltip("verdict:N"),
+            alt.Tooltip("inliers:Q", format=".0f"),
+            alt.Tooltip("similarity:Q", format=".3f"),
+            alt.Tooltip("outline:Q", format=".1%"),
+        ],
+    )
+    points = (
+        base.mark_point(filled=True, size=60)
+        .encode(
+            color=alt.Color(
+                "label:N",
+                scale=alt.Scale(domain=["same", "different"], range=[SAME, DIFFERENT]),
+                legend=alt.Legend(title="truth", orient="right"),
+            ),
+            shape=alt.Shape(
+                "label:N", scale=alt.Scale(domain=["same", "different"], range=["circle", "cross"]), legend=None
+            ),
+            opacity=alt.condition(pick, alt.value(0.85), alt.value(0.25)),
+        )
+        .add_params(pick)
+    )
+    rings = base.transform_filter(alt.datum.wrong).mark_point(size=260, color=POINT, strokeWidth=1.2, filled=False)
+    xs, ys = boundary
+    line = pd.DataFrame({"x": np.asarray(xs, float), "similarity": np.asarray(ys, float)})
+    edge = (
+        alt.Chart(line)
+        .mark_line(color=POINT, strokeWidth=2)
+        .encode(x=alt.X("x:Q", scale=x_scale), y=alt.Y("similarity:Q", scale=y_scale), order="x:Q")
+    )
+    robust = (
+        alt.Chart(pd.DataFrame({"x": [float(min_inliers)]}))
+        .mark_rule(color=ROBUST, strokeDash=[6, 3], strokeWidth=1.5)
+        .encode(x=alt.X("x:Q", scale=x_scale))
+    )
+    return alt.layer(edge, robust, rings, points).properties(height=height, width="container")
+
+
+# --------------------------------------------------------------------------
+# From a scored set (the arrays of the rule that made the verdicts)
+# --------------------------------------------------------------------------
+
+
+def pair_names(scored: ScoredSet) -> list[str]:
+    """``ref vs query`` per pair."""
+    return [f"{p.ref} vs {p.query}" for p in scored.pairs]
+
+
+def inlier_histogram_from_scored(scored: ScoredSet, n_bins: int = 30) -> alt.LayerChart:
+    """The inlier histogram with the current rule's inlier thresholds marked."""
+    hist = score_histogram(scored, n_bins)
+    t = scored.thresholds
+    if scored.rule == "fused":
+        marks = [(t.fused_min_inliers, f"min {t.fused_min_inliers}"), (geometry_alone_inliers(t), "alone")]
+        if geometry_alone_inliers(t) == t.fused_min_inliers:
+            marks = [(t.fused_min_inliers, f"min = alone = {t.fused_min_inliers}")]
+    else:
+        marks = [(t.min_inliers, f"min inliers {t.min_inliers}")]
+    frame = histogram_frame(hist.edges, hist.same, hist.different)
+    return _style(histogram_chart(frame, "inliers (0 = no plausible homography)", marks, symlog=True))
+
+
+def similarity_histogram_from_scored(scored: ScoredSet, n_bins: int = 25) -> alt.LayerChart | None:
+    """The similarity histogram (None without similarities)."""
+    hist = similarity_histogram(scored, n_bins)
+    if hist is None:
+        return None
+    frame = histogram_frame(hist.edges, hist.same, hist.different)
+    return _style(histogram_chart(frame, "similarity of the global descriptors (cosine)"))
+
+
+def _point(name: str, rates, colour: str, shape: str) -> OperatingPoint:
+    return OperatingPoint(
+        name,
+        float(np.nan_to_num(rates.far)),
+        float(np.nan_to_num(rates.tar)),
+        rates.false_accept,
+        rates.n_negative,
+        rates.true_accept,
+        rates.n_positive,
+        colour,
+        shape,
+    )
+
+
+PART_COLOURS = ("#1f77b4", "#ff7f0e", "#17becf")
+
+
+def roc_from_scored(parts: dict[str, ScoredSet], show_original: bool = True) -> alt.LayerChart:
+    """ROC of the current rule's score per part; under fused the inlier count's; the note's rule where scored."""
+    lines: list[RocLine] = []
+    points: list[OperatingPoint] = []
+    for k, (name, scored) in enumerate(parts.items()):
+        dash = ("solid", "dashed", "dotted")[k % 3]
+        score = "fused score" if scored.rule == "fused" else "inliers"
+        curve, colour = scored.roc(), PART_COLOURS[k % 3]
+        lines.append(
+            RocLine(f"{score}, {name} (AUC {scored.auc():.3f})", curve.fpr, curve.tpr, curve.thresholds, colour, dash)
+        )
+        points.append(_point(f"current {scored.rule}, {name}", scored.rates(), colour, "circle"))
+        if scored.rule == "fused":
+            rc = scored.robust_roc()
+            lines.append(
+                RocLine(f"inliers, {name} (AUC {scored.robust_auc():.3f})", rc.fpr, rc.tpr, rc.thresholds, ROBUST, dash)
+            )
+            points.append(
+                _point(f"robust >= {scored.thresholds.min_inliers}, {name}", scored.robust_rates(), ROBUST, "diamond")
+            )
+        original = scored.original_rates()
+        if show_original and original is not None:
+            oc = scored.original_roc()
+            lines.append(
+                RocLine(
+                    f"original rule, {name} (AUC {scored.original_auc():.3f})",
+                    oc.fpr,
+                    oc.tpr,
+                    oc.thresholds,
+                    ORIGINAL,
+                    "dotted",
+                )
+            )
+            points.append(
+                _point(
+                    f"original > {scored.thresholds.original_min_area_px:g} px², {name}", original, ORIGINAL, "square"
+                )
+            )
+    return _style(roc_chart(lines, points))
+
+
+def scatter_frame(scored: ScoredSet) -> pd.DataFrame:
+    """One row per usable pair with a similarity: what :func:`scatter_chart` draws and names."""
+    m = scored.ok & scored.has_similarity
+    idx = np.flatnonzero(m)
+    inl = scored.inliers[m]
+    # A fixed jitter spreads the pairs without inliers around 0 so they do not hide one another.
+    jitter = np.random.default_rng(0).uniform(-0.6, 0.6, inl.size)
+    accepted = scored.accepted[m]
+    labels = scored.labels[m]
+    names = pair_names(scored)
+    return pd.DataFrame(
+        {
+            "position": idx,
+            "pair": [names[i] for i in idx],
+            "kind": [scored.pairs[i].kind for i in idx],
+            "label": [LABEL_NAMES[int(y)] for y in labels],
+            "x": np.where(inl == 0, jitter, inl),
+            "inliers": inl,
+            "similarity": scored.similarity[m],
+            "outline": scored.area_fraction[m],
+            "verdict": np.where(accepted, "accepted", "rejected"),
+            "wrong": accepted != labels.astype(bool),
+        }
+    )
+
+
+def scatter_from_scored(scored: ScoredSet) -> alt.LayerChart | None:
+    """The (inliers, similarity) scatter with the current boundary; None without similarities."""
+    if scored.similarity is None or not (scored.ok & scored.has_similarity).any():
+        return None
+    t = scored.thresholds
+    frame = scatter_frame(scored)
+    top = max(float(frame["inliers"].max()) * 1.3, 3.0 * max(t.min_inliers, LINTHRESH))
+    bottom = min(float(frame["similarity"].min()) - 0.03, 0.0)
+    chart = scatter_chart(frame, fused_boundary(t, (0, top), n=120), t.min_inliers, bottom, top)
+    return _style(chart)
