@@ -25,6 +25,7 @@ from ui.sidebar import apply_thresholds, current_thresholds
 from vision.decision import Thresholds
 from vision.draw import draw_matches
 from vision.errors import ImageInputError
+from vision.eta import SteadyEta, eta_text
 from vision.features import FeatureSettings
 from vision.fusion import FUSED_FIELDS, geometry_alone_inliers
 from vision.pipeline import PairMatch, decode_working
@@ -43,7 +44,7 @@ from vision.tuning_data import LabelledSet, LabelledSetError, open_folder, open_
 SOURCES = ("Bundled samples", "Folder on the server", "Upload a zip")
 DEFAULT_SERVER_FOLDER = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 MAX_RUNS = 6
-GALLERY_STEP = 8
+GALLERY_STEP = 9  # three rows of the errors grid
 
 
 class RunStore:
@@ -53,6 +54,8 @@ class RunStore:
         self.max_runs = max_runs
         self.runs: OrderedDict[tuple[str, FeatureSettings], TuningRun] = OrderedDict()
         self.originals: dict[str, OriginalScores] = {}
+        #: Seconds per pair of the original rule, timed on a sample, per set fingerprint.
+        self.original_pace: dict[str, float] = {}
         self.lock = threading.Lock()
 
     def get(self, labelled: LabelledSet, settings: FeatureSettings) -> TuningRun | None:
@@ -111,8 +114,12 @@ def _uploaded_set() -> LabelledSet | None:
 
 
 def _progress_reporter(bar: Any) -> Callable[[Progress], None]:
+    eta = SteadyEta()
+
     def report(state: Progress) -> None:
-        bar.progress(state.fraction, text=state.text())
+        left = eta_text(eta.update(state.stage, state.done, state.total, state.elapsed_s))
+        text = f"{state.stage} ({state.stage_index}/{state.n_stages}): {state.done}/{state.total}"
+        bar.progress(state.fraction, text=f"{text}, {left}" if left else text)
 
     return report
 
