@@ -6,6 +6,7 @@ import os
 
 import streamlit as st
 
+import ui.lab_gallery as lg
 import ui.lab_panels as lp
 import ui.tuning_view as tv
 from ui.sidebar import render_sidebar
@@ -120,7 +121,7 @@ lp.ab_view(run, scored, report.recommendation.thresholds if report else None)
 
 # --- errors gallery ------------------------------------------------------------------
 st.subheader(f"Errors of the {scored.rule} rule at the current sliders (most wrong first)")
-lp.errors_gallery(run, scored)
+lg.errors_gallery(run, scored)
 
 # --- downloads ----------------------------------------------------------------------------
 st.subheader("Export")

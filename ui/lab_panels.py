@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+import ui.lab_gallery as lg
 import ui.tuning_view as tv
 from ui.sidebar import DECISION_CONTROLS, FUSED_CONTROLS, apply_thresholds, current_thresholds
 from vision.ab_compare import ABReport, compare
@@ -30,7 +31,7 @@ from vision.lab_charts import (
     similarity_histogram_from_scored,
 )
 from vision.metrics import Rates
-from vision.tuning import ErrorCase, Recommendation, ScoredSet, TuningRun, error_cases, geometry_key, score_original
+from vision.tuning import Recommendation, ScoredSet, TuningRun, geometry_key, score_original
 from vision.tuning_data import LabelledSet
 
 #: Slider ranges of the decision thresholds a recommendation sets (for the edge warnings).
@@ -40,7 +41,6 @@ SLIDER_RANGES = {
     if c.kind == "slider" and c.name in ("min_inliers", "fused_min_inliers", "fused_weight", "fused_threshold")
 }
 FEATURE_FIELDS = ("working_side", "max_keypoints")
-GRID_COLUMNS = 3
 ORIGINAL_SAMPLE = 2
 
 
@@ -184,7 +184,7 @@ def show_charts(scored: ScoredSet, parts: dict[str, ScoredSet], run: TuningRun) 
         st.caption(tv.boundary_caption(scored))
         picked = (event.selection.get(PAIR_SELECTION) or []) if event is not None else []
         if picked:
-            show_pair(int(picked[0]["position"]), run, scored)
+            lg.show_pair(int(picked[0]["position"]), run, scored)
     left, right = st.columns(2)
     with left:
         st.altair_chart(inlier_histogram_from_scored(scored), width="stretch", key="tune_hist_inliers")
@@ -196,29 +196,6 @@ def show_charts(scored: ScoredSet, parts: dict[str, ScoredSet], run: TuningRun) 
         st.altair_chart(roc_from_scored(parts), width="stretch", key="tune_roc")
         score_name = "fused score" if scored.rule == "fused" else "inlier score"
         st.caption(f"ROC curve of the {score_name}, current operating point and the other rules")
-
-
-def show_pair(position: int, run: TuningRun, scored: ScoredSet) -> None:
-    """The match view of one pair of ``scored`` (position in it), as the errors gallery draws it."""
-    if not 0 <= position < len(scored):
-        return
-    truth = bool(scored.labels[position])
-    accepted = bool(scored.accepted[position])
-    kind = ("true accept" if truth else "false accept") if accepted else ("false reject" if truth else "true reject")
-    sim = float(scored.similarity[position]) if scored.has_similarity[position] else None
-    case = ErrorCase(
-        position,
-        int(scored._index()[position]),
-        scored.pairs[position],
-        kind,
-        float(scored.inliers[position]),
-        float(scored.area_fraction[position]),
-        0.0,
-        scored.reason(position),
-        sim,
-    )
-    with st.container(border=True):
-        tv.show_error_case(case, run, scored)
 
 
 # --------------------------------------------------------------------------
@@ -342,7 +319,7 @@ def show_ab(
             key=f"{key}_open",
         )
         if choice is not None:
-            show_pair(report.flips[choice].position, run, b)
+            lg.show_pair(report.flips[choice].position, run, b)
     return report
 
 
@@ -385,46 +362,3 @@ def ab_view(run: TuningRun, a: ScoredSet, recommended: Thresholds | None) -> Non
         )
         b_thresholds = replace(b_thresholds, **{f: getattr(a.thresholds, f) for f in FEATURE_FIELDS})
     show_ab(run, a, cached_scored(run, b_thresholds), ("A: sliders", "B"), key="tune_ab")
-
-
-# --------------------------------------------------------------------------
-# Errors gallery: the tab with cases, a grid, a filter by kind
-# --------------------------------------------------------------------------
-
-
-def errors_gallery(run: TuningRun, scored: ScoredSet) -> None:
-    """False accepts and rejects of the current rule, most wrong first, in a grid; opens on a tab with cases."""
-    false_accepts, false_rejects = error_cases(scored)
-    # Every kind of the set (not only those with errors now): the options stay put while sliders move.
-    kinds = sorted({p.kind for p in scored.pairs})
-    chosen = st.multiselect("Show kinds", kinds, key="tune_gallery_kinds", placeholder="every kind")
-    keep = set(chosen or kinds)
-    fa = [c for c in false_accepts if c.pair.kind in keep]
-    fr = [c for c in false_rejects if c.pair.kind in keep]
-    labels = [f"False accepts ({len(fa)})", f"False rejects ({len(fr)})"]
-    default = labels[1] if not fa and fr else labels[0]
-    fa_tab, fr_tab = st.tabs(labels, default=default)
-    with fa_tab:
-        grid(fa, run, scored, "fa")
-    with fr_tab:
-        grid(fr, run, scored, "fr")
-
-
-def grid(cases: list[ErrorCase], run: TuningRun, scored: ScoredSet, key: str) -> None:
-    """The first cases in rows of :data:`GRID_COLUMNS`, and a control to show more."""
-    if not cases:
-        st.caption("None at the current thresholds.")
-        return
-    shown = st.session_state.setdefault(f"tune_{key}_shown", tv.GALLERY_STEP)
-    visible = cases[:shown]
-    for row in range(0, len(visible), GRID_COLUMNS):
-        for col, case in zip(st.columns(GRID_COLUMNS), visible[row : row + GRID_COLUMNS], strict=False):
-            with col:
-                tv.show_error_case(case, run, scored)
-    if len(cases) > shown:
-        st.button(
-            f"Show {min(tv.GALLERY_STEP, len(cases) - shown)} more of {len(cases) - shown}",
-            key=f"tune_{key}_more",
-            on_click=tv._show_more,
-            args=(key,),
-        )

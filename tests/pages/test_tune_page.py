@@ -252,3 +252,33 @@ def test_holdout_shows_both_parts(at: AppTest) -> None:
 def test_exports_are_offered(at: AppTest) -> None:
     keys = {d.key for d in at.get("download_button")}
     assert {"tune_download_profile", "tune_download_csv"} <= keys
+
+
+def _gallery_captions(at: AppTest) -> list[str]:
+    return [c for image in at.get("image") for c in image.captions]
+
+
+def test_errors_gallery_opens_on_the_tab_with_cases_in_a_grid_filtered_by_kind(at: AppTest) -> None:
+    at.sidebar.slider(key="th_fused_threshold").set_value(9.0).run()
+    at.sidebar.slider(key="th_min_inliers").set_value(150).run()  # nothing accepted: false rejects only
+    _no_exception(at)
+    counts = next(c.value for c in at.caption if c.value.endswith("false rejects"))
+    assert counts.startswith("0 false accepts")
+    tabs = [t for t in at.tabs if t.label in ("False accepts", "False rejects")]
+    assert [t.label for t in tabs] == ["False accepts", "False rejects"]
+    shown = _gallery_captions(at)
+    assert shown and all(c.startswith("false reject: ") for c in shown)  # the open tab is the one with cases
+    # Three to a row: the grid's columns hold the match views.
+    assert len(shown) == min(9, int(counts.split(", ")[1].split(" ")[0]))
+    one = re.search(r" \(([^()]+)\) - ", shown[-1])[1]  # the kind of the last case shown
+    kinds = at.multiselect(key="tune_gallery_kinds")
+    assert one in kinds.options
+    kinds.set_value([one]).run()
+    _no_exception(at)
+    filtered = _gallery_captions(at)
+    assert filtered and all(f"({one})" in c for c in filtered)
+    assert next(c.value for c in at.caption if c.value.endswith("of the kinds chosen"))
+    at.multiselect(key="tune_gallery_kinds").set_value([]).run()
+    at.sidebar.slider(key="th_fused_threshold").set_value(4.8).run()
+    at.sidebar.slider(key="th_min_inliers").set_value(15).run()
+    _no_exception(at)
