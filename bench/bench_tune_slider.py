@@ -1,0 +1,104 @@
+"""Slider-to-figures latency of the Tuning lab in a real browser, on a labelled folder.
+
+Starts the dashboard (``tests/e2e/harness.py``: ``streamlit run app.py`` on
+loopback, Debian's chromium through Playwright), runs the lab once on the
+folder (features and matches; the original rule off), then presses the right
+arrow on the "Minimum inliers" slider ``--moves`` times.  Each move is timed
+from the key press until the (inliers, similarity) scatter has been redrawn
+(its canvas differs; the robust rule's dashed line moves with every step) and
+Streamlit is idle again.  Prints every move and the median.
+
+Usage: ``python bench/bench_tune_slider.py [--data ../shared/data] [--moves 20] [--width 1400]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from playwright.sync_api import expect, sync_playwright  # noqa: E402
+
+from tests.e2e import harness as h  # noqa: E402
+
+SLIDER = "Minimum inliers"
+RUN_TIMEOUT_MS = 900_000
+# A cheap fingerprint of the scatter's pixels (first chart on the page), taken in the browser.
+SIGNATURE_JS = """() => {
+    const chart = document.querySelector('[data-testid="stVegaLiteChart"]');
+    const canvas = chart && chart.querySelector('canvas');
+    if (canvas) { const d = canvas.toDataURL(); return d.length + ':' + d.slice(-4000); }
+    const svg = chart && chart.querySelector('svg');
+    return svg ? svg.innerHTML : '';
+}"""
+CHANGED_JS = f"""before => {{
+    const now = ({SIGNATURE_JS})();
+    const idle = !document.querySelector('[data-testid="stStatusWidget"]');
+    return now !== before && idle;
+}}"""
+
+
+def run_lab(page, folder: str) -> float:
+    """Open the lab on ``folder``, press Run, wait for the charts; seconds the run took."""
+    h.open_page(page, "Tuning lab", "Tuning lab")
+    h.choose_radio(page, "Labelled set", "Folder on the server")
+    h.wait_until_idle(page)
+    h.fill_text(page, "Folder with pairs.csv", folder)
+    h.wait_until_idle(page)
+    start = time.monotonic()
+    page.get_by_role("button", name="Run", exact=True).click()
+    expect(page.get_by_test_id("stVegaLiteChart").first).to_be_visible(timeout=RUN_TIMEOUT_MS)
+    h.wait_until_idle(page, RUN_TIMEOUT_MS)
+    return time.monotonic() - start
+
+
+def move_once(page) -> float:
+    """Press the slider's right arrow; seconds until the scatter is redrawn and the app idle."""
+    before = page.evaluate(SIGNATURE_JS)
+    thumb = h.slider_thumb(page, SLIDER)
+    thumb.focus()
+    start = time.perf_counter()
+    thumb.press("ArrowRight")
+    page.wait_for_function(CHANGED_JS, arg=before, polling="raf", timeout=h.RERUN_TIMEOUT_MS)
+    return time.perf_counter() - start
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data"))
+    parser.add_argument("--moves", type=int, default=20)
+    parser.add_argument("--width", type=int, default=1400)
+    args = parser.parse_args(argv)
+    folder = str(Path(args.data).resolve())
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-tune-") as tmp,
+        h.StreamlitServer(Path(tmp)) as server,
+        sync_playwright() as driver,
+    ):
+        browser = h.launch_chromium(driver)
+        try:
+            page = h.new_page(browser, server, width=args.width)
+            print(f"run on {folder}: {run_lab(page, folder):.1f} s", flush=True)
+            start_value = h.slider_value(page, SLIDER)
+            times = []
+            for k in range(args.moves):
+                times.append(move_once(page))
+                print(f"move {k + 1}: {h.slider_value(page, SLIDER)} inliers, {times[-1] * 1000:.0f} ms", flush=True)
+            h.assert_no_exception(page)
+        finally:
+            browser.close()
+    print(
+        f"slider {SLIDER} {start_value} -> +{args.moves}: median {statistics.median(times) * 1000:.0f} ms, "
+        f"min {min(times) * 1000:.0f} ms, max {max(times) * 1000:.0f} ms over {len(times)} moves"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
