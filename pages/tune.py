@@ -134,4 +134,7 @@ c1.download_button(
     "application/json",
     key="tune_download_profile",
 )
-c2.download_button("Per-pair scores CSV", scores_csv(scored, split), "scores.csv", "text/csv", key="tune_download_csv")
+# The CSV (a reason per pair) is made when the button is pressed, not on every slider move.
+c2.download_button(
+    "Per-pair scores CSV", lambda: scores_csv(scored, split), "scores.csv", "text/csv", key="tune_download_csv"
+)

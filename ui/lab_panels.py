@@ -178,8 +178,12 @@ def show_charts(scored: ScoredSet, parts: dict[str, ScoredSet], run: TuningRun) 
     scatter = scatter_from_scored(scored)
     if scatter is not None:
         st.markdown("**Inliers vs similarity**: hover a point for its pair, click it to open its match view.")
-        event = st.altair_chart(
-            scatter, on_select="rerun", selection_mode=PAIR_SELECTION, key="tune_scatter", width="stretch"
+        event = st.vega_lite_chart(
+            spec=scatter.to_dict(),
+            on_select="rerun",
+            selection_mode=PAIR_SELECTION,
+            key="tune_scatter",
+            width="stretch",
         )
         st.caption(tv.boundary_caption(scored))
         picked = (event.selection.get(PAIR_SELECTION) or []) if event is not None else []
@@ -187,13 +191,13 @@ def show_charts(scored: ScoredSet, parts: dict[str, ScoredSet], run: TuningRun) 
             lg.show_pair(int(picked[0]["position"]), run, scored)
     left, right = st.columns(2)
     with left:
-        st.altair_chart(inlier_histogram_from_scored(scored), width="stretch", key="tune_hist_inliers")
+        st.vega_lite_chart(spec=inlier_histogram_from_scored(scored).to_dict(), width="stretch")
         sims = similarity_histogram_from_scored(scored)
         if sims is not None:
-            st.altair_chart(sims, width="stretch", key="tune_hist_similarity")
+            st.vega_lite_chart(spec=sims.to_dict(), width="stretch")
         st.caption("Score histograms: inliers (and similarity) of same vs different pairs; dashed: the thresholds")
     with right:
-        st.altair_chart(roc_from_scored(parts), width="stretch", key="tune_roc")
+        st.vega_lite_chart(spec=roc_from_scored(parts).to_dict(), width="stretch")
         score_name = "fused score" if scored.rule == "fused" else "inlier score"
         st.caption(f"ROC curve of the {score_name}, current operating point and the other rules")
 

@@ -1,16 +1,23 @@
-"""Interactive figures of the tuning lab: Altair (Vega-Lite) specs built from plain arrays.
+"""Interactive figures of the tuning lab: Vega-Lite specs authored with Altair, data kept apart.
 
-Streamlit draws them in the browser (``st.altair_chart``), so a slider move
-only re-sends a few hundred numbers instead of re-rendering PNGs.  The
-builders take arrays and numbers, never a :class:`ScoredSet`; the
+Streamlit draws them in the browser (``st.vega_lite_chart``, the component
+behind ``st.altair_chart``), so a slider move re-sends a few hundred numbers
+instead of re-rendering PNGs.  Building an Altair chart costs about 0.1 s of
+schema work per chart, so each chart's *structure* is authored once with
+Altair and cached as a Vega-Lite dict (:func:`functools.lru_cache`) whose
+layers read named datasets; everything a slider moves (the pairs, the
+threshold lines, the ROC points) is data, filled in per call
+(:class:`ChartSpec`).
+
+The builders take arrays and numbers, never a :class:`ScoredSet`; the
 ``*_from_scored`` adapters at the bottom gather those arrays from one, so
 that every line drawn comes from the rule that made the verdicts.
 
 * :func:`histogram_chart`: counts of same and different pairs per bin, with
-  the current thresholds as vertical rules;
+  the current thresholds as labelled vertical rules;
 * :func:`roc_chart`: ROC curves with a logarithmic false-accept axis (symlog:
   linear below 1 %, so that a rate of 0 is on it), operating points, and the
-  legend below the plot;
+  legend under the plot;
 * :func:`scatter_chart`: every pair in the (inliers, similarity) plane with the
   fused rule's boundary; hovering names the pair, clicking selects it
   (selection :data:`PAIR_SELECTION`, field ``position``).
@@ -18,8 +25,11 @@ that every line drawn comes from the rule that made the verdicts.
 
 from __future__ import annotations
 
+import copy
+import functools
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import altair as alt
 import numpy as np
@@ -37,11 +47,34 @@ FAR_TICKS = (0.0, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
 PAIR_SELECTION = "pair"
 FONT = {"labelFontSize": 13, "titleFontSize": 14}
 LABEL_NAMES = ("different", "same")
+DASHES = {"solid": [1, 0], "dashed": [6, 3], "dotted": [2, 2]}
 
 
-def _style(chart: alt.TopLevelMixin) -> alt.TopLevelMixin:
-    """Readable text at dashboard size (13-14 px), legend text included."""
-    return chart.configure_axis(**FONT).configure_legend(**FONT, labelLimit=0).configure_title(fontSize=15)
+@dataclass(frozen=True)
+class ChartSpec:
+    """A Vega-Lite spec whose layers read named datasets, and those datasets.
+
+    ``spec`` is shared (cached): :meth:`to_dict` returns a fresh copy with the data in it.
+    """
+
+    spec: dict[str, Any]
+    datasets: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The full spec for ``st.vega_lite_chart`` (a copy: Streamlit moves the datasets out of it)."""
+        out = copy.deepcopy(self.spec)
+        out["datasets"] = dict(self.datasets)
+        return out
+
+
+def _style(chart: alt.TopLevelMixin) -> dict[str, Any]:
+    """The chart as a dict, with readable text at dashboard size (13-14 px, legend labels never cut)."""
+    styled = chart.configure_axis(**FONT).configure_legend(**FONT, labelLimit=0).configure_title(fontSize=15)
+    return styled.to_dict()
+
+
+def _data(name: str) -> alt.NamedData:
+    return alt.NamedData(name=name)
 
 
 # --------------------------------------------------------------------------
@@ -63,14 +96,8 @@ def histogram_frame(edges: Sequence[float], same: Sequence[int], different: Sequ
     return pd.DataFrame(rows)
 
 
-def histogram_chart(
-    frame: pd.DataFrame,
-    x_title: str,
-    marks: Sequence[tuple[float, str]] = (),
-    symlog: bool = False,
-    height: int = 260,
-) -> alt.LayerChart:
-    """Same and different pairs per bin (overlaid, translucent), with vertical rules at ``marks`` ``(value, name)``."""
+@functools.lru_cache(maxsize=8)
+def _histogram_template(x_title: str, symlog: bool, height: int) -> dict[str, Any]:
     scale = alt.Scale(type="symlog", constant=LINTHRESH) if symlog else alt.Scale(zero=False)
     colour = alt.Color(
         "label:N",
@@ -78,7 +105,7 @@ def histogram_chart(
         legend=alt.Legend(title=None, orient="top"),
     )
     bars = (
-        alt.Chart(frame)
+        alt.Chart(_data("bins"))
         .mark_rect(opacity=0.6)
         .encode(
             x=alt.X("start:Q", scale=scale, title=x_title),
@@ -93,17 +120,24 @@ def histogram_chart(
             ],
         )
     )
-    layers: list[alt.Chart] = [bars]
-    if marks:
-        rules = pd.DataFrame({"value": [float(v) for v, _ in marks], "name": [n for _, n in marks]})
-        base = alt.Chart(rules)
-        layers.append(base.mark_rule(color=POINT, strokeDash=[5, 3], strokeWidth=1.5).encode(x="value:Q"))
-        layers.append(
-            base.mark_text(align="left", baseline="top", dx=4, dy=4, fontSize=13, color=POINT).encode(
-                x="value:Q", y=alt.value(0), text="name:N"
-            )
-        )
-    return alt.layer(*layers).properties(height=height, width="container")
+    marks = alt.Chart(_data("marks"))
+    rules = marks.mark_rule(color=POINT, strokeDash=[5, 3], strokeWidth=1.5).encode(x="value:Q")
+    names = marks.mark_text(align="left", baseline="top", dx=4, dy=4, fontSize=13, color=POINT).encode(
+        x="value:Q", y=alt.value(0), text="name:N"
+    )
+    return _style(alt.layer(bars, rules, names).properties(height=height, width="container"))
+
+
+def histogram_chart(
+    frame: pd.DataFrame,
+    x_title: str,
+    marks: Sequence[tuple[float, str]] = (),
+    symlog: bool = False,
+    height: int = 260,
+) -> ChartSpec:
+    """Same and different pairs per bin (overlaid, translucent), with vertical rules at ``marks`` ``(value, name)``."""
+    rules = pd.DataFrame({"value": [float(v) for v, _ in marks], "name": [n for _, n in marks]})
+    return ChartSpec(_histogram_template(x_title, symlog, height), {"bins": frame, "marks": rules})
 
 
 # --------------------------------------------------------------------------
@@ -113,7 +147,7 @@ def histogram_chart(
 
 @dataclass(frozen=True)
 class RocLine:
-    """One curve: its name (legend), points, and dash (``solid`` or ``dashed``/``dotted``)."""
+    """One curve: its legend name (stable while sliders move), points, colour and dash."""
 
     name: str
     fpr: np.ndarray
@@ -121,6 +155,7 @@ class RocLine:
     thresholds: np.ndarray
     colour: str
     dash: str = "solid"
+    auc: float = float("nan")
 
 
 @dataclass(frozen=True)
@@ -136,13 +171,11 @@ class OperatingPoint:
     positives: int
     colour: str
     shape: str = "circle"
-
-
-DASHES = {"solid": [1, 0], "dashed": [6, 3], "dotted": [2, 2]}
+    rule: str = ""
 
 
 def roc_frame(lines: Sequence[RocLine]) -> pd.DataFrame:
-    """Long table ``curve, far, tar, threshold`` of every curve's points (infinite thresholds as None)."""
+    """Long table ``curve, far, tar, threshold, auc`` of every curve's points (infinite thresholds as None)."""
     parts = [
         pd.DataFrame(
             {
@@ -150,15 +183,33 @@ def roc_frame(lines: Sequence[RocLine]) -> pd.DataFrame:
                 "far": np.asarray(line.fpr, float),
                 "tar": np.asarray(line.tpr, float),
                 "threshold": [None if not np.isfinite(t) else float(t) for t in line.thresholds],
+                "auc": None if not np.isfinite(line.auc) else round(float(line.auc), 3),
             }
         )
         for line in lines
     ]
-    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["curve", "far", "tar", "threshold"])
+    if not parts:
+        return pd.DataFrame(columns=["curve", "far", "tar", "threshold", "auc"])
+    return pd.concat(parts, ignore_index=True)
 
 
-def roc_chart(lines: Sequence[RocLine], points: Sequence[OperatingPoint], height: int = 380) -> alt.LayerChart:
-    """ROC curves (step after) on a symlog false-accept axis, operating points on top, legend under the plot."""
+def points_frame(points: Sequence[OperatingPoint]) -> pd.DataFrame:
+    """One row per operating point: ``curve, far, tar, rule, false accepts, true accepts``."""
+    return pd.DataFrame(
+        {
+            "curve": [p.name for p in points],
+            "far": [p.far for p in points],
+            "tar": [p.tar for p in points],
+            "rule": [p.rule for p in points],
+            "false accepts": [f"{p.false_accepts} / {p.negatives}" for p in points],
+            "true accepts": [f"{p.true_accepts} / {p.positives}" for p in points],
+        }
+    )
+
+
+@functools.lru_cache(maxsize=16)
+def _roc_template(curves: tuple[tuple[str, str, str], ...], points: tuple[tuple[str, str, str], ...], height: int):
+    """Curves ``(name, colour, dash)`` and points ``(name, colour, shape)``: the legend's entries and styles."""
     far_axis = alt.X(
         "far:Q",
         scale=alt.Scale(type="symlog", constant=FAR_LINTHRESH, domain=[0, 1]),
@@ -167,11 +218,9 @@ def roc_chart(lines: Sequence[RocLine], points: Sequence[OperatingPoint], height
     )
     tar_axis = alt.Y("tar:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format=".0%"), title="true-accept rate")
     legend = alt.Legend(title=None, orient="bottom", direction="vertical", columns=1)
-    names = [line.name for line in lines] + [p.name for p in points]
-    colours = [line.colour for line in lines] + [p.colour for p in points]
-    colour_scale = alt.Scale(domain=names, range=colours)
-    curves = (
-        alt.Chart(roc_frame(lines))
+    colour_scale = alt.Scale(domain=[c[0] for c in curves + points], range=[c[1] for c in curves + points])
+    lines = (
+        alt.Chart(_data("curves"))
         .mark_line(interpolate="step-after", strokeWidth=2)
         .encode(
             x=far_axis,
@@ -179,44 +228,47 @@ def roc_chart(lines: Sequence[RocLine], points: Sequence[OperatingPoint], height
             color=alt.Color("curve:N", scale=colour_scale, legend=legend),
             strokeDash=alt.StrokeDash(
                 "curve:N",
-                scale=alt.Scale(domain=[line.name for line in lines], range=[DASHES[line.dash] for line in lines]),
+                scale=alt.Scale(domain=[c[0] for c in curves], range=[DASHES[c[2]] for c in curves]),
                 legend=None,
             ),
             tooltip=[
                 alt.Tooltip("curve:N"),
+                alt.Tooltip("auc:Q", title="AUC", format=".3f"),
                 alt.Tooltip("threshold:Q", format=".3~f", title="accept from"),
                 alt.Tooltip("far:Q", format=".1%", title="FAR"),
                 alt.Tooltip("tar:Q", format=".1%", title="TAR"),
             ],
         )
     )
-    frame = pd.DataFrame(
-        {
-            "curve": [p.name for p in points],
-            "far": [p.far for p in points],
-            "tar": [p.tar for p in points],
-            "shape": [p.shape for p in points],
-            "false accepts": [f"{p.false_accepts} / {p.negatives}" for p in points],
-            "true accepts": [f"{p.true_accepts} / {p.positives}" for p in points],
-        }
-    )
     dots = (
-        alt.Chart(frame)
+        alt.Chart(_data("points"))
         .mark_point(size=140, filled=True, stroke=POINT, strokeWidth=1.2, opacity=1)
         .encode(
             x="far:Q",
             y="tar:Q",
             color=alt.Color("curve:N", scale=colour_scale, legend=legend),
-            shape=alt.Shape("shape:N", scale=None),
-            tooltip=["curve:N", "false accepts:N", "true accepts:N"],
+            shape=alt.Shape(
+                "curve:N", scale=alt.Scale(domain=[p[0] for p in points], range=[p[2] for p in points]), legend=None
+            ),
+            tooltip=["curve:N", "rule:N", "false accepts:N", "true accepts:N"],
         )
     )
     chance = (
-        alt.Chart(pd.DataFrame({"far": [0.0, 1.0], "tar": [0.0, 1.0]}))
+        alt.Chart(alt.Data(values=[{"far": 0.0, "tar": 0.0}, {"far": 1.0, "tar": 1.0}]))
         .mark_line(color="#bbbbbb")
         .encode(x="far:Q", y="tar:Q")
     )
-    return alt.layer(chance, curves, dots).properties(height=height, width="container")
+    return _style(alt.layer(chance, lines, dots).properties(height=height, width="container"))
+
+
+def roc_chart(lines: Sequence[RocLine], points: Sequence[OperatingPoint], height: int = 380) -> ChartSpec:
+    """ROC curves (step after) on a symlog false-accept axis, operating points on top, legend under the plot."""
+    template = _roc_template(
+        tuple((line.name, line.colour, line.dash) for line in lines),
+        tuple((p.name, p.colour, p.shape) for p in points),
+        height,
+    )
+    return ChartSpec(template, {"curves": roc_frame(lines), "points": points_frame(points)})
 
 
 # --------------------------------------------------------------------------
@@ -224,25 +276,12 @@ def roc_chart(lines: Sequence[RocLine], points: Sequence[OperatingPoint], height
 # --------------------------------------------------------------------------
 
 
-def scatter_chart(
-    frame: pd.DataFrame,
-    boundary: tuple[np.ndarray, np.ndarray],
-    min_inliers: float,
-    y_bottom: float = 0.0,
-    x_top: float = 100.0,
-    height: int = 420,
-) -> alt.LayerChart:
-    """Pairs in the (inliers, similarity) plane, the fused boundary and the robust rule's ``min_inliers``.
-
-    ``frame`` has one row per pair: ``position`` (selection key), ``pair`` (name),
-    ``kind``, ``label`` (``same``/``different``), ``x`` (inliers, jittered at 0),
-    ``inliers``, ``similarity``, ``outline`` (fraction), ``verdict`` and ``wrong`` (bool).
-    Wrong pairs are ringed.  Clicking a point selects it (:data:`PAIR_SELECTION`).
-    """
-    x_scale = alt.Scale(type="symlog", constant=LINTHRESH, domain=[-1, x_top])
-    y_scale = alt.Scale(domain=[y_bottom, 1.02])
+@functools.lru_cache(maxsize=4)
+def _scatter_template(height: int) -> dict[str, Any]:
+    x_scale = alt.Scale(type="symlog", constant=LINTHRESH, nice=False)
+    y_scale = alt.Scale(zero=False, nice=False)
     pick = alt.selection_point(name=PAIR_SELECTION, fields=["position"], on="click", clear="dblclick")
-    base = alt.Chart(frame).encode(
+    base = alt.Chart(_data("pairs")).encode(
         x=alt.X("x:Q", scale=x_scale, title="inliers of a plausible homography (0 = none; log scale above 10)"),
         y=alt.Y("similarity:Q", scale=y_scale, title="similarity of the global descriptors"),
         tooltip=[
@@ -271,19 +310,34 @@ def scatter_chart(
         .add_params(pick)
     )
     rings = base.transform_filter(alt.datum.wrong).mark_point(size=260, color=POINT, strokeWidth=1.2, filled=False)
-    xs, ys = boundary
-    line = pd.DataFrame({"x": np.asarray(xs, float), "similarity": np.asarray(ys, float)})
     edge = (
-        alt.Chart(line)
+        alt.Chart(_data("boundary"))
         .mark_line(color=POINT, strokeWidth=2)
-        .encode(x=alt.X("x:Q", scale=x_scale), y=alt.Y("similarity:Q", scale=y_scale), order="x:Q")
+        .encode(x=alt.X("x:Q", scale=x_scale), y=alt.Y("similarity:Q", scale=y_scale), order="order:Q")
     )
     robust = (
-        alt.Chart(pd.DataFrame({"x": [float(min_inliers)]}))
+        alt.Chart(_data("robust"))
         .mark_rule(color=ROBUST, strokeDash=[6, 3], strokeWidth=1.5)
         .encode(x=alt.X("x:Q", scale=x_scale))
     )
-    return alt.layer(edge, robust, rings, points).properties(height=height, width="container")
+    return _style(alt.layer(edge, robust, rings, points).properties(height=height, width="container"))
+
+
+def scatter_chart(
+    frame: pd.DataFrame, boundary: tuple[np.ndarray, np.ndarray], min_inliers: float, height: int = 420
+) -> ChartSpec:
+    """Pairs in the (inliers, similarity) plane, the fused boundary and the robust rule's ``min_inliers``.
+
+    ``frame`` has one row per pair: ``position`` (selection key), ``pair`` (name),
+    ``kind``, ``label`` (``same``/``different``), ``x`` (inliers, jittered at 0),
+    ``inliers``, ``similarity``, ``outline`` (fraction), ``verdict`` and ``wrong`` (bool).
+    Wrong pairs are ringed.  Clicking a point selects it (:data:`PAIR_SELECTION`).
+    The axes span the pairs, the boundary and the dashed ``min_inliers`` line.
+    """
+    xs, ys = (np.asarray(a, float) for a in boundary)
+    line = pd.DataFrame({"x": xs, "similarity": ys, "order": np.arange(xs.size)})
+    robust = pd.DataFrame({"x": [float(min_inliers)]})
+    return ChartSpec(_scatter_template(height), {"pairs": frame, "boundary": line, "robust": robust})
 
 
 # --------------------------------------------------------------------------
@@ -296,7 +350,7 @@ def pair_names(scored: ScoredSet) -> list[str]:
     return [f"{p.ref} vs {p.query}" for p in scored.pairs]
 
 
-def inlier_histogram_from_scored(scored: ScoredSet, n_bins: int = 30) -> alt.LayerChart:
+def inlier_histogram_from_scored(scored: ScoredSet, n_bins: int = 30) -> ChartSpec:
     """The inlier histogram with the current rule's inlier thresholds marked."""
     hist = score_histogram(scored, n_bins)
     t = scored.thresholds
@@ -307,19 +361,19 @@ def inlier_histogram_from_scored(scored: ScoredSet, n_bins: int = 30) -> alt.Lay
     else:
         marks = [(t.min_inliers, f"min inliers {t.min_inliers}")]
     frame = histogram_frame(hist.edges, hist.same, hist.different)
-    return _style(histogram_chart(frame, "inliers (0 = no plausible homography)", marks, symlog=True))
+    return histogram_chart(frame, "inliers (0 = no plausible homography)", marks, symlog=True)
 
 
-def similarity_histogram_from_scored(scored: ScoredSet, n_bins: int = 25) -> alt.LayerChart | None:
+def similarity_histogram_from_scored(scored: ScoredSet, n_bins: int = 25) -> ChartSpec | None:
     """The similarity histogram (None without similarities)."""
     hist = similarity_histogram(scored, n_bins)
     if hist is None:
         return None
     frame = histogram_frame(hist.edges, hist.same, hist.different)
-    return _style(histogram_chart(frame, "similarity of the global descriptors (cosine)"))
+    return histogram_chart(frame, "similarity of the global descriptors (cosine)")
 
 
-def _point(name: str, rates, colour: str, shape: str) -> OperatingPoint:
+def _point(name: str, rates, colour: str, shape: str, rule: str) -> OperatingPoint:
     return OperatingPoint(
         name,
         float(np.nan_to_num(rates.far)),
@@ -330,51 +384,41 @@ def _point(name: str, rates, colour: str, shape: str) -> OperatingPoint:
         rates.n_positive,
         colour,
         shape,
+        rule,
     )
 
 
 PART_COLOURS = ("#1f77b4", "#ff7f0e", "#17becf")
 
 
-def roc_from_scored(parts: dict[str, ScoredSet], show_original: bool = True) -> alt.LayerChart:
-    """ROC of the current rule's score per part; under fused the inlier count's; the note's rule where scored."""
+def roc_from_scored(parts: dict[str, ScoredSet], show_original: bool = True) -> ChartSpec:
+    """ROC of the current rule's score per part; under fused the inlier count's; the note's rule where scored.
+
+    Legend names stay the same while sliders move (the AUCs and thresholds are in the tooltips and
+    the rates table), so the chart's cached structure is reused.
+    """
     lines: list[RocLine] = []
     points: list[OperatingPoint] = []
     for k, (name, scored) in enumerate(parts.items()):
         dash = ("solid", "dashed", "dotted")[k % 3]
         score = "fused score" if scored.rule == "fused" else "inliers"
-        curve, colour = scored.roc(), PART_COLOURS[k % 3]
-        lines.append(
-            RocLine(f"{score}, {name} (AUC {scored.auc():.3f})", curve.fpr, curve.tpr, curve.thresholds, colour, dash)
-        )
-        points.append(_point(f"current {scored.rule}, {name}", scored.rates(), colour, "circle"))
+        curve, colour, t = scored.roc(), PART_COLOURS[k % 3], scored.thresholds
+        lines.append(RocLine(f"{score}, {name}", curve.fpr, curve.tpr, curve.thresholds, colour, dash, scored.auc()))
+        now = f"fused >= {t.fused_threshold:g}" if scored.rule == "fused" else f"inliers >= {t.min_inliers}"
+        points.append(_point(f"current {scored.rule}, {name}", scored.rates(), colour, "circle", now))
         if scored.rule == "fused":
             rc = scored.robust_roc()
-            lines.append(
-                RocLine(f"inliers, {name} (AUC {scored.robust_auc():.3f})", rc.fpr, rc.tpr, rc.thresholds, ROBUST, dash)
-            )
-            points.append(
-                _point(f"robust >= {scored.thresholds.min_inliers}, {name}", scored.robust_rates(), ROBUST, "diamond")
-            )
+            lines.append(RocLine(f"inliers, {name}", rc.fpr, rc.tpr, rc.thresholds, ROBUST, dash, scored.robust_auc()))
+            robust = f"inliers >= {t.min_inliers}"
+            points.append(_point(f"robust rule, {name}", scored.robust_rates(), ROBUST, "diamond", robust))
         original = scored.original_rates()
         if show_original and original is not None:
             oc = scored.original_roc()
-            lines.append(
-                RocLine(
-                    f"original rule, {name} (AUC {scored.original_auc():.3f})",
-                    oc.fpr,
-                    oc.tpr,
-                    oc.thresholds,
-                    ORIGINAL,
-                    "dotted",
-                )
-            )
-            points.append(
-                _point(
-                    f"original > {scored.thresholds.original_min_area_px:g} px², {name}", original, ORIGINAL, "square"
-                )
-            )
-    return _style(roc_chart(lines, points))
+            auc = scored.original_auc()
+            lines.append(RocLine(f"original rule, {name}", oc.fpr, oc.tpr, oc.thresholds, ORIGINAL, "dotted", auc))
+            area = f"area > {t.original_min_area_px:g} px²"
+            points.append(_point(f"original point, {name}", original, ORIGINAL, "square", area))
+    return roc_chart(lines, points)
 
 
 def scatter_frame(scored: ScoredSet) -> pd.DataFrame:
@@ -403,13 +447,11 @@ def scatter_frame(scored: ScoredSet) -> pd.DataFrame:
     )
 
 
-def scatter_from_scored(scored: ScoredSet) -> alt.LayerChart | None:
+def scatter_from_scored(scored: ScoredSet) -> ChartSpec | None:
     """The (inliers, similarity) scatter with the current boundary; None without similarities."""
     if scored.similarity is None or not (scored.ok & scored.has_similarity).any():
         return None
     t = scored.thresholds
     frame = scatter_frame(scored)
     top = max(float(frame["inliers"].max()) * 1.3, 3.0 * max(t.min_inliers, LINTHRESH))
-    bottom = min(float(frame["similarity"].min()) - 0.03, 0.0)
-    chart = scatter_chart(frame, fused_boundary(t, (0, top), n=120), t.min_inliers, bottom, top)
-    return _style(chart)
+    return scatter_chart(frame, fused_boundary(t, (0, top), n=120), t.min_inliers)
