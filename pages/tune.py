@@ -10,8 +10,10 @@ import ui.lab_gallery as lg
 import ui.lab_panels as lp
 import ui.tuning_view as tv
 from ui.sidebar import render_sidebar
-from vision.decision import dumps_profile
-from vision.tuning import scores_csv, split_by_scene, tune
+from vision.lab.recommend import tune
+from vision.lab.report import scores_csv
+from vision.lab.split import split_by_scene
+from vision.profile import dumps_profile
 
 thresholds = render_sidebar()
 st.title("Tuning lab")

@@ -15,8 +15,10 @@ import streamlit as st
 
 import ui.tuning_view as tv
 from vision.draw import draw_matches
+from vision.lab.report import ErrorCase, error_cases
+from vision.lab.run import TuningRun
+from vision.lab.scored import ScoredSet, geometry_key
 from vision.pipeline import PairMatch
-from vision.tuning import ErrorCase, ScoredSet, TuningRun, error_cases, geometry_key
 
 GRID_COLUMNS = 3
 #: Match drawings (JPEG, ~100-300 KB) kept per session.
@@ -30,7 +32,7 @@ def show_pair(position: int, run: TuningRun, scored: ScoredSet) -> None:
     truth = bool(scored.labels[position])
     accepted = bool(scored.accepted[position])
     kind = ("true accept" if truth else "false accept") if accepted else ("false reject" if truth else "true reject")
-    sim = float(scored.similarity[position]) if scored.has_similarity[position] else None
+    sim = float(scored.similarities[position]) if scored.has_similarity[position] else None
     case = ErrorCase(
         position,
         int(scored._index()[position]),

@@ -1,7 +1,7 @@
 """The Tuning lab's live panels: rates with intervals, interactive charts, warnings, apply/undo, A/B, errors grid.
 
-Widgets and layout only; the numbers come from ``vision.intervals``,
-``vision.ab_compare`` and ``vision.lab_charts`` on the scored set whose rule
+Widgets and layout only; the numbers come from ``vision.lab.intervals``,
+``vision.lab.compare`` and ``vision.lab.charts`` on the scored set whose rule
 made the verdicts.
 """
 
@@ -18,11 +18,7 @@ import streamlit as st
 import ui.lab_gallery as lg
 import ui.tuning_view as tv
 from ui.sidebar import DECISION_CONTROLS, FUSED_CONTROLS, apply_thresholds, current_thresholds
-from vision.ab_compare import ABReport, compare
-from vision.decision import Thresholds, loads_profile
-from vision.eta import extrapolate_s
-from vision.intervals import Interval, highest_rejected, rate_intervals, recommendation_warnings, wilson
-from vision.lab_charts import (
+from vision.lab.charts import (
     PAIR_SELECTION,
     inlier_histogram_from_scored,
     pair_names,
@@ -30,9 +26,15 @@ from vision.lab_charts import (
     scatter_from_scored,
     similarity_histogram_from_scored,
 )
-from vision.metrics import Rates
-from vision.tuning import Recommendation, ScoredSet, TuningRun, geometry_key, score_original
-from vision.tuning_data import LabelledSet
+from vision.lab.compare import ABReport, compare
+from vision.lab.data import LabelledSet
+from vision.lab.eta import extrapolate_s
+from vision.lab.intervals import Interval, highest_rejected, rate_intervals, recommendation_warnings, wilson
+from vision.lab.metrics import Rates
+from vision.lab.recommend import Recommendation
+from vision.lab.run import TuningRun, score_original
+from vision.lab.scored import ScoredSet, geometry_key
+from vision.profile import Profile, loads_profile
 
 #: Slider ranges of the decision thresholds a recommendation sets (for the edge warnings).
 SLIDER_RANGES = {
@@ -49,7 +51,7 @@ ORIGINAL_SAMPLE = 2
 # --------------------------------------------------------------------------
 
 
-def cached_scored(run: TuningRun, thresholds: Thresholds) -> ScoredSet:
+def cached_scored(run: TuningRun, thresholds: Profile) -> ScoredSet:
     """The run decided at ``thresholds``: the arrays are built once per geometry key, a slider move only swaps them."""
     cache: dict = st.session_state.setdefault("tune_scored_cache", {})
     key = (id(run), geometry_key(thresholds))
@@ -107,10 +109,11 @@ def rates_frame(part: ScoredSet) -> pd.DataFrame:
     """The current rule's rates, then the robust (under fused) and the original rule's, with counts and intervals."""
     rows = [_row(f"{part.rule} (current)", part.rates(), part.auc())]
     if part.rule == "fused":
-        rows.append(_row(f"robust (min inliers {part.thresholds.min_inliers})", part.robust_rates(), part.robust_auc()))
-    original = part.original_rates()
-    if original is not None:
-        rows.append(_row("original note", original, part.original_auc()))
+        rows.append(
+            _row(f"robust (min inliers {part.thresholds.min_inliers})", part.rates("robust"), part.auc("robust"))
+        )
+    if part.available("original"):
+        rows.append(_row("original note", part.rates("original"), part.auc("original")))
     return pd.DataFrame(rows)
 
 
@@ -144,8 +147,8 @@ def per_kind_frame(scored: ScoredSet) -> pd.DataFrame:
     ok = scored.ok
     kinds = np.array([p.kind for p in scored.pairs], dtype=object)
     accepted = scored.accepted
-    robust = scored.robust_accepted if scored.rule == "fused" else None
-    original = scored.original_accepted
+    robust = scored.accepted_by("robust") if scored.rule == "fused" else None
+    original = scored.accepted_by("original") if scored.available("original") else None
     rows = []
     for kind in sorted(set(kinds[ok].tolist())):
         m = ok & (kinds == kind)
@@ -234,7 +237,7 @@ def undo_apply() -> None:
         apply_thresholds(applied[0])
 
 
-def changed_fields(before: Thresholds, after: Thresholds) -> pd.DataFrame:
+def changed_fields(before: Profile, after: Profile) -> pd.DataFrame:
     """``threshold, before, after`` for every field that differs."""
     a, b = before.to_dict(), after.to_dict()
     rows = [{"threshold": k, "before": str(a[k]), "after": str(b[k])} for k in a if a[k] != b[k]]
@@ -260,7 +263,7 @@ def show_applied(run: TuningRun, scored: ScoredSet) -> None:
 
 
 def ab_report(a: ScoredSet, b: ScoredSet) -> ABReport:
-    """:func:`vision.ab_compare.compare` of two decisions of the same pairs."""
+    """:func:`vision.lab.compare.compare` of two decisions of the same pairs."""
     kinds = [p.kind for p in a.pairs]
     return compare(a.labels, kinds, pair_names(a), a.accepted, b.accepted, a.ok & b.ok)
 
@@ -330,7 +333,7 @@ def show_ab(
 AB_SOURCES = ("Recommendation", "Before the last Apply", "Profile file (JSON or TOML)")
 
 
-def profile_b(recommended: Thresholds | None) -> Thresholds | None:
+def profile_b(recommended: Profile | None) -> Profile | None:
     """Profile B as chosen: the recommendation, the thresholds before the last Apply, or an uploaded file."""
     source = st.radio("Profile B", AB_SOURCES, horizontal=True, key="tune_ab_source")
     if source == AB_SOURCES[0]:
@@ -353,7 +356,7 @@ def profile_b(recommended: Thresholds | None) -> Thresholds | None:
         return None
 
 
-def ab_view(run: TuningRun, a: ScoredSet, recommended: Thresholds | None) -> None:
+def ab_view(run: TuningRun, a: ScoredSet, recommended: Profile | None) -> None:
     """A = the current sliders, B = another profile, decided on the same cached matches."""
     b_thresholds = profile_b(recommended)
     if b_thresholds is None:

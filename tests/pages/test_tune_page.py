@@ -125,7 +125,7 @@ def test_rule_switch_redecides_with_the_robust_rule(at: AppTest) -> None:
 
 def test_slider_move_redecides_from_the_cache(at: AppTest, monkeypatch: pytest.MonkeyPatch) -> None:
     """A decision slider changes the figures; no feature, match or homography is computed again."""
-    import vision.tuning as tuning
+    import vision.lab.run as tuning
 
     calls: list[str] = []
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from vision.eta import SteadyEta, eta_text, extrapolate_s
+from vision.lab.eta import SteadyEta, eta_text, extrapolate_s
 
 
 def test_silent_until_enough_items() -> None:
@@ -18,7 +18,9 @@ def test_counts_down_through_bursts_and_resets_when_clearly_off() -> None:
     eta = SteadyEta()
     assert eta.update("matches", 10, 100, 10.0) == pytest.approx(90.0)
     assert eta.update("matches", 12, 100, 12.0) == pytest.approx(88.0)  # raw 88: on the countdown
-    assert eta.update("matches", 15, 100, 13.0) == pytest.approx(87.0)  # a burst: raw 73.7 is within 25 %, keep counting
+    assert eta.update("matches", 15, 100, 13.0) == pytest.approx(
+        87.0
+    )  # a burst: raw 73.7 is within 25 %, keep counting
     assert eta.update("matches", 40, 100, 14.0) == pytest.approx(21.0)  # raw 21: far off, follow it
     assert eta.update("matches", 41, 100, 15.0) == pytest.approx(20.0)
 

@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from vision.ab_compare import compare
-from vision.intervals import (
+from vision.lab.compare import compare
+from vision.lab.intervals import (
     Z95,
     edge_warnings,
     highest_rejected,

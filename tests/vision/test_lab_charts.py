@@ -6,8 +6,7 @@ import json
 
 import pytest
 
-from vision.decision import Thresholds
-from vision.lab_charts import (
+from vision.lab.charts import (
     FAR_LINTHRESH,
     PAIR_SELECTION,
     _histogram_template,
@@ -19,7 +18,8 @@ from vision.lab_charts import (
     scatter_from_scored,
     similarity_histogram_from_scored,
 )
-from vision.tuning import ScoredSet
+from vision.lab.scored import ScoredSet
+from vision.profile import Profile
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +45,7 @@ def test_histogram_frame_is_long_per_label() -> None:
 def test_slider_move_changes_data_not_structure(scored: ScoredSet) -> None:
     _scatter_template.cache_clear()
     a = scatter_from_scored(scored)
-    b = scatter_from_scored(scored.with_thresholds(Thresholds(min_inliers=50, fused_threshold=6.0)))
+    b = scatter_from_scored(scored.with_thresholds(Profile(min_inliers=50, fused_threshold=6.0)))
     assert a.spec is b.spec  # one cached structure
     assert _scatter_template.cache_info().misses == 1
     assert list(a.datasets["robust"]["x"]) == [15.0] and list(b.datasets["robust"]["x"]) == [50.0]
@@ -93,7 +93,7 @@ def test_roc_has_a_log_far_axis_and_the_legend_below(scored: ScoredSet) -> None:
 def test_roc_structure_is_reused_while_sliders_move(scored: ScoredSet) -> None:
     _roc_template.cache_clear()
     roc_from_scored({"all pairs": scored})
-    roc_from_scored({"all pairs": scored.with_thresholds(Thresholds(min_inliers=30, fused_threshold=5.5))})
+    roc_from_scored({"all pairs": scored.with_thresholds(Profile(min_inliers=30, fused_threshold=5.5))})
     assert _roc_template.cache_info().misses == 1
     split = {"train": scored.subset([0, 1, 4, 5]), "held-out": scored.subset([2, 3, 6, 7])}
     roc_from_scored(split)  # other parts: a second structure
@@ -105,7 +105,7 @@ def test_histograms_mark_the_current_thresholds(scored: ScoredSet) -> None:
     inl = inlier_histogram_from_scored(scored)
     marks = inl.datasets["marks"]
     assert list(marks["value"]) == [8.0, 15.0]  # geometric minimum, geometry alone
-    robust = inlier_histogram_from_scored(scored.with_thresholds(Thresholds(rule="robust", min_inliers=20)))
+    robust = inlier_histogram_from_scored(scored.with_thresholds(Profile(rule="robust", min_inliers=20)))
     assert list(robust.datasets["marks"]["name"]) == ["min inliers 20"]
     assert inl.datasets["bins"]["pairs"].sum() == len(scored)  # every pair counted once
     sims = similarity_histogram_from_scored(scored)

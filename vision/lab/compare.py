@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vision.intervals import Interval, RateIntervals, rate_intervals, wilson
+from vision.lab.intervals import Interval, RateIntervals, rate_intervals, wilson
 
 
 @dataclass(frozen=True)
@@ -107,6 +107,7 @@ def compare(
         m = ok & (kind_arr == kind)
         count = int(m.sum())
         rows.append(KindRow(str(kind), int(y[m][0]), wilson(int(a[m].sum()), count), wilson(int(b[m].sum()), count)))
-    flips = [Flip(int(i), str(names[i]), str(kinds[i]), int(y[i]), bool(a[i])) for i in np.flatnonzero(ok & (a != b))]
+    flipped = [int(i) for i in np.flatnonzero(ok & (a != b))]
+    flips = [Flip(i, str(names[i]), str(kinds[i]), int(y[i]), bool(a[i])) for i in flipped]
     flips.sort(key=lambda f: (f.right != "A", f.name))
     return ABReport(_rates(a[ok], y[ok]), _rates(b[ok], y[ok]), tuple(rows), tuple(flips))

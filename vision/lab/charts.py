@@ -36,7 +36,9 @@ import numpy as np
 import pandas as pd
 
 from vision.fusion import fused_boundary, geometry_alone_inliers
-from vision.tuning import ScoredSet, score_histogram, similarity_histogram
+from vision.lab.metrics import Rates
+from vision.lab.report import score_histogram, similarity_histogram
+from vision.lab.scored import ScoredSet
 
 SAME, DIFFERENT, ORIGINAL, POINT, ROBUST = "#2e9d4f", "#d2453a", "#8a6bbf", "#1f1f1f", "#3b6fb6"
 #: The inlier axis is linear up to this count, logarithmic above (most pairs sit near 0 or in the hundreds).
@@ -45,7 +47,7 @@ LINTHRESH = 10
 FAR_LINTHRESH = 0.01
 FAR_TICKS = (0.0, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
 PAIR_SELECTION = "pair"
-FONT = {"labelFontSize": 13, "titleFontSize": 14}
+LABEL_FONT, TITLE_FONT = 13, 14
 LABEL_NAMES = ("different", "same")
 DASHES = {"solid": [1, 0], "dashed": [6, 3], "dotted": [2, 2]}
 
@@ -69,7 +71,11 @@ class ChartSpec:
 
 def _style(chart: alt.TopLevelMixin) -> dict[str, Any]:
     """The chart as a dict, with readable text at dashboard size (13-14 px, legend labels never cut)."""
-    styled = chart.configure_axis(**FONT).configure_legend(**FONT, labelLimit=0).configure_title(fontSize=15)
+    styled = (
+        chart.configure_axis(labelFontSize=LABEL_FONT, titleFontSize=TITLE_FONT)
+        .configure_legend(labelFontSize=LABEL_FONT, titleFontSize=TITLE_FONT, labelLimit=0)
+        .configure_title(fontSize=15)
+    )
     return styled.to_dict()
 
 
@@ -82,7 +88,9 @@ def _data(name: str) -> alt.NamedData:
 # --------------------------------------------------------------------------
 
 
-def histogram_frame(edges: Sequence[float], same: Sequence[int], different: Sequence[int]) -> pd.DataFrame:
+def histogram_frame(
+    edges: Sequence[float] | np.ndarray, same: Sequence[int] | np.ndarray, different: Sequence[int] | np.ndarray
+) -> pd.DataFrame:
     """Long table of a histogram: ``start, end, pairs, label`` per bin and label ((2 B,) rows, B bins)."""
     e = np.asarray(edges, float)
     if e.size < 2:
@@ -208,7 +216,9 @@ def points_frame(points: Sequence[OperatingPoint]) -> pd.DataFrame:
 
 
 @functools.lru_cache(maxsize=16)
-def _roc_template(curves: tuple[tuple[str, str, str], ...], points: tuple[tuple[str, str, str], ...], height: int):
+def _roc_template(
+    curves: tuple[tuple[str, str, str], ...], points: tuple[tuple[str, str, str], ...], height: int
+) -> dict[str, Any]:
     """Curves ``(name, colour, dash)`` and points ``(name, colour, shape)``: the legend's entries and styles."""
     far_axis = alt.X(
         "far:Q",
@@ -373,7 +383,7 @@ def similarity_histogram_from_scored(scored: ScoredSet, n_bins: int = 25) -> Cha
     return histogram_chart(frame, "similarity of the global descriptors (cosine)")
 
 
-def _point(name: str, rates, colour: str, shape: str, rule: str) -> OperatingPoint:
+def _point(name: str, rates: Rates, colour: str, shape: str, rule: str) -> OperatingPoint:
     return OperatingPoint(
         name,
         float(np.nan_to_num(rates.far)),
@@ -407,14 +417,14 @@ def roc_from_scored(parts: dict[str, ScoredSet], show_original: bool = True) -> 
         now = f"fused >= {t.fused_threshold:g}" if scored.rule == "fused" else f"inliers >= {t.min_inliers}"
         points.append(_point(f"current {scored.rule}, {name}", scored.rates(), colour, "circle", now))
         if scored.rule == "fused":
-            rc = scored.robust_roc()
-            lines.append(RocLine(f"inliers, {name}", rc.fpr, rc.tpr, rc.thresholds, ROBUST, dash, scored.robust_auc()))
+            rc = scored.roc("robust")
+            lines.append(RocLine(f"inliers, {name}", rc.fpr, rc.tpr, rc.thresholds, ROBUST, dash, scored.auc("robust")))
             robust = f"inliers >= {t.min_inliers}"
-            points.append(_point(f"robust rule, {name}", scored.robust_rates(), ROBUST, "diamond", robust))
-        original = scored.original_rates()
-        if show_original and original is not None:
-            oc = scored.original_roc()
-            auc = scored.original_auc()
+            points.append(_point(f"robust rule, {name}", scored.rates("robust"), ROBUST, "diamond", robust))
+        if show_original and scored.available("original"):
+            original = scored.rates("original")
+            oc = scored.roc("original")
+            auc = scored.auc("original")
             lines.append(RocLine(f"original rule, {name}", oc.fpr, oc.tpr, oc.thresholds, ORIGINAL, "dotted", auc))
             area = f"area > {t.original_min_area_px:g} px²"
             points.append(_point(f"original point, {name}", original, ORIGINAL, "square", area))
@@ -439,7 +449,7 @@ def scatter_frame(scored: ScoredSet) -> pd.DataFrame:
             "label": [LABEL_NAMES[int(y)] for y in labels],
             "x": np.where(inl == 0, jitter, inl),
             "inliers": inl,
-            "similarity": scored.similarity[m],
+            "similarity": scored.similarities[m],
             "outline": scored.area_fraction[m],
             "verdict": np.where(accepted, "accepted", "rejected"),
             "wrong": accepted != labels.astype(bool),
