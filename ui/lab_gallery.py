@@ -23,6 +23,8 @@ from vision.pipeline import PairMatch
 GRID_COLUMNS = 3
 #: Match drawings (JPEG, ~100-300 KB) kept per session.
 MAX_DRAWINGS = 48
+#: Width of a stored match drawing (px): a grid cell at 1400 px is ~430 px wide, twice that for sharp screens.
+DRAWING_WIDTH = 960
 
 
 def show_pair(position: int, run: TuningRun, scored: ScoredSet) -> None:
@@ -90,6 +92,11 @@ def _drawing(case: ErrorCase, run: TuningRun, scored: ScoredSet) -> bytes | None
         jpeg = None
         if isinstance(match, PairMatch) and evidence is not None and ref is not None and query is not None:
             rgb = draw_matches(ref, match.ref, query, match.query, match.candidates, evidence)
+            # Stored at the size it is shown: Streamlit re-encodes any image wider than its content
+            # width on every rerun (0.05 s each), which a slider move must not pay.
+            scale = DRAWING_WIDTH / rgb.shape[1]
+            if scale < 1:
+                rgb = cv2.resize(rgb, (DRAWING_WIDTH, round(rgb.shape[0] * scale)), interpolation=cv2.INTER_AREA)
             ok, buffer = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 85])
             jpeg = buffer.tobytes() if ok else None
         store[key] = jpeg
