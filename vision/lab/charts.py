@@ -41,11 +41,15 @@ from vision.lab.report import score_histogram, similarity_histogram
 from vision.lab.scored import ScoredSet
 
 SAME, DIFFERENT, ORIGINAL, POINT, ROBUST = "#2e9d4f", "#d2453a", "#8a6bbf", "#1f1f1f", "#3b6fb6"
+#: The robust rule's ROC curve and point, set apart from the parts' colours.
+ROBUST_ROC = "#8c8c8c"
 #: The inlier axis is linear up to this count, logarithmic above (most pairs sit near 0 or in the hundreds).
 LINTHRESH = 10
+#: Tick values of the inlier axis (Vega's own ticks on a symlog scale land on 800, 1600, ...).
+INLIER_TICKS = (0, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000)
 #: The false-accept axis is linear below this rate, logarithmic above: 0-5 % gets about 40 % of the width.
 FAR_LINTHRESH = 0.01
-FAR_TICKS = (0.0, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
+FAR_TICKS = (0.0, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
 PAIR_SELECTION = "pair"
 LABEL_FONT, TITLE_FONT = 13, 14
 LABEL_NAMES = ("different", "same")
@@ -107,6 +111,7 @@ def histogram_frame(
 @functools.lru_cache(maxsize=8)
 def _histogram_template(x_title: str, symlog: bool, height: int) -> dict[str, Any]:
     scale = alt.Scale(type="symlog", constant=LINTHRESH) if symlog else alt.Scale(zero=False)
+    axis = alt.Axis(values=list(INLIER_TICKS), grid=False) if symlog else alt.Axis()
     colour = alt.Color(
         "label:N",
         scale=alt.Scale(domain=["same", "different"], range=[SAME, DIFFERENT]),
@@ -116,7 +121,7 @@ def _histogram_template(x_title: str, symlog: bool, height: int) -> dict[str, An
         alt.Chart(_data("bins"))
         .mark_rect(opacity=0.6)
         .encode(
-            x=alt.X("start:Q", scale=scale, title=x_title),
+            x=alt.X("start:Q", scale=scale, axis=axis, title=x_title),
             x2="end:Q",
             y=alt.Y("pairs:Q", stack=None, title="pairs"),
             color=colour,
@@ -130,8 +135,9 @@ def _histogram_template(x_title: str, symlog: bool, height: int) -> dict[str, An
     )
     marks = alt.Chart(_data("marks"))
     rules = marks.mark_rule(color=POINT, strokeDash=[5, 3], strokeWidth=1.5).encode(x="value:Q")
-    names = marks.mark_text(align="left", baseline="top", dx=4, dy=4, fontSize=13, color=POINT).encode(
-        x="value:Q", y=alt.value(0), text="name:N"
+    # One text line per mark (``row``), so that two close thresholds do not print over each other.
+    names = marks.mark_text(align="left", baseline="top", dx=4, fontSize=13, color=POINT).encode(
+        x="value:Q", y=alt.Y("ypx:Q", scale=None), text="name:N"
     )
     return _style(alt.layer(bars, rules, names).properties(height=height, width="container"))
 
@@ -141,10 +147,16 @@ def histogram_chart(
     x_title: str,
     marks: Sequence[tuple[float, str]] = (),
     symlog: bool = False,
-    height: int = 260,
+    height: int = 340,
 ) -> ChartSpec:
     """Same and different pairs per bin (overlaid, translucent), with vertical rules at ``marks`` ``(value, name)``."""
-    rules = pd.DataFrame({"value": [float(v) for v, _ in marks], "name": [n for _, n in marks]})
+    rules = pd.DataFrame(
+        {
+            "value": [float(v) for v, _ in marks],
+            "name": [n for _, n in marks],
+            "ypx": [4 + 17 * k for k in range(len(marks))],
+        }
+    )
     return ChartSpec(_histogram_template(x_title, symlog, height), {"bins": frame, "marks": rules})
 
 
@@ -271,7 +283,7 @@ def _roc_template(
     return _style(alt.layer(chance, lines, dots).properties(height=height, width="container"))
 
 
-def roc_chart(lines: Sequence[RocLine], points: Sequence[OperatingPoint], height: int = 380) -> ChartSpec:
+def roc_chart(lines: Sequence[RocLine], points: Sequence[OperatingPoint], height: int = 560) -> ChartSpec:
     """ROC curves (step after) on a symlog false-accept axis, operating points on top, legend under the plot."""
     template = _roc_template(
         tuple((line.name, line.colour, line.dash) for line in lines),
@@ -289,10 +301,13 @@ def roc_chart(lines: Sequence[RocLine], points: Sequence[OperatingPoint], height
 @functools.lru_cache(maxsize=4)
 def _scatter_template(height: int) -> dict[str, Any]:
     x_scale = alt.Scale(type="symlog", constant=LINTHRESH, nice=False)
+    x_axis = alt.Axis(values=list(INLIER_TICKS), gridOpacity=0.5)
     y_scale = alt.Scale(zero=False, nice=False)
     pick = alt.selection_point(name=PAIR_SELECTION, fields=["position"], on="click", clear="dblclick")
     base = alt.Chart(_data("pairs")).encode(
-        x=alt.X("x:Q", scale=x_scale, title="inliers of a plausible homography (0 = none; log scale above 10)"),
+        x=alt.X(
+            "x:Q", scale=x_scale, axis=x_axis, title="inliers of a plausible homography (0 = none; log scale above 10)"
+        ),
         y=alt.Y("similarity:Q", scale=y_scale, title="similarity of the global descriptors"),
         tooltip=[
             alt.Tooltip("pair:N"),
@@ -334,7 +349,7 @@ def _scatter_template(height: int) -> dict[str, Any]:
 
 
 def scatter_chart(
-    frame: pd.DataFrame, boundary: tuple[np.ndarray, np.ndarray], min_inliers: float, height: int = 420
+    frame: pd.DataFrame, boundary: tuple[np.ndarray, np.ndarray], min_inliers: float, height: int = 480
 ) -> ChartSpec:
     """Pairs in the (inliers, similarity) plane, the fused boundary and the robust rule's ``min_inliers``.
 
@@ -418,9 +433,11 @@ def roc_from_scored(parts: dict[str, ScoredSet], show_original: bool = True) -> 
         points.append(_point(f"current {scored.rule}, {name}", scored.rates(), colour, "circle", now))
         if scored.rule == "fused":
             rc = scored.roc("robust")
-            lines.append(RocLine(f"inliers, {name}", rc.fpr, rc.tpr, rc.thresholds, ROBUST, dash, scored.auc("robust")))
+            lines.append(
+                RocLine(f"inliers, {name}", rc.fpr, rc.tpr, rc.thresholds, ROBUST_ROC, dash, scored.auc("robust"))
+            )
             robust = f"inliers >= {t.min_inliers}"
-            points.append(_point(f"robust rule, {name}", scored.rates("robust"), ROBUST, "diamond", robust))
+            points.append(_point(f"robust rule, {name}", scored.rates("robust"), ROBUST_ROC, "diamond", robust))
         if show_original and scored.available("original"):
             original = scored.rates("original")
             oc = scored.roc("original")
