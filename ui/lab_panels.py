@@ -244,8 +244,13 @@ def changed_fields(before: Profile, after: Profile) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["threshold", "before", "after"])
 
 
+def on_features(profile: Profile, run_profile: Profile) -> Profile:
+    """``profile`` with the run's feature settings (its decision and geometry thresholds kept)."""
+    return replace(profile, **{f: getattr(run_profile, f) for f in FEATURE_FIELDS})
+
+
 def show_applied(run: TuningRun, scored: ScoredSet) -> None:
-    """After an Apply: what changed, the rates before and after (with intervals), and Undo."""
+    """After an Apply: what changed, the rates before and after it (with intervals), and Undo."""
     applied = st.session_state.get("tune_applied")
     if applied is None:
         return
@@ -253,7 +258,9 @@ def show_applied(run: TuningRun, scored: ScoredSet) -> None:
     with st.container(border=True):
         st.markdown("**Applied to the sliders**: before and after on this set")
         st.dataframe(changed_fields(before, after), hide_index=True, key="tune_applied_fields")
-        show_ab(run, cached_scored(run, before), scored, ("before", "after"), key="tune_applied_ab", flips=False)
+        # The profile Apply put on the sliders, not the sliders now (they may have moved since).
+        sets = [cached_scored(run, on_features(p, scored.thresholds)) for p in (before, after)]
+        show_ab(run, sets[0], sets[1], ("before", "after"), key="tune_applied_ab", flips=False)
         st.button("Undo: put the previous thresholds back", key="tune_undo", on_click=undo_apply)
 
 
@@ -367,5 +374,5 @@ def ab_view(run: TuningRun, a: ScoredSet, recommended: Profile | None) -> None:
             f"B's feature settings ({', '.join(differ)}) differ: B is decided on this run's features, "
             "with its own decision and geometry thresholds."
         )
-        b_thresholds = replace(b_thresholds, **{f: getattr(a.thresholds, f) for f in FEATURE_FIELDS})
+        b_thresholds = on_features(b_thresholds, a.thresholds)
     show_ab(run, a, cached_scored(run, b_thresholds), ("A: sliders", "B"), key="tune_ab")
