@@ -40,6 +40,7 @@ with_original = st.toggle(
     key="tune_with_original",
     help="The note's pipeline at full resolution on every pair: a comparison point, not needed to tune",
 )
+estimate = None
 if with_original and tv.run_store().originals.get(labelled.fingerprint) is None:
     estimate = lp.original_estimate_s(labelled, workers)
     st.caption(
@@ -61,7 +62,8 @@ if (
 if run is None:
     st.info("Press **Run** to compute features and matches for every pair (progress shown).")
     st.stop()
-if with_original and run.original is None and st.button("Score the original rule too", key="tune_add_original"):
+about = "" if estimate is None else f" (about {estimate:.0f} s)"
+if with_original and run.original is None and st.button(f"Score the original rule too{about}", key="tune_add_original"):
     tv.add_original(run)
 st.caption("Seconds per stage: " + ", ".join(f"{k} {v:.1f}" for k, v in run.timings_s.items()))
 

@@ -284,3 +284,16 @@ def test_errors_gallery_opens_on_the_tab_with_cases_in_a_grid_filtered_by_kind(a
     at.sidebar.slider(key="th_fused_threshold").set_value(4.8).run()
     at.sidebar.slider(key="th_min_inliers").set_value(15).run()
     _no_exception(at)
+
+
+def test_original_rule_is_opt_in_with_a_time_estimate_first(at: AppTest) -> None:
+    assert not at.toggle(key="tune_with_original").value  # off by default: it is the slow part
+    assert not any(c.value.startswith("The original rule will take") for c in at.caption)
+    at.toggle(key="tune_with_original").set_value(True).run()  # times it on two pairs, scores nothing yet
+    _no_exception(at)
+    estimate = next(c.value for c in at.caption if c.value.startswith("The original rule will take"))
+    found = re.search(r"about (\d+) s more on (\d+) pairs \((\d+) workers; timed on 2 pairs\)", estimate)
+    assert found and int(found[2]) == 56, estimate
+    assert at.button(key="tune_add_original").label == f"Score the original rule too (about {found[1]} s)"
+    assert set(_rates(at)) == {"fused", "robust"}  # nothing scored until asked
+    at.toggle(key="tune_with_original").set_value(False).run()
