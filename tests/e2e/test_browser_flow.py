@@ -25,10 +25,13 @@ USER = "alice_e2e"
 LANDMARK_REF = "images/sacre_coeur/17295357_9106075285.jpg"
 LANDMARK_QUERY = "images/sacre_coeur/93341989_396310999.jpg"
 ORIGINAL_TOGGLE = "Also score the original note's rule (full resolution, slow)"
-# The scatter's pixels (the first chart of the Tuning lab), to see it redrawn.
+# The scatter as drawn (the first chart of the Tuning lab; canvas or SVG), to see it redrawn.
 SCATTER_PIXELS = """() => {
-    const canvas = document.querySelector('[data-testid="stVegaLiteChart"] canvas');
-    return canvas ? canvas.toDataURL() : '';
+    const chart = document.querySelector('[data-testid="stVegaLiteChart"]');
+    const canvas = chart && chart.querySelector('canvas');
+    if (canvas) return canvas.toDataURL();
+    const svg = chart && chart.querySelector('svg');
+    return svg ? svg.innerHTML : '';
 }"""
 
 
@@ -129,7 +132,7 @@ def test_tuning_lab_on_the_bundled_set(app_page) -> None:
     expect(page.get_by_test_id("stMetric").filter(has_text="ROC AUC (fused score)")).to_contain_text(
         re.compile(r"0\.\d{3}|1\.000")
     )
-    expect(page.get_by_test_id("stCaption").filter(has_text=re.compile(r"\d+ / \d+ · 95 %: "))).to_have_count(3)
+    expect(page.get_by_text(re.compile(r"^\d+ / \d+ · 95 %: "))).to_have_count(3)  # counts under each rate
     h.wait_until_idle(page)
     h.assert_no_exception(page)
 
