@@ -8,24 +8,22 @@ from the key press until the (inliers, similarity) scatter has been redrawn
 (its canvas differs; the robust rule's dashed line moves with every step) and
 Streamlit is idle again.  Prints every move and the median.
 
-Usage: ``python bench/bench_tune_slider.py [--data ../shared/data] [--moves 20] [--width 1400]``
+Usage: ``python -m bench.bench_tune_slider [--data ../shared/data] [--moves 20] [--width 1400]``
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
+from playwright.sync_api import expect, sync_playwright
+
+from tests.e2e import harness as h
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from playwright.sync_api import expect, sync_playwright  # noqa: E402
-
-from tests.e2e import harness as h  # noqa: E402
 
 SLIDER = "Minimum inliers"
 RUN_TIMEOUT_MS = 900_000
