@@ -82,7 +82,7 @@ def errors_gallery(run: TuningRun, scored: ScoredSet) -> None:
 def _drawing(case: ErrorCase, run: TuningRun, scored: ScoredSet) -> bytes | None:
     """The match drawing of a case as JPEG bytes, kept per run, geometry and pair (a slider move redraws nothing)."""
     store: OrderedDict = st.session_state.setdefault("tune_drawings", OrderedDict())
-    key = (id(run), geometry_key(scored.thresholds), case.run_index)
+    key = (run.labelled.fingerprint, run.settings, geometry_key(scored.thresholds), case.run_index)
     if key not in store:
         match = run.matches[case.run_index]
         evidence = scored.evidence[case.position] if scored.evidence else None

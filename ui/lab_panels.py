@@ -54,14 +54,13 @@ ORIGINAL_SAMPLE = 2
 def cached_scored(run: TuningRun, thresholds: Profile) -> ScoredSet:
     """The run decided at ``thresholds``: the arrays are built once per geometry key, a slider move only swaps them."""
     cache: dict = st.session_state.setdefault("tune_scored_cache", {})
-    key = (id(run), geometry_key(thresholds))
-    base = cache.get(key)
-    if base is None:
-        base = tv.scored(run, thresholds)
+    key = (run.labelled.fingerprint, run.settings, geometry_key(thresholds))
+    held = cache.get(key)
+    if held is None or held[0] is not run:  # the run itself is checked: a new run of the same set replaces it
         if len(cache) >= 4:  # a few geometry settings per session are plenty
             cache.clear()
-        cache[key] = base
-    return base.with_thresholds(thresholds)
+        held = cache[key] = (run, tv.scored(run, thresholds))
+    return held[1].with_thresholds(thresholds)
 
 
 # --------------------------------------------------------------------------
