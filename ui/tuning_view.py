@@ -27,6 +27,7 @@ from vision.features import FeatureSettings
 from vision.fusion import FUSED_FIELDS, geometry_alone_inliers
 from vision.lab.data import LabelledSet, LabelledSetError, open_folder, open_zip
 from vision.lab.eta import SteadyEta, eta_text
+from vision.lab.intervals import rate_intervals
 from vision.lab.pool import Progress
 from vision.lab.recommend import Recommendation
 from vision.lab.run import TuningRun, score_original
@@ -153,10 +154,6 @@ def _pct(x: float | None) -> str:
     return "n/a" if x is None else f"{x:.1%}"
 
 
-def _auc(x: float | None) -> str:
-    return "n/a" if x is None else f"{x:.3f}"
-
-
 RULE_NAMES = {"fused": "fused (inliers + global similarity)", "robust": "robust (inliers only)"}
 
 
@@ -172,36 +169,30 @@ def rule_caption(scored_set: ScoredSet) -> str:
     return f"Figures follow the **{RULE_NAMES['robust']}** rule{why}; the original note's rule is the comparison point."
 
 
+def _recommendation_row(part: str, rule: str, f: dict, counts: dict) -> dict:
+    """One part and rule: counts out of the part's pairs and Wilson intervals (so a held-out 0 % reads as 0 / 7)."""
+    r = rate_intervals(counts["true_accepts"], f["positives"], counts["false_accepts"], f["negatives"])
+    return {
+        "part": part,
+        "rule": rule,
+        "pairs": f["processed"],
+        "false accepts": r.far.counts(),
+        "FAR (95 % interval)": r.far.text(),
+        "true accepts": r.tar.counts(),
+        "TAR (95 % interval)": r.tar.text(),
+    }
+
+
 def recommendation_frame(rec: Recommendation, parts: dict[str, dict | None]) -> pd.DataFrame:
-    """The recommended thresholds' figures per part: the current rule's, and the robust rule's under fused."""
+    """The recommended thresholds' figures per part (train / held-out): the current rule's, and the robust
+    rule's under fused, each with its counts and 95 % interval."""
     rows = []
     for name, f in parts.items():
         if f is None:
             continue
-        rows.append(
-            {
-                "part": name,
-                "rule": f["rule"],
-                "pairs": f["processed"],
-                "FAR %": _pct(f["false_accept_rate"]),
-                "TAR %": _pct(f["true_accept_rate"]),
-                "false accepts": f["false_accepts"],
-                "true accepts": f["true_accepts"],
-            }
-        )
+        rows.append(_recommendation_row(name, f["rule"], f, f))
         if "robust" in f:
-            r = f["robust"]
-            rows.append(
-                {
-                    "part": name,
-                    "rule": "robust",
-                    "pairs": f["processed"],
-                    "FAR %": _pct(r["false_accept_rate"]),
-                    "TAR %": _pct(r["true_accept_rate"]),
-                    "false accepts": r["false_accepts"],
-                    "true accepts": r["true_accepts"],
-                }
-            )
+            rows.append(_recommendation_row(name, "robust", f, f["robust"]))
     return pd.DataFrame(rows)
 
 

@@ -248,6 +248,12 @@ def test_holdout_shows_both_parts(at: AppTest) -> None:
     labels = [m.label for m in at.metric]
     assert labels.count("False-accept rate") == 2
     assert any(m.value.startswith("**held-out**") for m in at.markdown)
+    # The recommendation judged on the held-out scenes: its counts beside its rates, with intervals.
+    held = _frame(at, "part", "false accepts", "FAR (95 % interval)").set_index("part").loc["held-out"]
+    held = held.iloc[0] if held.ndim > 1 else held
+    assert re.fullmatch(r"\d+ / \d+", held["false accepts"]) and re.fullmatch(r"\d+ / \d+", held["true accepts"])
+    k, n = (int(x) for x in held["true accepts"].split(" / "))
+    assert held["TAR (95 % interval)"].startswith(f"{k / n:.1%} (")
     at.toggle(key="tune_holdout").set_value(False).run()
 
 
