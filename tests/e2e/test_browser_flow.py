@@ -42,6 +42,19 @@ def _image_loaded(page, caption: str) -> None:
     page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=image.element_handle())
 
 
+def _hover_a_pair(page, chart) -> tuple[int, int, str]:
+    """Move the mouse over ``chart`` (5 px steps) until Vega's tooltip names a pair: where, and the tooltip."""
+    chart.scroll_into_view_if_needed()
+    box = chart.bounding_box()
+    tip = page.locator("#vg-tooltip-element.visible")
+    for y in range(int(box["y"]) + 10, int(box["y"] + box["height"]) - 60, 5):
+        for x in range(int(box["x"]) + 40, int(box["x"] + box["width"]) - 120, 5):
+            page.mouse.move(x, y)
+            if tip.count() and " vs " in tip.inner_text():
+                return x, y, tip.inner_text()
+    raise AssertionError("no point of the scatter showed a tooltip")
+
+
 def test_register_then_verify_matching_and_different_photo(app_page) -> None:
     page = app_page
     # --- Register: the default sample is checked, then stored for a new user.
@@ -135,6 +148,16 @@ def test_tuning_lab_on_the_bundled_set(app_page) -> None:
     expect(page.get_by_text(re.compile(r"^\d+ / \d+ · 95 %: "))).to_have_count(3)  # counts under each rate
     h.wait_until_idle(page)
     h.assert_no_exception(page)
+
+    # Hovering a point of the scatter names its pair; clicking it opens that pair's match view.
+    x, y, tip = _hover_a_pair(page, charts.first)
+    assert re.search(r"pair\s+\S+ vs \S+.*truth\s+(same|different).*verdict\s+(accepted|rejected)", tip, re.S), tip
+    pair = re.search(r"(\S+ vs \S+)", tip)[1]
+    shown = h.images_with_caption(page, pair)
+    before = shown.count()  # the errors gallery may show it too
+    page.mouse.click(x, y)
+    expect(shown).to_have_count(before + 1)
+    h.wait_until_idle(page)
 
     # A decision slider re-decides every pair from the cached run (no new run) and the scatter is redrawn.
     before = page.evaluate(SCATTER_PIXELS)
