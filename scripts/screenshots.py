@@ -8,7 +8,7 @@ way a person would, and saves one full-length PNG per page:
 * ``register.png``: the default sample with its AKAZE keypoints, stored for ``demo``;
 * ``verify.png``: a second photo matched against that reference (inliers, outline);
 * ``tag.png``: the coffee sample tagged "cup" by the offline tagger;
-* ``tuning.png``: the Tuning lab after a run on the bundled set (ROC, histogram).
+* ``tuning.png``: the Tuning lab after a run on the bundled set (rates with intervals, live charts).
 
 The PNGs are reduced to a palette (Pillow) to stay well under 400 KB each.
 Emoji in the sidebar need a colour-emoji font (``apt-get install
@@ -120,7 +120,13 @@ def tuning(page) -> None:
     h.set_toggle(page, "Also score the original note's rule (full resolution, slow)", False)
     h.wait_until_idle(page)
     page.get_by_role("button", name="Run", exact=True).click()
-    expect(h.images_with_caption(page, "ROC curve")).to_be_visible(timeout=h.TUNE_TIMEOUT_MS)
+    expect(page.get_by_test_id("stVegaLiteChart")).to_have_count(4, timeout=h.TUNE_TIMEOUT_MS)
+    h.wait_until_idle(page)
+    # Vega draws after the data arrive: wait until every chart has its canvas.
+    page.wait_for_function(
+        """() => [...document.querySelectorAll('[data-testid="stVegaLiteChart"]')]
+            .every(c => c.querySelector('canvas, svg'))"""
+    )
 
 
 PAGES = (("register.png", register), ("verify.png", verify), ("tag.png", tag), ("tuning.png", tuning))

@@ -8,5 +8,8 @@ Modules, lowest first (each imports only those above it):
 - :mod:`~vision.lab.scored`: :class:`ScoredSet`, every pair's evidence as arrays, decided by any rule.
 - :mod:`~vision.lab.run`: :class:`TuningRun`, the expensive step (features, matches, the original rule).
 - :mod:`~vision.lab.split`, :mod:`~vision.lab.report`, :mod:`~vision.lab.recommend`: hold-out, figures, thresholds.
-- :mod:`~vision.lab.evaluate`: the ``evaluate`` command's report; :mod:`~vision.lab.plots`: the lab page's figures.
+- :mod:`~vision.lab.evaluate`: the ``evaluate`` command's report.
+- :mod:`~vision.lab.intervals`, :mod:`~vision.lab.compare`, :mod:`~vision.lab.eta`: Wilson intervals and
+  sample-size warnings, the A/B comparison of two profiles, steady time estimates (arithmetic only).
+- :mod:`~vision.lab.charts`: the lab page's interactive figures (Vega-Lite specs authored with Altair).
 """
