@@ -15,7 +15,6 @@ from vision.draw import thumbnail
 from vision.errors import ImageInputError
 from vision.features import Features, FeatureSettings
 from vision.imageio import decode_image
-from vision.original import original_evidence
 from vision.pipeline import (
     PairMatch,
     PreparedPhoto,
@@ -27,6 +26,7 @@ from vision.pipeline import (
 )
 from vision.profile import Profile
 from vision.references import LoadedReference, load_reference
+from vision.rules.original import gather as gather_original
 from vision.settings import load_settings
 from vision.store import ReferenceStore, StoreError
 from vision.store.factory import store_from_settings
@@ -92,7 +92,7 @@ def matches(ref: Features, query: Features) -> PairMatch:
 @st.cache_data(show_spinner="Running the original note's pipeline at full resolution...", max_entries=16)
 def original(ref_data: bytes, query_data: bytes) -> OriginalEvidence:
     """The note's pipeline on both photos at full resolution."""
-    return original_evidence(decode_image(ref_data).bgr, decode_image(query_data).bgr)
+    return gather_original(decode_image(ref_data).bgr, decode_image(query_data).bgr)
 
 
 @st.cache_data(show_spinner=False, max_entries=256)

@@ -7,14 +7,11 @@ from typing import Any
 
 from vision.cli.common import command, profile_of, read_input
 from vision.cli.errors import UsageError
-from vision.decision import decide_original
-from vision.errors import ImageInputError
-from vision.imageio import decode_image
 from vision.lab.evaluate import evaluate_folder
 from vision.lab.pool import DEFAULT_WORKERS
-from vision.original import original_evidence
-from vision.pipeline import prepare_photo, register_photo, verify_photo
-from vision.profile import RULES, Profile
+from vision.pipeline import register_photo
+from vision.rules import RULES
+from vision.rules import get as get_rule
 
 
 def cmd_register(args: argparse.Namespace) -> dict[str, Any]:
@@ -24,35 +21,10 @@ def cmd_register(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_verify(args: argparse.Namespace) -> dict[str, Any]:
-    """Verify QUERY against REF with ``--rule`` (default: the profile's rule)."""
-    thresholds = profile_of(args)
-    rule = args.rule or thresholds.rule  # default: the profile's rule
-    ref_bytes, query_bytes = read_input(args.ref), read_input(args.query)
-    if rule == "original":
-        return _verify_original(ref_bytes, query_bytes, thresholds)
-    try:
-        ref = prepare_photo(ref_bytes, thresholds.feature_settings, embed=rule == "fused")
-    except ImageInputError as exc:
-        return {"status": 500, "message": "Missing Std Picture", "result": False, "reason": str(exc)}
-    result = verify_photo(ref.features, query_bytes, thresholds, rule=rule)
-    body = result.to_json()
-    body["timings_ms"] = {"ref_" + k: val for k, val in ref.timings.items()} | result.timings
-    body["rule"] = result.rule
-    return body
-
-
-def _verify_original(ref_bytes: bytes, query_bytes: bytes, thresholds: Profile) -> dict[str, Any]:
-    try:
-        ref = decode_image(ref_bytes).bgr
-    except ImageInputError as exc:
-        return {"status": 500, "message": "Missing Std Picture", "result": False, "reason": str(exc)}
-    try:
-        query = decode_image(query_bytes).bgr
-    except ImageInputError as exc:
-        return {"status": 400, "message": "Missing Picture", "result": False, "reason": str(exc)}
-    body = decide_original(original_evidence(ref, query), thresholds).to_json()
-    body["rule"] = "original"
-    return body
+    """Verify QUERY against REF with ``--rule`` (default: the profile's rule), as :mod:`vision.rules` says."""
+    profile = profile_of(args)
+    rule = get_rule(args.rule or profile.rule)
+    return rule.verify_bytes(read_input(args.ref), read_input(args.query), profile)
 
 
 def cmd_evaluate(args: argparse.Namespace) -> dict[str, Any]:

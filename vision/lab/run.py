@@ -31,13 +31,12 @@ import numpy as np
 from vision.decision import MatchEvidence
 from vision.errors import ImageInputError
 from vision.features import Features, FeatureSettings
-from vision.imageio import decode_image
 from vision.lab.data import LabelledPair, LabelledSet, open_folder
 from vision.lab.pool import DEFAULT_WORKERS, ProgressFn, parallel
 from vision.lab.scored import OriginalScores, ScoredSet, geometry_key
-from vision.original import original_evidence
 from vision.pipeline import PairMatch, evaluate_match, match_features, pair_similarity, prepare_photo
 from vision.profile import Profile
+from vision.rules.original import score_pair
 
 
 class FeatureCache:
@@ -92,25 +91,13 @@ def score_original(
     """Run the note's pipeline (full resolution) on every pair, in threads."""
     start = time.perf_counter()
     root = labelled.root
-    outcomes = parallel(lambda p: original_pair(root, p), labelled.pairs, workers, ("original", *stage), on_progress)
+    outcomes = parallel(lambda p: score_pair(root, p), labelled.pairs, workers, ("original", *stage), on_progress)
     return OriginalScores(
         np.array([o[0] for o in outcomes], float),
         tuple(o[1] for o in outcomes),
         time.perf_counter() - start,
         np.array([o[2] for o in outcomes], float),
     )
-
-
-def original_pair(root: Path, pair: LabelledPair) -> tuple[float, str | None, float]:
-    """The note's pipeline on one pair at full resolution: ``(area px², error or None, milliseconds)``."""
-    start = time.perf_counter()
-    try:
-        ref = decode_image((root / pair.ref).read_bytes()).bgr
-        query = decode_image((root / pair.query).read_bytes()).bgr
-    except (OSError, ImageInputError) as exc:
-        return 0.0, str(exc), 0.0
-    evidence = original_evidence(ref, query)
-    return float(evidence.score), None, (time.perf_counter() - start) * 1000
 
 
 @dataclass
