@@ -11,6 +11,7 @@ import numpy as np
 import streamlit as st
 
 from vision.decision import OriginalEvidence
+from vision.descriptor import with_descriptor
 from vision.draw import thumbnail
 from vision.errors import ImageInputError
 from vision.features import Features, FeatureSettings
@@ -74,13 +75,7 @@ def stored_reference(key: str, settings: FeatureSettings, embed: bool = False) -
 @st.cache_data(show_spinner="Computing the global descriptor...", max_entries=64)
 def embedded(features: Features, image: np.ndarray) -> Features:
     """``features`` with the global descriptor of their working-resolution ``image`` (fused rule)."""
-    if features.embedding is not None:
-        return features
-    from dataclasses import replace
-
-    from vision.fusion import global_embedding
-
-    return replace(features, embedding=global_embedding(image))
+    return with_descriptor(features, image)
 
 
 @st.cache_data(show_spinner="Matching...", max_entries=64)
