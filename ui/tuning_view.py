@@ -8,7 +8,6 @@ scores, which depend on no setting, are kept per set.
 
 from __future__ import annotations
 
-import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -27,7 +26,7 @@ from vision.errors import ImageInputError
 from vision.features import FeatureSettings
 from vision.fusion import FUSED_FIELDS, geometry_alone_inliers
 from vision.lab.data import LabelledSet, LabelledSetError, open_folder, open_zip
-from vision.lab.pool import Progress
+from vision.lab.pool import Progress, lab_workers
 from vision.lab.recommend import Recommendation
 from vision.lab.report import ErrorCase, figures
 from vision.lab.run import TuningRun, score_original
@@ -118,7 +117,7 @@ def run_with_progress(labelled: LabelledSet, settings: FeatureSettings, with_ori
     bar = st.progress(0.0, text="Starting...")
     original: OriginalScores | bool = store.originals.get(labelled.fingerprint) or with_original
     run = TuningRun.build(
-        labelled, settings, workers=os.cpu_count() or 2, on_progress=_progress_reporter(bar), original=original
+        labelled, settings, workers=lab_workers(), on_progress=_progress_reporter(bar), original=original
     )
     store.put(labelled, run)
     bar.empty()

@@ -5,10 +5,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from vision.cli.common import command, profile_of, read_input
+from vision.cli.common import add_worker_options, command, profile_of, read_input, workers_of
 from vision.cli.errors import UsageError
 from vision.lab.evaluate import evaluate_folder
-from vision.lab.pool import DEFAULT_WORKERS
 from vision.pipeline import register_photo
 from vision.rules import RULES
 from vision.rules import get as get_rule
@@ -30,9 +29,7 @@ def cmd_verify(args: argparse.Namespace) -> dict[str, Any]:
 def cmd_evaluate(args: argparse.Namespace) -> dict[str, Any]:
     """Accuracy of one rule on a labelled folder (:func:`vision.lab.evaluate.evaluate_folder`)."""
     try:
-        return evaluate_folder(
-            args.data_dir, profile_of(args), args.rule, workers=args.workers, show_progress=not args.quiet
-        )
+        return evaluate_folder(args.data_dir, profile_of(args), args.rule, workers_of(args), not args.quiet)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
 
@@ -55,6 +52,6 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("data_dir")
     p.add_argument("--profile")
     p.add_argument("--rule", choices=RULES, default=None, help="default: the profile's rule (fused by default)")
-    p.add_argument("--workers", type=int, default=DEFAULT_WORKERS)
+    add_worker_options(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=command(cmd_evaluate))

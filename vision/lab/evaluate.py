@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from vision.lab.data import open_folder
-from vision.lab.pool import DEFAULT_WORKERS, stderr_progress
+from vision.lab.pool import DEFAULT_WORKERS, Workers, stderr_progress
 from vision.lab.report import figures, per_kind
 from vision.lab.run import TuningRun, score_original
 from vision.lab.scored import LAB_RULES, ScoredSet
@@ -26,7 +26,7 @@ def evaluate_folder(
     data_dir: str | Path,
     thresholds: Profile,
     rule: str | None = "robust",
-    workers: int = DEFAULT_WORKERS,
+    workers: int | Workers = DEFAULT_WORKERS,
     show_progress: bool = True,
 ) -> dict[str, Any]:
     """Evaluate ``rule`` (``robust``, ``fused`` or ``original``; None: the profile's) on a data folder.
@@ -34,6 +34,7 @@ def evaluate_folder(
     Returns the lab's :func:`figures` of ``rule`` plus ``thresholds``,
     ``per_kind`` (``{kind: row}``), ``failed`` (pairs whose images could not
     be used) and ``median_latency_ms`` (a verification's cost per pair).
+    ``workers``: a count of local processes, or :class:`vision.lab.pool.Workers` (threads, processes, Dask).
     ``ValueError`` (a :class:`vision.lab.data.LabelledSetError`) when the folder is not a labelled set.
     """
     rule = rule or thresholds.rule

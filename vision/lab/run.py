@@ -19,6 +19,7 @@ No Streamlit here: the lab page, ``python -m vision tune`` and ``python -m visio
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections import OrderedDict
@@ -29,69 +30,69 @@ from pathlib import Path
 import numpy as np
 
 from vision.decision import MatchEvidence
-from vision.errors import ImageInputError
 from vision.features import Features, FeatureSettings
+from vision.lab.cache import cache_dir, image_features
 from vision.lab.data import LabelledPair, LabelledSet, open_folder
-from vision.lab.pool import DEFAULT_WORKERS, ProgressFn, parallel
+from vision.lab.pool import DEFAULT_WORKERS, ProgressFn, Workers, as_workers, local_threads, parallel
 from vision.lab.scored import OriginalScores, ScoredSet, geometry_key
-from vision.pipeline import PairMatch, evaluate_match, match_features, pair_similarity, prepare_photo
+from vision.pipeline import PairMatch, evaluate_match, match_features, pair_similarity
 from vision.profile import Profile
 from vision.rules.original import score_pair
 
 
 class FeatureCache:
-    """Features of every image of a data folder, computed once per settings.
+    """Features of every image of a data folder, computed once per settings (and cached on disk, :mod:`vision.lab.cache`).
 
     With ``embed`` (the fused rule) each image's global descriptor is computed
     once too and kept in its features' ``embedding``.
     """
 
-    def __init__(self, data_dir: str | Path, settings: FeatureSettings, embed: bool = False) -> None:
+    def __init__(
+        self, data_dir: str | Path, settings: FeatureSettings, embed: bool = False, folder: Path | None = None
+    ) -> None:
         self.data_dir = Path(data_dir)
         self.settings = settings
         self.embed = embed
+        self.folder = folder
         self._features: dict[str, Features | str] = {}
         self.prepare_ms: dict[str, float] = {}
 
     def compute(
         self,
         paths: Iterable[str],
-        workers: int = DEFAULT_WORKERS,
+        workers: int | Workers = DEFAULT_WORKERS,
         on_progress: ProgressFn | None = None,
         stage: tuple[int, int] = (1, 1),
     ) -> None:
-        """Compute the missing features, in parallel threads (OpenCV releases the GIL)."""
+        """Compute the missing features on ``workers`` (a count: that many local processes)."""
         todo = sorted({p for p in paths if p not in self._features})
-        results = parallel(self._compute_one, todo, workers, ("features", *stage), on_progress)
-        for path, value in zip(todo, results, strict=True):
+        one = functools.partial(
+            image_features, self.data_dir, settings=self.settings, embed=self.embed, folder=self.folder
+        )
+        results = parallel(one, todo, as_workers(workers), ("features", *stage), on_progress)
+        for path, (value, ms) in zip(todo, results, strict=True):
             self._features[path] = value
-
-    def _compute_one(self, rel: str) -> Features | str:
-        try:
-            data = (self.data_dir / rel).read_bytes()
-            photo = prepare_photo(data, self.settings, embed=self.embed)
-            self.prepare_ms[rel] = sum(photo.timings.values())
-            return photo.features
-        except (OSError, ImageInputError) as exc:
-            return f"{rel}: {exc}"
+            self.prepare_ms[path] = ms
 
     def get(self, rel: str) -> Features | str:
         """Features, or the error text when the image could not be used."""
         if rel not in self._features:
-            self.compute([rel], workers=1)
+            self.compute([rel], workers=Workers(1, "threads"))
         return self._features[rel]
 
 
 def score_original(
     labelled: LabelledSet,
-    workers: int = DEFAULT_WORKERS,
+    workers: int | Workers = DEFAULT_WORKERS,
     on_progress: ProgressFn | None = None,
     stage: tuple[int, int] = (1, 1),
 ) -> OriginalScores:
     """Run the note's pipeline (full resolution) on every pair, in threads."""
     start = time.perf_counter()
     root = labelled.root
-    outcomes = parallel(lambda p: score_pair(root, p), labelled.pairs, workers, ("original", *stage), on_progress)
+    outcomes = parallel(
+        functools.partial(score_pair, root), labelled.pairs, as_workers(workers), ("original", *stage), on_progress
+    )
     return OriginalScores(
         np.array([o[0] for o in outcomes], float),
         tuple(o[1] for o in outcomes),
@@ -132,7 +133,7 @@ class TuningRun:
     original: OriginalScores | None = None
     timings_s: dict[str, float] = field(default_factory=dict)
     similarity: np.ndarray | None = None
-    workers: int = DEFAULT_WORKERS
+    workers: int | Workers = DEFAULT_WORKERS
     max_geometry_keys: int = 8
     latency_ms: np.ndarray | None = None
     _evidence: OrderedDict = field(default_factory=OrderedDict, repr=False)
@@ -147,7 +148,7 @@ class TuningRun:
         cls,
         labelled: LabelledSet,
         settings: FeatureSettings,
-        workers: int = DEFAULT_WORKERS,
+        workers: int | Workers = DEFAULT_WORKERS,
         on_progress: ProgressFn | None = None,
         original: OriginalScores | bool = True,
         embed: bool = True,
@@ -164,7 +165,7 @@ class TuningRun:
             similarity); without it every figure follows the robust rule.
         """
         n_stages = 3 if original is True else 2
-        cache = FeatureCache(labelled.root, settings, embed=embed)
+        cache = FeatureCache(labelled.root, settings, embed=embed, folder=cache_dir())
         images = sorted({p.ref for p in labelled.pairs} | {p.query for p in labelled.pairs})
         start = time.perf_counter()
         cache.compute(images, workers, on_progress, (1, n_stages))
@@ -177,7 +178,7 @@ class TuningRun:
                 return ref if isinstance(ref, str) else str(query)
             return match_features(ref, query)
 
-        matches = parallel(one, labelled.pairs, workers, ("matches", 2, n_stages), on_progress)
+        matches = parallel(one, labelled.pairs, local_threads(workers), ("matches", 2, n_stages), on_progress)
         timings["matches"] = time.perf_counter() - start
         similarity = pair_similarities(matches) if embed else None
         if original is True:
@@ -205,7 +206,7 @@ class TuningRun:
         def one(match: PairMatch | str) -> MatchEvidence | None:
             return None if isinstance(match, str) else evaluate_match(match, thresholds)
 
-        evidence = parallel(one, self.matches, self.workers, ("geometry", 1, 1), on_progress)
+        evidence = parallel(one, self.matches, local_threads(self.workers), ("geometry", 1, 1), on_progress)
         with self._lock:
             self._evidence[key] = evidence
             while len(self._evidence) > self.max_geometry_keys:
@@ -243,7 +244,7 @@ def pair_similarities(matches: Sequence[PairMatch | str]) -> np.ndarray:
 def run_folder(
     data_dir: str | Path,
     thresholds: Profile = Profile(),
-    workers: int = DEFAULT_WORKERS,
+    workers: int | Workers = DEFAULT_WORKERS,
     on_progress: ProgressFn | None = None,
     original: bool = True,
     embed: bool = True,
