@@ -290,7 +290,7 @@ def test_samples_hard_negatives_rejected(ref, query):
     assert result.rule == "fused" and not result.verdict.result, result.verdict.reason
 
 
-@pytest.mark.skipif(not (DATA_DIR / "pairs.csv").is_file(), reason="shared/data is absent")
+@pytest.mark.shared_data
 @pytest.mark.parametrize(
     "ref,query",
     [
