@@ -80,7 +80,13 @@ def test_dask_local_cluster_matches_threads(folder: Path, threads_report: dict) 
 
 def test_unreachable_scheduler_is_a_clear_error(folder: Path) -> None:
     with pytest.raises(ValueError, match="cannot reach the Dask scheduler"):
-        evaluate_folder(folder, Profile(), "robust", Workers(scheduler="tcp://127.0.0.1:9"), show_progress=False)
+        evaluate_folder(
+            folder,
+            Profile(),
+            "robust",
+            Workers(scheduler="tcp://127.0.0.1:9", connect_timeout_s=2),
+            show_progress=False,
+        )
 
 
 def test_features_cached_on_disk_by_content(folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -15,6 +15,7 @@ import hashlib
 import os
 import struct
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 from vision.errors import ImageInputError
@@ -75,6 +76,11 @@ def image_features(
     path = folder / f"{entry_key(data, settings, embed)}.feat" if folder is not None else None
     if path is not None and (hit := _read(path)) is not None:
         return hit
+    if folder is not None and not embed:  # features with the descriptor serve a run without it too
+        with_descriptor = _read(folder / f"{entry_key(data, settings, True)}.feat")
+        if with_descriptor is not None:
+            features, prepare_ms = with_descriptor
+            return replace(features, embedding=None), prepare_ms
     try:
         photo = prepare_photo(data, settings, embed=embed)
     except ImageInputError as exc:

@@ -85,11 +85,14 @@ class Workers:
         ``threads``, ``processes`` or ``dask``; a ``scheduler`` means ``dask``.
     scheduler : str or None
         A Dask scheduler address, ``tcp://HOST:8786``.
+    connect_timeout_s : float
+        How long to try reaching the scheduler.
     """
 
     count: int = DEFAULT_WORKERS
     kind: str = "processes"
     scheduler: str | None = field(default=None)
+    connect_timeout_s: float = 30.0
 
     def __post_init__(self) -> None:
         if self.scheduler is not None:
@@ -197,7 +200,7 @@ def _parallel_dask(
         on_progress(Progress(name, index, n_stages, 0, len(items), 0.0))
     results: list[Any] = [None] * len(items)
     try:
-        client = Client(spec.scheduler, set_as_default=False, timeout=30)
+        client = Client(spec.scheduler, set_as_default=False, timeout=spec.connect_timeout_s)
     except (OSError, TimeoutError) as exc:
         raise ValueError(f"cannot reach the Dask scheduler {str(spec.scheduler)[:200]!r}: {exc}") from None
     with client, client.as_current():  # as_completed finds the client as the current one

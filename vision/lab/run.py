@@ -6,8 +6,10 @@ Three layers of cache, from expensive to free:
    (decode, AKAZE features, kNN matches) for one :class:`FeatureSettings`, the
    similarity of the two photos' global descriptors (the fused rule's second
    number, :mod:`vision.fusion`), and the original note's score (its pipeline at
-   full resolution, which depends on no threshold at all).  Building it is the only slow step; it runs on
-   the worker pool of :mod:`vision.lab.pool` and reports progress through a callback.
+   full resolution, which depends on no threshold at all).  Building it is the only slow step: features
+   and the original rule run on :class:`vision.lab.pool.Workers` (local processes, threads or Dask),
+   features come from the disk cache (:mod:`vision.lab.cache`) when an image was seen before, and
+   progress is reported through a callback.
 2. :meth:`TuningRun.evidence` keeps the :class:`MatchEvidence` of every pair per
    geometry key ``(ratio, ransac_method, ransac_reproj_px)``: changing one of these
    reruns the ratio test and MAGSAC over the cached matches (about a second for 273 pairs).
