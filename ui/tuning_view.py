@@ -33,6 +33,8 @@ from vision.lab.run import TuningRun, score_original
 from vision.lab.scored import OriginalScores, ScoredSet
 from vision.pipeline import PairMatch, decode_working
 from vision.profile import Profile
+from vision.rules import DEFAULT_RULES
+from vision.rules import get as get_rule
 
 SOURCES = ("Bundled samples", "Folder on the server", "Upload a zip")
 DEFAULT_SERVER_FOLDER = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
@@ -151,7 +153,7 @@ def _auc(x: float | None) -> str:
     return "n/a" if x is None else f"{x:.3f}"
 
 
-RULE_NAMES = {"fused": "fused (inliers + global similarity)", "robust": "robust (inliers only)"}
+RULE_NAMES = {name: get_rule(name).label for name in DEFAULT_RULES}  # the words live with the rules
 
 
 def rule_caption(scored_set: ScoredSet) -> str:

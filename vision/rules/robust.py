@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 class RobustRule:
     name = "robust"
-    label = "robust (inliers of a plausible homography)"
+    label = "robust (inliers only)"
     decided_by: Mapping[str, str] = {}
     geometric = True
 
