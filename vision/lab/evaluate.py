@@ -17,9 +17,10 @@ import numpy as np
 from vision.lab.data import open_folder
 from vision.lab.pool import DEFAULT_WORKERS, Workers, stderr_progress
 from vision.lab.report import figures, per_kind
-from vision.lab.run import TuningRun, score_original
-from vision.lab.scored import LAB_RULES, ScoredSet
+from vision.lab.run import TuningRun, score_original, score_rule
+from vision.lab.scored import ScoredSet
 from vision.profile import Profile
+from vision.rules import get as get_rule
 
 
 def evaluate_folder(
@@ -38,12 +39,15 @@ def evaluate_folder(
     ``ValueError`` (a :class:`vision.lab.data.LabelledSetError`) when the folder is not a labelled set.
     """
     rule = rule or thresholds.rule
-    if rule not in LAB_RULES:
-        raise ValueError(f"rule must be one of {', '.join(LAB_RULES)}, got {rule!r}")
+    geometric = get_rule(rule).geometric  # ValueError naming the known rules
     labelled = open_folder(data_dir)
     on_progress = stderr_progress if show_progress else None
     latency: np.ndarray | None
-    if rule == "original":
+    if not geometric and rule != "original":  # a rule with its own per-pair score
+        own = score_rule(labelled, rule, thresholds, workers, on_progress)
+        scored = ScoredSet.from_rule_scores(labelled.pairs, rule, own.area_px, own.errors, thresholds)
+        latency = own.latency_ms
+    elif rule == "original":
         original = score_original(labelled, workers, on_progress)
         scored = ScoredSet.from_original(labelled.pairs, original, thresholds)
         latency = original.latency_ms

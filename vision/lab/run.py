@@ -26,7 +26,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +39,7 @@ from vision.lab.pool import DEFAULT_WORKERS, ProgressFn, Workers, as_workers, lo
 from vision.lab.scored import OriginalScores, ScoredSet, geometry_key
 from vision.pipeline import PairMatch, evaluate_match, match_features, pair_similarity
 from vision.profile import Profile
+from vision.rules import get as get_rule
 from vision.rules.original import score_pair
 
 
@@ -81,6 +82,29 @@ class FeatureCache:
         if rel not in self._features:
             self.compute([rel], workers=Workers(1, "threads"))
         return self._features[rel]
+
+
+def score_rule(
+    labelled: LabelledSet,
+    name: str,
+    profile: Profile,
+    workers: int | Workers = DEFAULT_WORKERS,
+    on_progress: ProgressFn | None = None,
+) -> OriginalScores:
+    """Run a rule with its own per-pair score (its module's ``score_pair``) on every pair, on ``workers``.
+
+    Errors become ``nan`` scores (never accepted) with the error text kept.
+    """
+    rule = get_rule(name)
+    scorer = getattr(rule, "score_pair", None)
+    if rule.geometric or scorer is None:
+        raise ValueError(f"the {name} rule has no per-pair score of its own (it is scored from the geometry)")
+    start = time.perf_counter()
+    one = functools.partial(scorer, labelled.root, profile=profile)
+    outcomes = parallel(one, labelled.pairs, as_workers(workers), (name, 1, 1), on_progress)
+    errors = tuple(o[1] for o in outcomes)
+    scores = np.array([np.nan if e else o[0] for o, e in zip(outcomes, errors, strict=True)], float)
+    return OriginalScores(scores, errors, time.perf_counter() - start, np.array([o[2] for o in outcomes], float))
 
 
 def score_original(
@@ -138,6 +162,7 @@ class TuningRun:
     workers: int | Workers = DEFAULT_WORKERS
     max_geometry_keys: int = 8
     latency_ms: np.ndarray | None = None
+    rule_scores: dict[str, np.ndarray] = field(default_factory=dict)
     _evidence: OrderedDict = field(default_factory=OrderedDict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -216,6 +241,11 @@ class TuningRun:
             self.timings_s["geometry"] = time.perf_counter() - start
         return evidence
 
+    def add_rule(self, name: str, profile: Profile, on_progress: ProgressFn | None = None) -> None:
+        """Score a rule with its own per-pair score (:func:`score_rule`) into this run, once."""
+        if name not in self.rule_scores:
+            self.rule_scores[name] = score_rule(self.labelled, name, profile, self.workers, on_progress).area_px
+
     def has_evidence(self, thresholds: Profile) -> bool:
         """Whether :meth:`evidence` for these thresholds is already cached (instant)."""
         return geometry_key(thresholds) in self._evidence
@@ -224,7 +254,8 @@ class TuningRun:
         """The set's scores under ``thresholds`` (decisions applied lazily by :class:`ScoredSet`)."""
         evidence = self.evidence(thresholds, on_progress)
         errors = tuple(m if isinstance(m, str) else None for m in self.matches)
-        return ScoredSet.from_evidence(self.pairs, evidence, errors, thresholds, self.original, self.similarity)
+        scored = ScoredSet.from_evidence(self.pairs, evidence, errors, thresholds, self.original, self.similarity)
+        return replace(scored, rule_scores=dict(self.rule_scores)) if self.rule_scores else scored
 
     def _check_settings(self, thresholds: Profile) -> None:
         if thresholds.feature_settings != self.settings:

@@ -7,8 +7,8 @@ Every figure takes the rule as a parameter (``robust``, ``fused`` or
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -86,6 +86,9 @@ class ScoredSet:
     similarity : np.ndarray or None
         ``(N,)`` float: cosine similarity of the pair's global descriptors
         (``nan`` where one is missing); None when the run computed none.
+    rule_scores : Mapping[str, np.ndarray]
+        ``(N,)`` float per rule with its own per-pair score (a rule module's
+        ``score_pair``; ``nan`` where it failed): what its ``lab_*`` read.
     """
 
     pairs: tuple[LabelledPair, ...]
@@ -98,6 +101,7 @@ class ScoredSet:
     evidence: tuple[MatchEvidence | None, ...] = ()
     index: np.ndarray | None = None
     similarity: np.ndarray | None = None
+    rule_scores: Mapping[str, np.ndarray] = field(default_factory=dict)
 
     @classmethod
     def from_evidence(
@@ -167,6 +171,23 @@ class ScoredSet:
         )
 
     @classmethod
+    def from_rule_scores(
+        cls,
+        pairs: Sequence[LabelledPair],
+        name: str,
+        scores: np.ndarray,
+        errors: Sequence[str | None],
+        thresholds: Profile,
+    ) -> ScoredSet:
+        """A set scored by one rule with its own per-pair score only (no geometry: inliers and area are 0)."""
+        n = len(pairs)
+        labels = np.array([p.label for p in pairs], int)
+        zeros = np.zeros(n)
+        return cls(
+            tuple(pairs), labels, zeros, zeros, tuple(errors), None, thresholds, (), np.arange(n), None, {name: scores}
+        )
+
+    @classmethod
     def from_original(cls, pairs: Sequence[LabelledPair], original: OriginalScores, thresholds: Profile) -> ScoredSet:
         """A set scored by the original note's rule only (no geometry: inliers and outline area are 0)."""
         n = len(pairs)
@@ -198,6 +219,7 @@ class ScoredSet:
             pick(self.evidence) if self.evidence else (),
             self._index()[idx],
             None if self.similarity is None else self.similarity[idx],
+            {name: scores[idx] for name, scores in self.rule_scores.items()},
         )
 
     def _index(self) -> np.ndarray:

@@ -32,6 +32,12 @@ class Rule(Protocol):
         Whether the lab scores it from the shared geometric evidence (inliers,
         outline area, similarity); False for a rule with its own per-pair
         score (:meth:`lab_scores` then reads it from the scored set).
+
+    A rule that is not geometric (other than ``original``, kept on
+    ``ScoredSet.original_area``) also defines ``score_pair(root, pair, profile)
+    -> (score, error or None, milliseconds)``: the engine runs it on the
+    workers (it must be picklable: a method of a module-level class) and keeps
+    the scores in ``ScoredSet.rule_scores[name]``.
     """
 
     name: str
