@@ -18,19 +18,13 @@ from vision.fusion import geometry_alone_inliers
 from vision.pipeline import decide_pair, unreadable_photo
 from vision.replay_draw import replay_view
 from vision.replay_flow import verification_alignment
+from vision.rules import RULES
+from vision.rules import get as get_rule
 from vision.store import StoreError
 
 REFERENCE_MODES = ("A user's latest reference", "Any stored reference", "A bundled sample")
-RULE_CHOICES = ("robust", "fused", "original")
-DECIDED_BY = {
-    "geometry": "geometry (the inliers alone)",
-    "similarity": "similarity (lifted over by the global similarity)",
-    "no_homography": "no homography",
-    "implausible_homography": "implausible homography",
-    "geometric_minimum": "too few inliers (geometric minimum)",
-    "outline_area": "outline area",
-    "fused_score": "fused score below threshold",
-}
+RULE_CHOICES = RULES
+DECIDED_BY = get_rule("fused").decided_by  # the words live with the rule
 
 thresholds = render_sidebar()
 settings = thresholds.feature_settings

@@ -6,11 +6,10 @@ The profile holds the robust and the fused rule's thresholds; its rule is the ba
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from cli_runner import invoke
 
 from vision.fusion import FUSED_FIELDS
 from vision.profile import Profile, save_profile
@@ -18,10 +17,7 @@ from vision.profile import Profile, save_profile
 REPO = Path(__file__).resolve().parents[1]
 
 
-def _vision(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "vision", *args], cwd=REPO, capture_output=True, text=True, timeout=600
-    )
+_vision = invoke
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,6 @@ scores, which depend on no setting, are kept per set.
 
 from __future__ import annotations
 
-import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -28,12 +27,14 @@ from vision.fusion import FUSED_FIELDS, geometry_alone_inliers
 from vision.lab.data import LabelledSet, LabelledSetError, open_folder, open_zip
 from vision.lab.eta import SteadyEta, eta_text
 from vision.lab.intervals import rate_intervals
-from vision.lab.pool import Progress
+from vision.lab.pool import Progress, lab_workers
 from vision.lab.recommend import Recommendation
 from vision.lab.run import TuningRun, score_original
 from vision.lab.scored import OriginalScores, ScoredSet
 from vision.pipeline import decode_working
 from vision.profile import Profile
+from vision.rules import DEFAULT_RULES
+from vision.rules import get as get_rule
 
 SOURCES = ("Bundled samples", "Folder on the server", "Upload a zip")
 DEFAULT_SERVER_FOLDER = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
@@ -124,7 +125,7 @@ def run_with_progress(labelled: LabelledSet, settings: FeatureSettings, with_ori
     bar = st.progress(0.0, text="Starting...")
     original: OriginalScores | bool = store.originals.get(labelled.fingerprint) or with_original
     run = TuningRun.build(
-        labelled, settings, workers=os.cpu_count() or 2, on_progress=_progress_reporter(bar), original=original
+        labelled, settings, workers=lab_workers(), on_progress=_progress_reporter(bar), original=original
     )
     store.put(labelled, run)
     bar.empty()
@@ -154,7 +155,7 @@ def _pct(x: float | None) -> str:
     return "n/a" if x is None else f"{x:.1%}"
 
 
-RULE_NAMES = {"fused": "fused (inliers + global similarity)", "robust": "robust (inliers only)"}
+RULE_NAMES = {name: get_rule(name).label for name in DEFAULT_RULES}  # the words live with the rules
 
 
 def rule_caption(scored_set: ScoredSet) -> str:

@@ -23,9 +23,10 @@ import numpy as np
 
 from vision import verdict as v
 from vision.decision import MatchEvidence, decide_registration, decide_verification
+from vision.descriptor import with_descriptor
 from vision.errors import ImageInputError
 from vision.features import Features, FeatureSettings, extract_features, features_from_bytes, working_image
-from vision.fusion import cosine_similarity, decide_fused, global_embedding
+from vision.fusion import cosine_similarity, decide_fused
 from vision.geometry import fit_homography, homography_problems, project_outline, shoelace_area
 from vision.imageio import DEFAULT_LIMITS, DecodeLimits, ImageHeader, decode_image
 from vision.matching import CandidateMatches, knn_match, matched_points, ratio_mask
@@ -92,9 +93,8 @@ def with_embedding(photo: PreparedPhoto) -> PreparedPhoto:
     if photo.features.embedding is not None:
         return photo
     start = time.perf_counter()
-    embedding = global_embedding(photo.image)
-    timings = {**photo.timings, "embedding": _ms(start)}
-    return replace(photo, features=replace(photo.features, embedding=embedding), timings=timings)
+    features = with_descriptor(photo.features, photo.image)
+    return replace(photo, features=features, timings={**photo.timings, "embedding": _ms(start)})
 
 
 def pair_similarity(pair: PairMatch) -> float | None:
@@ -281,7 +281,7 @@ def _with_image_embedding(
 ) -> Features:
     """``features`` with the global descriptor of the encoded ``image`` (keypoints kept)."""
     working, _ = decode_working(image, settings, limits)
-    return replace(features, embedding=global_embedding(working))
+    return with_descriptor(features, working)
 
 
 def reference_features(

@@ -19,12 +19,11 @@ import numpy as np
 from vision.features import FeatureSettings
 from vision.geometry import RANSAC_METHODS
 from vision.replay import ReplayThresholds
+from vision.rules import DEFAULT_RULES, RULES
 
 _REPLAY = ReplayThresholds()
 
-RULES = ("robust", "fused", "original")
-DEFAULT_RULES = ("robust", "fused")
-"""The rules a profile may select as the default (``original`` is for comparison only)."""
+__all__ = ["DEFAULT_RULES", "RULES", "Profile", "dumps_profile", "load_profile", "loads_profile", "save_profile"]
 
 
 @dataclass(frozen=True)

@@ -28,12 +28,12 @@ from typing import Any
 
 from vision import verdict as v
 from vision.errors import ImageInputError
-from vision.features import Features, features_to_bytes
+from vision.features import Features
 from vision.imageio import DEFAULT_LIMITS, DecodeLimits, decode_base64, decode_image, read_header
 from vision.logsafe import safe_text
-from vision.pipeline import reference_features, register_photo, verify_photo
+from vision.pipeline import register_photo, verify_photo
 from vision.profile import Profile
-from vision.references import save_reference
+from vision.references import save_reference, stored_features
 from vision.replay_flow import (
     apply_replay_rule,
     capture_time_extras,
@@ -354,22 +354,13 @@ def _verify_against(
 
 
 def _load_reference(store: ReferenceStore, record: ReferenceRecord, thresholds: Profile) -> Features | v.Verdict:
-    """Usable reference features: stored ones, or recomputed from the image (and saved back).
-
-    The image is only downloaded when the stored features are missing,
-    stale (other settings) or lack the fused rule's global descriptor.
-    """
+    """Usable reference features (:func:`vision.references.stored_features`), or the verdict saying why not."""
     key = record.key
     who = describe_user_id(record.user_id)
     try:
         # Not inside the CPU gate: usually this only parses the stored blob,
         # and a recomputation (rare: stale settings) may wait on the store.
-        features, recomputed = reference_features(
-            store.load_features(key),
-            lambda: store.load_image(key),
-            thresholds.feature_settings,
-            embed=thresholds.rule == "fused",
-        )
+        features, _ = stored_features(store, key, thresholds.feature_settings, embed=thresholds.rule == "fused")
     except ReferenceNotFoundError:
         return v.Verdict(400, v.NO_STD_IMG, False, f"the reference {key} was deleted meanwhile")
     except StoreError as exc:
@@ -377,12 +368,6 @@ def _load_reference(store: ReferenceStore, record: ReferenceRecord, thresholds: 
     except ImageInputError as exc:
         log.error("verify %s: the reference image %s does not decode: %s", who, key, exc)
         return v.Verdict(500, v.MISSING_STD_PICTURE, False, f"the reference photo does not load: {exc}")
-    if recomputed:
-        log.info("verify %s: features of %s recomputed (missing, stale or without descriptor)", who, key)
-        try:
-            store.save_features(key, features_to_bytes(features))
-        except (StoreError, TypeError, ValueError) as exc:  # verification still works
-            log.warning("verify %s: could not save recomputed features of %s: %s", who, key, exc)
     return features
 
 

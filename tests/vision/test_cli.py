@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from cli_runner import run_cli
 
 REPO_DIR = Path(__file__).resolve().parents[2]
 SAMPLE_IMAGES = REPO_DIR / "samples" / "images"
@@ -17,23 +17,6 @@ SAME_REF = SAMPLE_IMAGES / "lightglue" / "DSC_0410.JPG"
 SAME_QUERY = SAMPLE_IMAGES / "lightglue" / "DSC_0411.JPG"
 DIFFERENT_QUERY = SAMPLE_IMAGES / "vlfeat" / "river1.jpg"
 CONTRACT = {"status", "message", "result"}
-
-
-def run_cli(*args: str | Path, cwd: Path = REPO_DIR) -> tuple[int, dict, str]:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_DIR), os.environ.get("PYTHONPATH")]))}
-    proc = subprocess.run(
-        [sys.executable, "-m", "vision", *map(str, args)],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    try:
-        body = json.loads(proc.stdout)
-    except json.JSONDecodeError:
-        pytest.fail(f"stdout is not one JSON document:\n{proc.stdout}\nstderr:\n{proc.stderr}")
-    return proc.returncode, body, proc.stderr
 
 
 @pytest.fixture
@@ -143,3 +126,16 @@ def test_evaluate(tmp_path, samples_dir):
     rc, body, stderr = run_cli("evaluate", tmp_path, "--rule", "original", "--quiet")
     assert rc == 0 and body["rule"] == "original" and body["pairs"] == 2
     assert "original [" not in stderr  # --quiet: no progress bar
+
+
+def test_module_entry_point():
+    """``python -m vision`` itself (the other tests call ``vision.cli.main`` in-process)."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "vision", "register", str(SAME_REF)],
+        cwd=REPO_DIR,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["message"] == "Good Picture"

@@ -13,6 +13,7 @@ import pytest
 
 from vision import verdict as v
 from vision.decision import MatchEvidence
+from vision.descriptor import global_embedding
 from vision.features import FeatureSettings, features_from_bytes, features_to_bytes
 from vision.fusion import (
     FUSED_FIELDS,
@@ -24,7 +25,6 @@ from vision.fusion import (
     fused_evidence,
     fused_score,
     geometry_alone_inliers,
-    global_embedding,
     recommend_fused,
     required_similarity,
 )
@@ -249,7 +249,7 @@ def test_recommend_fused_bad_input():
 
 
 def test_import_does_not_load_onnxruntime():
-    code = "import sys, vision.pipeline, vision.fusion, vision.lab.evaluate; print('onnxruntime' in sys.modules)"
+    code = "import sys, vision.pipeline, vision.fusion, vision.descriptor, vision.lab.evaluate; print('onnxruntime' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
@@ -290,7 +290,7 @@ def test_samples_hard_negatives_rejected(ref, query):
     assert result.rule == "fused" and not result.verdict.result, result.verdict.reason
 
 
-@pytest.mark.skipif(not (DATA_DIR / "pairs.csv").is_file(), reason="shared/data is absent")
+@pytest.mark.shared_data
 @pytest.mark.parametrize(
     "ref,query",
     [

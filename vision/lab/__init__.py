@@ -4,7 +4,8 @@ Modules, lowest first (each imports only those above it):
 
 - :mod:`~vision.lab.metrics`: rates, ROC and AUC on arrays (pure numpy).
 - :mod:`~vision.lab.data`: ``pairs.csv`` rows, labelled folders and uploaded zips.
-- :mod:`~vision.lab.pool`: the worker pool and progress reports.
+- :mod:`~vision.lab.pool`: where the work runs (threads, local processes, Dask) and progress reports.
+- :mod:`~vision.lab.cache`: features on disk by image content and settings.
 - :mod:`~vision.lab.scored`: :class:`ScoredSet`, every pair's evidence as arrays, decided by any rule.
 - :mod:`~vision.lab.run`: :class:`TuningRun`, the expensive step (features, matches, the original rule).
 - :mod:`~vision.lab.split`, :mod:`~vision.lab.report`, :mod:`~vision.lab.recommend`: hold-out, figures, thresholds.
