@@ -70,7 +70,7 @@ def fit_threshold(
     if not neg.any() or not pos.any():
         raise ValueError("need at least one same pair (label 1) and one different pair (label 0)")
     stressed = np.sort(learned_score(np.maximum(e[neg], min_inliers), s[neg], weight))[::-1]
-    allowed = int(math.floor(target_far * len(stressed) + 1e-9))
+    allowed = math.floor(target_far * len(stressed) + 1e-9)
     lo = stressed[allowed] if allowed < len(stressed) else float(stressed[-1]) - 1.0
     pos_scores = learned_score(e[pos & (e >= min_inliers)], s[pos & (e >= min_inliers)], weight)
     above = pos_scores[pos_scores > lo]

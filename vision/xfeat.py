@@ -26,7 +26,8 @@ import numpy as np
 MODEL_PATH = Path(__file__).resolve().parent / "models" / "xfeat_backbone.onnx"
 XFEAT_SIDE = 640
 """Default long side (px) the backbone sees."""
-MAX_KEYPOINTS = 1024
+MAX_KEYPOINTS = 512
+"""Keypoints kept per image: LighterGlue costs grow with the square of the count (measured: 512 suffice)."""
 DETECTION_THRESHOLD = 0.05
 DESCRIPTOR_DIM = 64
 

@@ -33,7 +33,7 @@ from vision.pipeline import prepare_photo, reference_features, verify_photo
 REPO = Path(__file__).resolve().parents[2]
 DATA_DIR = REPO.parent / "shared" / "data"
 SAMPLES = REPO / "samples"
-DEFAULT = Thresholds()
+DEFAULT = Thresholds(rule="fused")  # the learned rule is the default; these tests are about fused
 SMALL = FeatureSettings(working_side=640, max_keypoints=1000)
 
 
@@ -58,8 +58,8 @@ def evidence(n_inliers: int = 100, area_fraction: float = 0.5, H: bool = True, p
 # -- the decision on constructed scores -------------------------------------------
 
 
-def test_defaults_select_fused():
-    assert DEFAULT.rule == "fused" and "fused" in RULES
+def test_fused_stays_selectable():
+    assert Thresholds().rule == "learned" and "fused" in RULES
     assert (DEFAULT.fused_min_inliers, DEFAULT.fused_weight, DEFAULT.fused_threshold) == (8, 4.0, 4.8)
     # the robust rule's min_inliers (15) accepts on geometry alone, long before log(1 + n) >= 4.8 (n = 121)
     assert geometry_alone_inliers(DEFAULT) == DEFAULT.min_inliers == 15
@@ -174,7 +174,7 @@ def test_old_profile_without_fused_fields_loads():
         k: val for k, val in Thresholds(min_inliers=20).to_dict().items() if k != "rule" and not k.startswith("fused")
     }
     t = Thresholds.from_dict(old)
-    assert t.min_inliers == 20 and t.rule == "fused" and t.fused_threshold == DEFAULT.fused_threshold
+    assert t.min_inliers == 20 and t.rule == "learned" and t.fused_threshold == DEFAULT.fused_threshold
     with pytest.raises(ValueError, match="rule"):
         Thresholds.from_dict({"rule": 5})
 

@@ -27,7 +27,7 @@ from vision.references import load_reference, save_reference
 from vision.store import LocalReferenceStore
 
 REPO = Path(__file__).resolve().parents[2]
-FUSED = Thresholds()  # the fused rule is the default
+FUSED = Thresholds(rule="fused")  # (the learned rule is the default)
 ROBUST = replace(FUSED, rule="robust")
 
 

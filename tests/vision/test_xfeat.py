@@ -59,6 +59,7 @@ def test_lighterglue_matches_match_torch(ours, expected):
         for a, b in zip(
             map(tuple, np.rint(expected["keypoints0"][expected["matches"][:, 0]]).astype(int).tolist()),
             map(tuple, np.rint(expected["keypoints1"][expected["matches"][:, 1]]).astype(int).tolist()),
+            strict=False,
         )
     }
     got = {
@@ -66,6 +67,7 @@ def test_lighterglue_matches_match_torch(ours, expected):
         for a, b in zip(
             map(tuple, np.rint(ours[0].keypoints[m.idx0]).astype(int).tolist()),
             map(tuple, np.rint(ours[1].keypoints[m.idx1]).astype(int).tolist()),
+            strict=False,
         )
     }
     assert abs(len(got) - len(want)) <= 0.02 * len(want)
