@@ -84,7 +84,7 @@ def xfeat_evidence(g: dict | None, mode: str, stretch: float = 8.0, min_cov: flo
     raise ValueError(mode)
 
 
-def loso(rows, x, w, kmin, target=0.01):
+def loso(rows, x, w, kmin, target=0.01, robust_or=False):
     """Held-out accepts (bool per row) and per-fold thresholds."""
     akaze = np.array([r["akaze"] for r in rows], float)
     sim = np.array([r["similarity"] or 0.0 for r in rows], float)
@@ -102,6 +102,8 @@ def loso(rows, x, w, kmin, target=0.01):
         t = fit_threshold(e[train], sim[train], lab[train], w, kmin, target)
         ts.append(t)
         acc[test] = (e[test] >= kmin) & (score[test] >= t)
+    if robust_or:
+        acc |= np.array([bool(r["robust"]) for r in rows])
     return acc, ts
 
 
@@ -193,9 +195,29 @@ def main(argv=None):
     report("rot0 only", rows, *loso(rows, xb, 4.0, 8))
     report("max over rotations", rows, *loso(rows, xr, 4.0, 8))
     report("max(rot0, clahe)", rows, *loso(rows, xc, 4.0, 8))
-    acc_l, _ = loso(rows, xb, 4.0, 8)
-    acc_r, _ = loso(rows, xr, 4.0, 8)
-    per_kind(rows, {**base, "learned": acc_l, "learned+rot": acc_r})
+    print("--- chosen: plaus s16 cov.02, w=4, kmin=10; with 'or robust accepts' ---")
+    acc_l, _ = loso(rows, xb, 4.0, 10)
+    report("learned w4 k10", rows, acc_l, _)
+    acc_o, ts = loso(rows, xb, 4.0, 10, robust_or=True)
+    report("learned w4 k10 or robust", rows, acc_o, ts)
+    acc_r, _ = loso(rows, xr, 4.0, 10)
+    report("learned w4 k10 + rotations", rows, acc_r, _)
+    per_kind(rows, {**base, "learned": acc_l, "l|robust": acc_o, "l+rot": acc_r})
+    akaze = np.array([r["akaze"] for r in rows], float)
+    sim = np.array([r["similarity"] or 0.0 for r in rows], float)
+    e = np.maximum(akaze, xb)
+    t_all = fit_threshold(e, sim, lab, 4.0, 10)
+    acc_all = (e >= 10) & (learned_score(e, sim, 4.0) >= t_all)
+    report(f"fitted on all pairs: threshold {t_all:.3f}", rows, acc_all)
+    kinds = np.array([r["kind"] for r in rows])
+    neg_scores = np.sort(learned_score(np.maximum(e[lab == 0], 10), sim[lab == 0], 4.0))[::-1][:5]
+    print("top stressed negative scores", neg_scores.round(3))
+    pos_scores = np.sort(learned_score(e[(lab == 1) & (e >= 10)], sim[(lab == 1) & (e >= 10)], 4.0))[:5]
+    print("lowest positive scores (with >= 10 inliers)", pos_scores.round(3))
+    decided = np.where(xb > akaze, "xfeat", "akaze")
+    for k in ("xfeat", "akaze"):
+        print(f"accepted positives decided by {k}: {int(((decided == k) & acc_all & (lab == 1)).sum())}")
+    del kinds
     print("labels", int((lab == 1).sum()), int((lab == 0).sum()))
 
 

@@ -55,7 +55,9 @@ def cmd_verify(args: argparse.Namespace) -> dict[str, Any]:
     if rule == "original":
         return _verify_original(ref_bytes, query_bytes, thresholds)
     try:
-        ref = prepare_photo(ref_bytes, thresholds.feature_settings, embed=rule == "fused")
+        ref = prepare_photo(
+            ref_bytes, thresholds.feature_settings, embed=rule in ("fused", "learned"), learned=rule == "learned"
+        )
     except ImageInputError as exc:
         return {"status": 500, "message": "Missing Std Picture", "result": False, "reason": str(exc)}
     result = verify_photo(ref.features, query_bytes, thresholds, rule=rule)
@@ -101,13 +103,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("ref")
     p.add_argument("query")
     p.add_argument("--profile")
-    p.add_argument("--rule", choices=RULES, default=None, help="default: the profile's rule (fused by default)")
+    p.add_argument("--rule", choices=RULES, default=None, help="default: the profile's rule (learned by default)")
     p.set_defaults(handler=cmd_verify)
 
     p = sub.add_parser("evaluate", help="accuracy on a folder with pairs.csv")
     p.add_argument("data_dir")
     p.add_argument("--profile")
-    p.add_argument("--rule", choices=RULES, default=None, help="default: the profile's rule (fused by default)")
+    p.add_argument("--rule", choices=RULES, default=None, help="default: the profile's rule (learned by default)")
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(handler=cmd_evaluate)

@@ -24,7 +24,7 @@ from vision.features import Features, FeatureSettings
 from vision.imageio import decode_image
 from vision.metrics import accept_rates, roc_auc
 from vision.original import original_evidence
-from vision.pipeline import PairMatch, decide_pair, match_features, prepare_photo
+from vision.pipeline import PairMatch, decide_learned_pair, decide_pair, match_features, prepare_photo
 
 REQUIRED_COLUMNS = ("ref", "query", "label", "kind")
 T = TypeVar("T")
@@ -102,10 +102,13 @@ class FeatureCache:
     once too and kept in its features' ``embedding``.
     """
 
-    def __init__(self, data_dir: str | Path, settings: FeatureSettings, embed: bool = False) -> None:
+    def __init__(
+        self, data_dir: str | Path, settings: FeatureSettings, embed: bool = False, learned: bool = False
+    ) -> None:
         self.data_dir = Path(data_dir)
         self.settings = settings
-        self.embed = embed
+        self.embed = embed or learned
+        self.learned = learned
         self._features: dict[str, Features | str] = {}
         self.prepare_ms: dict[str, float] = {}
 
@@ -122,7 +125,7 @@ class FeatureCache:
     def _compute_one(self, rel: str) -> Features | str:
         try:
             data = (self.data_dir / rel).read_bytes()
-            photo = prepare_photo(data, self.settings, embed=self.embed)
+            photo = prepare_photo(data, self.settings, embed=self.embed, learned=self.learned)
             self.prepare_ms[rel] = sum(photo.timings.values())
             return photo.features
         except (OSError, ImageInputError) as exc:
@@ -172,10 +175,21 @@ def decide_all(
             outcomes.append(PairOutcome(pair, error=match))
             continue
         start = time.perf_counter()
-        evidence, verdict, _ = decide_pair(match, thresholds, rule)
+        if rule == "learned":
+            evidence, outcome, _ = decide_learned_pair(match, None, thresholds)
+            verdict = outcome.verdict
+        else:
+            evidence, verdict, _ = decide_pair(match, thresholds, rule)
         latency = match.match_ms + (time.perf_counter() - start) * 1000
         details = evidence.summary()
         score = evidence.score
+        if verdict.extra.get("rule") == "learned":
+            keys = ("similarity", "akaze_inliers", "xfeat_inliers", "learned_score", "decided_by")
+            details.update({k: verdict.extra[k] for k in keys})
+            strong = (
+                max(verdict.extra["akaze_inliers"], verdict.extra["xfeat_inliers"]) >= thresholds.learned_min_inliers
+            )
+            score = float(verdict.extra["learned_score"]) if strong else 0.0
         if verdict.extra.get("rule") == "fused":
             details.update({k: verdict.extra[k] for k in ("similarity", "fused_score", "decided_by")})
             geometric = verdict.extra["decided_by"] in ("geometry", "similarity", "fused_score")
@@ -261,7 +275,7 @@ def evaluate_folder(
     if rule == "original":
         outcomes = original_all(data_dir, pairs, thresholds, workers, show_progress)
     else:
-        cache = FeatureCache(data_dir, thresholds.feature_settings, embed=rule == "fused")
+        cache = FeatureCache(data_dir, thresholds.feature_settings, embed=rule == "fused", learned=rule == "learned")
         outcomes = decide_all(pairs, match_all(cache, pairs, workers, show_progress), thresholds, rule)
         for o in outcomes:  # a verification also decodes the query and extracts its features (+ embedding)
             o.latency_ms += cache.prepare_ms.get(o.pair.query, 0.0)

@@ -83,7 +83,9 @@ def decide_learned(
     sim = 0.0 if similarity is None else float(similarity)
     score = float(learned_score(evidence, sim, thresholds.learned_weight))
     decided_by = "xfeat" if xf > akaze else "akaze"
-    accepted = evidence >= thresholds.learned_min_inliers and score >= thresholds.learned_threshold
+    # AKAZE alone (the robust rule) keeps its say: the learned rule never accepts less
+    robust = akaze >= thresholds.min_inliers
+    accepted = robust or (evidence >= thresholds.learned_min_inliers and score >= thresholds.learned_threshold)
     extra = {
         "rule": "learned",
         "decided_by": decided_by,
@@ -91,13 +93,17 @@ def decide_learned(
         "xfeat_inliers": int(xf),
         "similarity": None if similarity is None else round(sim, 4),
         "learned_score": round(score, 4),
+        "learned_min_inliers": thresholds.learned_min_inliers,
         "learned_threshold": thresholds.learned_threshold,
     }
     if xfeat_geometry is not None:
         extra.update(xfeat_geometry.summary())
     name = "XFeat" if decided_by == "xfeat" else "AKAZE"
     formula = f"log(1 + {evidence}) + {thresholds.learned_weight:g} x similarity {sim:.2f} = {score:.2f}"
-    if evidence < thresholds.learned_min_inliers:
+    if robust:
+        decided_by = "akaze"
+        reason = f"AKAZE: {akaze} inliers >= {thresholds.min_inliers} (geometry alone, as the robust rule)"
+    elif evidence < thresholds.learned_min_inliers:
         reason = f"{evidence} {name} inliers < {thresholds.learned_min_inliers} required"
     elif accepted:
         reason = f"{name}: {formula} >= {thresholds.learned_threshold:g}"
@@ -106,16 +112,30 @@ def decide_learned(
     return v.Verdict(200, v.COMPLETE if accepted else v.WRONG_PICTURE, bool(accepted), reason, extra)
 
 
-def xfeat_try(ref: xfeat.XFeatFeatures, query_image: np.ndarray, rotation: int, thresholds: Thresholds) -> XFeatMatch:
-    """XFeat on the query turned by ``rotation``, LighterGlue against ``ref``, checked geometry."""
-    turned = rotate_image(query_image, rotation)
-    q = xfeat.extract(turned)
+def xfeat_try(
+    ref: xfeat.XFeatFeatures,
+    query_image: np.ndarray | None,
+    rotation: int,
+    thresholds: Thresholds,
+    query: xfeat.XFeatFeatures | None = None,
+) -> XFeatMatch:
+    """One XFeat try: LighterGlue against ``ref``, checked geometry.
+
+    The query's features are ``query`` (precomputed, unturned) for rotation 0
+    when given, else extracted from ``query_image`` turned by ``rotation``.
+    """
+    if query is None or rotation:
+        if query_image is None:
+            raise ValueError("an XFeat try needs the query image or (unturned) its features")
+        q = xfeat.extract(rotate_image(query_image, rotation))
+        size = (query_image.shape[1], query_image.shape[0])
+    else:
+        q, size = query, query.image_size
     m = lighterglue.match(ref, q)
     src, dst = ref.keypoints[m.idx0], q.keypoints[m.idx1]
     geometry = learned_geometry(
         src, dst, ref.image_size, q.image_size, max_anisotropy=thresholds.learned_max_stretch, rotation=rotation
     )
-    size = (query_image.shape[1], query_image.shape[0])
     return XFeatMatch(geometry, src, unrotate_points(dst, rotation, size).astype(np.float32), len(q))
 
 
@@ -123,10 +143,16 @@ def verify_learned(
     akaze_evidence: MatchEvidence,
     similarity: float | None,
     ref_xfeat: xfeat.XFeatFeatures | None,
-    query_image: np.ndarray,
+    query_image: np.ndarray | None,
     thresholds: Thresholds,
+    query_xfeat: xfeat.XFeatFeatures | None = None,
 ) -> LearnedOutcome:
-    """Steps 1-3 above for one pair; ``query_image`` is the query's working image (BGR or gray uint8)."""
+    """Steps 1-3 above for one pair.
+
+    ``query_image`` is the query's working image (BGR or gray uint8);
+    ``query_xfeat`` its XFeat features when already computed (an evaluation
+    caches them; without the image no turned try is made).
+    """
     akaze = akaze_inliers(akaze_evidence, thresholds)
     verdict = decide_learned(akaze, None, similarity, thresholds)
     if verdict.result or ref_xfeat is None:
@@ -135,10 +161,10 @@ def verify_learned(
         return LearnedOutcome(verdict, akaze, None, similarity, {})
     timings: dict[str, float] = {}
     start = time.perf_counter()
-    best = xfeat_try(ref_xfeat, query_image, 0, thresholds)
+    best = xfeat_try(ref_xfeat, query_image, 0, thresholds, query_xfeat)
     timings["xfeat"] = _ms(start)
     inconclusive = xfeat_inliers(best.geometry, thresholds) < thresholds.learned_min_inliers
-    if inconclusive and thresholds.learned_rotations:
+    if inconclusive and thresholds.learned_rotations and query_image is not None:
         start = time.perf_counter()
         for rotation in (90, 180, 270):
             other = xfeat_try(ref_xfeat, query_image, rotation, thresholds)

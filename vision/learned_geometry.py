@@ -68,7 +68,7 @@ class LearnedGeometry:
     def summary(self) -> dict:
         return {
             "xfeat_matches": self.n_matches,
-            "xfeat_inliers": self.n_inliers,
+            "xfeat_raw_inliers": self.n_inliers,
             "xfeat_f_inliers": self.f_inliers,
             "xfeat_coverage": round(self.coverage, 4),
             "xfeat_problems": list(self.problems),

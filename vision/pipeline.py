@@ -295,13 +295,17 @@ def verify_photo(
 
 
 def decide_learned_pair(
-    pair: PairMatch, query_image: np.ndarray, thresholds: Thresholds
+    pair: PairMatch, query_image: np.ndarray | None, thresholds: Thresholds
 ) -> tuple[MatchEvidence, LearnedOutcome, dict[str, float]]:
-    """The learned rule on cached AKAZE matches: AKAZE evidence, then XFeat only if needed (see vision.learned)."""
+    """The learned rule on cached AKAZE matches: AKAZE evidence, then XFeat only if needed (see vision.learned).
+
+    The query's XFeat features come from ``pair.query.xfeat`` when computed, else from ``query_image``.
+    """
     start = time.perf_counter()
     evidence = evaluate_match(pair, thresholds)
     timings = {"ransac": _ms(start)}
-    outcome = verify_learned(evidence, pair_similarity(pair), pair.ref.xfeat, query_image, thresholds)
+    similarity = pair_similarity(pair)
+    outcome = verify_learned(evidence, similarity, pair.ref.xfeat, query_image, thresholds, pair.query.xfeat)
     return evidence, outcome, {**timings, **outcome.timings}
 
 
@@ -381,7 +385,11 @@ def reference_features(
     load = image if callable(image) else (lambda: image)
     embed = embed or learned
     features = _usable_features(blob, settings)
-    if features is not None and (not embed or features.embedding is not None) and (not learned or features.xfeat is not None):
+    if (
+        features is not None
+        and (not embed or features.embedding is not None)
+        and (not learned or features.xfeat is not None)
+    ):
         return features, False
     if features is not None:
         working, _ = decode_working(load(), settings)

@@ -319,7 +319,8 @@ def _load_reference(store: ReferenceStore, record: ReferenceRecord, thresholds: 
             store.load_features(key),
             lambda: store.load_image(key),
             thresholds.feature_settings,
-            embed=thresholds.rule == "fused",
+            embed=thresholds.rule in ("fused", "learned"),
+            learned=thresholds.rule == "learned",
         )
     except ReferenceNotFoundError:
         return v.Verdict(400, v.NO_STD_IMG, False, f"the reference {key} was deleted meanwhile")
