@@ -44,7 +44,11 @@ if photo is not None:
     with left:
         if prepared is not None:
             st.image(draw_keypoints(prepared.image, prepared.features), caption="Keypoints at working resolution")
-    if verdict.result and st.button(f"Store as reference for '{user_id}'", type="primary", key="store_reference"):
+    if (
+        verdict.result
+        and prepared is not None
+        and st.button(f"Store as reference for '{user_id}'", type="primary", key="store_reference")
+    ):
         try:
             record = save_reference(store, user_id, photo.data, prepared)
             st.success(f"Stored as {record.key}")

@@ -80,6 +80,7 @@ try:
         loaded, ref_image = stored_reference(ref_key, settings, fused)
         ref_features, ref_bytes = loaded.features, loaded.image
     else:
+        assert ref_bytes is not None  # checked above: a reference key or its bytes
         ref_photo = prepared(ref_bytes, settings)
         ref_features, ref_image = ref_photo.features, ref_photo.image
 except (StoreError, ImageInputError) as exc:
@@ -101,7 +102,7 @@ pair = matches(ref_features, query.features)
 if fused:  # global descriptors: cached per photo, the kNN matches are reused
     pair = replace(pair, ref=embedded(ref_features, ref_image), query=embedded(query.features, query.image))
 evidence, verdict, decide_ms = decide_pair(pair, thresholds, "fused" if fused else "robust")
-if rule == "original":
+if rule == "original" and ref_bytes is not None:
     verdict = decide_original(original(ref_bytes, photo.data), thresholds)
 
 show_raw = st.toggle("Show raw kNN matches instead of inliers/rejected", key="verify_raw")

@@ -28,7 +28,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from vision import lighterglue, xfeat  # noqa: E402
-from vision.decision import Thresholds  # noqa: E402
+from vision.profile import Profile  # noqa: E402
 from vision.evaluate import FeatureCache, decide_all, match_all, original_all, read_pairs  # noqa: E402
 from vision.learned_geometry import ROTATIONS, rotate_image  # noqa: E402
 from vision.pipeline import decode_working  # noqa: E402
@@ -80,7 +80,7 @@ def _top(f: xfeat.XFeatFeatures, k: int = MATCH_KEYPOINTS) -> xfeat.XFeatFeature
 def collect(data_dir: Path, cache: Path) -> None:
     cache.mkdir(parents=True, exist_ok=True)
     pairs = read_pairs(data_dir)
-    t = Thresholds()
+    t = Profile()
     table_path = cache / "akaze.pkl"
     if not table_path.exists():
         start = time.time()

@@ -2,20 +2,20 @@
 
 Widget values live in ``st.session_state`` under ``th_<field>`` so they keep
 their values across pages; :func:`current_thresholds` rebuilds a
-:class:`vision.decision.Thresholds` from them on every run.
+:class:`vision.profile.Profile` from them on every run.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
 import streamlit as st
 
-from vision.decision import Thresholds, dumps_profile, load_profile, loads_profile, save_profile
 from vision.geometry import RANSAC_METHODS
+from vision.profile import Profile, dumps_profile, load_profile, loads_profile, save_profile
+from vision.settings import load_settings, text
 
 PREFIX = "th_"
 DEFAULT_PROFILE_PATH = "profile.json"
@@ -111,20 +111,18 @@ FEATURE_CONTROLS = (
 )
 
 
-def current_thresholds() -> Thresholds:
+def current_thresholds() -> Profile:
     """The thresholds the sidebar shows now (defaults where a widget has not run yet)."""
-    values = {
-        f.name: st.session_state[PREFIX + f.name] for f in fields(Thresholds) if PREFIX + f.name in st.session_state
-    }
-    return Thresholds.from_dict(values)
+    values = {f.name: st.session_state[PREFIX + f.name] for f in fields(Profile) if PREFIX + f.name in st.session_state}
+    return Profile.from_dict(values)
 
 
 def profile_path() -> Path:
-    """Where 'Save for API/CLI' writes: ``$VISION_PROFILE`` or ./profile.json."""
-    return Path(os.environ.get("VISION_PROFILE", DEFAULT_PROFILE_PATH))
+    """Where 'Save for API/CLI' writes: ``VISION_PROFILE`` (environment or secrets, secrets win) or ./profile.json."""
+    return Path(text(load_settings(), "VISION_PROFILE") or DEFAULT_PROFILE_PATH)
 
 
-def apply_thresholds(thresholds: Thresholds) -> None:
+def apply_thresholds(thresholds: Profile) -> None:
     """Put ``thresholds`` into the widgets' state (call from a callback or before the widgets)."""
     for name, value in thresholds.to_dict().items():
         st.session_state[PREFIX + name] = value
@@ -134,9 +132,9 @@ def _initialise() -> None:
     if st.session_state.get(PREFIX + "initialised"):
         return
     try:
-        start = load_profile(profile_path()) if profile_path().is_file() else Thresholds()
+        start = load_profile(profile_path()) if profile_path().is_file() else Profile()
     except ValueError:
-        start = Thresholds()
+        start = Profile()
     apply_thresholds(start)
     st.session_state[PREFIX + "initialised"] = True
 
@@ -182,7 +180,7 @@ def _keep_values_across_pages() -> None:
         st.session_state[key] = st.session_state[key]
 
 
-def render_sidebar() -> Thresholds:
+def render_sidebar() -> Profile:
     """Draw the thresholds sidebar and return the current thresholds.
 
     Every page calls this first: the sidebar belongs to the page run so that
@@ -191,7 +189,7 @@ def render_sidebar() -> Thresholds:
     _initialise()
     _keep_values_across_pages()
     with st.sidebar:
-        st.header("Thresholds")
+        st.header("Profile")
         for control in DECISION_CONTROLS:
             _widget(control)
         with st.expander("Fused rule (inliers + global similarity)", expanded=False):
@@ -201,7 +199,7 @@ def render_sidebar() -> Thresholds:
         with st.expander("Feature settings (recompute features)"):
             for control in FEATURE_CONTROLS:
                 _widget(control)
-        st.button("Reset to defaults", on_click=apply_thresholds, args=(Thresholds(),), key="reset_thresholds")
+        st.button("Reset to defaults", on_click=apply_thresholds, args=(Profile(),), key="reset_thresholds")
         _profile_box()
     return current_thresholds()
 

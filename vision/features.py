@@ -89,7 +89,7 @@ class Features:
         """The keypoints as ``cv2.KeyPoint`` objects, for OpenCV's drawing."""
         return [
             cv2.KeyPoint(float(x), float(y), float(s), float(a), float(r), int(o))
-            for (x, y), (s, a, r, o) in zip(self.points, self.attributes)
+            for (x, y), (s, a, r, o) in zip(self.points, self.attributes, strict=True)
         ]
 
 
@@ -151,7 +151,7 @@ def extract_features(working: np.ndarray, settings: FeatureSettings = FeatureSet
     size = (int(gray.shape[1]), int(gray.shape[0]))
     # max_points keeps the strongest keypoints *before* descriptors are
     # computed, which saves a third of the time on textured photos.
-    detector = cv2.AKAZE_create(threshold=settings.akaze_threshold, max_points=settings.max_keypoints)
+    detector = cv2.AKAZE.create(threshold=settings.akaze_threshold, max_points=settings.max_keypoints)
     keypoints, descriptors = detector.detectAndCompute(gray, None)
     if not keypoints or descriptors is None:
         return empty_features(size, settings)
@@ -185,7 +185,7 @@ def features_to_bytes(features: Features) -> bytes:
         arrays["xfeat_descriptors"] = x.descriptors.astype(np.float16)
         arrays["xfeat_size"] = np.array(x.image_size, np.int64)
     buf = io.BytesIO()
-    np.savez_compressed(buf, **arrays)
+    np.savez_compressed(buf, allow_pickle=False, **arrays)
     return buf.getvalue()
 
 

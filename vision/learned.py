@@ -23,7 +23,8 @@ import numpy as np
 
 from vision import lighterglue, xfeat
 from vision import verdict as v
-from vision.decision import MatchEvidence, Thresholds
+from vision.decision import MatchEvidence
+from vision.profile import Profile
 from vision.learned_geometry import LearnedGeometry, learned_geometry, rotate_image, unrotate_points
 from vision.learned_rule import learned_score
 
@@ -62,12 +63,12 @@ def _ms(start: float) -> float:
     return round((time.perf_counter() - start) * 1000.0, 2)
 
 
-def akaze_inliers(evidence: MatchEvidence, thresholds: Thresholds) -> int:
+def akaze_inliers(evidence: MatchEvidence, thresholds: Profile) -> int:
     """AKAZE's plausible-homography inliers whose outline is visible enough, else 0."""
     return int(evidence.score) if evidence.area_fraction >= thresholds.min_area_fraction else 0
 
 
-def xfeat_inliers(geometry: LearnedGeometry | None, thresholds: Thresholds) -> int:
+def xfeat_inliers(geometry: LearnedGeometry | None, thresholds: Profile) -> int:
     """XFeat's checked inliers: plausible homography whose inliers cover enough of both images, else 0."""
     if geometry is None or geometry.H is None or geometry.problems:
         return 0
@@ -75,7 +76,7 @@ def xfeat_inliers(geometry: LearnedGeometry | None, thresholds: Thresholds) -> i
 
 
 def decide_learned(
-    akaze: int, xfeat_geometry: LearnedGeometry | None, similarity: float | None, thresholds: Thresholds
+    akaze: int, xfeat_geometry: LearnedGeometry | None, similarity: float | None, thresholds: Profile
 ) -> v.Verdict:
     """The rule on both matchers' evidence; a missing similarity counts as 0 (geometry must carry it)."""
     xf = xfeat_inliers(xfeat_geometry, thresholds)
@@ -116,7 +117,7 @@ def xfeat_try(
     ref: xfeat.XFeatFeatures,
     query_image: np.ndarray | None,
     rotation: int,
-    thresholds: Thresholds,
+    thresholds: Profile,
     query: xfeat.XFeatFeatures | None = None,
 ) -> XFeatMatch:
     """One XFeat try: LighterGlue against ``ref``, checked geometry.
@@ -144,7 +145,7 @@ def verify_learned(
     similarity: float | None,
     ref_xfeat: xfeat.XFeatFeatures | None,
     query_image: np.ndarray | None,
-    thresholds: Thresholds,
+    thresholds: Profile,
     query_xfeat: xfeat.XFeatFeatures | None = None,
 ) -> LearnedOutcome:
     """Steps 1-3 above for one pair.

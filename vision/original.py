@@ -29,23 +29,23 @@ def original_evidence(ref_image: np.ndarray, query_image: np.ndarray) -> Origina
         ``(H, W)`` gray or ``(H, W, 3)`` BGR uint8, as decoded (no resizing:
         the note works at whatever resolution the phone sent).
     """
-    akaze = cv2.AKAZE_create()
+    akaze = cv2.AKAZE.create()
     kp1, desc1 = akaze.detectAndCompute(to_gray(ref_image), None)
     kp2, desc2 = akaze.detectAndCompute(to_gray(query_image), None)
     n1, n2 = len(kp1), len(kp2)
     if desc1 is None or desc2 is None:
         return OriginalEvidence(n1, n2, 0, None, "no descriptors on one side (the note crashes here)")
-    matches = cv2.BFMatcher_create().match(desc1, desc2)  # default NORM_L2, as in the note
+    matches = cv2.BFMatcher.create().match(desc1, desc2)  # default NORM_L2, as in the note
     good = sorted(matches, key=lambda m: m.distance)[:N_BEST_MATCHES]
     if len(good) < 4:
         return OriginalEvidence(n1, n2, len(good), None, f"{len(good)} matches (the note crashes here)")
-    pts1 = np.float32([kp1[m.queryIdx].pt for m in good]).reshape(-1, 1, 2)
-    pts2 = np.float32([kp2[m.trainIdx].pt for m in good]).reshape(-1, 1, 2)
+    pts1 = np.array([kp1[m.queryIdx].pt for m in good], np.float32).reshape(-1, 1, 2)
+    pts2 = np.array([kp2[m.trainIdx].pt for m in good], np.float32).reshape(-1, 1, 2)
     H, _ = cv2.findHomography(pts1, pts2, cv2.RANSAC)
     if H is None:
         return OriginalEvidence(n1, n2, len(good), None, "findHomography returned None (the note crashes here)")
     h, w = ref_image.shape[:2]
-    corners = np.float32([[0, 0], [0, h - 1], [w - 1, h - 1], [w - 1, 0]]).reshape(-1, 1, 2)
+    corners = np.array([[0, 0], [0, h - 1], [w - 1, h - 1], [w - 1, 0]], np.float32).reshape(-1, 1, 2)
     projected = cv2.perspectiveTransform(corners, H).reshape(4, 2)
     # The note's shoelace_area takes the absolute value, so mirrored outlines pass.
     area = abs(shoelace_area(projected.astype(np.float64)))
