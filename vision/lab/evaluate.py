@@ -37,6 +37,8 @@ def evaluate_folder(
     ``ValueError`` (a :class:`vision.lab.data.LabelledSetError`) when the folder is not a labelled set.
     """
     rule = rule or thresholds.rule
+    if rule == "learned":
+        return _evaluate_learned(data_dir, thresholds, workers, show_progress)
     if rule not in LAB_RULES:
         raise ValueError(f"rule must be one of {', '.join(LAB_RULES)}, got {rule!r}")
     labelled = open_folder(data_dir)
@@ -53,6 +55,24 @@ def evaluate_folder(
         scored = run.scored(thresholds)
         latency = run.latency_ms
     return summarise(scored, rule, latency)
+
+
+def _evaluate_learned(data_dir: str | Path, profile: Profile, workers: int, show_progress: bool) -> dict[str, Any]:
+    """The learned rule's report (:mod:`vision.lab.learned`), with its held-out threshold recommendation."""
+    from vision.lab.learned import recommend_learned, score_learned, summarise_learned
+
+    labelled = open_folder(data_dir)
+    on_progress = stderr_progress if show_progress else None
+    run = TuningRun.build(labelled, profile.feature_settings, workers, on_progress, original=False, learned=True)
+    scores = score_learned(run, profile)
+    lat = np.asarray(run.latency_ms, float) if run.latency_ms is not None else np.empty(0)
+    lat = lat[np.isfinite(lat)]
+    return {
+        **summarise_learned(scores, profile),
+        "recommendation": recommend_learned(scores, profile),
+        "thresholds": profile.to_dict(),
+        "median_latency_ms": round(float(np.median(lat)), 2) if lat.size else None,
+    }
 
 
 def summarise(scored: ScoredSet, rule: str, latency_ms: np.ndarray | None = None) -> dict[str, Any]:

@@ -47,10 +47,13 @@ class FeatureCache:
     once too and kept in its features' ``embedding``.
     """
 
-    def __init__(self, data_dir: str | Path, settings: FeatureSettings, embed: bool = False) -> None:
+    def __init__(
+        self, data_dir: str | Path, settings: FeatureSettings, embed: bool = False, learned: bool = False
+    ) -> None:
         self.data_dir = Path(data_dir)
         self.settings = settings
-        self.embed = embed
+        self.embed = embed or learned
+        self.learned = learned  # XFeat features too (the learned rule)
         self._features: dict[str, Features | str] = {}
         self.prepare_ms: dict[str, float] = {}
 
@@ -70,7 +73,7 @@ class FeatureCache:
     def _compute_one(self, rel: str) -> Features | str:
         try:
             data = (self.data_dir / rel).read_bytes()
-            photo = prepare_photo(data, self.settings, embed=self.embed)
+            photo = prepare_photo(data, self.settings, embed=self.embed, learned=self.learned)
             self.prepare_ms[rel] = sum(photo.timings.values())
             return photo.features
         except (OSError, ImageInputError) as exc:
@@ -164,6 +167,7 @@ class TuningRun:
         on_progress: ProgressFn | None = None,
         original: OriginalScores | bool = True,
         embed: bool = True,
+        learned: bool = False,
     ) -> TuningRun:
         """Compute features and global descriptors (once per image) and kNN matches (once per pair), in threads.
 
@@ -175,9 +179,11 @@ class TuningRun:
         embed : bool
             Compute each image's global descriptor too (the fused rule's
             similarity); without it every figure follows the robust rule.
+        learned : bool
+            Compute each image's XFeat features too (:mod:`vision.lab.learned` scores the learned rule).
         """
         n_stages = 3 if original is True else 2
-        cache = FeatureCache(labelled.root, settings, embed=embed)
+        cache = FeatureCache(labelled.root, settings, embed=embed or learned, learned=learned)
         images = sorted({p.ref for p in labelled.pairs} | {p.query for p in labelled.pairs})
         start = time.perf_counter()
         cache.compute(images, workers, on_progress, (1, n_stages))
@@ -192,7 +198,7 @@ class TuningRun:
 
         matches = parallel(one, labelled.pairs, workers, ("matches", 2, n_stages), on_progress)
         timings["matches"] = time.perf_counter() - start
-        similarity = pair_similarities(matches) if embed else None
+        similarity = pair_similarities(matches) if embed or learned else None
         if original is True:
             original = score_original(labelled, workers, on_progress, (3, 3))
         if isinstance(original, OriginalScores):
