@@ -23,10 +23,10 @@ import numpy as np
 
 from vision import lighterglue, xfeat
 from vision import verdict as v
-from vision.decision import MatchEvidence
-from vision.profile import Profile
+from vision.decision import MatchEvidence, decide_verification
 from vision.learned_geometry import LearnedGeometry, learned_geometry, rotate_image, unrotate_points
 from vision.learned_rule import learned_score
+from vision.profile import Profile
 
 
 @dataclass(frozen=True)
@@ -76,9 +76,17 @@ def xfeat_inliers(geometry: LearnedGeometry | None, thresholds: Profile) -> int:
 
 
 def decide_learned(
-    akaze: int, xfeat_geometry: LearnedGeometry | None, similarity: float | None, thresholds: Profile
+    akaze: int,
+    xfeat_geometry: LearnedGeometry | None,
+    similarity: float | None,
+    thresholds: Profile,
+    akaze_failure: str = "",
 ) -> v.Verdict:
-    """The rule on both matchers' evidence; a missing similarity counts as 0 (geometry must carry it)."""
+    """The rule on both matchers' evidence; a missing similarity counts as 0 (geometry must carry it).
+
+    ``akaze_failure`` (why the robust rule rejects, if it does) leads the
+    reason when neither matcher has enough inliers.
+    """
     xf = xfeat_inliers(xfeat_geometry, thresholds)
     evidence = max(akaze, xf)
     sim = 0.0 if similarity is None else float(similarity)
@@ -106,6 +114,9 @@ def decide_learned(
         reason = f"AKAZE: {akaze} inliers >= {thresholds.min_inliers} (geometry alone, as the robust rule)"
     elif evidence < thresholds.learned_min_inliers:
         reason = f"{evidence} {name} inliers < {thresholds.learned_min_inliers} required"
+        if akaze_failure:
+            xfeat_part = "not run" if xfeat_geometry is None else f"{xf} checked inliers"
+            reason = f"{akaze_failure}; XFeat: {xfeat_part} (learned rule: {reason})"
     elif accepted:
         reason = f"{name}: {formula} >= {thresholds.learned_threshold:g}"
     else:
@@ -155,10 +166,15 @@ def verify_learned(
     caches them; without the image no turned try is made).
     """
     akaze = akaze_inliers(akaze_evidence, thresholds)
-    verdict = decide_learned(akaze, None, similarity, thresholds)
-    if verdict.result or ref_xfeat is None:
-        if ref_xfeat is None:
-            verdict.extra["xfeat_unavailable"] = "the reference has no XFeat features"
+    robust = decide_verification(akaze_evidence, thresholds)
+    failure = "" if robust.result else robust.reason
+    verdict = decide_learned(akaze, None, similarity, thresholds, failure)
+    missing = "the reference has no XFeat features" if ref_xfeat is None else ""
+    if not missing and query_image is None and query_xfeat is None:
+        missing = "the query's XFeat features were not computed"
+    if verdict.result or missing:
+        if missing:
+            verdict.extra["xfeat_unavailable"] = missing
         return LearnedOutcome(verdict, akaze, None, similarity, {})
     timings: dict[str, float] = {}
     start = time.perf_counter()

@@ -239,8 +239,11 @@ def decide_pair(
     ``extra["rule"]`` names the rule that decided.
     """
     rule = rule or thresholds.rule
+    if rule == "learned":  # XFeat from the features when computed (else AKAZE's evidence alone)
+        evidence, outcome, timings = decide_learned_pair(pair, None, thresholds)
+        return evidence, outcome.verdict, timings
     if rule not in ("robust", "fused"):
-        raise ValueError(f"decide_pair decides robust or fused, got {rule!r}")
+        raise ValueError(f"decide_pair decides robust, fused or learned, got {rule!r}")
     start = time.perf_counter()
     evidence = evaluate_match(pair, thresholds)
     ransac_ms = _ms(start)

@@ -136,7 +136,7 @@ def test_decide_pair_moves_with_thresholds(same_result):
     assert set(timings) == {"ransac", "decision"}
     n = evidence.n_inliers
     strict = replace(DEFAULT, min_inliers=n + 1)
-    evidence2, verdict2, _ = decide_pair(pair, strict)
+    evidence2, verdict2, _ = decide_pair(pair, strict, "robust")  # the learned rule still accepts: many inliers
     assert verdict2.body() == {"status": 200, "message": v.WRONG_PICTURE, "result": False}
     assert verdict2.reason.startswith(f"{evidence2.n_inliers} inliers < {n + 1} required")
     # the same cached matches were reused, unchanged
