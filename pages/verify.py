@@ -8,18 +8,18 @@ import streamlit as st
 
 from ui.photo import SAMPLES_DIR, list_samples, photo_input
 from ui.render import show_timings, show_verdict
-from ui.resources import embedded, matches, original, prepared, reference_store, stored_reference
+from ui.resources import embedded, matches, original, prepared, reference_store, stored_reference, with_xfeat
 from ui.sidebar import render_sidebar
 from vision import verdict as v
 from vision.decision import decide_original
-from vision.draw import draw_matches
+from vision.draw import draw_matches, draw_point_matches
 from vision.errors import ImageInputError
 from vision.fusion import geometry_alone_inliers
-from vision.pipeline import decide_pair, unreadable_photo
+from vision.pipeline import decide_learned_pair, decide_pair, unreadable_photo
 from vision.store import StoreError
 
 REFERENCE_MODES = ("A user's latest reference", "Any stored reference", "A bundled sample")
-RULE_CHOICES = ("robust", "fused", "original")
+RULE_CHOICES = ("learned", "robust", "fused", "original")
 DECIDED_BY = {
     "geometry": "geometry (the inliers alone)",
     "similarity": "similarity (lifted over by the global similarity)",
@@ -41,11 +41,12 @@ rule = st.radio(
     horizontal=True,
     key="verify_rule",
     index=RULE_CHOICES.index(thresholds.rule),
-    help="robust: homography inliers; fused: inliers and the photos' global similarity "
-    "(the profile's default rule); original: the design note's rule "
+    help="learned (the default): AKAZE or XFeat + LighterGlue inliers, whichever is stronger, with the "
+    "global similarity; robust: homography inliers; fused: inliers and the photos' global similarity; original: the design note's rule "
     "(80 best L2 matches, area > 30 px², full resolution).",
 )
-fused = rule == "fused"
+fused = rule in ("fused", "learned")  # both use the global descriptors
+learned = rule == "learned"
 
 # --- choose the reference -------------------------------------------------
 mode = st.radio("Reference", REFERENCE_MODES, horizontal=True, key="verify_mode")
@@ -101,22 +102,55 @@ except ImageInputError as exc:
 pair = matches(ref_features, query.features)
 if fused:  # global descriptors: cached per photo, the kNN matches are reused
     pair = replace(pair, ref=embedded(ref_features, ref_image), query=embedded(query.features, query.image))
-evidence, verdict, decide_ms = decide_pair(pair, thresholds, "fused" if fused else "robust")
+outcome = None
+if learned:  # XFeat only runs when AKAZE is not conclusive (the reference's XFeat features are cached)
+    pair = replace(pair, ref=with_xfeat(pair.ref, ref_image))
+    evidence, outcome, decide_ms = decide_learned_pair(pair, query.image, thresholds)
+    verdict = outcome.verdict
+else:
+    evidence, verdict, decide_ms = decide_pair(pair, thresholds, "fused" if fused else "robust")
 if rule == "original" and ref_bytes is not None:
     verdict = decide_original(original(ref_bytes, photo.data), thresholds)
 
 show_raw = st.toggle("Show raw kNN matches instead of inliers/rejected", key="verify_raw")
+xfeat_view = outcome is not None and outcome.xfeat is not None
+if xfeat_view:
+    xfeat_view = st.radio("Matches drawn", ("XFeat + LighterGlue", "AKAZE"), horizontal=True) != "AKAZE"
 view, stats = st.columns([3, 1])
 with view:
-    st.image(
-        draw_matches(ref_image, ref_features, query.image, query.features, pair.candidates, evidence, show_raw),
-        caption="Reference (left) and new photo (right): inliers green, rejected red, outline yellow",
-    )
+    if xfeat_view:
+        xm = outcome.xfeat
+        st.image(
+            draw_point_matches(ref_image, query.image, xm.src, xm.dst, xm.geometry.inliers),
+            caption="XFeat + LighterGlue matches: homography inliers green, the others red",
+        )
+    else:
+        st.image(
+            draw_matches(ref_image, ref_features, query.image, query.features, pair.candidates, evidence, show_raw),
+            caption="Reference (left) and new photo (right): AKAZE inliers green, rejected red, outline yellow",
+        )
 with stats:
     show_verdict(verdict)
     st.metric("Keypoints (reference / new)", f"{evidence.n_ref_keypoints} / {evidence.n_query_keypoints}")
     st.metric("Tentative matches", evidence.n_tentative)
-    if fused and "similarity" in verdict.extra:
+    if learned:
+        extra = verdict.extra
+        akaze_col, xfeat_col = st.columns(2)
+        akaze_col.metric("AKAZE inliers (checked)", extra["akaze_inliers"])
+        xfeat_col.metric(
+            "XFeat inliers (checked)",
+            "not run" if outcome.xfeat is None else extra["xfeat_inliers"],
+            help="XFeat + LighterGlue runs only when AKAZE's evidence is not conclusive.",
+        )
+        st.markdown(f"**Decided by:** {'XFeat + LighterGlue' if extra['decided_by'] == 'xfeat' else 'AKAZE'} evidence")
+        if extra["similarity"] is not None:
+            st.metric("Global similarity", f"{extra['similarity']:.2f}")
+        st.caption(
+            f"Learned score {extra['learned_score']:.2f} = log(1 + max(AKAZE, XFeat inliers)) + "
+            f"{thresholds.learned_weight:g} x similarity; threshold {thresholds.learned_threshold:g}, "
+            f"at least {thresholds.learned_min_inliers} inliers (or {thresholds.min_inliers} AKAZE inliers alone)"
+        )
+    elif fused and "similarity" in verdict.extra:
         inl_col, sim_col = st.columns(2)
         inl_col.metric(
             "Inliers",
