@@ -28,10 +28,11 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from vision import lighterglue, xfeat  # noqa: E402
-from vision.profile import Profile  # noqa: E402
-from vision.evaluate import FeatureCache, decide_all, match_all, original_all, read_pairs  # noqa: E402
+from vision.lab.data import open_folder  # noqa: E402
+from vision.lab.run import TuningRun, score_original  # noqa: E402
 from vision.learned_geometry import ROTATIONS, rotate_image  # noqa: E402
 from vision.pipeline import decode_working  # noqa: E402
+from vision.profile import Profile  # noqa: E402
 
 VARIANTS = (*tuple(f"rot{r}" for r in ROTATIONS), "clahe")
 
@@ -79,20 +80,18 @@ def _top(f: xfeat.XFeatFeatures, k: int = MATCH_KEYPOINTS) -> xfeat.XFeatFeature
 
 def collect(data_dir: Path, cache: Path) -> None:
     cache.mkdir(parents=True, exist_ok=True)
-    pairs = read_pairs(data_dir)
+    labelled = open_folder(data_dir)
+    pairs = labelled.pairs
     t = Profile()
     table_path = cache / "akaze.pkl"
     if not table_path.exists():
         start = time.time()
-        fc = FeatureCache(data_dir, t.feature_settings, embed=True)
-        matches = match_all(fc, pairs, workers=1)
-        robust = decide_all(pairs, matches, t, "robust")
-        fused = decide_all(pairs, matches, t, "fused")
+        run = TuningRun.build(labelled, t.feature_settings, workers=1, original=False, embed=True)
+        scored = run.scored(t)
+        robust, fused = scored.accepted_by("robust"), scored.accepted_by("fused")
         rows = []
-        for p, m, r, fu in zip(pairs, matches, robust, fused, strict=True):
-            sim = None
-            if not isinstance(m, str) and m.ref.embedding is not None and m.query.embedding is not None:
-                sim = float(np.dot(m.ref.embedding, m.query.embedding))
+        for i, p in enumerate(pairs):
+            sim = None if run.similarity is None or not np.isfinite(run.similarity[i]) else float(run.similarity[i])
             rows.append(
                 {
                     "ref": p.ref,
@@ -100,12 +99,11 @@ def collect(data_dir: Path, cache: Path) -> None:
                     "label": p.label,
                     "kind": p.kind,
                     "scene": p.scene,
-                    "akaze": r.score,  # plausible-homography inliers (robust's ROC score)
-                    "akaze_area": r.details.get("area_fraction", 0.0),
-                    "robust": r.accepted,
-                    "fused": fu.accepted,
+                    "akaze": float(scored.inliers[i]),  # plausible-homography inliers (robust's ROC score)
+                    "akaze_area": float(scored.area_fraction[i]),
+                    "robust": bool(robust[i]),
+                    "fused": bool(fused[i]),
                     "similarity": sim,
-                    "akaze_ms": r.latency_ms,
                 }
             )
         print(f"akaze + fused: {time.time() - start:.0f} s", flush=True)
@@ -144,8 +142,8 @@ def collect(data_dir: Path, cache: Path) -> None:
     original_path = cache / "original.pkl"
     if not original_path.exists():  # full resolution: the slowest part, so last
         start = time.time()
-        accepted = [o.accepted for o in original_all(data_dir, pairs, t, workers=1, show_progress=False)]
-        original_path.write_bytes(pickle.dumps(accepted))
+        area = score_original(labelled, workers=1).area_px
+        original_path.write_bytes(pickle.dumps([bool(a > t.original_min_area_px) for a in area]))
         print(f"original: {time.time() - start:.0f} s", flush=True)
     print(json.dumps({"pairs": len(pairs), "images": len(feats)}))
 
