@@ -113,13 +113,11 @@ if rule == "original" and ref_bytes is not None:
     verdict = decide_original(original(ref_bytes, photo.data), thresholds)
 
 show_raw = st.toggle("Show raw kNN matches instead of inliers/rejected", key="verify_raw")
-xfeat_view = outcome is not None and outcome.xfeat is not None
-if xfeat_view:
-    xfeat_view = st.radio("Matches drawn", ("XFeat + LighterGlue", "AKAZE"), horizontal=True) != "AKAZE"
+xm = outcome.xfeat if outcome is not None else None
+xfeat_view = xm is not None and st.radio("Matches drawn", ("XFeat + LighterGlue", "AKAZE"), horizontal=True) != "AKAZE"
 view, stats = st.columns([3, 1])
 with view:
-    if xfeat_view:
-        xm = outcome.xfeat
+    if xm is not None and xfeat_view:
         st.image(
             draw_point_matches(ref_image, query.image, xm.src, xm.dst, xm.geometry.inliers),
             caption="XFeat + LighterGlue matches: homography inliers green, the others red",
@@ -139,7 +137,7 @@ with stats:
         akaze_col.metric("AKAZE inliers (checked)", extra["akaze_inliers"])
         xfeat_col.metric(
             "XFeat inliers (checked)",
-            "not run" if outcome.xfeat is None else extra["xfeat_inliers"],
+            "not run" if xm is None else extra["xfeat_inliers"],
             help="XFeat + LighterGlue runs only when AKAZE's evidence is not conclusive.",
         )
         st.markdown(f"**Decided by:** {'XFeat + LighterGlue' if extra['decided_by'] == 'xfeat' else 'AKAZE'} evidence")

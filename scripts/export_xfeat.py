@@ -193,7 +193,7 @@ def check_parity() -> None:
     print(f"lighterglue scores {s_t.shape}: max abs diff {np.abs(s_t - s_o).max():.2e}")
     likely = s_t > np.log(0.01)  # the entries a match can come from
     print(f"lighterglue scores > log(0.01): max abs diff {np.abs(s_t - s_o)[likely].max():.2e}")
-    ours = vlg.match(o0, o1, s0, s1)
+    ours = vlg.match(o0, o1)  # their image_size is the cropped image's, as s0 / s1
     glue.net.conf.width_confidence = -1  # the exported core does not prune
     out = glue(
         {

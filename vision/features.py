@@ -214,7 +214,7 @@ def features_from_bytes(blob: bytes) -> Features:
     return features
 
 
-def _xfeat_from(npz) -> XFeatFeatures | None:
+def _xfeat_from(npz: np.lib.npyio.NpzFile) -> XFeatFeatures | None:
     """The XFeat arrays of a features blob (None in blobs stored before the learned rule)."""
     if "xfeat_keypoints" not in npz.files:
         return None

@@ -172,7 +172,7 @@ def verify_learned(
     missing = "the reference has no XFeat features" if ref_xfeat is None else ""
     if not missing and query_image is None and query_xfeat is None:
         missing = "the query's XFeat features were not computed"
-    if verdict.result or missing:
+    if verdict.result or missing or ref_xfeat is None:
         if missing:
             verdict.extra["xfeat_unavailable"] = missing
         return LearnedOutcome(verdict, akaze, None, similarity, {})

@@ -91,23 +91,8 @@ def filter_matches(scores: np.ndarray, min_confidence: float = DEFAULT_MIN_CONFI
     return LearnedMatches(idx0[keep].astype(np.int64), best1[keep].astype(np.int64), prob[keep].astype(np.float32))
 
 
-def match(
-    ref: XFeatFeatures,
-    query: XFeatFeatures,
-    ref_size: tuple[int, int] | None = None,
-    query_size: tuple[int, int] | None = None,
-    min_confidence: float = DEFAULT_MIN_CONFIDENCE,
-) -> LearnedMatches:
-    """LighterGlue matches of two feature sets (explicitly empty when either side has none).
-
-    ``ref_size`` / ``query_size`` override the features' own ``image_size``
-    (only the export script's parity check needs that).
-    """
+def match(ref: XFeatFeatures, query: XFeatFeatures, min_confidence: float = DEFAULT_MIN_CONFIDENCE) -> LearnedMatches:
+    """LighterGlue matches of two feature sets (explicitly empty when either side has none)."""
     if len(ref) == 0 or len(query) == 0:
         return no_matches()
-    if ref_size is not None or query_size is not None:
-        from dataclasses import replace
-
-        ref = replace(ref, image_size=tuple(ref_size or ref.image_size))
-        query = replace(query, image_size=tuple(query_size or query.image_size))
     return filter_matches(log_assignment(ref, query), min_confidence)
