@@ -158,16 +158,16 @@ RULE_NAMES = {"fused": "fused (inliers + global similarity)", "robust": "robust 
 def rule_caption(scored_set: ScoredSet) -> str:
     """Which rule the figures follow, and why."""
     t = scored_set.thresholds
+    if scored_set.rule == "fused" and t.rule == "learned":
+        return (
+            f"Figures follow the **{RULE_NAMES['fused']}** rule: this page scores AKAZE evidence only, not the "
+            "default learned rule's XFeat half (`python -m vision evaluate DATA --rule learned` scores it, "
+            "with its threshold fitted holding out whole scenes); robust and original are comparison points."
+        )
     if scored_set.rule == "fused":
         return (
             f"Figures follow the **{RULE_NAMES['fused']}** rule (sidebar: Default rule); the robust and the "
             "original note's rules are comparison points."
-        )
-    if t.rule == "learned":
-        return (
-            f"Figures follow the **{RULE_NAMES['robust']}** rule: this page does not score the learned rule "
-            "(AKAZE + XFeat + similarity); `python -m vision evaluate DATA --rule learned` does, with its "
-            "threshold fitted holding out whole scenes. Pick fused or robust in the sidebar to tune those."
         )
     why = "" if t.rule == "robust" else " (this run has no global descriptors)"
     return f"Figures follow the **{RULE_NAMES['robust']}** rule{why}; the original note's rule is the comparison point."

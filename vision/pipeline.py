@@ -243,7 +243,7 @@ def decide_pair(
         evidence, outcome, timings = decide_learned_pair(pair, None, thresholds)
         return evidence, outcome.verdict, timings
     if rule not in ("robust", "fused"):
-        raise ValueError(f"decide_pair decides robust, fused or learned, got {rule!r}")
+        raise ValueError(f"decide_pair decides robust or fused (or learned), got {rule!r}")
     start = time.perf_counter()
     evidence = evaluate_match(pair, thresholds)
     ransac_ms = _ms(start)

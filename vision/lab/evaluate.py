@@ -67,8 +67,14 @@ def _evaluate_learned(data_dir: str | Path, profile: Profile, workers: int, show
     scores = score_learned(run, profile)
     lat = np.asarray(run.latency_ms, float) if run.latency_ms is not None else np.empty(0)
     lat = lat[np.isfinite(lat)]
+    failed = [
+        {"ref": p.ref, "query": p.query, "error": m}
+        for p, m in zip(run.pairs, run.matches, strict=True)
+        if isinstance(m, str)
+    ]
     return {
         **summarise_learned(scores, profile),
+        "failed": failed,
         "recommendation": recommend_learned(scores, profile),
         "thresholds": profile.to_dict(),
         "median_latency_ms": round(float(np.median(lat)), 2) if lat.size else None,

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from vision.lab.metrics import roc_auc
 from vision.lab.run import TuningRun
 from vision.learned import akaze_inliers, xfeat_inliers, xfeat_try
 from vision.learned_rule import fit_threshold, learned_score
@@ -154,12 +155,14 @@ def summarise_learned(scores: LearnedScores, profile: Profile) -> dict[str, Any]
             "median_xfeat_inliers": float(np.median(scores.xfeat[m])),
         }
     decided = scores.decided_by()
+    auc = roc_auc(scores.scores(profile)[ok], scores.labels[ok])
     return {
         "rule": "learned",
         "pairs": len(ok),
         "processed": int(ok.sum()),
         "true_accept_rate": round(tar, 4),
         "false_accept_rate": round(far, 4),
+        "roc_auc": None if auc != auc else round(auc, 4),
         "accepted_by": {k: int((accepted & (decided == k)).sum()) for k in ("akaze", "xfeat")},
         "per_kind": per_kind,
     }
