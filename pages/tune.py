@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 import ui.tuning_view as tv
+from ui.learned_view import show_learned
 from ui.sidebar import render_sidebar
 from vision.lab.plots import histogram_png, roc_png, scatter_png
 from vision.lab.recommend import tune
@@ -86,6 +87,12 @@ with right:
     score_name = "fused score" if scored.rule == "fused" else "inlier score"
     st.image(roc_png(parts), caption=f"ROC curve of the {score_name}, current operating point and the other rules")
 st.dataframe(tv.per_kind_frame(per_kind(scored)), hide_index=True, key="tune_per_kind")
+
+st.subheader("The learned rule (AKAZE + XFeat + similarity)")
+if st.button("Score the learned rule (XFeat for every photo: slow)", key="tune_learned"):
+    st.session_state["tune_learned_on"] = True
+if st.session_state.get("tune_learned_on"):
+    show_learned(labelled, thresholds)
 
 # --- recommendation --------------------------------------------------------------
 st.subheader("Recommend thresholds")

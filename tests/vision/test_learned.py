@@ -163,3 +163,27 @@ def test_unrotate_points_inverts_the_turns():
             ty, tx = np.argwhere(cv2.rotate(marked, code))[0]
             back = unrotate_points(np.array([[tx, ty]], np.float32), degrees, size)
             assert back.tolist() == [[x, y]]
+
+
+def test_lab_figures_of_the_learned_rule():
+    from vision.lab.learned import LearnedScores, held_out_accepts, summarise_learned
+    from vision.lab.learned_plots import learned_histogram_png, matcher_scatter_png
+
+    n = 40
+    rng = np.random.default_rng(0)
+    labels = np.r_[np.ones(20, int), np.zeros(20, int)]
+    scores = LearnedScores(
+        akaze=np.r_[rng.integers(0, 200, 20), np.zeros(20)].astype(float),
+        xfeat=np.r_[rng.integers(5, 150, 20), rng.integers(0, 9, 20)].astype(float),
+        similarity=np.r_[rng.uniform(0.3, 0.9, 20), rng.uniform(0.0, 0.6, 20)],
+        labels=labels,
+        kinds=np.array(["viewpoint"] * 20 + ["hard_negative"] * 20),
+        scenes=np.array([f"s{i % 4}" for i in range(n)]),
+        query_scenes=np.array([f"s{(i + 1) % 4}" if i >= 20 else f"s{i % 4}" for i in range(n)]),
+        ok=np.ones(n, bool),
+    )
+    summary = summarise_learned(scores, LEARNED)
+    assert summary["false_accept_rate"] == 0.0 and summary["per_kind"]["viewpoint"]["pairs"] == 20
+    assert held_out_accepts(scores, LEARNED).shape == (n,)
+    for png in (learned_histogram_png(scores, LEARNED), matcher_scatter_png(scores, LEARNED)):
+        assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
