@@ -120,7 +120,8 @@ with view:
     if xm is not None and xfeat_view:
         st.image(
             draw_point_matches(ref_image, query.image, xm.src, xm.dst, xm.geometry.inliers),
-            caption="XFeat + LighterGlue matches: homography inliers green, the others red",
+            caption="Reference (left) and new photo (right): XFeat + LighterGlue matches, "
+            "homography inliers green, the others red",
         )
     else:
         st.image(
