@@ -78,6 +78,87 @@ def _top(f: xfeat.XFeatFeatures, k: int = MATCH_KEYPOINTS) -> xfeat.XFeatFeature
     return xfeat.XFeatFeatures(f.keypoints[:k], f.scores[:k], f.descriptors[:k], f.image_size)
 
 
+TILTS = {"tilt_x": (0.5, 1.0), "tilt_y": (1.0, 0.5)}
+"""Simulated oblique views of the reference (AffineFeature-style tilt 2 along x or y): scale factors."""
+
+
+def tilted_refs(data_dir: Path, rel: str, cache: Path, settings) -> dict[str, tuple[xfeat.XFeatFeatures, tuple]]:
+    """XFeat features of the reference's working image squeezed by each tilt, keypoints mapped back."""
+    key = hashlib.sha1(("tilt" + str(data_dir / rel)).encode()).hexdigest()[:16]
+    f = cache / f"tilt_{key}.npz"
+    out = {}
+    if f.exists():
+        with np.load(f) as z:
+            for v in TILTS:
+                out[v] = xfeat.XFeatFeatures(
+                    z[f"{v}_k"], z[f"{v}_s"], z[f"{v}_d"], tuple(int(x) for x in z[f"{v}_size"])
+                )
+        return out
+    working, _ = decode_working((data_dir / rel).read_bytes(), settings)
+    gray = cv2.cvtColor(working, cv2.COLOR_BGR2GRAY)
+    h, w = gray.shape
+    arrays = {}
+    for v, (sx, sy) in TILTS.items():
+        # blur along the squeezed axis first, as ASIFT does, then squeeze
+        blurred = cv2.GaussianBlur(
+            gray, (0, 0), sigmaX=0.8 * (1 / sx if sx < 1 else 0.01), sigmaY=0.8 * (1 / sy if sy < 1 else 0.01)
+        )
+        small = cv2.resize(blurred, (max(32, int(w * sx)), max(32, int(h * sy))), interpolation=cv2.INTER_AREA)
+        found = xfeat.extract(small)
+        back = found.keypoints / np.array([small.shape[1] / w, small.shape[0] / h], np.float32)
+        feats = xfeat.XFeatFeatures(back.astype(np.float32), found.scores, found.descriptors, (w, h))
+        out[v] = feats
+        arrays.update(
+            {
+                f"{v}_k": feats.keypoints,
+                f"{v}_s": feats.scores,
+                f"{v}_d": feats.descriptors,
+                f"{v}_size": feats.image_size,
+            }
+        )
+    np.savez(f, **arrays)
+    return out
+
+
+def collect_tilts(data_dir: Path, cache: Path) -> None:
+    """LighterGlue of each simulated tilt of the reference against the upright query (cached in tilts.pkl)."""
+    labelled = open_folder(data_dir)
+    settings = Profile().feature_settings
+    path = cache / "tilts.pkl"
+    done = pickle.loads(path.read_bytes()) if path.exists() else {}
+    start = time.time()
+    for i, p in enumerate(labelled.pairs):
+        key = f"{p.ref}|{p.query}"
+        if key in done:
+            continue
+        q = _top(image_xfeat(data_dir / p.query, cache, settings)["rot0"])
+        entry = {}
+        for v, ref_f in tilted_refs(data_dir, p.ref, cache, settings).items():
+            # the squeezed image's LightGlue normalisation differs; match in its own frame, then map back
+            sx, sy = TILTS[v]
+            squeezed = xfeat.XFeatFeatures(
+                ref_f.keypoints * np.array([sx, sy], np.float32),
+                ref_f.scores,
+                ref_f.descriptors,
+                (int(ref_f.image_size[0] * sx), int(ref_f.image_size[1] * sy)),
+            )
+            m = lighterglue.match(_top(squeezed), q)
+            entry[v] = {
+                "src": ref_f.keypoints[m.idx0],
+                "dst": q.keypoints[m.idx1],
+                "conf": m.confidence,
+                "ref_size": ref_f.image_size,
+                "query_size": q.image_size,
+                "n_ref": len(ref_f),
+                "n_query": len(q),
+            }
+        done[key] = entry
+        if i % 50 == 0:
+            print(f"tilts {i} pairs, {time.time() - start:.0f} s", flush=True)
+            path.write_bytes(pickle.dumps(done))
+    path.write_bytes(pickle.dumps(done))
+
+
 def collect(data_dir: Path, cache: Path) -> None:
     cache.mkdir(parents=True, exist_ok=True)
     labelled = open_folder(data_dir)
@@ -150,11 +231,14 @@ def collect(data_dir: Path, cache: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=["collect"])
+    parser.add_argument("command", choices=["collect", "tilts"])
     parser.add_argument("data", type=Path)
     parser.add_argument("--cache", type=Path, default=Path("/tmp/learned_cache"))
     args = parser.parse_args(argv)
-    collect(args.data, args.cache)
+    if args.command == "tilts":
+        collect_tilts(args.data, args.cache)
+    else:
+        collect(args.data, args.cache)
     return 0
 
 
