@@ -9,6 +9,7 @@ import streamlit as st
 import ui.lab_gallery as lg
 import ui.lab_panels as lp
 import ui.tuning_view as tv
+from ui.learned_view import show_learned
 from ui.sidebar import render_sidebar
 from vision.lab.recommend import tune
 from vision.lab.report import scores_csv
@@ -94,6 +95,12 @@ st.markdown(tv.rule_caption(scored))
 lp.show_rates(parts)
 lp.show_charts(scored, parts, run)
 st.dataframe(lp.per_kind_frame(scored), hide_index=True, key="tune_per_kind")
+
+st.subheader("The learned rule (AKAZE + XFeat + similarity)")
+if st.button("Score the learned rule (XFeat for every photo: slow)", key="tune_learned"):
+    st.session_state["tune_learned_on"] = True
+if st.session_state.get("tune_learned_on"):
+    show_learned(labelled, thresholds)
 
 # --- recommendation --------------------------------------------------------------
 st.subheader("Recommend thresholds")

@@ -8,14 +8,14 @@ import streamlit as st
 
 from ui.photo import SAMPLES_DIR, list_samples, photo_input
 from ui.render import show_timings, show_verdict
-from ui.resources import embedded, matches, original, prepared, reference_store, stored_reference
+from ui.resources import embedded, matches, original, prepared, reference_store, stored_reference, with_xfeat
 from ui.sidebar import render_sidebar
 from vision import verdict as v
 from vision.decision import decide_original
-from vision.draw import draw_matches
+from vision.draw import draw_matches, draw_point_matches
 from vision.errors import ImageInputError
 from vision.fusion import geometry_alone_inliers
-from vision.pipeline import decide_pair, unreadable_photo
+from vision.pipeline import decide_learned_pair, decide_pair, unreadable_photo
 from vision.replay_draw import replay_view
 from vision.replay_flow import verification_alignment
 from vision.rules import RULES
@@ -37,11 +37,12 @@ rule = st.radio(
     horizontal=True,
     key="verify_rule",
     index=RULE_CHOICES.index(thresholds.rule),
-    help="robust: homography inliers; fused: inliers and the photos' global similarity "
-    "(the profile's default rule); original: the design note's rule "
+    help="learned (the default): AKAZE or XFeat + LighterGlue inliers, whichever is stronger, with the "
+    "global similarity; robust: homography inliers; fused: inliers and the photos' global similarity; original: the design note's rule "
     "(80 best L2 matches, area > 30 px², full resolution).",
 )
-fused = rule == "fused"
+fused = rule in ("fused", "learned")  # both use the global descriptors
+learned = rule == "learned"
 
 # --- choose the reference -------------------------------------------------
 mode = st.radio("Reference", REFERENCE_MODES, horizontal=True, key="verify_mode")
@@ -97,7 +98,13 @@ except ImageInputError as exc:
 pair = matches(ref_features, query.features)
 if fused:  # global descriptors: cached per photo, the kNN matches are reused
     pair = replace(pair, ref=embedded(ref_features, ref_image), query=embedded(query.features, query.image))
-evidence, verdict, decide_ms = decide_pair(pair, thresholds, "fused" if fused else "robust")
+outcome = None
+if learned:  # XFeat only runs when AKAZE is not conclusive (the reference's XFeat features are cached)
+    pair = replace(pair, ref=with_xfeat(pair.ref, ref_image))
+    evidence, outcome, decide_ms = decide_learned_pair(pair, query.image, thresholds)
+    verdict = outcome.verdict
+else:
+    evidence, verdict, decide_ms = decide_pair(pair, thresholds, "fused" if fused else "robust")
 if rule == "original" and ref_bytes is not None:
     verdict = decide_original(original(ref_bytes, photo.data), thresholds)
 replay_finding, replay_picture = None, None
@@ -108,17 +115,43 @@ if rule != "original":  # the replay rule: is the new photo a copy of the refere
     )
 
 show_raw = st.toggle("Show raw kNN matches instead of inliers/rejected", key="verify_raw")
+xm = outcome.xfeat if outcome is not None else None
+xfeat_view = xm is not None and st.radio("Matches drawn", ("XFeat + LighterGlue", "AKAZE"), horizontal=True) != "AKAZE"
 view, stats = st.columns([3, 1])
 with view:
-    st.image(
-        draw_matches(ref_image, ref_features, query.image, query.features, pair.candidates, evidence, show_raw),
-        caption="Reference (left) and new photo (right): inliers green, rejected red, outline yellow",
-    )
+    if xm is not None and xfeat_view:
+        st.image(
+            draw_point_matches(ref_image, query.image, xm.src, xm.dst, xm.geometry.inliers),
+            caption="Reference (left) and new photo (right): XFeat + LighterGlue matches, "
+            "homography inliers green, the others red",
+        )
+    else:
+        st.image(
+            draw_matches(ref_image, ref_features, query.image, query.features, pair.candidates, evidence, show_raw),
+            caption="Reference (left) and new photo (right): AKAZE inliers green, rejected red, outline yellow",
+        )
 with stats:
     show_verdict(verdict)
     st.metric("Keypoints (reference / new)", f"{evidence.n_ref_keypoints} / {evidence.n_query_keypoints}")
     st.metric("Tentative matches", evidence.n_tentative)
-    if fused and "similarity" in verdict.extra:
+    if learned:
+        extra = verdict.extra
+        akaze_col, xfeat_col = st.columns(2)
+        akaze_col.metric("AKAZE inliers (checked)", extra["akaze_inliers"])
+        xfeat_col.metric(
+            "XFeat inliers (checked)",
+            "not run" if xm is None else extra["xfeat_inliers"],
+            help="XFeat + LighterGlue runs only when AKAZE's evidence is not conclusive.",
+        )
+        st.markdown(f"**Decided by:** {'XFeat + LighterGlue' if extra['decided_by'] == 'xfeat' else 'AKAZE'} evidence")
+        if extra["similarity"] is not None:
+            st.metric("Global similarity", f"{extra['similarity']:.2f}")
+        st.caption(
+            f"Learned score {extra['learned_score']:.2f} = log(1 + max(AKAZE, XFeat inliers)) + "
+            f"{thresholds.learned_weight:g} x similarity; threshold {thresholds.learned_threshold:g}, "
+            f"at least {thresholds.learned_min_inliers} inliers (or {thresholds.min_inliers} AKAZE inliers alone)"
+        )
+    elif fused and "similarity" in verdict.extra:
         inl_col, sim_col = st.columns(2)
         inl_col.metric(
             "Inliers",

@@ -247,7 +247,7 @@ def test_recommend_picks_the_fused_thresholds_too() -> None:
     # on the sidebar's step, since the gap is wide
     steps = rec.thresholds.fused_threshold / FUSED_THRESHOLD_STEP
     assert steps == pytest.approx(round(steps))
-    assert rec.thresholds.rule == "fused"  # the base's rule is kept
+    assert rec.thresholds.rule == "learned"  # the base's rule (the default) is kept
     assert recommend_details(_scored(), 0.0).fused is None  # nothing to pick without similarities
 
 

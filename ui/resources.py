@@ -78,6 +78,18 @@ def embedded(features: Features, image: np.ndarray) -> Features:
     return with_descriptor(features, image)
 
 
+@st.cache_data(show_spinner="Computing XFeat features...", max_entries=64)
+def with_xfeat(features: Features, image: np.ndarray) -> Features:
+    """``features`` with the XFeat features of their working-resolution ``image`` (learned rule)."""
+    if features.xfeat is not None:
+        return features
+    from dataclasses import replace
+
+    from vision.xfeat import extract
+
+    return replace(features, xfeat=extract(image))
+
+
 @st.cache_data(show_spinner="Matching...", max_entries=64)
 def matches(ref: Features, query: Features) -> PairMatch:
     """kNN matches of two feature sets (the expensive half of verification)."""

@@ -79,8 +79,9 @@ FUSED_CONTROLS = (
         "rule",
         "Default rule (API and CLI)",
         "select",
-        ("fused", "robust"),
-        "fused: homography inliers and the photos' global similarity together; robust: inliers only.",
+        ("learned", "fused", "robust"),
+        "learned: AKAZE and XFeat + LighterGlue inliers (the stronger) with the global similarity; "
+        "fused: AKAZE inliers and the similarity; robust: AKAZE inliers only.",
     ),
     Control(
         "fused_min_inliers",
@@ -120,6 +121,29 @@ REPLAY_CONTROLS = (
         "slider",
         (0.0, 1.0, 0.01),
         "Whole old frame in view with a flat border (screen, screenshot) and detail this correlated: a copy.",
+    ),
+)
+LEARNED_CONTROLS = (
+    Control(
+        "learned_min_inliers",
+        "Learned: minimum inliers (either matcher)",
+        "slider",
+        (4, 50, 1),
+        "Fewer checked inliers than this from both AKAZE and XFeat: rejected whatever the similarity.",
+    ),
+    Control(
+        "learned_weight",
+        "Learned: weight of the similarity",
+        "slider",
+        (0.0, 10.0, 0.25),
+        "w in log(1 + max(AKAZE, XFeat inliers)) + w x similarity.",
+    ),
+    Control(
+        "learned_threshold",
+        "Learned: threshold",
+        "slider",
+        (0.5, 10.0, 0.01),
+        "Accept when log(1 + inliers) + w x similarity reaches this (or AKAZE alone passes the robust rule).",
     ),
 )
 FEATURE_CONTROLS = (
@@ -213,6 +237,9 @@ def render_sidebar() -> Profile:
             for control in FUSED_CONTROLS:
                 _widget(control)
             _fused_caption()
+        with st.expander("Learned rule (AKAZE + XFeat inliers + similarity)", expanded=False):
+            for control in LEARNED_CONTROLS:
+                _widget(control)
         with st.expander("Replay check (a new photo, not an old one)"):
             for control in REPLAY_CONTROLS:
                 _widget(control)

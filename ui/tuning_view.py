@@ -161,6 +161,12 @@ RULE_NAMES = {name: get_rule(name).label for name in DEFAULT_RULES}  # the words
 def rule_caption(scored_set: ScoredSet) -> str:
     """Which rule the figures follow, and why."""
     t = scored_set.thresholds
+    if scored_set.rule == "fused" and t.rule == "learned":
+        return (
+            f"Figures follow the **{RULE_NAMES['fused']}** rule: this page scores AKAZE evidence only, not the "
+            "default learned rule's XFeat half (`python -m vision evaluate DATA --rule learned` scores it, "
+            "with its threshold fitted holding out whole scenes); robust and original are comparison points."
+        )
     if scored_set.rule == "fused":
         return (
             f"Figures follow the **{RULE_NAMES['fused']}** rule (sidebar: Default rule); the robust and the "

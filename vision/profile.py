@@ -48,10 +48,25 @@ class Profile:
     # The fused rule (vision.fusion): accept when a plausible homography has
     # >= fused_min_inliers inliers and log(1 + inliers) + fused_weight *
     # similarity >= fused_threshold (global descriptors' cosine similarity).
-    rule: str = "fused"
+    rule: str = "learned"
     fused_min_inliers: int = 8
     fused_weight: float = 4.0
     fused_threshold: float = 4.8
+    # The learned rule (vision.learned): evidence = max(AKAZE plausible
+    # inliers, XFeat + LighterGlue checked inliers); accept when the robust
+    # rule accepts, or evidence >= learned_min_inliers and log(1 + evidence) +
+    # learned_weight * similarity >= learned_threshold.  XFeat inliers count
+    # when their homography is convex, not mirrored, stretched at most
+    # learned_max_stretch and the inliers cover >= learned_min_coverage of
+    # both images; learned_rotations = 1 adds XFeat tries on the query turned
+    # by 90-degree steps when the first is inconclusive.  Fitted on
+    # shared/data holding out whole scenes (scripts/analyse_learned.py).
+    learned_min_inliers: int = 10
+    learned_weight: float = 4.0
+    learned_threshold: float = 5.04
+    learned_max_stretch: float = 16.0
+    learned_min_coverage: float = 0.0
+    learned_rotations: int = 0
     # The original note's rule
     original_min_area_px: float = 30.0
     # Tag check
@@ -86,6 +101,12 @@ class Profile:
             (self.fused_min_inliers >= 4, "fused_min_inliers must be >= 4 (a homography needs 4 points)"),
             (0 < self.fused_weight <= 50, "fused_weight must be in (0, 50]"),
             (0 < self.fused_threshold <= 20, "fused_threshold must be in (0, 20]"),
+            (self.learned_min_inliers >= 4, "learned_min_inliers must be >= 4 (a homography needs 4 points)"),
+            (0 <= self.learned_weight <= 50, "learned_weight must be in [0, 50]"),
+            (0 < self.learned_threshold <= 20, "learned_threshold must be in (0, 20]"),
+            (1 <= self.learned_max_stretch <= 1e6, "learned_max_stretch must be in [1, 1e6]"),
+            (0 <= self.learned_min_coverage <= 1, "learned_min_coverage must be in [0, 1]"),
+            (self.learned_rotations in (0, 1), "learned_rotations must be 0 or 1"),
             (self.original_min_area_px >= 0, "original_min_area_px must be >= 0"),
             (0 <= self.tag_min_confidence <= 1, "tag_min_confidence must be in [0, 1]"),
             (self.replay_check in ("on", "off"), "replay_check must be 'on' or 'off'"),

@@ -50,12 +50,19 @@ def save_reference(store: ReferenceStore, user_id: str, data: bytes, photo: Prep
 
 
 def stored_features(
-    store: ReferenceStore, key: str, settings: FeatureSettings, *, embed: bool = False, image: bytes | None = None
+    store: ReferenceStore,
+    key: str,
+    settings: FeatureSettings,
+    *,
+    embed: bool = False,
+    learned: bool = False,
+    image: bytes | None = None,
 ) -> tuple[Features, bool]:
     """The one reference loader: a reference's usable features, and whether they were recomputed.
 
     The stored features when they parse, were made with ``settings`` and
-    (with ``embed``, the fused rule) carry the global descriptor; otherwise
+    (with ``embed``, the fused and learned rules) carry the global descriptor
+    (and with ``learned`` XFeat's features); otherwise
     they are recomputed from the reference image (downloaded only then,
     unless ``image`` is given) and saved back.  A failed save-back is logged,
     not raised: the verification can go on with the recomputed features.
@@ -63,7 +70,11 @@ def stored_features(
     when the stored image no longer decodes.
     """
     features, recomputed = reference_features(
-        store.load_features(key), (lambda: store.load_image(key)) if image is None else image, settings, embed=embed
+        store.load_features(key),
+        (lambda: store.load_image(key)) if image is None else image,
+        settings,
+        embed=embed,
+        learned=learned,
     )
     if recomputed:
         log.info("features of %s recomputed (missing, stale or without descriptor)", key)
@@ -75,10 +86,10 @@ def stored_features(
 
 
 def load_reference(
-    store: ReferenceStore, key: str, settings: FeatureSettings, *, embed: bool = False
+    store: ReferenceStore, key: str, settings: FeatureSettings, *, embed: bool = False, learned: bool = False
 ) -> LoadedReference:
     """A reference's record, image and usable features (:func:`stored_features`), for the dashboard."""
     record = store.get(key)
     image = store.load_image(key)  # the dashboard draws it anyway
-    features, recomputed = stored_features(store, key, settings, embed=embed, image=image)
+    features, recomputed = stored_features(store, key, settings, embed=embed, learned=learned, image=image)
     return LoadedReference(record, image, features, recomputed)

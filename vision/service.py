@@ -19,17 +19,14 @@ runs outside it, so a slow S3 round trip does not hold a CPU slot.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import uuid
-from collections.abc import Callable
-from contextlib import AbstractContextManager as ContextManager
 from typing import Any
 
 from vision import verdict as v
 from vision.errors import ImageInputError
 from vision.features import Features
-from vision.imageio import DEFAULT_LIMITS, DecodeLimits, decode_base64, decode_image, read_header
+from vision.imageio import DEFAULT_LIMITS, DecodeLimits, decode_base64, read_header
 from vision.logsafe import safe_text
 from vision.pipeline import register_photo, verify_photo
 from vision.profile import Profile
@@ -41,6 +38,8 @@ from vision.replay_flow import (
     verification_alignment,
     with_replay_verdict,
 )
+from vision.service_common import Gate, json_type, no_gate
+from vision.service_tag import TAG_DECODE_SIDE, tag_b64, tag_bytes
 from vision.store.base import (
     CorruptReferenceError,
     InvalidUserIdError,
@@ -51,7 +50,6 @@ from vision.store.base import (
     StoreUnavailableError,
 )
 from vision.store.ids import validate_user_id
-from vision.tagwords import check_tag
 
 __all__ = [
     "ANONYMOUS_PREFIX",
@@ -70,15 +68,6 @@ log = logging.getLogger("vision.service")
 
 ANONYMOUS_PREFIX = "anon-"
 """Prefix of the random user id a register request without ``name`` is stored under."""
-
-TAG_DECODE_SIDE = 512
-"""JPEGs are DCT-reduced to about this long side before tagging (the model sees 224 px)."""
-
-Gate = Callable[[], ContextManager[Any]]
-
-
-def _no_gate() -> ContextManager[Any]:
-    return contextlib.nullcontext()
 
 
 def new_anonymous_id() -> str:
@@ -107,7 +96,7 @@ def register_b64(
     thresholds: Profile = Profile(),
     limits: DecodeLimits = DEFAULT_LIMITS,
     *,
-    gate: Gate = _no_gate,
+    gate: Gate = no_gate,
 ) -> v.Verdict:
     """Register flow from the client's base64 text; see :func:`register_bytes`.
 
@@ -117,7 +106,7 @@ def register_b64(
     if data is None:
         return v.Verdict(400, v.TAKE_PICTURE_AGAIN, False, "the request has no 'data' field (base64 photo)")
     if not isinstance(data, str):
-        return v.Verdict(400, v.TAKE_PICTURE_AGAIN, False, f"'data' must be a base64 string, got {_json_type(data)}")
+        return v.Verdict(400, v.TAKE_PICTURE_AGAIN, False, f"'data' must be a base64 string, got {json_type(data)}")
     bad_id = _check_optional_id(user_id)
     if bad_id:
         return v.Verdict(400, v.TAKE_PICTURE_AGAIN, False, bad_id)
@@ -136,7 +125,7 @@ def register_bytes(
     thresholds: Profile = Profile(),
     limits: DecodeLimits = DEFAULT_LIMITS,
     *,
-    gate: Gate = _no_gate,
+    gate: Gate = no_gate,
 ) -> v.Verdict:
     """Check a photo and, when it is good, store it as ``user_id``'s latest reference.
 
@@ -196,7 +185,7 @@ def _check_optional_id(user_id: object) -> str:
     if user_id is None:
         return ""
     if not isinstance(user_id, str):
-        return f"'name' must be a string user id, got {_json_type(user_id)}"
+        return f"'name' must be a string user id, got {json_type(user_id)}"
     try:
         validate_user_id(user_id)
     except InvalidUserIdError as exc:
@@ -214,7 +203,7 @@ def verify_b64(
     thresholds: Profile = Profile(),
     limits: DecodeLimits = DEFAULT_LIMITS,
     *,
-    gate: Gate = _no_gate,
+    gate: Gate = no_gate,
 ) -> v.Verdict:
     """Verify flow from the client's base64 text; see :func:`verify_bytes`.
 
@@ -237,7 +226,7 @@ def _verify_b64(
     if data is None:
         return v.Verdict(400, v.MISSING_PICTURE, False, "the request has no 'data' field (base64 photo)")
     if not isinstance(data, str):
-        return v.Verdict(400, v.MISSING_PICTURE, False, f"'data' must be a base64 string, got {_json_type(data)}")
+        return v.Verdict(400, v.MISSING_PICTURE, False, f"'data' must be a base64 string, got {json_type(data)}")
     try:
         with gate():
             raw = decode_base64(data, limits)
@@ -257,7 +246,7 @@ def verify_bytes(
     thresholds: Profile = Profile(),
     limits: DecodeLimits = DEFAULT_LIMITS,
     *,
-    gate: Gate = _no_gate,
+    gate: Gate = no_gate,
 ) -> v.Verdict:
     """Verify a new photo against ``user_id``'s latest reference in ``store``.
 
@@ -291,7 +280,7 @@ def _check_user_id(user_id: object) -> v.Verdict | None:
     if user_id is None:
         return v.Verdict(400, v.NO_STD_IMG, False, "the request has no 'name' (user id)")
     if not isinstance(user_id, str):
-        return v.Verdict(400, v.NO_STD_IMG, False, f"'name' must be a string user id, got {_json_type(user_id)}")
+        return v.Verdict(400, v.NO_STD_IMG, False, f"'name' must be a string user id, got {json_type(user_id)}")
     try:
         validate_user_id(user_id)
     except InvalidUserIdError as exc:
@@ -360,7 +349,13 @@ def _load_reference(store: ReferenceStore, record: ReferenceRecord, thresholds: 
     try:
         # Not inside the CPU gate: usually this only parses the stored blob,
         # and a recomputation (rare: stale settings) may wait on the store.
-        features, _ = stored_features(store, key, thresholds.feature_settings, embed=thresholds.rule == "fused")
+        features, _ = stored_features(
+            store,
+            key,
+            thresholds.feature_settings,
+            embed=thresholds.rule in ("fused", "learned"),
+            learned=thresholds.rule == "learned",
+        )
     except ReferenceNotFoundError:
         return v.Verdict(400, v.NO_STD_IMG, False, f"the reference {key} was deleted meanwhile")
     except StoreError as exc:
@@ -380,119 +375,3 @@ def _missing_std(context: str, exc: StoreError) -> v.Verdict:
         return v.Verdict(500, v.MISSING_STD_PICTURE, False, f"the reference photo does not load: {exc}")
     log.error("%s: %s", context, exc)
     return v.Verdict(500, v.MISSING_STD_PICTURE, False, "the reference photo does not load")
-
-
-# -- tag -----------------------------------------------------------------------
-
-
-def tag_b64(
-    tagger_or_factory: Any,
-    data: object,
-    tag: object,
-    thresholds: Profile = Profile(),
-    limits: DecodeLimits = DEFAULT_LIMITS,
-    *,
-    gate: Gate = _no_gate,
-) -> v.Verdict:
-    """Tag flow from the client's base64 text; see :func:`tag_bytes`.
-
-    The contract's only 4xx answer of this flow is ``400 No Tag``, so it also
-    answers a request whose photo is missing or not an image (the ``reason``
-    tells which).
-    """
-    if not isinstance(tag, str) or not tag.strip():
-        what = "no tag word" if tag is None or isinstance(tag, str) else f"a {_json_type(tag)} as tag"
-        return v.Verdict(400, v.NO_TAG, False, f"the request has {what}")
-    bad_tag = check_tag(tag)
-    if bad_tag:
-        return v.Verdict(400, v.NO_TAG, False, bad_tag)
-    if data is None:
-        return v.Verdict(400, v.NO_TAG, False, "the request has no 'data' field (base64 photo)")
-    if not isinstance(data, str):
-        return v.Verdict(400, v.NO_TAG, False, f"'data' must be a base64 string, got {_json_type(data)}")
-    try:
-        with gate():
-            raw = decode_base64(data, limits)
-    except ImageInputError as exc:
-        return v.Verdict(400, v.NO_TAG, False, f"no usable photo: {exc}")
-    return tag_bytes(tagger_or_factory, raw, tag, thresholds, limits, gate=gate)
-
-
-def tag_bytes(
-    tagger_or_factory: Any,
-    data: bytes,
-    tag: str | None,
-    thresholds: Profile = Profile(),
-    limits: DecodeLimits = DEFAULT_LIMITS,
-    *,
-    gate: Gate = _no_gate,
-) -> v.Verdict:
-    """Whether the photo shows ``tag``, by the tagger's concepts.
-
-    Parameters
-    ----------
-    tagger_or_factory : Tagger or callable returning one
-        A factory lets the caller build the tagger lazily; a factory that
-        raises is a backend fault (``500 Clarifai Api Fault``).
-
-    Returns
-    -------
-    Verdict
-        400 ``No Tag`` (no tag word, or a photo that does not decode),
-        500 ``Clarifai Api Fault`` (the backend failed; the cause is logged and
-        in ``reason``), 200 ``Matched`` / ``Not Matched``.
-    """
-    from vision.tagging.base import TaggerError, tag_verdict  # onnx/grpc stay unimported until needed
-
-    if not isinstance(tag, str) or not tag.strip():
-        return v.Verdict(400, v.NO_TAG, False, "the request has no tag word")
-    bad_tag = check_tag(tag)
-    if bad_tag:
-        return v.Verdict(400, v.NO_TAG, False, bad_tag)
-    try:
-        tagger = (
-            tagger_or_factory()
-            if callable(tagger_or_factory) and not hasattr(tagger_or_factory, "match")
-            else tagger_or_factory
-        )
-    except TaggerError as exc:
-        log.error("tag: tagger unavailable: %s", exc.cause)
-        return v.Verdict(500, v.CLARIFAI_API_FAULT, False, f"tagger unavailable: {exc.cause}")
-    except Exception as exc:
-        log.error("tag: cannot build the tagger: %s: %s", type(exc).__name__, exc)
-        return v.Verdict(500, v.CLARIFAI_API_FAULT, False, f"tagger unavailable ({type(exc).__name__})")
-    name = getattr(tagger, "name", type(tagger).__name__)
-    with gate():
-        try:
-            image = decode_image(data, max_side=TAG_DECODE_SIDE, limits=limits).bgr
-        except ImageInputError as exc:
-            return v.Verdict(400, v.NO_TAG, False, f"no usable photo: {exc}")
-        try:
-            verdict = tag_verdict(tagger, image, tag, thresholds.tag_min_confidence)
-        except Exception as exc:
-            log.error(
-                "tag %r: %s tagger failed: %s: %s", safe_text(tag), name, type(exc).__name__, safe_text(str(exc), 300)
-            )
-            return v.Verdict(
-                500, v.CLARIFAI_API_FAULT, False, f"{name} tagger failed ({type(exc).__name__})", {"backend": name}
-            )
-    if verdict.status >= 500:
-        log.error("tag %r: %s", safe_text(tag), safe_text(verdict.reason, 300))
-    return verdict
-
-
-def _json_type(value: object) -> str:
-    """The JSON name of a decoded value's type (for reasons)."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, dict):
-        return "an object"
-    return type(value).__name__

@@ -36,6 +36,7 @@ def at() -> AppTest:
     app = AppTest.from_file(APP, default_timeout=120).run()
     app.switch_page("pages/tune.py").run()
     _no_exception(app)
+    app.sidebar.selectbox(key="th_rule").set_value("fused").run()  # the lab's figures follow fused (or robust)
     assert app.radio(key="tune_source").value == "Bundled samples"
     app.toggle(key="tune_with_original").set_value(False).run()
     app.button(key="tune_run").click().run()

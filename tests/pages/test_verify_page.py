@@ -40,6 +40,11 @@ def test_users_latest_reference_complete_then_wrong(store_dir):
 def test_decision_slider_updates_without_recompute(store_dir):
     _register(store_dir, "bob", REF)
     at = open_page("pages/verify.py")
+    # the default (learned) rule says which evidence decided; AKAZE is conclusive here, XFeat did not run
+    assert "Complete" in texts(at) and "Reason: AKAZE" in texts(at)
+    assert any("Decided by:** AKAZE" in m.value for m in at.markdown)
+    assert {m.label: m.value for m in at.metric}["XFeat inliers (checked)"] == "not run"
+    at.radio(key="verify_rule").set_value("robust").run()  # the slider below is the robust rule's
     values = {m.label: m.value for m in at.metric}
     inliers = int(values["Inliers"])
     at.slider(key="th_min_inliers").set_value(min(200, inliers + 1)).run()

@@ -34,7 +34,7 @@ from vision.profile import RULES, Profile, dumps_profile, load_profile, loads_pr
 REPO = Path(__file__).resolve().parents[2]
 DATA_DIR = REPO.parent / "shared" / "data"
 SAMPLES = REPO / "samples"
-DEFAULT = Profile()
+DEFAULT = Profile(rule="fused")  # the learned rule is the default; these tests are about fused
 SMALL = FeatureSettings(working_side=640, max_keypoints=1000)
 
 
@@ -59,8 +59,8 @@ def evidence(n_inliers: int = 100, area_fraction: float = 0.5, H: bool = True, p
 # -- the decision on constructed scores -------------------------------------------
 
 
-def test_defaults_select_fused():
-    assert DEFAULT.rule == "fused" and "fused" in RULES
+def test_fused_stays_selectable():
+    assert Profile().rule == "learned" and "fused" in RULES
     assert (DEFAULT.fused_min_inliers, DEFAULT.fused_weight, DEFAULT.fused_threshold) == (8, 4.0, 4.8)
     # the robust rule's min_inliers (15) accepts on geometry alone, long before log(1 + n) >= 4.8 (n = 121)
     assert geometry_alone_inliers(DEFAULT) == DEFAULT.min_inliers == 15
@@ -175,7 +175,7 @@ def test_profile_round_trip_with_fused_fields(tmp_path, suffix):
 def test_old_profile_without_fused_fields_loads():
     old = {k: val for k, val in Profile(min_inliers=20).to_dict().items() if k != "rule" and not k.startswith("fused")}
     t = Profile.from_dict(old)
-    assert t.min_inliers == 20 and t.rule == "fused" and t.fused_threshold == DEFAULT.fused_threshold
+    assert t.min_inliers == 20 and t.rule == "learned" and t.fused_threshold == DEFAULT.fused_threshold
     with pytest.raises(ValueError, match="rule"):
         Profile.from_dict({"rule": 5})
 

@@ -26,7 +26,7 @@ from vision.references import load_reference, save_reference
 from vision.store import LocalReferenceStore
 
 REPO = Path(__file__).resolve().parents[2]
-FUSED = Profile()  # the fused rule is the default
+FUSED = Profile(rule="fused")  # (the learned rule is the default)
 ROBUST = replace(FUSED, rule="robust")
 
 

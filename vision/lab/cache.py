@@ -35,10 +35,14 @@ def cache_dir() -> Path | None:
     return Path(value).expanduser() if value.strip() else None
 
 
-def entry_key(data: bytes, settings: FeatureSettings, embed: bool) -> str:
-    """``<sha256>-<working side>-<max keypoints>-<threshold>-<e|n>``: everything the features depend on."""
+def entry_key(data: bytes, settings: FeatureSettings, embed: bool, learned: bool = False) -> str:
+    """``<sha256>-<working side>-<max keypoints>-<threshold>-<e|n>[x]``: everything the features depend on.
+
+    ``x`` marks features that carry XFeat's too (the learned rule).
+    """
     digest = hashlib.sha256(data).hexdigest()
-    return f"{digest}-{settings.working_side}-{settings.max_keypoints}-{settings.akaze_threshold:g}-{'e' if embed else 'n'}"
+    kind = ("e" if embed else "n") + ("x" if learned else "")
+    return f"{digest}-{settings.working_side}-{settings.max_keypoints}-{settings.akaze_threshold:g}-{kind}"
 
 
 def _read(path: Path) -> tuple[Features, float] | None:
@@ -61,9 +65,10 @@ def _write(path: Path, features: Features, prepare_ms: float) -> None:
 
 
 def image_features(
-    root: Path, rel: str, settings: FeatureSettings, embed: bool, folder: Path | None
+    root: Path, rel: str, settings: FeatureSettings, embed: bool, folder: Path | None, learned: bool = False
 ) -> tuple[Features | str, float]:
-    """One image's features (with its global descriptor when ``embed``) and their preparation time in ms.
+    """One image's features (with its global descriptor when ``embed``, XFeat's when ``learned``) and their
+    preparation time in ms.
 
     From ``folder`` when cached there, else computed and stored.  Returns the
     error text instead of features when the image cannot be read or used.
@@ -73,16 +78,17 @@ def image_features(
         data = (root / rel).read_bytes()
     except OSError as exc:
         return f"{rel}: {exc}", 0.0
-    path = folder / f"{entry_key(data, settings, embed)}.feat" if folder is not None else None
+    embed = embed or learned  # the learned rule weighs the global similarity too
+    path = folder / f"{entry_key(data, settings, embed, learned)}.feat" if folder is not None else None
     if path is not None and (hit := _read(path)) is not None:
         return hit
-    if folder is not None and not embed:  # features with the descriptor serve a run without it too
+    if folder is not None and not embed and not learned:  # features with the descriptor serve a run without it too
         with_descriptor = _read(folder / f"{entry_key(data, settings, True)}.feat")
         if with_descriptor is not None:
             features, prepare_ms = with_descriptor
             return replace(features, embedding=None), prepare_ms
     try:
-        photo = prepare_photo(data, settings, embed=embed)
+        photo = prepare_photo(data, settings, embed=embed, learned=learned)
     except ImageInputError as exc:
         return f"{rel}: {exc}", 0.0
     prepare_ms = sum(photo.timings.values())

@@ -39,6 +39,8 @@ def evaluate_folder(
     ``ValueError`` (a :class:`vision.lab.data.LabelledSetError`) when the folder is not a labelled set.
     """
     rule = rule or thresholds.rule
+    if rule == "learned":  # its own report: both matchers' evidence, a held-out threshold (vision.lab.learned)
+        return _evaluate_learned(data_dir, thresholds, workers, show_progress)
     geometric = get_rule(rule).geometric  # ValueError naming the known rules
     labelled = open_folder(data_dir)
     on_progress = stderr_progress if show_progress else None
@@ -58,6 +60,32 @@ def evaluate_folder(
         scored = run.scored(thresholds)
         latency = run.latency_ms
     return summarise(scored, rule, latency)
+
+
+def _evaluate_learned(
+    data_dir: str | Path, profile: Profile, workers: int | Workers, show_progress: bool
+) -> dict[str, Any]:
+    """The learned rule's report (:mod:`vision.lab.learned`), with its held-out threshold recommendation."""
+    from vision.lab.learned import recommend_learned, score_learned, summarise_learned
+
+    labelled = open_folder(data_dir)
+    on_progress = stderr_progress if show_progress else None
+    run = TuningRun.build(labelled, profile.feature_settings, workers, on_progress, original=False, learned=True)
+    scores = score_learned(run, profile)
+    lat = np.asarray(run.latency_ms, float) if run.latency_ms is not None else np.empty(0)
+    lat = lat[np.isfinite(lat)]
+    failed = [
+        {"ref": p.ref, "query": p.query, "error": m}
+        for p, m in zip(run.pairs, run.matches, strict=True)
+        if isinstance(m, str)
+    ]
+    return {
+        **summarise_learned(scores, profile),
+        "failed": failed,
+        "recommendation": recommend_learned(scores, profile),
+        "thresholds": profile.to_dict(),
+        "median_latency_ms": round(float(np.median(lat)), 2) if lat.size else None,
+    }
 
 
 def summarise(scored: ScoredSet, rule: str, latency_ms: np.ndarray | None = None) -> dict[str, Any]:

@@ -51,11 +51,17 @@ class FeatureCache:
     """
 
     def __init__(
-        self, data_dir: str | Path, settings: FeatureSettings, embed: bool = False, folder: Path | None = None
+        self,
+        data_dir: str | Path,
+        settings: FeatureSettings,
+        embed: bool = False,
+        folder: Path | None = None,
+        learned: bool = False,
     ) -> None:
         self.data_dir = Path(data_dir)
         self.settings = settings
-        self.embed = embed
+        self.embed = embed or learned
+        self.learned = learned  # XFeat features too (the learned rule)
         self.folder = folder
         self._features: dict[str, Features | str] = {}
         self.prepare_ms: dict[str, float] = {}
@@ -70,7 +76,12 @@ class FeatureCache:
         """Compute the missing features on ``workers`` (a count: that many local processes)."""
         todo = sorted({p for p in paths if p not in self._features})
         one = functools.partial(
-            image_features, self.data_dir, settings=self.settings, embed=self.embed, folder=self.folder
+            image_features,
+            self.data_dir,
+            settings=self.settings,
+            embed=self.embed,
+            folder=self.folder,
+            learned=self.learned,
         )
         results = parallel(one, todo, as_workers(workers), ("features", *stage), on_progress)
         for path, (value, ms) in zip(todo, results, strict=True):
@@ -179,6 +190,7 @@ class TuningRun:
         on_progress: ProgressFn | None = None,
         original: OriginalScores | bool = True,
         embed: bool = True,
+        learned: bool = False,
     ) -> TuningRun:
         """Compute features and global descriptors (once per image) and kNN matches (once per pair), in threads.
 
@@ -190,9 +202,11 @@ class TuningRun:
         embed : bool
             Compute each image's global descriptor too (the fused rule's
             similarity); without it every figure follows the robust rule.
+        learned : bool
+            Compute each image's XFeat features too (:mod:`vision.lab.learned` scores the learned rule).
         """
         n_stages = 3 if original is True else 2
-        cache = FeatureCache(labelled.root, settings, embed=embed, folder=cache_dir())
+        cache = FeatureCache(labelled.root, settings, embed=embed or learned, folder=cache_dir(), learned=learned)
         images = sorted({p.ref for p in labelled.pairs} | {p.query for p in labelled.pairs})
         start = time.perf_counter()
         cache.compute(images, workers, on_progress, (1, n_stages))
@@ -207,7 +221,7 @@ class TuningRun:
 
         matches = parallel(one, labelled.pairs, local_threads(workers), ("matches", 2, n_stages), on_progress)
         timings["matches"] = time.perf_counter() - start
-        similarity = pair_similarities(matches) if embed else None
+        similarity = pair_similarities(matches) if embed or learned else None
         if original is True:
             original = score_original(labelled, workers, on_progress, (3, 3))
         if isinstance(original, OriginalScores):

@@ -234,8 +234,10 @@ class ScoredSet:
 
     @property
     def rule(self) -> str:
-        """The rule the figures follow: ``thresholds.rule``, or ``robust`` when the set has no similarities."""
-        return "fused" if self.thresholds.rule == "fused" and self.similarity is not None else "robust"
+        """The rule the figures follow: ``thresholds.rule`` (``fused`` for ``learned``), ``robust`` without similarities."""
+        # The lab scores AKAZE evidence only: under the learned rule its figures follow fused (the learned
+        # rule's AKAZE + similarity half); vision.lab.learned scores the learned rule itself.
+        return "fused" if self.thresholds.rule in ("fused", "learned") and self.similarity is not None else "robust"
 
     @property
     def has_similarity(self) -> np.ndarray:

@@ -34,6 +34,7 @@ class Entry:
 
 #: Every rule, in the order pages and ``--rule`` list them.
 CATALOGUE: dict[str, Entry] = {
+    "learned": Entry("vision.rules.learned"),  # the default (issue 10): AKAZE + XFeat + global similarity
     "robust": Entry("vision.rules.robust"),
     "fused": Entry("vision.rules.fused"),
     "original": Entry("vision.rules.original", default_ok=False),  # the note's rule: for comparison only

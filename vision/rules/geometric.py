@@ -1,4 +1,4 @@
-"""Evidence gathering shared by the geometric rules (robust, fused): features, matches, homography."""
+"""Evidence gathering shared by the rules that match features (robust, fused, learned): features, matches, homography."""
 
 from __future__ import annotations
 
@@ -18,7 +18,9 @@ def verify_geometric(ref_bytes: bytes, query_bytes: bytes, profile: Profile, rul
     rule (:mod:`vision.replay_flow`), as in the API's verify flow.
     """
     try:
-        ref = prepare_photo(ref_bytes, profile.feature_settings, embed=rule == "fused")
+        ref = prepare_photo(
+            ref_bytes, profile.feature_settings, embed=rule in ("fused", "learned"), learned=rule == "learned"
+        )
     except ImageInputError as exc:
         return {**MISSING_STD, "reason": str(exc), "error": type(exc).__name__}
     result = verify_photo(ref.features, query_bytes, profile, rule=rule)
