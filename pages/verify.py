@@ -1,4 +1,4 @@
-"""Verify page: a new photo against a stored reference, with the matches and the outline."""
+"""Verify page: a new photo against a reference, with the evidence of the rule that made the verdict."""
 
 from __future__ import annotations
 
@@ -6,146 +6,105 @@ from dataclasses import replace
 
 import streamlit as st
 
-from ui.photo import SAMPLES_DIR, list_samples, photo_input
-from ui.render import show_timings, show_verdict
-from ui.resources import embedded, matches, original, prepared, reference_store, stored_reference
-from ui.sidebar import render_sidebar
+from ui.examples import any_new_photos, scenario_of_bytes
+from ui.pickers import photo_input
+from ui.reference_picker import choose_reference
+from ui.render import figures, inject_css, show_timings, verdict_card
+from ui.resources import embedded, matches, original, prepared, stored_reference
+from ui.sidebar import RULE_CONTROLS, prepare_state, render_sidebar
 from vision import verdict as v
-from vision.decision import decide_original
-from vision.draw import draw_matches
+from vision.draw import draw_match_view
 from vision.errors import ImageInputError
-from vision.fusion import geometry_alone_inliers
-from vision.pipeline import decide_pair, unreadable_photo
+from vision.match_view import match_view
+from vision.pipeline import unreadable_photo
+from vision.rule_outcome import available_rules, rule_outcome
 from vision.store import StoreError
 
-REFERENCE_MODES = ("A user's latest reference", "Any stored reference", "A bundled sample")
-RULE_CHOICES = ("robust", "fused", "original")
-DECIDED_BY = {
-    "geometry": "geometry (the inliers alone)",
-    "similarity": "similarity (lifted over by the global similarity)",
-    "no_homography": "no homography",
-    "implausible_homography": "implausible homography",
-    "geometric_minimum": "too few inliers (geometric minimum)",
-    "outline_area": "outline area",
-    "fused_score": "fused score below threshold",
+RULE_LABELS = {
+    "fused": "fused: points + look-alike",
+    "robust": "robust: points only",
+    "original": "original: the design note",
 }
 
-thresholds = render_sidebar()
-settings = thresholds.feature_settings
-store = reference_store()
-
+defaults = prepare_state()
+inject_css()
 st.title("Verify a new photo")
+rules = available_rules()
 rule = st.radio(
     "Decision rule",
-    RULE_CHOICES,
+    rules,
     horizontal=True,
     key="verify_rule",
-    index=RULE_CHOICES.index(thresholds.rule),
-    help="robust: homography inliers; fused: inliers and the photos' global similarity "
-    "(the profile's default rule); original: the design note's rule "
-    "(80 best L2 matches, area > 30 px², full resolution).",
+    index=rules.index(defaults.rule) if defaults.rule in rules else 0,
+    format_func=lambda r: RULE_LABELS.get(r, r),
+    help="fused (the API's default): points that line up, helped by how alike the photos look; "
+    "robust: points that line up only; original: the design note's rule (80 best matches, area > 30 px²).",
 )
+thresholds = render_sidebar(RULE_CONTROLS.get(rule))
+settings = thresholds.feature_settings
 fused = rule == "fused"
 
-# --- choose the reference -------------------------------------------------
-mode = st.radio("Reference", REFERENCE_MODES, horizontal=True, key="verify_mode")
-ref_key, ref_bytes = None, None
-try:
-    if mode == REFERENCE_MODES[0]:
-        users = store.users()
-        user = st.selectbox("User", users, key="verify_user", placeholder="No users yet")
-        latest = store.latest(user) if user else None
-        ref_key = latest.key if latest else None
-    elif mode == REFERENCE_MODES[1]:
-        keys = [r.key for u in store.users() for r in store.list(u)]
-        ref_key = st.selectbox("Stored reference", keys, key="verify_key")
-    else:
-        sample = st.selectbox(
-            "Sample reference",
-            list_samples(),
-            key="verify_ref_sample",
-            index=list_samples().index("images/lightglue/DSC_0410.JPG"),
-        )
-        ref_bytes = (SAMPLES_DIR / sample).read_bytes()
-except StoreError as exc:
-    st.error(f"{v.MISSING_STD_PICTURE}: {exc}")
-    st.stop()
+left, right = st.columns(2, gap="large")
+# --- the reference ------------------------------------------------------------
+with left:
+    st.subheader("Reference")
+    try:
+        chosen = choose_reference()
+    except StoreError as exc:
+        verdict_card(v.Verdict(500, v.MISSING_STD_PICTURE, False, str(exc)))
+        st.stop()
+    if chosen is None:
+        verdict_card(v.Verdict(400, v.NO_STD_IMG, False, "no stored reference for this choice: register one first"))
+        st.stop()
+    try:
+        if chosen.key is not None:
+            loaded, ref_image = stored_reference(chosen.key, settings, fused)
+            ref_features, ref_bytes = loaded.features, loaded.image
+            scenario = scenario_of_bytes(ref_bytes)
+        else:
+            ref_photo = prepared(chosen.data, settings)
+            ref_features, ref_image, ref_bytes, scenario = (
+                ref_photo.features,
+                ref_photo.image,
+                chosen.data,
+                chosen.scenario,
+            )
+    except (StoreError, ImageInputError) as exc:
+        verdict_card(v.Verdict(500, v.MISSING_STD_PICTURE, False, str(exc)))
+        st.stop()
 
-if ref_key is None and ref_bytes is None:
-    show_verdict(v.Verdict(400, v.NO_STD_IMG, False, "no stored reference for this choice: register one first"))
-    st.stop()
-
-try:
-    if ref_key is not None:
-        loaded, ref_image = stored_reference(ref_key, settings, fused)
-        ref_features, ref_bytes = loaded.features, loaded.image
-    else:
-        ref_photo = prepared(ref_bytes, settings)
-        ref_features, ref_image = ref_photo.features, ref_photo.image
-except (StoreError, ImageInputError) as exc:
-    show_verdict(v.Verdict(500, v.MISSING_STD_PICTURE, False, str(exc)))
-    st.stop()
-
-# --- the new photo --------------------------------------------------------
-photo = photo_input("verify", "New photo source", default_sample="images/lightglue/DSC_0411.JPG")
+# --- the new photo -------------------------------------------------------------
+with right:
+    st.subheader("New photo")
+    if scenario is not None:  # a copy of an example: offer its story, the other angle first
+        photo = photo_input(f"verify_{scenario.key}", "New photo source", scenario.queries, scenario.default_query)
+    else:  # the user's own reference: their own new photo, not a stranger's building
+        photo = photo_input("verify", "New photo source", any_new_photos(), source="Upload")
 if photo is None:
+    st.info("Upload or take the new photo of the same thing.")
     st.stop()
 try:
     query = prepared(photo.data, settings)
 except ImageInputError as exc:
-    show_verdict(unreadable_photo(exc, v.MISSING_PICTURE))
+    verdict_card(unreadable_photo(exc, v.MISSING_PICTURE))
     st.stop()
 
-# --- cheap step: reruns on every slider move ------------------------------
+# --- the rule's verdict and its own evidence (cheap: reruns on every slider move) ---
 pair = matches(ref_features, query.features)
 if fused:  # global descriptors: cached per photo, the kNN matches are reused
     pair = replace(pair, ref=embedded(ref_features, ref_image), query=embedded(query.features, query.image))
-evidence, verdict, decide_ms = decide_pair(pair, thresholds, "fused" if fused else "robust")
-if rule == "original":
-    verdict = decide_original(original(ref_bytes, photo.data), thresholds)
+full = original(ref_bytes, photo.data) if rule == "original" else None
+sizes = ((ref_image.shape[1], ref_image.shape[0]), (query.image.shape[1], query.image.shape[0]))
+outcome, decide_ms = rule_outcome(rule, pair, thresholds, *sizes, original=full)
+view = match_view(outcome, scenario.noun if scenario else "thing")
 
-show_raw = st.toggle("Show raw kNN matches instead of inliers/rejected", key="verify_raw")
-view, stats = st.columns([3, 1])
-with view:
-    st.image(
-        draw_matches(ref_image, ref_features, query.image, query.features, pair.candidates, evidence, show_raw),
-        caption="Reference (left) and new photo (right): inliers green, rejected red, outline yellow",
-    )
-with stats:
-    show_verdict(verdict)
-    st.metric("Keypoints (reference / new)", f"{evidence.n_ref_keypoints} / {evidence.n_query_keypoints}")
-    st.metric("Tentative matches", evidence.n_tentative)
-    if fused and "similarity" in verdict.extra:
-        inl_col, sim_col = st.columns(2)
-        inl_col.metric(
-            "Inliers",
-            evidence.n_inliers,
-            delta=evidence.n_inliers - thresholds.fused_min_inliers,
-            help=f"Fused rule: at least {thresholds.fused_min_inliers} (geometric minimum); "
-            f"{geometry_alone_inliers(thresholds)}+ accept on geometry alone.",
-        )
-        need = verdict.extra["required_similarity"]
-        sim_col.metric(
-            "Global similarity",
-            f"{verdict.extra['similarity']:.2f}",
-            delta=None if need is None else f"{verdict.extra['similarity'] - max(need, 0.0):+.2f}",
-            help="Cosine similarity of the photos' EfficientNet-Lite0 descriptors; "
-            "the delta is against what these inliers need.",
-        )
-        st.markdown(f"**Decided by:** {DECIDED_BY.get(verdict.extra['decided_by'], verdict.extra['decided_by'])}")
-        st.caption(
-            f"Fused score {verdict.extra['fused_score']:.2f} = log(1 + inliers) + "
-            f"{thresholds.fused_weight:g} x similarity; threshold {thresholds.fused_threshold:g}"
-        )
-    else:
-        st.metric("Inliers", evidence.n_inliers, delta=evidence.n_inliers - thresholds.min_inliers)
-    st.metric("Inlier ratio", f"{evidence.inlier_ratio:.0%}")
-    st.metric(
-        "Outline area / new photo",
-        f"{evidence.area_fraction:.1%}",
-        help="Area of the reference outline projected into the new photo, as a share of its frame; "
-        "over 100% when the new photo shows only part of the reference.",
-    )
-    if evidence.problems:
-        st.caption("Homography problems: " + "; ".join(evidence.problems))
-    show_timings({**query.timings, "match": pair.match_ms, **decide_ms})
+verdict_card(outcome.verdict, view.headline, view.detail)
+figures(view.figures)
+show_others = st.toggle(f"Also show the {view.others_name}, faint", key="verify_others", disabled=not len(view.others))
+st.image(
+    draw_match_view(ref_image, query.image, view, show_others),
+    caption=f"Reference (left) and new photo (right), as the {outcome.rule} rule saw them",
+    width="stretch",
+)
+timings = {**query.timings, **({"match": pair.match_ms} if rule != "original" else {}), **decide_ms}
+show_timings(timings)
