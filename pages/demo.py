@@ -29,39 +29,44 @@ thresholds = prepare_state()
 inject_css()
 st.title("Same thing, new photo?")
 st.caption(
-    "A habit app keeps a reference photo (a desk, a plant, a building) and later checks that a new photo "
-    "shows the same thing. Pick both below, or take your own."
+    "A habit app keeps a reference photo of something (a desk, a plant, a building) and later checks that a new "
+    "photo shows the same thing. Pick both below, or take your own."
 )
 
-ref_col, new_col, verdict_col = st.columns([1, 1, 1.15], gap="medium")
-with ref_col:
+pick_col, verdict_col = st.columns([1.15, 1], gap="large")
+with pick_col:
     st.markdown("**1 · The reference**")
-    reference = photo_input("demo_ref", "Reference photo", REFERENCES, REFERENCES[0])
-with new_col:
+    reference = photo_input("demo_ref", "Reference photo", REFERENCES, REFERENCES[0], compact=True)
+    accepted_box = st.container()
     st.markdown("**2 · The new photo**")
     scenario = scenario_of(reference.example.path) if reference and reference.example else None
     if scenario is not None:
-        new = photo_input(f"demo_new_{scenario.key}", "New photo", scenario.queries, scenario.default_query)
+        new = photo_input(
+            f"demo_new_{scenario.key}", "New photo", scenario.queries, scenario.default_query, compact=True
+        )
     else:
-        new = photo_input("demo_new", "New photo", any_new_photos(), source="Upload")
+        new = photo_input("demo_new", "New photo", any_new_photos(), source="Upload", compact=True)
 verdict_box = verdict_col.container(key="verdict_first")  # first on a phone (see ui.render.CSS)
+verdict_box.markdown("**3 · The answer**")
 
 if reference is None:
     verdict_box.info("Upload or take the reference photo.")
     st.stop()
 reg_verdict, ref = registration(reference.data, thresholds)
-with ref_col:
+with accepted_box:
     if ref is not None:
         n = ref.features.n_detected
-        st.image(draw_keypoints(ref.image, ref.features), width="stretch")
-        verdict_card(
-            reg_verdict,
-            f"Accepted: {n}{'+' if n >= thresholds.max_keypoints else ''} distinctive points "
-            f"({thresholds.min_keypoints} needed)"
-            if reg_verdict.result
-            else f"Too plain: {n} distinctive points, {thresholds.min_keypoints} needed",
-            small=True,
-        )
+        shown = f"{n}+" if n >= thresholds.max_keypoints else str(n)
+        points, card = st.columns([1, 2], vertical_alignment="center")
+        points.image(draw_keypoints(ref.image, ref.features), width="stretch")
+        with card:
+            verdict_card(
+                reg_verdict,
+                f"Accepted: {shown} distinctive points"
+                if reg_verdict.result
+                else f"Too plain: {shown} distinctive points, {thresholds.min_keypoints} needed",
+                small=True,
+            )
     else:
         verdict_card(reg_verdict, small=True)
 if ref is None or not reg_verdict.result:
@@ -86,7 +91,6 @@ sizes = ((ref.image.shape[1], ref.image.shape[0]), (query.image.shape[1], query.
 outcome, _ = rule_outcome(thresholds.rule, pair, thresholds, *sizes)
 view = match_view(outcome, scenario.noun if scenario else "thing")
 with verdict_box:
-    st.markdown("**3 · The answer**")
     verdict_card(outcome.verdict, view.headline, view.detail)
     figures(view.figures[:3])
     tag = scenario.tag if scenario else ""
@@ -96,12 +100,10 @@ with verdict_box:
         except (TaggerError, ImageInputError) as exc:
             tagged = v.Verdict(400, v.NO_TAG, False, str(exc))
         score = tagged.extra.get("score")
-        said = f"{score:.0%} sure" if isinstance(score, float) else ""
-        head = (
-            f"Tag check: it shows a {tag} ({said})" if tagged.result else f"Tag check: no {tag} in this photo ({said})"
-        )
+        sure = f"{score:.0%} sure" if isinstance(score, float) else "not sure"
+        head = f"Tag check: it shows a {tag} ({sure})" if tagged.result else f"Tag check: no {tag} here ({sure})"
         verdict_card(tagged, head, small=True)
-    st.caption(f"Decided by the {outcome.rule} rule, the API's default; thresholds from the Tuning lab.")
+    st.caption(f"Decided by the {outcome.rule} rule, as the API decides; thresholds are set in the Tuning lab.")
 
 st.image(
     draw_match_view(ref.image, query.image, view),

@@ -57,18 +57,26 @@ def _choose(key: str, path: str) -> None:
 
 
 def photo_input(
-    key: str, label: str, examples: Sequence[Example], default: Example | None = None, source: str = "Example"
+    key: str,
+    label: str,
+    examples: Sequence[Example],
+    default: Example | None = None,
+    source: str = "Example",
+    *,
+    compact: bool = False,
 ) -> Photo | None:
     """Curated thumbnails, an upload or the camera; None until there is a photo.
 
-    ``source`` is the source offered first (the radio's first value in this session).
+    ``source`` is the source offered first (the radio's first value in this
+    session); ``compact`` hides the radio's label and uses smaller thumbnails.
     """
     radio_key = f"{key}_source"
     if radio_key not in st.session_state:
         st.session_state[radio_key] = source
-    chosen = st.radio(label, SOURCES, horizontal=True, key=radio_key)
+    visibility = "collapsed" if compact else "visible"
+    chosen = st.radio(label, SOURCES, horizontal=True, key=radio_key, label_visibility=visibility)
     if chosen == "Example":
-        example = thumbnail_picker(f"{key}_example", examples, default)
+        example = thumbnail_picker(f"{key}_example", examples, default, width=104 if compact else 120)
         return Photo(example.title, example.read(), example)
     if chosen == "Upload":
         upload = st.file_uploader("Photo (JPEG, PNG or WebP)", type=["jpg", "jpeg", "png", "webp"], key=f"{key}_upload")

@@ -20,6 +20,7 @@ MAX_TEXT = 400  # user text (file names, reasons) is capped before it is shown
 
 CSS = """
 <style>
+[data-testid="stMainBlockContainer"] {padding-top: 2.5rem;}
 .vcard {border-radius: .6rem; padding: .9rem 1.1rem; margin: .2rem 0 .6rem 0; border-left: .5rem solid;}
 .vcard.ok {background: #e9f7ec; border-color: #1e9e45; color: #0f3d1d;}
 .vcard.bad {background: #fdeeee; border-color: #d2343b; color: #4d1013;}
