@@ -29,7 +29,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -43,8 +43,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from vision import service
 from vision import verdict as v
-from vision.decision import Thresholds, load_profile
 from vision.imageio import DEFAULT_LIMITS, DecodeLimits
+from vision.profile import Profile, load_profile
+from vision.settings import load_settings, number
 
 __all__ = ["DEFAULT_MAX_BODY_BYTES", "Runtime", "app", "create_app"]
 
@@ -91,19 +92,6 @@ class Answer(BaseModel):
 # -- runtime: lazily built store, tagger and thresholds ------------------------------
 
 
-def _int_setting(settings: Mapping[str, str], name: str, default: int, minimum: int = 1) -> int:
-    raw = settings.get(name)
-    if raw is None or not str(raw).strip():
-        return default
-    try:
-        value = int(str(raw).strip())
-    except ValueError:
-        raise ValueError(f"{name} must be a whole number, got {raw!r}") from None
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return value
-
-
 class Runtime:
     """What the endpoints share: settings, store, tagger, thresholds, CPU gate.
 
@@ -120,25 +108,25 @@ class Runtime:
         *,
         store: Any = None,
         tagger: Any = None,
-        thresholds: Thresholds | None = None,
+        thresholds: Profile | None = None,
         limits: DecodeLimits = DEFAULT_LIMITS,
     ) -> None:
         self._settings = settings
         env = self.settings
-        self.max_body_bytes = _int_setting(env, "VISION_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES)
-        self.workers = _int_setting(env, "VISION_WORKERS", os.cpu_count() or 2)
+        self.max_body_bytes = number(env, "VISION_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES, integer=True, minimum=1)
+        self.workers = number(env, "VISION_WORKERS", os.cpu_count() or 2, integer=True, minimum=1)
         self.limits = limits
         self._store = store
         self._tagger = tagger
         self._fixed_thresholds = thresholds
         self._profile_state: tuple[str, int, int] | None = None
-        self._profile_thresholds: Thresholds | None = None
+        self._profile_thresholds: Profile | None = None
         self._lock = threading.Lock()
         self._cpu = threading.BoundedSemaphore(self.workers)
 
     @property
     def settings(self) -> Mapping[str, str]:
-        return self._settings if self._settings is not None else os.environ
+        return self._settings if self._settings is not None else load_settings()
 
     def gate(self) -> threading.BoundedSemaphore:
         """Context manager held around CPU-heavy work (at most ``workers`` at once)."""
@@ -165,12 +153,12 @@ class Runtime:
                     log.info("tagger: %s", getattr(self._tagger, "name", type(self._tagger).__name__))
         return self._tagger
 
-    def thresholds(self) -> Thresholds:
+    def thresholds(self) -> Profile:
         if self._fixed_thresholds is not None:
             return self._fixed_thresholds
         path = (self.settings.get("VISION_PROFILE") or "").strip()
         if not path:
-            return Thresholds()
+            return Profile()
         try:
             st = os.stat(path)
             state = (path, st.st_mtime_ns, st.st_size)
@@ -435,7 +423,7 @@ def create_app(
     *,
     store: Any = None,
     tagger: Any = None,
-    thresholds: Thresholds | None = None,
+    thresholds: Profile | None = None,
 ) -> FastAPI:
     """Build the API.
 
@@ -447,13 +435,13 @@ def create_app(
         Overrides ``VISION_STORE``.
     tagger : Tagger, optional
         Overrides ``VISION_TAGGER``.
-    thresholds : Thresholds, optional
+    thresholds : Profile, optional
         Fixed thresholds, overriding ``VISION_PROFILE``.
     """
     rt = Runtime(settings, store=store, tagger=tagger, thresholds=thresholds)
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI):
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         vision_log = logging.getLogger("vision")
         if not vision_log.handlers and not logging.getLogger().handlers:
             handler = logging.StreamHandler()

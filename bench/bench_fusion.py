@@ -13,25 +13,23 @@ The ONNX session is loaded before timing (a server loads it once); its load
 time is printed separately.  Runs alternate between the rules so that load
 from other processes hits both alike.
 
-Usage: ``python bench/bench_fusion.py [--runs 15]``
+Usage: ``python -m bench.bench_fusion [--runs 15]``
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
 from dataclasses import replace
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from bench.bench_pipeline import PHONE_SIZE, VIEWS, phone_jpeg
+from vision.fusion import global_embedding
+from vision.pipeline import prepare_photo, register_photo, verify_photo
+from vision.profile import Profile
 
-from bench.bench_pipeline import PHONE_SIZE, VIEWS, phone_jpeg  # noqa: E402
-from vision.decision import Thresholds  # noqa: E402
-from vision.fusion import global_embedding  # noqa: E402
-from vision.pipeline import prepare_photo, register_photo, verify_photo  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def timed(fn) -> tuple[float, object]:
@@ -46,8 +44,8 @@ def main() -> None:
     args = parser.parse_args()
 
     ref_bytes, query_bytes = (phone_jpeg(ROOT / p) for p in VIEWS)
-    fused = replace(Thresholds(), rule="fused")
-    robust = replace(Thresholds(), rule="robust")
+    fused = replace(Profile(), rule="fused")
+    robust = replace(Profile(), rule="robust")
 
     load_ms, ref = timed(lambda: prepare_photo(ref_bytes, fused.feature_settings, embed=True))  # loads the model
     ref_features = ref.features

@@ -9,26 +9,25 @@ the same building, then prints medians of repeated runs:
 * the original note's verify at full resolution (both images decoded, AKAZE
   on 12 MP, BFMatcher L2, RANSAC), which is what it did per request.
 
-Usage: ``python bench/bench_pipeline.py [--runs 15] [--original-runs 3]``
+Usage: ``python -m bench.bench_pipeline [--runs 15] [--original-runs 3]``
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
 from pathlib import Path
 
 import cv2
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from vision.decision import decide_original
+from vision.imageio import decode_image
+from vision.original import original_evidence
+from vision.pipeline import prepare_photo, register_photo, verify_photo
+from vision.profile import Profile
 
-from vision.decision import Thresholds, decide_original  # noqa: E402
-from vision.imageio import decode_image  # noqa: E402
-from vision.original import original_evidence  # noqa: E402
-from vision.pipeline import prepare_photo, register_photo, verify_photo  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 VIEWS = ("samples/images/lightglue/DSC_0410.JPG", "samples/images/lightglue/DSC_0411.JPG")
 PHONE_SIZE = (4032, 3024)
@@ -63,7 +62,7 @@ def main() -> None:
     args = parser.parse_args()
 
     ref_bytes, query_bytes = (phone_jpeg(ROOT / p) for p in VIEWS)
-    thresholds = Thresholds(rule="robust")  # bench_fusion.py measures what the fused rule adds
+    thresholds = Profile(rule="robust")  # bench_fusion.py measures what the fused rule adds
     ref_features = prepare_photo(ref_bytes, thresholds.feature_settings).features
 
     register_ms, (reg_verdict, _) = median_ms(lambda: register_photo(ref_bytes, thresholds), args.runs)

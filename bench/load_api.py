@@ -2,8 +2,8 @@
 
 Usage::
 
-    python bench/load_api.py                       # starts its own uvicorn (temp store)
-    python bench/load_api.py --url http://127.0.0.1:8000 --clients 32 --requests 256
+    python -m bench.load_api                       # starts its own uvicorn (temp store)
+    python -m bench.load_api --url http://127.0.0.1:8000 --clients 32 --requests 256
 
 Registers ``--users`` users (alternating two reference photos), then fires
 ``--requests`` verifications from ``--clients`` concurrent clients, each user
@@ -242,7 +242,6 @@ def run(url: str, args: argparse.Namespace, store_dir: str | None) -> int:
             if body.get("message") != COMPLETE or body.get("key") != keys[name]:
                 lost.append(f"{name}: {body.get('message')} key {body.get('key')}")
     if store_dir is not None:
-        sys.path.insert(0, str(REPO))
         from vision.store import LocalReferenceStore
 
         store = LocalReferenceStore(store_dir)

@@ -6,9 +6,11 @@ import streamlit as st
 
 import ui.tuning_view as tv
 from ui.sidebar import render_sidebar
-from vision.decision import dumps_profile
-from vision.tuning import error_cases, per_kind, scores_csv, split_by_scene, tune
-from vision.tuning_plots import histogram_png, roc_png, scatter_png
+from vision.lab.plots import histogram_png, roc_png, scatter_png
+from vision.lab.recommend import tune
+from vision.lab.report import error_cases, per_kind, scores_csv
+from vision.lab.split import split_by_scene
+from vision.profile import dumps_profile
 
 thresholds = render_sidebar()
 st.title("Tuning lab")
@@ -32,15 +34,17 @@ with_original = st.toggle(
     "Also score the original note's rule (full resolution, slow)", value=True, key="tune_with_original"
 )
 run = tv.run_store().get(labelled, settings)
-if st.button(
-    "Run" if run is None else "Run again (cached)",
-    type="primary",
-    key="tune_run",
-    help="Features, global descriptors and matches of every pair, in parallel; cached per feature settings",
+if (
+    st.button(
+        "Run" if run is None else "Run again (cached)",
+        type="primary",
+        key="tune_run",
+        help="Features, global descriptors and matches of every pair, in parallel; cached per feature settings",
+    )
+    and run is None
 ):
-    if run is None:
-        tv.run_with_progress(labelled, settings, with_original)
-        st.rerun()  # redraw with the cached run (and the button's new label)
+    tv.run_with_progress(labelled, settings, with_original)
+    st.rerun()  # redraw with the cached run (and the button's new label)
 if run is None:
     st.info("Press **Run** to compute features and matches for every pair (progress shown).")
     st.stop()

@@ -62,13 +62,9 @@ with left:
             ref_features, ref_bytes = loaded.features, loaded.image
             scenario = scenario_of_bytes(ref_bytes)
         else:
-            ref_photo = prepared(chosen.data, settings)
-            ref_features, ref_image, ref_bytes, scenario = (
-                ref_photo.features,
-                ref_photo.image,
-                chosen.data,
-                chosen.scenario,
-            )
+            ref_bytes, scenario = chosen.data or b"", chosen.scenario
+            ref_photo = prepared(ref_bytes, settings)
+            ref_features, ref_image = ref_photo.features, ref_photo.image
     except (StoreError, ImageInputError) as exc:
         verdict_card(v.Verdict(500, v.MISSING_STD_PICTURE, False, str(exc)))
         st.stop()

@@ -14,7 +14,7 @@ WordNet's ``data.noun`` (Debian: ``apt-get install -y wordnet-base``, files in
 
 Usage::
 
-    python scripts/build_wordnet_table.py [--wordnet-dir /usr/share/wordnet]
+    python -m scripts.build_wordnet_table [--wordnet-dir /usr/share/wordnet]
         [--synsets FILE]   # one wnid per line; default: first column of the
                            # existing imagenet_classes.txt
 """

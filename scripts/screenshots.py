@@ -16,7 +16,7 @@ fonts-noto-color-emoji``); without it they show as boxes.
 
 Usage::
 
-    python scripts/screenshots.py [--out docs/screenshots] [--width 1400] [--max-height 2200]
+    python -m scripts.screenshots [--out docs/screenshots] [--width 1400] [--max-height 2200]
 """
 
 from __future__ import annotations
@@ -28,13 +28,12 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
 from PIL import Image
 from playwright.sync_api import expect, sync_playwright
 
 from tests.e2e import harness as h
+
+REPO = Path(__file__).resolve().parents[1]
 
 MAX_BYTES = 400_000
 USER = "demo"

@@ -65,10 +65,7 @@ def encode_jpeg(image: np.ndarray, exif_orientation: int | None = None, quality:
 
     The pixels are stored as given; the tag tells a viewer how to rotate them.
     """
-    if image.ndim == 3:
-        pil = Image.fromarray(cv2.cvtColor(image, cv2.COLOR_BGR2RGB))
-    else:
-        pil = Image.fromarray(image)
+    pil = Image.fromarray(cv2.cvtColor(image, cv2.COLOR_BGR2RGB)) if image.ndim == 3 else Image.fromarray(image)
     buf = io.BytesIO()
     if exif_orientation is None:
         pil.save(buf, "JPEG", quality=quality)

@@ -5,16 +5,11 @@ from __future__ import annotations
 import json
 import logging
 import socket
-import sys
 import threading
 import time
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
 from api_fixtures import (
     ASSETS,
     MODEL,
@@ -29,9 +24,9 @@ from fastapi.testclient import TestClient
 
 from api import create_app
 from vision import verdict as v
-from vision.decision import Thresholds, save_profile
 from vision.features import FeatureSettings, features_from_bytes, features_to_bytes
 from vision.pipeline import prepare_photo
+from vision.profile import Profile, save_profile
 from vision.store import LocalReferenceStore, StoreUnavailableError
 
 HOSTILE_IDS = ["../x", "a/b", "x" * 5000, "..", ".hidden", "a\x00b", "", "bob smith", "a\\b", "%2e%2e"]
@@ -49,7 +44,7 @@ def tagger() -> FakeTagger:
 
 @pytest.fixture
 def client(store: LocalReferenceStore, tagger: FakeTagger) -> TestClient:
-    app = create_app({}, store=store, tagger=tagger, thresholds=Thresholds())
+    app = create_app({}, store=store, tagger=tagger, thresholds=Profile())
     with TestClient(app, raise_server_exceptions=False) as c:
         yield c
 
@@ -88,7 +83,7 @@ def test_register_good_picture_with_name(client, store, pair, path):
     latest = store.latest("hong")
     assert latest is not None and latest.key == body["key"]
     assert store.load_image(latest.key) == photo("DSC_0410.JPG")  # stored as sent
-    assert features_from_bytes(store.load_features(latest.key)).settings == Thresholds().feature_settings
+    assert features_from_bytes(store.load_features(latest.key)).settings == Profile().feature_settings
     assert latest.content_type == "image/jpeg" and (latest.width, latest.height) == (1024, 682)
 
 
@@ -168,7 +163,7 @@ def test_register_wrong_fields(client, store, payload):
 
 @pytest.mark.parametrize(
     "name",
-    HOSTILE_IDS + [123, ["hong"], {"a": 1}, True],
+    [*HOSTILE_IDS, 123, ["hong"], {"a": 1}, True],
     ids=[f"id{i}" for i in range(len(HOSTILE_IDS))] + ["int", "list", "dict", "bool"],
 )
 def test_register_hostile_names_store_nothing(client, store, pair, name):
@@ -203,7 +198,7 @@ def test_register_unusable_body(client, store, kwargs, code):
 
 
 def test_oversize_body_refused_before_parsing(store, tagger, pair):
-    app = create_app({"VISION_MAX_BODY_BYTES": "50000"}, store=store, tagger=tagger, thresholds=Thresholds())
+    app = create_app({"VISION_MAX_BODY_BYTES": "50000"}, store=store, tagger=tagger, thresholds=Profile())
     with TestClient(app) as c:
         payload = json.dumps({"data": pair[0], "name": "hong"}).encode()
         assert len(payload) > 50000
@@ -239,7 +234,7 @@ def test_store_unavailable_at_register(tmp_path, tagger, pair, caplog):
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("a file where the store's root should be")
     store = LocalReferenceStore(blocker)
-    app = create_app({}, store=store, tagger=tagger, thresholds=Thresholds())
+    app = create_app({}, store=store, tagger=tagger, thresholds=Profile())
     with TestClient(app) as c, caplog.at_level(logging.INFO, logger="vision"):
         body = assert_answer(
             c.post("/auth/stdimg", json={"data": pair[0], "name": "hong"}), 500, v.SOMETHING_WRONG, False
@@ -257,7 +252,7 @@ def test_unexpected_error_is_contract_500_without_trace(store, tagger, pair, cap
         def latest(self, user_id):
             raise KeyError("surprise")
 
-    app = create_app({}, store=Exploding(store.root), tagger=tagger, thresholds=Thresholds())
+    app = create_app({}, store=Exploding(store.root), tagger=tagger, thresholds=Profile())
     with TestClient(app, raise_server_exceptions=False) as c, caplog.at_level(logging.ERROR, logger="vision"):
         r1 = c.post("/auth/stdimg", json={"data": pair[0], "name": "hong"})
         r2 = c.post("/auth/feature", json={"data": pair[1], "name": "hong"})
@@ -366,7 +361,7 @@ def test_verify_recomputes_stale_features_and_saves_them(client, store, register
     stale = prepare_photo(photo("DSC_0410.JPG"), FeatureSettings(working_side=400)).features
     store.save_features(record.key, features_to_bytes(stale))
     assert_answer(client.post("/auth/feature", json={"data": pair[1], "name": "hong"}), 200, v.COMPLETE, True)
-    assert features_from_bytes(features_path.read_bytes()).settings == Thresholds().feature_settings
+    assert features_from_bytes(features_path.read_bytes()).settings == Profile().feature_settings
 
 
 @pytest.mark.parametrize("damage", ["delete", "garbage"])
@@ -403,7 +398,7 @@ def test_verify_store_unavailable(store, tagger, pair, caplog):
         def latest(self, user_id):
             raise StoreUnavailableError("endpoint unreachable (connection refused)", reason="unreachable")
 
-    app = create_app({}, store=Down(store.root), tagger=tagger, thresholds=Thresholds())
+    app = create_app({}, store=Down(store.root), tagger=tagger, thresholds=Profile())
     with TestClient(app) as c, caplog.at_level(logging.ERROR, logger="vision"):
         body = assert_answer(
             c.post("/auth/feature", json={"data": pair[1], "name": "hong"}), 500, v.MISSING_STD_PICTURE, False
@@ -430,7 +425,7 @@ def test_tag_matched_and_not_matched(client, tagger, cat):
 
 
 def test_tag_threshold_from_thresholds(store, cat):
-    app = create_app({}, store=store, tagger=FakeTagger({"dog": 0.3}), thresholds=Thresholds(tag_min_confidence=0.5))
+    app = create_app({}, store=store, tagger=FakeTagger({"dog": 0.3}), thresholds=Profile(tag_min_confidence=0.5))
     with TestClient(app) as c:
         assert_answer(c.post("/auth/tag", json={"data": cat, "tag": "dog"}), 200, v.NOT_MATCHED, False)
 
@@ -473,7 +468,7 @@ def test_tag_unusable_body(client, tagger):
 @pytest.mark.parametrize("fail", ["tagger-error", "runtime-error"])
 def test_tag_backend_fault(store, cat, fail, caplog):
     tagger = failing_tagger("deadline exceeded") if fail == "tagger-error" else FakeTagger(fail=RuntimeError("onnx"))
-    app = create_app({}, store=store, tagger=tagger, thresholds=Thresholds())
+    app = create_app({}, store=store, tagger=tagger, thresholds=Profile())
     with TestClient(app) as c, caplog.at_level(logging.ERROR, logger="vision"):
         body = assert_answer(c.post("/auth/tag", json={"data": cat, "tag": "dog"}), 500, v.CLARIFAI_API_FAULT, False)
     assert "fake" in body["reason"]
@@ -489,7 +484,7 @@ def test_tag_clarifai_not_configured_is_api_fault(store, cat, caplog):
 
 @pytest.mark.skipif(not MODEL.is_file(), reason="offline tagger model not shipped")
 def test_tag_with_real_offline_tagger(store, cat):
-    app = create_app({"VISION_TAGGER": "local"}, store=store, thresholds=Thresholds())
+    app = create_app({"VISION_TAGGER": "local"}, store=store, thresholds=Profile())
     with TestClient(app) as c:
         body = assert_answer(c.post("/auth/tag", json={"data": cat, "tag": "cat"}), 200, v.MATCHED, True)
         assert body["backend"] == "local" and body["score"] > 0.5
@@ -527,11 +522,11 @@ def test_import_touches_no_network_and_builds_nothing(monkeypatch):
 
 def test_profile_file_is_used_and_reloaded(tmp_path, store, tagger, pair):
     profile = tmp_path / "profile.json"
-    save_profile(Thresholds(min_keypoints=100000), profile)
+    save_profile(Profile(min_keypoints=100000), profile)
     app = create_app({"VISION_PROFILE": str(profile)}, store=store, tagger=tagger)
     with TestClient(app) as c:
         assert_answer(c.post("/auth/stdimg", json={"data": pair[0], "name": "hong"}), 400, v.TOO_LITTLE_FEATURES, False)
-        save_profile(Thresholds(min_keypoints=50), profile)
+        save_profile(Profile(min_keypoints=50), profile)
         import os
 
         os.utime(profile, ns=(time.time_ns() + 10**9, time.time_ns() + 10**9))
@@ -562,7 +557,7 @@ def test_logs_hold_no_image_data(client, registered, pair, caplog):
 
 def test_healthz_stays_responsive_during_slow_work(store, cat):
     tagger = FakeTagger(delay_s=1.5)
-    app = create_app({"VISION_WORKERS": "1"}, store=store, tagger=tagger, thresholds=Thresholds())
+    app = create_app({"VISION_WORKERS": "1"}, store=store, tagger=tagger, thresholds=Profile())
     with TestClient(app) as c:
         results = []
         workers = [

@@ -3,16 +3,11 @@
 from __future__ import annotations
 
 import logging
-import sys
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 pytest.importorskip("moto.server")
 pytest.importorskip("boto3")
@@ -23,7 +18,7 @@ from moto_server import start_moto, stop_moto
 
 from api import create_app
 from vision import verdict as v
-from vision.decision import Thresholds
+from vision.profile import Profile
 from vision.store import S3ReferenceStore
 
 
@@ -49,7 +44,7 @@ def objects(url: str, bucket: str) -> list[str]:
 
 def s3_app(url: str, bucket: str):
     store = S3ReferenceStore(s3_client(url), bucket)
-    return create_app({}, store=store, tagger=FakeTagger(), thresholds=Thresholds()), store
+    return create_app({}, store=store, tagger=FakeTagger(), thresholds=Profile()), store
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +87,7 @@ def test_s3_from_settings_never_logs_the_secret(moto_url, pair, caplog):
         "AWS_SECRET_ACCESS_KEY": DUMMY_SECRET,
         "VISION_S3_MAX_ATTEMPTS": "1",
     }
-    app = create_app(settings, tagger=FakeTagger(), thresholds=Thresholds())
+    app = create_app(settings, tagger=FakeTagger(), thresholds=Profile())
     with caplog.at_level(logging.DEBUG, logger="vision"), TestClient(app) as c:
         body = c.post("/auth/test", json={"data": pair[0], "name": "lee"}).json()
         assert body["message"] == v.GOOD_PICTURE
@@ -117,7 +112,7 @@ def test_s3_goes_away_between_register_and_verify(pair, caplog):
     server, url = start_moto()
     try:
         bucket = new_bucket(url)
-        app, store = s3_app(url, bucket)
+        app, _store = s3_app(url, bucket)
         with TestClient(app) as c:
             body = c.post("/auth/stdimg", json={"data": pair[0], "name": "hong"}).json()
             assert body["message"] == v.GOOD_PICTURE
@@ -139,7 +134,7 @@ def test_s3_unreachable_at_register(moto_url, pair, caplog):
     bucket = new_bucket(moto_url)
     dead = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     store = S3ReferenceStore(s3_client(dead), bucket)
-    app = create_app({}, store=store, tagger=FakeTagger(), thresholds=Thresholds())
+    app = create_app({}, store=store, tagger=FakeTagger(), thresholds=Profile())
     with TestClient(app) as c, caplog.at_level(logging.ERROR, logger="vision"):
         res = c.post("/auth/stdimg", json={"data": pair[0], "name": "hong"})
     assert res.status_code == 500
@@ -172,7 +167,7 @@ def test_s3_failing_mid_register_leaves_no_partial_reference(moto_url, pair):
             return getattr(real, name)
 
     store = S3ReferenceStore(Flaky(), bucket)
-    app = create_app({}, store=store, tagger=FakeTagger(), thresholds=Thresholds())
+    app = create_app({}, store=store, tagger=FakeTagger(), thresholds=Profile())
     with TestClient(app) as c:
         res = c.post("/auth/stdimg", json={"data": pair[0], "name": "hong"})
         assert res.status_code == 500 and res.json()["message"] == v.SOMETHING_WRONG

@@ -9,24 +9,18 @@ from __future__ import annotations
 
 import json
 import socket
-import sys
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
 import uvicorn
 from api_fixtures import FakeTagger, b64, photo
 
 from api import create_app
 from vision import verdict as v
-from vision.decision import Thresholds
+from vision.profile import Profile
 from vision.store import LocalReferenceStore
 
 AXIOS_HEADERS = {
@@ -68,7 +62,7 @@ class LiveServer:
 def live(tmp_path) -> Iterator[tuple[LiveServer, LocalReferenceStore, FakeTagger]]:
     store = LocalReferenceStore(tmp_path / "refs")
     tagger = FakeTagger(delay_s=0.0)
-    app = create_app({"VISION_MAX_BODY_BYTES": "2000000"}, store=store, tagger=tagger, thresholds=Thresholds())
+    app = create_app({"VISION_MAX_BODY_BYTES": "2000000"}, store=store, tagger=tagger, thresholds=Profile())
     with LiveServer(app) as server:
         yield server, store, tagger
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from vision.decision import Thresholds, save_profile
 from vision.fusion import FUSED_FIELDS
+from vision.profile import Profile, save_profile
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -54,7 +54,7 @@ def test_tune_profile_has_the_fused_thresholds(tuned: tuple[dict, Path]) -> None
     fused = body["recommendation"]["fused"]
     assert {name: profile[name] for name in FUSED_FIELDS} == {name: fused[name] for name in FUSED_FIELDS}
     assert fused["false_accept_rate"] <= 0.01 and 0 < fused["true_accept_rate"] <= 1
-    defaults = Thresholds().to_dict()
+    defaults = Profile().to_dict()
     assert any(profile[name] != defaults[name] for name in ("min_inliers", *FUSED_FIELDS))  # something was tuned
     # the figures printed are the fused rule's on both parts, with the robust rule's beside them
     for part in ("train", "holdout", "all"):
@@ -84,7 +84,7 @@ def test_tune_keeps_a_robust_base_profile_robust(tmp_path: Path) -> None:
     rows = [x for x in lines[1:] if x.split(",")[2] == "1"][:3] + [x for x in lines[1:] if x.split(",")[2] == "0"][:3]
     (data / "pairs.csv").write_text("\n".join([lines[0], *rows]) + "\n")
     (data / "images").symlink_to(REPO / "samples" / "images")
-    base = save_profile(Thresholds(rule="robust", fused_weight=3.0), tmp_path / "base.toml")
+    base = save_profile(Profile(rule="robust", fused_weight=3.0), tmp_path / "base.toml")
     out = tmp_path / "tuned.json"
     done = _vision("tune", str(data), "--profile", str(base), "--out", str(out), "--quiet")
     assert done.returncode == 0, done.stderr

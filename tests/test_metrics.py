@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from vision.metrics import accept_rates, roc_auc, roc_curve, threshold_for_far
+from vision.lab.metrics import accept_rates, roc_auc, roc_curve, threshold_for_far
 
 
 def test_accept_rates_counts_each_class() -> None:

@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
 from api_fixtures import ASSETS, Counter, FakeTagger, b64, failing_tagger, gray_jpeg, photo
 
 from vision import service
 from vision import verdict as v
-from vision.decision import Thresholds
+from vision.profile import Profile
 from vision.store import LocalReferenceStore, validate_user_id
 
 
@@ -24,13 +18,13 @@ def store(tmp_path) -> LocalReferenceStore:
 
 def test_register_and_verify_bytes(store):
     gate = Counter()
-    reg = service.register_bytes(store, photo("DSC_0410.JPG"), "hong", Thresholds(), gate=gate)
+    reg = service.register_bytes(store, photo("DSC_0410.JPG"), "hong", Profile(), gate=gate)
     assert (reg.status, reg.message, reg.result) == (200, v.GOOD_PICTURE, True)
     assert reg.extra["key"] == store.latest("hong").key and reg.extra["name"] == "hong"
-    ok = service.verify_bytes(store, photo("DSC_0411.JPG"), "hong", Thresholds(), gate=gate)
+    ok = service.verify_bytes(store, photo("DSC_0411.JPG"), "hong", Profile(), gate=gate)
     assert (ok.status, ok.message, ok.result) == (200, v.COMPLETE, True)
     assert ok.extra["inliers"] >= 15 and ok.extra["key"] == reg.extra["key"]
-    bad = service.verify_bytes(store, photo("sacre_coeur1.jpg"), "hong", Thresholds(), gate=gate)
+    bad = service.verify_bytes(store, photo("sacre_coeur1.jpg"), "hong", Profile(), gate=gate)
     assert (bad.status, bad.message, bad.result) == (200, v.WRONG_PICTURE, False)
     assert gate.entered == 3 and gate.active == 0  # CPU work ran inside the gate
 

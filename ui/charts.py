@@ -53,4 +53,4 @@ def concept_chart(concepts: Sequence[Concept], asked: str | None, min_confidence
         .mark_text(color="#d2343b", align="left", dx=4, dy=-6, baseline="bottom")
         .encode(x="threshold:Q", y=alt.value(0), text="text:N")
     )
-    return alt.layer(bars, rule, label).properties(height=max(160, 28 * len(rows)))
+    return alt.LayerChart(layer=[bars, rule, label]).properties(height=max(160, 28 * len(rows)))

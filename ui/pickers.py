@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import streamlit as st
 
@@ -73,7 +74,7 @@ def photo_input(
     radio_key = f"{key}_source"
     if radio_key not in st.session_state:
         st.session_state[radio_key] = source
-    visibility = "collapsed" if compact else "visible"
+    visibility: Literal["visible", "collapsed"] = "collapsed" if compact else "visible"
     chosen = st.radio(label, SOURCES, horizontal=True, key=radio_key, label_visibility=visibility)
     if chosen == "Example":
         example = thumbnail_picker(f"{key}_example", examples, default, width=104 if compact else 120)

@@ -7,12 +7,10 @@ kNN matches and only reruns :func:`vision.pipeline.decide_pair`.
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import streamlit as st
 
-from vision.decision import Thresholds
+from vision.decision import OriginalEvidence
 from vision.draw import crop_to_aspect, thumbnail
 from vision.errors import ImageInputError
 from vision.features import Features, FeatureSettings
@@ -27,20 +25,18 @@ from vision.pipeline import (
     registration_verdict,
     unreadable_photo,
 )
+from vision.profile import Profile
 from vision.references import LoadedReference, load_reference
+from vision.settings import load_settings
 from vision.store import ReferenceStore, StoreError
-from vision.store.factory import settings_from_env_and_secrets, store_from_settings
+from vision.store.factory import store_from_settings
 from vision.tagging import Concept, Tagger, clarifai_configured, tagger_from_settings
 from vision.verdict import Verdict
 
 
 def app_settings() -> dict[str, str]:
-    """Environment merged with ``.streamlit/secrets.toml`` (secrets win)."""
-    try:
-        secrets = dict(st.secrets) if len(st.secrets) else None
-    except Exception:  # no secrets file: Streamlit raises instead of returning empty
-        secrets = None
-    return settings_from_env_and_secrets(os.environ, secrets)
+    """Environment merged with ``.streamlit/secrets.toml`` (secrets win): :func:`vision.settings.load_settings`."""
+    return load_settings()
 
 
 @st.cache_resource(show_spinner=False)
@@ -49,7 +45,7 @@ def reference_store() -> ReferenceStore:
     return store_from_settings(app_settings())
 
 
-def registration(data: bytes, thresholds: Thresholds) -> tuple[Verdict, PreparedPhoto | None]:
+def registration(data: bytes, thresholds: Profile) -> tuple[Verdict, PreparedPhoto | None]:
     """Register-flow verdict and photo; decode + features cached, the decision rerun."""
     try:
         photo = prepared(data, thresholds.feature_settings)
@@ -94,7 +90,7 @@ def matches(ref: Features, query: Features) -> PairMatch:
 
 
 @st.cache_data(show_spinner="Running the original note's pipeline at full resolution...", max_entries=16)
-def original(ref_data: bytes, query_data: bytes):
+def original(ref_data: bytes, query_data: bytes) -> OriginalEvidence:
     """The note's pipeline on both photos at full resolution."""
     return original_evidence(decode_image(ref_data).bgr, decode_image(query_data).bgr)
 

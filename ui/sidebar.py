@@ -4,21 +4,21 @@ Each page shows the thresholds that act on it (:data:`PAGE_CONTROLS`,
 :data:`RULE_CONTROLS` for the Verify page's rule); the Tuning lab shows the
 full set.  Widget values live in ``st.session_state`` under ``th_<field>`` so
 they keep their values across pages, including pages that do not draw them;
-:func:`current_thresholds` rebuilds a :class:`vision.decision.Thresholds`
-from them on every run.
+:func:`current_thresholds` rebuilds a :class:`vision.profile.Profile` from
+them on every run.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
 import streamlit as st
 
-from vision.decision import Thresholds, dumps_profile, load_profile, loads_profile, save_profile
 from vision.geometry import RANSAC_METHODS
+from vision.profile import Profile, dumps_profile, load_profile, loads_profile, save_profile
+from vision.settings import load_settings, text
 
 PREFIX = "th_"
 DEFAULT_PROFILE_PATH = "profile.json"
@@ -138,20 +138,18 @@ RULE_CONTROLS: dict[str, tuple[str, ...]] = {
 }
 
 
-def current_thresholds() -> Thresholds:
+def current_thresholds() -> Profile:
     """The thresholds the sidebar shows now (defaults where a widget has not run yet)."""
-    values = {
-        f.name: st.session_state[PREFIX + f.name] for f in fields(Thresholds) if PREFIX + f.name in st.session_state
-    }
-    return Thresholds.from_dict(values)
+    values = {f.name: st.session_state[PREFIX + f.name] for f in fields(Profile) if PREFIX + f.name in st.session_state}
+    return Profile.from_dict(values)
 
 
 def profile_path() -> Path:
-    """Where 'Save for API/CLI' writes: ``$VISION_PROFILE`` or ./profile.json."""
-    return Path(os.environ.get("VISION_PROFILE", DEFAULT_PROFILE_PATH))
+    """Where 'Save for API/CLI' writes: ``VISION_PROFILE`` (environment or secrets, secrets win) or ./profile.json."""
+    return Path(text(load_settings(), "VISION_PROFILE") or DEFAULT_PROFILE_PATH)
 
 
-def apply_thresholds(thresholds: Thresholds) -> None:
+def apply_thresholds(thresholds: Profile) -> None:
     """Put ``thresholds`` into the widgets' state (call from a callback or before the widgets)."""
     for name, value in thresholds.to_dict().items():
         st.session_state[PREFIX + name] = value
@@ -161,9 +159,9 @@ def _initialise() -> None:
     if st.session_state.get(PREFIX + "initialised"):
         return
     try:
-        start = load_profile(profile_path()) if profile_path().is_file() else Thresholds()
+        start = load_profile(profile_path()) if profile_path().is_file() else Profile()
     except ValueError:
-        start = Thresholds()
+        start = Profile()
     apply_thresholds(start)
     st.session_state[PREFIX + "initialised"] = True
 
@@ -209,7 +207,7 @@ def _keep_values_across_pages() -> None:
         st.session_state[key] = st.session_state[key]
 
 
-def prepare_state() -> Thresholds:
+def prepare_state() -> Profile:
     """Load the profile once per session, keep every threshold across pages; the current thresholds.
 
     Call before any threshold widget is drawn; a page without a sidebar (the
@@ -220,7 +218,7 @@ def prepare_state() -> Thresholds:
     return current_thresholds()
 
 
-def render_sidebar(names: tuple[str, ...] | None = None) -> Thresholds:
+def render_sidebar(names: tuple[str, ...] | None = None) -> Profile:
     """Draw the thresholds sidebar and return the current thresholds.
 
     ``names`` are the thresholds to show (see :data:`PAGE_CONTROLS`); None
@@ -232,7 +230,7 @@ def render_sidebar(names: tuple[str, ...] | None = None) -> Thresholds:
     if names is not None:
         return _render_some(names)
     with st.sidebar:
-        st.header("Thresholds")
+        st.header("Profile")
         for control in DECISION_CONTROLS:
             _widget(control)
         with st.expander("Fused rule (inliers + global similarity)", expanded=False):
@@ -242,12 +240,12 @@ def render_sidebar(names: tuple[str, ...] | None = None) -> Thresholds:
         with st.expander("Feature settings (recompute features)"):
             for control in FEATURE_CONTROLS:
                 _widget(control)
-        st.button("Reset to defaults", on_click=apply_thresholds, args=(Thresholds(),), key="reset_thresholds")
+        st.button("Reset to defaults", on_click=apply_thresholds, args=(Profile(),), key="reset_thresholds")
         _profile_box()
     return current_thresholds()
 
 
-def _render_some(names: tuple[str, ...]) -> Thresholds:
+def _render_some(names: tuple[str, ...]) -> Profile:
     with st.sidebar:
         st.header("Thresholds on this page")
         for name in names:
@@ -255,7 +253,7 @@ def _render_some(names: tuple[str, ...]) -> Thresholds:
         if "fused_threshold" in names:
             _fused_caption()
         st.caption("The full set is in the Tuning lab.")
-        st.button("Reset to defaults", on_click=apply_thresholds, args=(Thresholds(),), key="reset_thresholds")
+        st.button("Reset to defaults", on_click=apply_thresholds, args=(Profile(),), key="reset_thresholds")
         _profile_box()
     return current_thresholds()
 

@@ -1,4 +1,4 @@
-"""Widgets and caches of the Tuning page (the computing lives in ``vision.tuning``).
+"""Widgets and caches of the Tuning page (the computing lives in ``vision.lab``).
 
 Runs are kept in a server-wide store (``st.cache_resource``) keyed by the
 labelled set's fingerprint and the feature settings, so moving a slider, or
@@ -22,23 +22,18 @@ import streamlit as st
 
 from ui.photo import SAMPLES_DIR
 from ui.sidebar import apply_thresholds, current_thresholds
-from vision.decision import Thresholds
 from vision.draw import draw_matches
 from vision.errors import ImageInputError
 from vision.features import FeatureSettings
 from vision.fusion import FUSED_FIELDS, geometry_alone_inliers
+from vision.lab.data import LabelledSet, LabelledSetError, open_folder, open_zip
+from vision.lab.pool import Progress
+from vision.lab.recommend import Recommendation
+from vision.lab.report import ErrorCase, figures
+from vision.lab.run import TuningRun, score_original
+from vision.lab.scored import OriginalScores, ScoredSet
 from vision.pipeline import PairMatch, decode_working
-from vision.tuning import (
-    ErrorCase,
-    OriginalScores,
-    Progress,
-    Recommendation,
-    ScoredSet,
-    TuningRun,
-    figures,
-    score_original,
-)
-from vision.tuning_data import LabelledSet, LabelledSetError, open_folder, open_zip
+from vision.profile import Profile
 
 SOURCES = ("Bundled samples", "Folder on the server", "Upload a zip")
 DEFAULT_SERVER_FOLDER = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
@@ -139,7 +134,7 @@ def add_original(run: TuningRun) -> None:
     bar.empty()
 
 
-def scored(run: TuningRun, thresholds: Thresholds) -> ScoredSet:
+def scored(run: TuningRun, thresholds: Profile) -> ScoredSet:
     """The run decided at ``thresholds`` (reruns RANSAC with a bar only for new ratio/RANSAC settings)."""
     if run.has_evidence(thresholds):
         return run.scored(thresholds)
@@ -209,9 +204,9 @@ def show_rates(parts: dict[str, ScoredSet]) -> None:
             )
 
 
-def per_kind_frame(rows: list[dict]) -> pd.DataFrame:
-    """The per-kind table as a DataFrame (rates as percentages)."""
-    frame = pd.DataFrame(rows)
+def per_kind_frame(rows: dict[str, dict]) -> pd.DataFrame:
+    """The per-kind table (:func:`vision.lab.report.per_kind`) as a DataFrame (rates as percentages)."""
+    frame = pd.DataFrame(list(rows.values())).drop(columns=["labels"], errors="ignore")
     for col in ("accept_rate", "robust_accept_rate", "original_accept_rate"):
         if col in frame:
             frame[col] = (frame[col] * 100).round(1)

@@ -24,7 +24,9 @@ OUTLINE = (0, 255, 255)
 def draw_keypoints(image: np.ndarray, features: Features, max_drawn: int = 2000) -> np.ndarray:
     """The image with its keypoints as circles (size and orientation), RGB out."""
     subset = features.keypoints()[:max_drawn]
-    out = cv2.drawKeypoints(image, subset, None, color=INLIER, flags=cv2.DRAW_MATCHES_FLAGS_DRAW_RICH_KEYPOINTS)
+    out = cv2.drawKeypoints(  # type: ignore[call-overload]  # the stubs miss outImage=None (allocate one)
+        image, subset, None, color=INLIER, flags=cv2.DRAW_MATCHES_FLAGS_DRAW_RICH_KEYPOINTS
+    )
     return cv2.cvtColor(out, cv2.COLOR_BGR2RGB)
 
 

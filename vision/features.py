@@ -146,7 +146,7 @@ def extract_features(working: np.ndarray, settings: FeatureSettings = FeatureSet
     size = (int(gray.shape[1]), int(gray.shape[0]))
     # max_points keeps the strongest keypoints *before* descriptors are
     # computed, which saves a third of the time on textured photos.
-    detector = cv2.AKAZE_create(threshold=settings.akaze_threshold, max_points=settings.max_keypoints)
+    detector = cv2.AKAZE.create(threshold=settings.akaze_threshold, max_points=settings.max_keypoints)
     keypoints, descriptors = detector.detectAndCompute(gray, None)
     if not keypoints or descriptors is None:
         return empty_features(size, settings)
@@ -174,7 +174,7 @@ def features_to_bytes(features: Features) -> bytes:
     if features.embedding is not None:
         arrays["embedding"] = features.embedding.astype(np.float32)
     buf = io.BytesIO()
-    np.savez_compressed(buf, **arrays)
+    np.savez_compressed(buf, allow_pickle=False, **arrays)
     return buf.getvalue()
 
 

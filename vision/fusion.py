@@ -37,10 +37,11 @@ from typing import Any
 import numpy as np
 
 from vision import verdict as v
-from vision.decision import MatchEvidence, Thresholds
+from vision.decision import MatchEvidence
+from vision.profile import Profile
 
 FUSED_FIELDS = ("fused_min_inliers", "fused_weight", "fused_threshold")
-"""The :class:`Thresholds` fields of the fused rule (what :func:`recommend_fused` picks)."""
+"""The :class:`Profile` fields of the fused rule (what :func:`recommend_fused` picks)."""
 
 DEFAULT_WEIGHTS = (2.0, 2.5, 3.0, 4.0, 5.0)
 DEFAULT_MIN_INLIERS = (6, 8, 10)
@@ -84,17 +85,17 @@ def cosine_similarity(a: np.ndarray | None, b: np.ndarray | None) -> float:
 # -- the score and the decision ------------------------------------------------------
 
 
-def fused_score(inliers: float | np.ndarray, similarity: float | np.ndarray, weight: float):
+def fused_score(inliers: float | np.ndarray, similarity: float | np.ndarray, weight: float) -> Any:
     """``log(1 + inliers) + weight * similarity`` (scalar or elementwise)."""
     return np.log1p(np.maximum(inliers, 0)) + weight * np.asarray(similarity, np.float64)
 
 
-def required_similarity(inliers: float | np.ndarray, thresholds: Thresholds):
+def required_similarity(inliers: float | np.ndarray, thresholds: Profile) -> Any:
     """The similarity a pair with ``inliers`` needs to reach the fused threshold (may be <= 0)."""
     return (thresholds.fused_threshold - np.log1p(np.maximum(inliers, 0))) / thresholds.fused_weight
 
 
-def geometry_alone_inliers(thresholds: Thresholds) -> int:
+def geometry_alone_inliers(thresholds: Profile) -> int:
     """The fewest inliers that accept whatever the similarity.
 
     The smaller of the robust rule's ``min_inliers`` (so the fused rule
@@ -150,7 +151,7 @@ class FusedEvidence:
         }
 
 
-def fused_evidence(evidence: MatchEvidence, similarity: float, thresholds: Thresholds) -> FusedEvidence:
+def fused_evidence(evidence: MatchEvidence, similarity: float, thresholds: Profile) -> FusedEvidence:
     """Weigh a pair's local and global evidence (see the module docstring)."""
     t = thresholds
     sim = float(similarity) if math.isfinite(similarity) else 0.0
@@ -209,7 +210,7 @@ def fused_evidence(evidence: MatchEvidence, similarity: float, thresholds: Thres
     )
 
 
-def decide_fused(evidence: MatchEvidence, similarity: float, thresholds: Thresholds) -> v.Verdict:
+def decide_fused(evidence: MatchEvidence, similarity: float, thresholds: Profile) -> v.Verdict:
     """The fused rule's verdict; ``extra`` has the match summary, the similarity and ``decided_by``."""
     fused = fused_evidence(evidence, similarity, thresholds)
     extra = {**evidence.summary(), **fused.summary(), "rule": "fused"}
@@ -220,7 +221,7 @@ def decide_fused(evidence: MatchEvidence, similarity: float, thresholds: Thresho
 def fused_accepts(
     inliers: Sequence[float] | np.ndarray,
     similarity: Sequence[float] | np.ndarray,
-    thresholds: Thresholds,
+    thresholds: Profile,
     area_fraction: Sequence[float] | np.ndarray | None = None,
 ) -> np.ndarray:
     """Vectorised fused decision for many pairs (same result as :func:`decide_fused`).
@@ -241,7 +242,7 @@ def fused_accepts(
 
 
 def fused_boundary(
-    thresholds: Thresholds, inliers_range: tuple[float, float] = (0, 1000), n: int = 200
+    thresholds: Profile, inliers_range: tuple[float, float] = (0, 1000), n: int = 200
 ) -> tuple[np.ndarray, np.ndarray]:
     """The decision boundary as a polyline in the (inliers, similarity) plane.
 
@@ -287,7 +288,7 @@ def recommend_fused(
     target_far: float = 0.01,
     *,
     area_fraction: Sequence[float] | np.ndarray | None = None,
-    base: Thresholds = Thresholds(),
+    base: Profile = Profile(),
     weights: Sequence[float] = DEFAULT_WEIGHTS,
     min_inliers: Sequence[int] = DEFAULT_MIN_INLIERS,
 ) -> dict[str, Any]:
@@ -311,7 +312,7 @@ def recommend_fused(
         False-accept rate allowed on the (stressed) negatives, in ``[0, 1)``.
     area_fraction : array-like, optional
         Outline area per pair; checked against ``base.min_area_fraction``.
-    base : Thresholds
+    base : Profile
         Supplies ``min_area_fraction``.
     weights, min_inliers : sequences
         The grids searched.
@@ -343,7 +344,7 @@ def recommend_fused(
     for k in min_inliers:
         for w in weights:
             stressed = np.sort(fused_score(np.maximum(inl[neg], k), sim[neg], w))[::-1]
-            allowed = int(math.floor(target_far * len(stressed) + 1e-9))
+            allowed = math.floor(target_far * len(stressed) + 1e-9)
             lo = stressed[allowed] if allowed < len(stressed) else -np.inf
             gate = (inl >= k) & area_ok
             pos_scores = fused_score(inl[pos & gate], sim[pos & gate], w)
@@ -360,6 +361,7 @@ def recommend_fused(
             if best is None or key > best[0]:
                 stressed_far = float((fused_score(np.maximum(inl[neg], k), sim[neg], w) >= cand.fused_threshold).mean())
                 best = (key, cand, tar, far, stressed_far, margin)
+    assert best is not None, "the grids are not empty"
     _, cand, tar, far, stressed_far, margin = best
     return {
         "fused_min_inliers": cand.fused_min_inliers,
@@ -372,6 +374,6 @@ def recommend_fused(
     }
 
 
-def apply_recommendation(thresholds: Thresholds, recommendation: dict[str, Any]) -> Thresholds:
+def apply_recommendation(thresholds: Profile, recommendation: dict[str, Any]) -> Profile:
     """``thresholds`` with the fused fields of a :func:`recommend_fused` result."""
     return replace(thresholds, **{name: recommendation[name] for name in FUSED_FIELDS})

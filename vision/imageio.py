@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import binascii
 import io
+import os
 import re
 import warnings
 from dataclasses import dataclass
@@ -257,10 +258,13 @@ def _jpeg_is_truncated(data: bytes) -> bool:
     return True
 
 
-def read_image_file(path, max_side: int | None = None, limits: DecodeLimits = DEFAULT_LIMITS) -> np.ndarray:
+def read_image_file(
+    path: str | os.PathLike[str], max_side: int | None = None, limits: DecodeLimits = DEFAULT_LIMITS
+) -> np.ndarray:
     """Decode an image file upright (BGR); ``NotAnImageError`` when it is missing or unusable."""
     try:
-        data = open(path, "rb").read()
+        with open(path, "rb") as fh:
+            data = fh.read()
     except OSError as exc:
         raise NotAnImageError(f"cannot read {path}: {exc.strerror}") from None
     return decode_image(data, max_side=max_side, limits=limits).bgr

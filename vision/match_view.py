@@ -23,8 +23,9 @@ from typing import Any
 import numpy as np
 
 from vision import verdict as v
-from vision.decision import MatchEvidence, OriginalEvidence, Thresholds
+from vision.decision import MatchEvidence, OriginalEvidence
 from vision.plain import different, plain_problems, same
+from vision.profile import Profile
 
 Size = tuple[int, int]  # (width, height)
 
@@ -101,7 +102,7 @@ class RuleOutcome:
     rule: str
     verdict: v.Verdict
     evidence: Any
-    thresholds: Thresholds
+    thresholds: Profile
     ref_size: Size
     query_size: Size
     pair: Any = None

@@ -22,13 +22,14 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from vision import verdict as v
-from vision.decision import MatchEvidence, Thresholds, decide_registration, decide_verification
+from vision.decision import MatchEvidence, decide_registration, decide_verification
 from vision.errors import ImageInputError
 from vision.features import Features, FeatureSettings, extract_features, features_from_bytes, working_image
 from vision.fusion import cosine_similarity, decide_fused, global_embedding
 from vision.geometry import fit_homography, homography_problems, project_outline, shoelace_area
 from vision.imageio import DEFAULT_LIMITS, DecodeLimits, ImageHeader, decode_image
 from vision.matching import CandidateMatches, knn_match, matched_points, ratio_mask
+from vision.profile import Profile
 
 
 def _ms(start: float) -> float:
@@ -108,7 +109,7 @@ def unreadable_photo(exc: ImageInputError, message: str = v.TAKE_PICTURE_AGAIN) 
     return v.Verdict(400, message, False, str(exc), {"error": type(exc).__name__})
 
 
-def registration_verdict(photo: PreparedPhoto, thresholds: Thresholds) -> v.Verdict:
+def registration_verdict(photo: PreparedPhoto, thresholds: Profile) -> v.Verdict:
     """The register decision for a decoded photo, with its timings as extras."""
     verdict = decide_registration(photo.features.n_detected, thresholds)
     extra = {**verdict.extra, "timings_ms": photo.timings}
@@ -116,7 +117,7 @@ def registration_verdict(photo: PreparedPhoto, thresholds: Thresholds) -> v.Verd
 
 
 def register_photo(
-    data: bytes, thresholds: Thresholds, limits: DecodeLimits = DEFAULT_LIMITS, *, rule: str | None = None
+    data: bytes, thresholds: Profile, limits: DecodeLimits = DEFAULT_LIMITS, *, rule: str | None = None
 ) -> tuple[v.Verdict, PreparedPhoto | None]:
     """The register flow's decision; a photo that does not decode is ``Take Picture Again``.
 
@@ -151,7 +152,7 @@ def match_features(ref: Features, query: Features) -> PairMatch:
     return PairMatch(ref, query, candidates, _ms(start))
 
 
-def evaluate_match(pair: PairMatch, thresholds: Thresholds) -> MatchEvidence:
+def evaluate_match(pair: PairMatch, thresholds: Profile) -> MatchEvidence:
     """Ratio test, homography and plausibility checks on cached matches (the cheap step)."""
     tentative = ratio_mask(pair.candidates, thresholds.ratio) if len(pair.candidates) else np.zeros(0, bool)
     src, dst = matched_points(pair.ref, pair.query, pair.candidates, tentative)
@@ -205,7 +206,7 @@ FUSED_UNAVAILABLE = "a photo has no global descriptor: decided by the robust rul
 
 
 def decide_pair(
-    pair: PairMatch, thresholds: Thresholds, rule: str | None = None
+    pair: PairMatch, thresholds: Profile, rule: str | None = None
 ) -> tuple[MatchEvidence, v.Verdict, dict[str, float]]:
     """The cheap step: evidence and verdict from cached matches, with its timings.
 
@@ -236,7 +237,7 @@ def decide_pair(
 def verify_photo(
     ref: Features,
     data: bytes,
-    thresholds: Thresholds,
+    thresholds: Profile,
     limits: DecodeLimits = DEFAULT_LIMITS,
     *,
     rule: str | None = None,

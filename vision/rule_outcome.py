@@ -7,9 +7,10 @@ beside a verdict can never be another rule's.
 
 from __future__ import annotations
 
-from vision.decision import RULES, OriginalEvidence, Thresholds, decide_original
+from vision.decision import OriginalEvidence, decide_original
 from vision.match_view import RuleOutcome, Size
 from vision.pipeline import PairMatch, decide_pair
+from vision.profile import RULES, Profile
 
 
 def available_rules() -> tuple[str, ...]:
@@ -20,7 +21,7 @@ def available_rules() -> tuple[str, ...]:
 def rule_outcome(
     rule: str,
     pair: PairMatch,
-    thresholds: Thresholds,
+    thresholds: Profile,
     ref_size: Size,
     query_size: Size,
     original: OriginalEvidence | None = None,

@@ -23,14 +23,15 @@ import contextlib
 import logging
 import uuid
 from collections.abc import Callable
-from typing import Any, ContextManager
+from contextlib import AbstractContextManager as ContextManager
+from typing import Any
 
 from vision import verdict as v
-from vision.decision import Thresholds
 from vision.errors import ImageInputError
 from vision.features import Features, features_to_bytes
 from vision.imageio import DEFAULT_LIMITS, DecodeLimits, decode_base64, decode_image, read_header
 from vision.pipeline import reference_features, register_photo, verify_photo
+from vision.profile import Profile
 from vision.references import save_reference
 from vision.store.base import (
     CorruptReferenceError,
@@ -96,7 +97,7 @@ def register_b64(
     store: ReferenceStore,
     data: object,
     user_id: object = None,
-    thresholds: Thresholds = Thresholds(),
+    thresholds: Profile = Profile(),
     limits: DecodeLimits = DEFAULT_LIMITS,
     *,
     gate: Gate = _no_gate,
@@ -124,7 +125,7 @@ def register_bytes(
     store: ReferenceStore,
     data: bytes,
     user_id: str | None = None,
-    thresholds: Thresholds = Thresholds(),
+    thresholds: Profile = Profile(),
     limits: DecodeLimits = DEFAULT_LIMITS,
     *,
     gate: Gate = _no_gate,
@@ -201,7 +202,7 @@ def verify_b64(
     store: ReferenceStore,
     data: object,
     user_id: object,
-    thresholds: Thresholds = Thresholds(),
+    thresholds: Profile = Profile(),
     limits: DecodeLimits = DEFAULT_LIMITS,
     *,
     gate: Gate = _no_gate,
@@ -230,7 +231,7 @@ def verify_bytes(
     store: ReferenceStore,
     data: bytes,
     user_id: str,
-    thresholds: Thresholds = Thresholds(),
+    thresholds: Profile = Profile(),
     limits: DecodeLimits = DEFAULT_LIMITS,
     *,
     gate: Gate = _no_gate,
@@ -284,7 +285,7 @@ def _verify_against(
     store: ReferenceStore,
     record: ReferenceRecord,
     data: bytes,
-    thresholds: Thresholds,
+    thresholds: Profile,
     limits: DecodeLimits,
     gate: Gate,
 ) -> v.Verdict:
@@ -304,7 +305,7 @@ def _verify_against(
     return verdict
 
 
-def _load_reference(store: ReferenceStore, record: ReferenceRecord, thresholds: Thresholds) -> Features | v.Verdict:
+def _load_reference(store: ReferenceStore, record: ReferenceRecord, thresholds: Profile) -> Features | v.Verdict:
     """Usable reference features: stored ones, or recomputed from the image (and saved back).
 
     The image is only downloaded when the stored features are missing,
@@ -355,7 +356,7 @@ def tag_b64(
     tagger_or_factory: Any,
     data: object,
     tag: object,
-    thresholds: Thresholds = Thresholds(),
+    thresholds: Profile = Profile(),
     limits: DecodeLimits = DEFAULT_LIMITS,
     *,
     gate: Gate = _no_gate,
@@ -384,7 +385,7 @@ def tag_bytes(
     tagger_or_factory: Any,
     data: bytes,
     tag: str | None,
-    thresholds: Thresholds = Thresholds(),
+    thresholds: Profile = Profile(),
     limits: DecodeLimits = DEFAULT_LIMITS,
     *,
     gate: Gate = _no_gate,

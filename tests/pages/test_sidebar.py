@@ -6,7 +6,7 @@ import json
 
 from page_helpers import open_page
 
-from vision.decision import Thresholds, dumps_profile, load_profile
+from vision.profile import Profile, dumps_profile, load_profile
 
 
 def _shown(at) -> set[str]:
@@ -45,7 +45,7 @@ def test_reset_to_defaults(store_dir):
     at = open_page("pages/verify.py")
     at.slider(key="th_ratio").set_value(0.6).run()
     at.button(key="reset_thresholds").click().run()
-    assert at.slider(key="th_ratio").value == Thresholds().ratio
+    assert at.slider(key="th_ratio").value == Profile().ratio
 
 
 def test_save_profile_for_api_and_cli(store_dir, tmp_path):
@@ -58,7 +58,7 @@ def test_save_profile_for_api_and_cli(store_dir, tmp_path):
 
 def test_load_uploaded_profile_and_reject_bad_one(store_dir):
     at = open_page("pages/verify.py")
-    toml = dumps_profile(Thresholds(min_inliers=77, ratio=0.7), "toml").encode()
+    toml = dumps_profile(Profile(min_inliers=77, ratio=0.7), "toml").encode()
     at.sidebar.file_uploader(key="profile_upload").set_value(("p.toml", toml, "application/toml")).run()
     assert at.slider(key="th_min_inliers").value == 77 and at.slider(key="th_ratio").value == 0.7
     bad = json.dumps({"thresholds": {"min_inliers": 2}}).encode()
@@ -68,6 +68,6 @@ def test_load_uploaded_profile_and_reject_bad_one(store_dir):
 
 
 def test_startup_reads_the_saved_profile(store_dir, tmp_path):
-    (tmp_path / "profile.json").write_text(dumps_profile(Thresholds(min_inliers=55)))
+    (tmp_path / "profile.json").write_text(dumps_profile(Profile(min_inliers=55)))
     at = open_page("pages/verify.py")
     assert at.slider(key="th_min_inliers").value == 55

@@ -111,7 +111,7 @@ def _recommended(at: AppTest) -> dict[str, float]:
         text,
     )
     assert found, text
-    return dict(zip(FUSED_KEYS, (float(found[1]), int(found[3]), float(found[2]))))
+    return dict(zip(FUSED_KEYS, (float(found[1]), int(found[3]), float(found[2])), strict=True))
 
 
 def test_recommend_and_apply_changes_the_sliders(at: AppTest) -> None:

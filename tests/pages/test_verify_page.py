@@ -7,8 +7,8 @@ from pathlib import Path
 
 from page_helpers import figure_values, headlines, open_page, texts
 
-from vision.decision import Thresholds
 from vision.pipeline import prepare_photo
+from vision.profile import Profile
 from vision.references import save_reference
 from vision.store import LocalReferenceStore
 
@@ -20,7 +20,7 @@ COFFEE = "tag/coffee.jpg"
 
 def _register(store_dir: Path, user: str, sample: str) -> str:
     data = (SAMPLES / sample).read_bytes()
-    photo = prepare_photo(data, Thresholds().feature_settings)
+    photo = prepare_photo(data, Profile().feature_settings)
     return save_reference(LocalReferenceStore(store_dir), user, data, photo).key
 
 

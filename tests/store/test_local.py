@@ -17,12 +17,13 @@ import sys
 import textwrap
 import threading
 from collections.abc import Callable
-from datetime import timezone
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from vision.settings import settings_from_env_and_secrets
 from vision.store import (
     CorruptReferenceError,
     InvalidUserIdError,
@@ -33,7 +34,6 @@ from vision.store import (
     StoreConfigError,
     StoreUnavailableError,
     new_key,
-    settings_from_env_and_secrets,
     store_from_settings,
 )
 
@@ -387,7 +387,7 @@ def test_created_at_is_strictly_increasing(tmp_path: Path, put_ref: Callable[...
     records = [put_ref(store, "alice") for _ in range(30)]
     stamps = [r.created_at for r in records]
     assert stamps == sorted(stamps) and len(set(stamps)) == len(stamps)
-    assert all(s.tzinfo == timezone.utc for s in stamps)
+    assert all(s.tzinfo == UTC for s in stamps)
     assert store.list("alice") == records[::-1]
 
 

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from vision.tagging.cli import main
+from vision.cli import main
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
 CAT = str(ASSETS / "chelsea.jpg")
@@ -68,7 +68,7 @@ def test_tag_unreadable_image(capsys, tmp_path):
 def test_profile_loader_supplies_threshold(capsys):
     import argparse
 
-    from vision.tagging.cli import add_tag_commands
+    from vision.cli.tag import add_tag_commands
 
     parser = argparse.ArgumentParser()
     add_tag_commands(

@@ -116,7 +116,7 @@ def test_analyse_runs_network_once_per_photo(tagger, coffee, monkeypatch):
 
     monkeypatch.setattr(tagger, "_session", counting)
     tagger._last = None
-    probs, emb = tagger.analyse(coffee)
+    _probs, _emb = tagger.analyse(coffee)
     tagger.concepts(coffee)
     tagger.match(coffee, "cup", 0.2)
     assert len(calls) == 1

@@ -3,27 +3,17 @@
 from __future__ import annotations
 
 import json
+import tomllib
 
 import numpy as np
 import pytest
-import tomllib
 
 from vision import verdict as v
-from vision.decision import (
-    MatchEvidence,
-    OriginalEvidence,
-    Thresholds,
-    decide_original,
-    decide_registration,
-    decide_verification,
-    dumps_profile,
-    load_profile,
-    loads_profile,
-    save_profile,
-)
+from vision.decision import MatchEvidence, OriginalEvidence, decide_original, decide_registration, decide_verification
 from vision.features import FeatureSettings
+from vision.profile import Profile, dumps_profile, load_profile, loads_profile, save_profile
 
-CUSTOM = Thresholds(
+CUSTOM = Profile(
     min_keypoints=120,
     working_side=800,
     max_keypoints=1500,
@@ -36,11 +26,11 @@ CUSTOM = Thresholds(
     tag_min_confidence=0.35,
 )
 
-# -- Thresholds ------------------------------------------------------------
+# -- Profile ------------------------------------------------------------
 
 
 def test_defaults_follow_the_note():
-    t = Thresholds()
+    t = Profile()
     assert t.min_keypoints == 80
     assert t.original_min_area_px == 30.0
     assert t.feature_settings == FeatureSettings(working_side=1000, max_keypoints=2000)
@@ -68,11 +58,11 @@ def test_defaults_follow_the_note():
 )
 def test_threshold_validation(kwargs, message):
     with pytest.raises(ValueError, match=message):
-        Thresholds(**kwargs)
+        Profile(**kwargs)
 
 
 def test_threshold_bounds_accepted():
-    t = Thresholds(
+    t = Profile(
         min_keypoints=0,
         ratio=1.0,
         ransac_reproj_px=50,
@@ -85,17 +75,17 @@ def test_threshold_bounds_accepted():
 
 
 def test_from_dict_partial_and_coercion():
-    t = Thresholds.from_dict({"min_inliers": 20, "ratio": "0.7", "min_keypoints": "90"})
+    t = Profile.from_dict({"min_inliers": 20, "ratio": "0.7", "min_keypoints": "90"})
     assert (t.min_inliers, t.ratio, t.min_keypoints) == (20, 0.7, 90)
     assert isinstance(t.ratio, float) and isinstance(t.min_keypoints, int)
-    assert t.working_side == Thresholds().working_side  # others stay default
-    assert Thresholds.from_dict({}) == Thresholds()
-    assert Thresholds.from_dict(CUSTOM.to_dict()) == CUSTOM
+    assert t.working_side == Profile().working_side  # others stay default
+    assert Profile.from_dict({}) == Profile()
+    assert Profile.from_dict(CUSTOM.to_dict()) == CUSTOM
 
 
 def test_from_dict_unknown_keys():
     with pytest.raises(ValueError, match="unknown threshold\\(s\\): bogus, min_inlier"):
-        Thresholds.from_dict({"min_inlier": 20, "bogus": 1, "ratio": 0.7})
+        Profile.from_dict({"min_inlier": 20, "bogus": 1, "ratio": 0.7})
 
 
 @pytest.mark.parametrize(
@@ -109,12 +99,12 @@ def test_from_dict_unknown_keys():
 )
 def test_from_dict_bad_types(data, message):
     with pytest.raises(ValueError, match=message):
-        Thresholds.from_dict(data)
+        Profile.from_dict(data)
 
 
 def test_from_dict_value_then_validated():
     with pytest.raises(ValueError, match="ratio must be in"):
-        Thresholds.from_dict({"ratio": 2})
+        Profile.from_dict({"ratio": 2})
 
 
 def test_infinite_int_threshold_is_a_value_error():
@@ -125,7 +115,7 @@ def test_infinite_int_threshold_is_a_value_error():
 @pytest.mark.parametrize("data", [{"min_inliers": 15.7}, {"ratio": True}])
 def test_from_dict_rejects_lossy_values(data):
     with pytest.raises(ValueError):
-        Thresholds.from_dict(data)
+        Profile.from_dict(data)
 
 
 # -- profiles --------------------------------------------------------------
@@ -147,13 +137,13 @@ def test_profile_file_round_trip(tmp_path, suffix):
 @pytest.mark.parametrize("fmt", ["json", "toml"])
 def test_profile_text_round_trip(fmt):
     assert loads_profile(dumps_profile(CUSTOM, fmt)) == CUSTOM
-    assert loads_profile(dumps_profile(Thresholds(), fmt)) == Thresholds()
+    assert loads_profile(dumps_profile(Profile(), fmt)) == Profile()
 
 
 def test_profile_without_table_and_partial():
-    assert loads_profile('{"min_inliers": 40}') == Thresholds(min_inliers=40)
-    assert loads_profile("min_inliers = 40\nratio = 0.7\n") == Thresholds(min_inliers=40, ratio=0.7)
-    assert loads_profile('{"thresholds": {}}') == Thresholds()
+    assert loads_profile('{"min_inliers": 40}') == Profile(min_inliers=40)
+    assert loads_profile("min_inliers = 40\nratio = 0.7\n") == Profile(min_inliers=40, ratio=0.7)
+    assert loads_profile('{"thresholds": {}}') == Profile()
 
 
 @pytest.mark.parametrize(
@@ -173,14 +163,14 @@ def test_bad_profile_text(text, message):
 
 
 def test_load_profile_none_and_missing(tmp_path):
-    assert load_profile(None) == Thresholds()
+    assert load_profile(None) == Profile()
     with pytest.raises(ValueError, match="cannot read profile"):
         load_profile(tmp_path / "missing.toml")
 
 
 def test_dumps_profile_bad_format():
     with pytest.raises(ValueError, match="json or toml"):
-        dumps_profile(Thresholds(), "yaml")
+        dumps_profile(Profile(), "yaml")
 
 
 # -- registration ----------------------------------------------------------
@@ -196,22 +186,22 @@ def test_dumps_profile_bad_format():
     ],
 )
 def test_decide_registration_boundary(n, status, message, result):
-    verdict = decide_registration(n, Thresholds())
+    verdict = decide_registration(n, Profile())
     assert verdict.body() == {"status": status, "message": message, "result": result}
     assert verdict.extra == {"keypoints": n}
     assert str(n) in verdict.reason and "80" in verdict.reason
 
 
 def test_decide_registration_threshold_moves():
-    assert decide_registration(79, Thresholds(min_keypoints=79)).result
-    assert not decide_registration(80, Thresholds(min_keypoints=81)).result
-    assert decide_registration(0, Thresholds(min_keypoints=0)).result
+    assert decide_registration(79, Profile(min_keypoints=79)).result
+    assert not decide_registration(80, Profile(min_keypoints=81)).result
+    assert decide_registration(0, Profile(min_keypoints=0)).result
 
 
 # -- robust verification ---------------------------------------------------
 
 
-def evidence(n_tentative=60, n_inliers=40, H=np.eye(3), area_fraction=0.5, problems=()) -> MatchEvidence:
+def evidence(n_tentative=60, n_inliers=40, H=np.eye(3), area_fraction=0.5, problems=()) -> MatchEvidence:  # noqa: B008 (read only)
     m = 200
     tentative = np.zeros(m, bool)
     tentative[:n_tentative] = True
@@ -231,7 +221,7 @@ def evidence(n_tentative=60, n_inliers=40, H=np.eye(3), area_fraction=0.5, probl
 
 
 def test_verification_complete():
-    verdict = decide_verification(evidence(), Thresholds())
+    verdict = decide_verification(evidence(), Profile())
     assert verdict.body() == {"status": 200, "message": v.COMPLETE, "result": True}
     assert verdict.reason == "40 inliers >= 15, outline 50.0% of the frame"
     assert verdict.extra["inliers"] == 40 and verdict.extra["tentative_matches"] == 60
@@ -255,16 +245,16 @@ def test_verification_complete():
     ],
 )
 def test_verification_failure_reasons(kwargs, reason):
-    verdict = decide_verification(evidence(**kwargs), Thresholds())
+    verdict = decide_verification(evidence(**kwargs), Profile())
     assert verdict.body() == {"status": 200, "message": v.WRONG_PICTURE, "result": False}
     assert verdict.reason == reason
 
 
 def test_verification_boundaries():
-    assert decide_verification(evidence(n_inliers=15), Thresholds()).result
-    assert decide_verification(evidence(area_fraction=0.01), Thresholds()).result
-    assert not decide_verification(evidence(n_inliers=15), Thresholds(min_inliers=16)).result
-    assert decide_verification(evidence(area_fraction=0.0), Thresholds(min_area_fraction=0)).result
+    assert decide_verification(evidence(n_inliers=15), Profile()).result
+    assert decide_verification(evidence(area_fraction=0.01), Profile()).result
+    assert not decide_verification(evidence(n_inliers=15), Profile(min_inliers=16)).result
+    assert decide_verification(evidence(area_fraction=0.0), Profile(min_area_fraction=0)).result
 
 
 def test_evidence_score_and_summary():
@@ -291,7 +281,7 @@ def original(area, problem=""):
 
 
 def test_decide_original():
-    t = Thresholds()
+    t = Profile()
     accepted = decide_original(original(30.5), t)
     assert accepted.body() == {"status": 200, "message": v.COMPLETE, "result": True}
     assert accepted.reason.startswith("original rule: area 30")
@@ -299,11 +289,11 @@ def test_decide_original():
     at_threshold = decide_original(original(30.0), t)
     assert at_threshold.body() == {"status": 200, "message": v.WRONG_PICTURE, "result": False}
     assert "<= 30" in at_threshold.reason
-    assert not decide_original(original(1000.0), Thresholds(original_min_area_px=5000)).result
+    assert not decide_original(original(1000.0), Profile(original_min_area_px=5000)).result
 
 
 def test_decide_original_without_area():
-    verdict = decide_original(original(None, "findHomography returned None"), Thresholds())
+    verdict = decide_original(original(None, "findHomography returned None"), Profile())
     assert verdict.body() == {"status": 200, "message": v.WRONG_PICTURE, "result": False}
     assert verdict.reason == "original rule: findHomography returned None"
     assert original(None).score == 0.0 and original(12.5).score == 12.5

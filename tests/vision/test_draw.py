@@ -7,10 +7,10 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from vision.decision import Thresholds
 from vision.draw import INLIER, OUTLINE, RAW, draw_keypoints, draw_matches, thumbnail
 from vision.features import FeatureSettings
 from vision.pipeline import decide_pair, match_features, prepare_photo
+from vision.profile import Profile
 
 SETTINGS = FeatureSettings(working_side=480, max_keypoints=400)
 
@@ -19,7 +19,7 @@ SETTINGS = FeatureSettings(working_side=480, max_keypoints=400)
 def scene(pair_same):
     ref, query = prepare_photo(pair_same[0], SETTINGS), prepare_photo(pair_same[1], SETTINGS)
     pair = match_features(ref.features, query.features)
-    evidence, verdict, _ = decide_pair(pair, replace(Thresholds(), working_side=480, max_keypoints=400))
+    evidence, verdict, _ = decide_pair(pair, replace(Profile(), working_side=480, max_keypoints=400))
     assert verdict.result and evidence.outline is not None
     return ref, query, pair, evidence
 

@@ -1,4 +1,4 @@
-"""vision.evaluate: pairs.csv parsing, the folder evaluation and its report."""
+"""vision.lab.evaluate (and vision.lab.data.read_pairs): pairs.csv parsing, the folder evaluation and its report."""
 
 from __future__ import annotations
 
@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from vision.decision import Thresholds
-from vision.evaluate import LabelledPair, evaluate_folder, progress, read_pairs
+from vision.lab.data import LabelledPair, read_pairs
+from vision.lab.evaluate import evaluate_folder
+from vision.lab.pool import progress
+from vision.profile import Profile
 
 REPORT_KEYS = {
     "rule",
@@ -68,7 +70,7 @@ def test_read_pairs_samples(samples_dir):
 
 
 def test_read_pairs_missing_csv(tmp_path):
-    with pytest.raises(ValueError, match="pairs.csv"):
+    with pytest.raises(ValueError, match=r"pairs\.csv"):
         read_pairs(tmp_path)
 
 
@@ -98,7 +100,7 @@ def test_read_pairs_empty_and_defaults(tmp_path):
 
 @pytest.fixture(scope="module")
 def samples_report(samples_dir):
-    return evaluate_folder(samples_dir, Thresholds(), "robust", show_progress=False)
+    return evaluate_folder(samples_dir, Profile(), "robust", show_progress=False)
 
 
 def test_samples_report(samples_report, samples_dir):
@@ -107,7 +109,7 @@ def test_samples_report(samples_report, samples_dir):
     json.dumps(r)
     n = len(read_pairs(samples_dir))
     assert r["rule"] == "robust" and r["pairs"] == r["processed"] == n and r["failed"] == []
-    assert r["thresholds"] == Thresholds().to_dict()
+    assert r["thresholds"] == Profile().to_dict()
     assert r["positives"] + r["negatives"] == n
     assert r["true_accept_rate"] >= 0.75
     assert r["false_accept_rate"] == 0.0 and r["false_accepts"] == 0
@@ -126,7 +128,7 @@ def test_samples_per_kind(samples_report):
 
 @pytest.mark.parametrize("rule", ["robust", "original"])
 def test_missing_image_reported_not_raised(small_folder, rule):
-    r = evaluate_folder(small_folder, Thresholds(), rule, workers=1, show_progress=False)
+    r = evaluate_folder(small_folder, Profile(), rule, workers=1, show_progress=False)
     assert set(r) >= REPORT_KEYS
     assert r["rule"] == rule and r["pairs"] == 3 and r["processed"] == 2
     assert len(r["failed"]) == 1
@@ -142,14 +144,14 @@ def test_undecodable_image_reported(tmp_path, samples_dir):
     shutil.copy(samples_dir / "images" / "vlfeat" / "roofs1.jpg", tmp_path / "a.jpg")
     (tmp_path / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
     write_csv(tmp_path, HEADER + "a.jpg,broken.jpg,1,viewpoint\n")
-    r = evaluate_folder(tmp_path, Thresholds(), show_progress=False)
+    r = evaluate_folder(tmp_path, Profile(), show_progress=False)
     assert r["processed"] == 0 and len(r["failed"]) == 1
     assert r["true_accept_rate"] is None and r["median_latency_ms"] is None
 
 
 def test_unknown_rule(small_folder):
     with pytest.raises(ValueError, match="rule"):
-        evaluate_folder(small_folder, Thresholds(), "magic", show_progress=False)
+        evaluate_folder(small_folder, Profile(), "magic", show_progress=False)
 
 
 def test_progress_bar():

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from vision import verdict as v
-from vision.decision import RULES, MatchEvidence, Thresholds, dumps_profile, load_profile, loads_profile, save_profile
+from vision.decision import MatchEvidence
 from vision.features import FeatureSettings, features_from_bytes, features_to_bytes
 from vision.fusion import (
     FUSED_FIELDS,
@@ -29,11 +29,12 @@ from vision.fusion import (
     required_similarity,
 )
 from vision.pipeline import prepare_photo, reference_features, verify_photo
+from vision.profile import RULES, Profile, dumps_profile, load_profile, loads_profile, save_profile
 
 REPO = Path(__file__).resolve().parents[2]
 DATA_DIR = REPO.parent / "shared" / "data"
 SAMPLES = REPO / "samples"
-DEFAULT = Thresholds()
+DEFAULT = Profile()
 SMALL = FeatureSettings(working_side=640, max_keypoints=1000)
 
 
@@ -122,7 +123,9 @@ def test_vectorised_matches_decide_fused():
     area = rng.choice([0.0, 0.005, 0.5], 300)
     t = replace(DEFAULT, fused_weight=2.5, fused_threshold=4.1, fused_min_inliers=7)
     fast = fused_accepts(inl, sim, t, area)
-    slow = [decide_fused(evidence(int(i), float(a)), float(s), t).result for i, s, a in zip(inl, sim, area)]
+    slow = [
+        decide_fused(evidence(int(i), float(a)), float(s), t).result for i, s, a in zip(inl, sim, area, strict=True)
+    ]
     assert list(fast) == slow
     assert fused_score(np.array([0, 9]), np.array([0.5, 0.5]), 2.0) == pytest.approx([1.0, np.log(10) + 1.0])
 
@@ -158,25 +161,23 @@ def test_cosine_similarity():
 )
 def test_fused_threshold_validation(kwargs, message):
     with pytest.raises(ValueError, match=message):
-        Thresholds(**kwargs)
+        Profile(**kwargs)
 
 
 @pytest.mark.parametrize("suffix", [".json", ".toml"])
 def test_profile_round_trip_with_fused_fields(tmp_path, suffix):
-    custom = Thresholds(rule="robust", fused_min_inliers=8, fused_weight=2.5, fused_threshold=4.25)
+    custom = Profile(rule="robust", fused_min_inliers=8, fused_weight=2.5, fused_threshold=4.25)
     path = save_profile(custom, tmp_path / f"p{suffix}")
     assert load_profile(path) == custom
     assert loads_profile(dumps_profile(custom, suffix[1:])) == custom
 
 
 def test_old_profile_without_fused_fields_loads():
-    old = {
-        k: val for k, val in Thresholds(min_inliers=20).to_dict().items() if k != "rule" and not k.startswith("fused")
-    }
-    t = Thresholds.from_dict(old)
+    old = {k: val for k, val in Profile(min_inliers=20).to_dict().items() if k != "rule" and not k.startswith("fused")}
+    t = Profile.from_dict(old)
     assert t.min_inliers == 20 and t.rule == "fused" and t.fused_threshold == DEFAULT.fused_threshold
     with pytest.raises(ValueError, match="rule"):
-        Thresholds.from_dict({"rule": 5})
+        Profile.from_dict({"rule": 5})
 
 
 # -- the boundary and the recommendation, for the tuning page --------------------------
@@ -197,7 +198,7 @@ def test_fused_boundary_polyline():
     # a range that starts above the geometric minimum has no vertical segment
     xs2, ys2 = fused_boundary(DEFAULT, (10, 30))
     assert xs2[0] == 10 and ys2[0] == pytest.approx((4.8 - np.log(11)) / 4)
-    xs3, ys3 = fused_boundary(DEFAULT, (0, 3))  # entirely left of the geometric minimum
+    _xs3, ys3 = fused_boundary(DEFAULT, (0, 3))  # entirely left of the geometric minimum
     assert list(ys3) == [1.0, 1.0]
 
 
@@ -219,7 +220,7 @@ def test_recommend_fused_meets_target_with_margin(target):
     inl, sim, lab = synthetic_set()
     rec = recommend_fused(inl, sim, lab, target)
     assert set(FUSED_FIELDS) <= set(rec)
-    t = apply_recommendation(Thresholds(), rec)
+    t = apply_recommendation(Profile(), rec)
     acc = fused_accepts(inl, sim, t)
     assert acc[lab == 0].mean() <= target + 1e-9
     assert rec["stressed_false_accept_rate"] <= target + 1e-9  # negatives given the minimum inliers too
@@ -248,7 +249,7 @@ def test_recommend_fused_bad_input():
 
 
 def test_import_does_not_load_onnxruntime():
-    code = "import sys, vision.pipeline, vision.fusion, vision.evaluate; print('onnxruntime' in sys.modules)"
+    code = "import sys, vision.pipeline, vision.fusion, vision.lab.evaluate; print('onnxruntime' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 

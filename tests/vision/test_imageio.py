@@ -319,7 +319,7 @@ def test_png_decodes_exactly():
 
 
 def test_gray_png_decodes_to_bgr():
-    ok, buf = cv2.imencode(".png", np.full((40, 30), 77, np.uint8))
+    _ok, buf = cv2.imencode(".png", np.full((40, 30), 77, np.uint8))
     decoded = decode_image(buf.tobytes())
     assert decoded.bgr.shape == (40, 30, 3)
     assert (decoded.bgr == 77).all()
@@ -365,7 +365,7 @@ def test_mpo_jpeg_from_phones_decodes():
 @pytest.mark.parametrize("ext", [".png", ".webp"])
 def test_truncated_png_and_webp(ext):
     rng = np.random.default_rng(6)
-    ok, buf = cv2.imencode(ext, rng.integers(0, 256, (100, 150, 3), dtype=np.uint8))
+    _ok, buf = cv2.imencode(ext, rng.integers(0, 256, (100, 150, 3), dtype=np.uint8))
     data = buf.tobytes()
     assert decode_image(data).bgr.shape == (100, 150, 3)
     with pytest.raises(NotAnImageError):

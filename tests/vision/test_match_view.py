@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 from vision import verdict as v
-from vision.decision import Thresholds
 from vision.draw import FILL, draw_match_view
 from vision.features import FeatureSettings
 from vision.imageio import decode_image
@@ -16,9 +15,10 @@ from vision.match_view import VIEWS, Lines, MatchView, RuleOutcome, match_view, 
 from vision.original import original_evidence
 from vision.pipeline import match_features, prepare_photo
 from vision.plain import plain_problem, plain_problems
+from vision.profile import Profile
 from vision.rule_outcome import rule_outcome
 
-T = replace(Thresholds(), working_side=640, max_keypoints=1000)
+T = replace(Profile(), working_side=640, max_keypoints=1000)
 SETTINGS = FeatureSettings(working_side=640, max_keypoints=1000)
 
 
@@ -38,7 +38,7 @@ def different(pair_different):
     return ref, query, match_features(ref.features, query.features), pair_different
 
 
-def _outcome(scene, rule: str, thresholds: Thresholds = T) -> RuleOutcome:
+def _outcome(scene, rule: str, thresholds: Profile = T) -> RuleOutcome:
     ref, query, pair, data = scene
     original = None
     if rule == "original":

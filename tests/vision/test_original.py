@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 
 from vision import verdict as v
-from vision.decision import OriginalEvidence, Thresholds, decide_original
+from vision.decision import OriginalEvidence, decide_original
 from vision.imageio import decode_image
 from vision.original import N_BEST_MATCHES, original_evidence
+from vision.profile import Profile
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +28,7 @@ def test_same_pair_accepted(same_images):
     # a re-photograph of the same scene: the outline is on the order of the frame
     h, w = query.shape[:2]
     assert 0.2 * w * h < evidence.area_px < 5 * w * h
-    verdict = decide_original(evidence, Thresholds())
+    verdict = decide_original(evidence, Profile())
     assert verdict.body() == {"status": 200, "message": v.COMPLETE, "result": True}
 
 
@@ -37,7 +38,7 @@ def test_blank_pair_is_a_problem_not_a_crash():
     assert evidence.area_px is None
     assert evidence.n_ref_keypoints == 0 and evidence.n_matches == 0
     assert "no descriptors" in evidence.problem
-    verdict = decide_original(evidence, Thresholds())
+    verdict = decide_original(evidence, Profile())
     assert verdict.body() == {"status": 200, "message": v.WRONG_PICTURE, "result": False}
     assert evidence.problem in verdict.reason
 
@@ -47,7 +48,7 @@ def test_one_blank_side(same_images):
     evidence = original_evidence(same_images[0][:400, :600], blank)
     assert evidence.area_px is None and evidence.problem
     assert evidence.n_ref_keypoints > 0 and evidence.n_query_keypoints == 0
-    assert not decide_original(evidence, Thresholds()).result
+    assert not decide_original(evidence, Profile()).result
 
 
 def test_few_keypoints_do_not_crash():
@@ -55,7 +56,7 @@ def test_few_keypoints_do_not_crash():
     img[90:110, 90:110] = 255  # a single square: a handful of keypoints at most
     evidence = original_evidence(img, img)
     assert evidence.n_matches == min(N_BEST_MATCHES, evidence.n_ref_keypoints, evidence.n_query_keypoints)
-    verdict = decide_original(evidence, Thresholds())
+    verdict = decide_original(evidence, Profile())
     assert verdict.status == 200 and verdict.message in (v.COMPLETE, v.WRONG_PICTURE)
     if evidence.area_px is None:
         assert evidence.problem

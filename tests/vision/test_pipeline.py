@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 from vision import verdict as v
-from vision.decision import Thresholds
 from vision.errors import NotAnImageError
 from vision.features import FeatureSettings, features_from_bytes, features_to_bytes
 from vision.pipeline import (
@@ -21,8 +20,9 @@ from vision.pipeline import (
     register_photo,
     verify_photo,
 )
+from vision.profile import Profile
 
-DEFAULT = Thresholds()
+DEFAULT = Profile()
 VERIFY_TIMINGS = {"decode", "features", "match", "ransac", "decision"}
 
 
@@ -150,7 +150,7 @@ def test_decide_pair_moves_with_thresholds(same_result):
 
 
 def test_decide_pair_area_threshold(same_result):
-    evidence, verdict, _ = decide_pair(same_result.pair, replace(DEFAULT, min_area_fraction=1.0))
+    _evidence, verdict, _ = decide_pair(same_result.pair, replace(DEFAULT, min_area_fraction=1.0))
     assert not verdict.result and "outline covers" in verdict.reason
 
 

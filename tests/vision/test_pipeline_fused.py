@@ -13,9 +13,8 @@ import numpy as np
 import pytest
 
 from vision import verdict as v
-from vision.decision import Thresholds
-from vision.evaluate import evaluate_folder
 from vision.features import features_from_bytes, features_to_bytes
+from vision.lab.evaluate import evaluate_folder
 from vision.pipeline import (
     FUSED_UNAVAILABLE,
     decide_pair,
@@ -23,11 +22,12 @@ from vision.pipeline import (
     register_photo,
     verify_photo,
 )
+from vision.profile import Profile
 from vision.references import load_reference, save_reference
 from vision.store import LocalReferenceStore
 
 REPO = Path(__file__).resolve().parents[2]
-FUSED = Thresholds()  # the fused rule is the default
+FUSED = Profile()  # the fused rule is the default
 ROBUST = replace(FUSED, rule="robust")
 
 

@@ -2,9 +2,10 @@
 
 Typical use::
 
-    from vision.store import settings_from_env_and_secrets, store_from_settings
+    from vision.settings import load_settings
+    from vision.store import store_from_settings
 
-    store = store_from_settings(settings_from_env_and_secrets(os.environ, secrets))
+    store = store_from_settings(load_settings())  # environment + .streamlit/secrets.toml
     record = store.put(user_id, jpeg, features, n_keypoints=n, width=w,
                        height=h, content_type="image/jpeg")
     latest = store.latest(user_id)          # None: "You don't have std img"
@@ -28,7 +29,7 @@ from vision.store.base import (
     StoreError,
     StoreUnavailableError,
 )
-from vision.store.factory import settings_from_env_and_secrets, store_from_settings
+from vision.store.factory import store_from_settings
 from vision.store.ids import new_key, split_key, validate_key, validate_user_id
 from vision.store.local import LocalReferenceStore
 
@@ -46,7 +47,6 @@ __all__ = [
     "StoreUnavailableError",
     "new_key",
     "s3_store_from_settings",
-    "settings_from_env_and_secrets",
     "split_key",
     "store_from_settings",
     "validate_key",

@@ -9,13 +9,21 @@ when its metadata does, and an interrupted ``put`` leaves nothing listed.
 
 from __future__ import annotations
 
+import builtins
 import json
 import threading
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
 
-from vision.errors import VisionError
+from vision.store.errors import (
+    CorruptReferenceError,
+    InvalidUserIdError,
+    ReferenceNotFoundError,
+    StoreConfigError,
+    StoreError,
+    StoreUnavailableError,
+)
 from vision.store.ids import split_key, validate_user_id
 
 __all__ = [
@@ -40,47 +48,6 @@ CONTENT_TYPES = frozenset({"image/jpeg", "image/png", "image/webp"})
 
 #: Version of the metadata JSON layout, stored in every document.
 METADATA_VERSION = 1
-
-
-class StoreError(VisionError):
-    """Base class of every error raised by a reference store."""
-
-
-class InvalidUserIdError(StoreError, ValueError):
-    """A user id or reference key is malformed or unsafe (e.g. ``../x``)."""
-
-
-class ReferenceNotFoundError(StoreError, KeyError):
-    """No reference has this key (or the user has no reference)."""
-
-    def __str__(self) -> str:
-        # KeyError.__str__ repr()s its argument; keep the message readable.
-        return str(self.args[0]) if self.args else "reference not found"
-
-
-class StoreUnavailableError(StoreError):
-    """The backend cannot be used now: unreachable, timeout, permission, no bucket, disk.
-
-    Attributes
-    ----------
-    reason : str
-        A short machine-readable cause: ``"unreachable"``, ``"timeout"``,
-        ``"access-denied"``, ``"no-bucket"``, ``"no-credentials"``,
-        ``"server-error"``, ``"io-error"`` or ``"error"``.  The message says the
-        same for humans and never contains credentials.
-    """
-
-    def __init__(self, message: str, *, reason: str = "error") -> None:
-        super().__init__(message)
-        self.reason = reason
-
-
-class CorruptReferenceError(StoreError):
-    """A reference's metadata is unreadable, or its image blob is missing."""
-
-
-class StoreConfigError(StoreError, ValueError):
-    """The store settings are incomplete or invalid (e.g. ``s3`` without a bucket)."""
 
 
 @dataclass(frozen=True)
@@ -165,7 +132,7 @@ class ReferenceRecord:
         return cls(
             key=key,
             user_id=user_id,
-            created_at=created_at.astimezone(timezone.utc),
+            created_at=created_at.astimezone(UTC),
             content_type=content_type,
             **ints,
         )
@@ -210,7 +177,7 @@ def decode_metadata(raw: bytes, expected_key: str | None = None) -> ReferenceRec
 
 
 _clock_lock = threading.Lock()
-_last_stamp = datetime.min.replace(tzinfo=timezone.utc)
+_last_stamp = datetime.min.replace(tzinfo=UTC)
 
 
 def utc_now() -> datetime:
@@ -221,7 +188,7 @@ def utc_now() -> datetime:
     """
     global _last_stamp
     with _clock_lock:
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         if now <= _last_stamp:
             now = _last_stamp + timedelta(microseconds=1)
         _last_stamp = now
@@ -311,7 +278,7 @@ class ReferenceStore(Protocol):
         """Return the user's newest reference, or None."""
         ...
 
-    def users(self) -> list[str]:
+    def users(self) -> builtins.list[str]:
         """Return the ids of users with at least one reference, sorted."""
         ...
 

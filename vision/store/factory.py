@@ -21,12 +21,11 @@ See :func:`vision.store.s3.s3_store_from_settings` for the timeout settings.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 from vision.store.base import ReferenceStore, StoreConfigError
 from vision.store.local import DEFAULT_ROOT, LocalReferenceStore
 
-__all__ = ["STORE_KINDS", "settings_from_env_and_secrets", "store_from_settings"]
+__all__ = ["STORE_KINDS", "store_from_settings"]
 
 STORE_KINDS = ("local", "s3")
 
@@ -37,7 +36,7 @@ def store_from_settings(settings: Mapping[str, str]) -> ReferenceStore:
     Parameters
     ----------
     settings : Mapping[str, str]
-        Typically ``settings_from_env_and_secrets(os.environ, st.secrets)``.
+        Typically :func:`vision.settings.load_settings` (environment + secrets).
 
     Returns
     -------
@@ -67,93 +66,3 @@ def store_from_settings(settings: Mapping[str, str]) -> ReferenceStore:
     raise StoreConfigError(
         f"VISION_STORE must be one of {', '.join(STORE_KINDS)}, got {settings.get('VISION_STORE')!r}"
     )
-
-
-def _scalar(value: Any) -> str | None:
-    """Render a secrets value as an environment-style string (None: skip it)."""
-    if value is None:
-        return None
-    if isinstance(value, bool):  # before int: bool is an int
-        return "true" if value else "false"
-    if isinstance(value, (str, int, float)):
-        return str(value)
-    if isinstance(value, (list, tuple)):
-        return ",".join(str(item) for item in value)
-    return str(value)
-
-
-def _flatten(table: Mapping[str, Any], path: tuple[str, ...], out: dict[str, str]) -> None:
-    for name, value in table.items():
-        full = (*path, str(name))
-        if isinstance(value, Mapping):
-            _flatten(value, full, out)
-            continue
-        text = _scalar(value)
-        if text is not None:
-            out["_".join(full).upper()] = text
-
-
-def settings_from_env_and_secrets(env: Mapping[str, str], secrets: Mapping[str, Any] | None) -> dict[str, str]:
-    """Merge the environment and Streamlit secrets into one flat ``str -> str`` dict.
-
-    Flattening of ``secrets`` (a ``st.secrets``-like nested mapping):
-
-    - a top-level ``name = value`` becomes ``NAME`` (upper-cased), so
-      ``VISION_STORE = "s3"`` or ``aws_access_key_id = "..."`` work as written;
-    - a value inside tables is named by its path joined with ``_`` and
-      upper-cased: ``[aws] access_key_id`` -> ``AWS_ACCESS_KEY_ID``,
-      ``[vision] store`` -> ``VISION_STORE``, ``[vision.s3] bucket`` ->
-      ``VISION_S3_BUCKET``;
-    - a nested name that does not already start with ``VISION_`` or ``AWS_``
-      also gets a ``VISION_``-prefixed alias, so the short forms
-      ``[s3] bucket`` -> ``VISION_S3_BUCKET`` and ``[store] dir`` ->
-      ``VISION_STORE_DIR`` work; aliases never override a name given
-      explicitly;
-    - booleans become ``"true"``/``"false"``, numbers their ``str``, lists
-      are joined with ``,``; ``None`` is skipped.
-
-    Precedence: secrets win over the environment, as in Streamlit itself
-    (which copies root-level secrets into ``os.environ``).
-
-    Parameters
-    ----------
-    env : Mapping[str, str]
-        Usually ``os.environ``; non-string values are ignored.
-    secrets : Mapping or None
-        Usually ``st.secrets``; None, or a mapping that raises
-        ``FileNotFoundError`` when read (Streamlit without a secrets file),
-        means "no secrets".
-
-    Returns
-    -------
-    dict[str, str]
-        A new dict; neither input is modified.
-    """
-    merged = {str(k): v for k, v in env.items() if isinstance(v, str)}
-    if secrets is None:
-        return merged
-    if not isinstance(secrets, Mapping):
-        raise TypeError(f"secrets must be a mapping, not {type(secrets).__name__}")
-    try:
-        items = list(secrets.items())
-    except FileNotFoundError:
-        # st.secrets raises this lazily when no secrets.toml exists.
-        return merged
-    explicit: dict[str, str] = {}
-    aliases: dict[str, str] = {}
-    for name, value in items:
-        if isinstance(value, Mapping):
-            nested: dict[str, str] = {}
-            _flatten(value, (str(name),), nested)
-            explicit.update(nested)
-            for flat, text in nested.items():
-                if not flat.startswith(("VISION_", "AWS_")):
-                    aliases[f"VISION_{flat}"] = text
-        else:
-            text = _scalar(value)
-            if text is not None:
-                explicit[str(name).upper()] = text
-    for name, text in aliases.items():
-        explicit.setdefault(name, text)
-    merged.update(explicit)
-    return merged

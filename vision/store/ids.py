@@ -15,6 +15,8 @@ from __future__ import annotations
 import re
 import uuid
 
+from vision.store.errors import InvalidUserIdError
+
 __all__ = [
     "MAX_USER_ID_LENGTH",
     "USER_ID_ALPHABET",
@@ -29,13 +31,6 @@ USER_ID_ALPHABET = "A-Z a-z 0-9 _ . @ -"
 
 _USER_ID_CHAR = re.compile(r"[A-Za-z0-9_.@-]")
 _REF_ID = re.compile(r"[0-9a-f]{32}")
-
-
-def _invalid_user_id(message: str) -> Exception:
-    # Imported lazily: base.py imports this module for its helpers.
-    from vision.store.base import InvalidUserIdError
-
-    return InvalidUserIdError(message)
 
 
 def validate_user_id(user_id: str) -> str:
@@ -59,21 +54,21 @@ def validate_user_id(user_id: str) -> str:
         With a message naming the rule that failed.
     """
     if not isinstance(user_id, str):
-        raise _invalid_user_id(f"user id must be a string, not {type(user_id).__name__}")
+        raise InvalidUserIdError(f"user id must be a string, not {type(user_id).__name__}")
     if not user_id:
-        raise _invalid_user_id("user id is empty")
+        raise InvalidUserIdError("user id is empty")
     if len(user_id) > MAX_USER_ID_LENGTH:
-        raise _invalid_user_id(f"user id is {len(user_id)} characters long; the limit is {MAX_USER_ID_LENGTH}")
+        raise InvalidUserIdError(f"user id is {len(user_id)} characters long; the limit is {MAX_USER_ID_LENGTH}")
     for position, char in enumerate(user_id):
         if not _USER_ID_CHAR.fullmatch(char):
             # repr() so that a NUL or a newline is visible in the message.
-            raise _invalid_user_id(
+            raise InvalidUserIdError(
                 f"user id contains {char!r} at position {position}; allowed characters are {USER_ID_ALPHABET}"
             )
     if user_id.startswith("."):
-        raise _invalid_user_id("user id must not start with '.'")
+        raise InvalidUserIdError("user id must not start with '.'")
     if ".." in user_id:
-        raise _invalid_user_id("user id must not contain '..'")
+        raise InvalidUserIdError("user id must not contain '..'")
     return user_id
 
 
@@ -119,13 +114,13 @@ def split_key(key: str) -> tuple[str, str]:
         When the key is malformed (see :func:`validate_key`).
     """
     if not isinstance(key, str):
-        raise _invalid_user_id(f"reference key must be a string, not {type(key).__name__}")
+        raise InvalidUserIdError(f"reference key must be a string, not {type(key).__name__}")
     if key.count("/") != 1:
-        raise _invalid_user_id(f"reference key must look like '<user id>/<32 hex digits>', got {key[:100]!r}")
+        raise InvalidUserIdError(f"reference key must look like '<user id>/<32 hex digits>', got {key[:100]!r}")
     user_id, ref_id = key.split("/")
     validate_user_id(user_id)
     if not _REF_ID.fullmatch(ref_id):
-        raise _invalid_user_id(f"reference key must end in 32 lowercase hex digits, got {ref_id[:100]!r}")
+        raise InvalidUserIdError(f"reference key must end in 32 lowercase hex digits, got {ref_id[:100]!r}")
     return user_id, ref_id
 
 

@@ -15,6 +15,8 @@ the blobs and the metadata leaves only orphan blobs, which nothing lists.
 
 from __future__ import annotations
 
+import builtins
+import contextlib
 import logging
 import os
 import re
@@ -140,10 +142,8 @@ class LocalReferenceStore(BlobReferenceStore):
             self._write_atomic(paths[2], encode_metadata(record))  # commit
         except BaseException as exc:
             for path in paths:
-                try:
+                with contextlib.suppress(OSError):  # best effort: unlisted orphans are harmless
                     path.unlink(missing_ok=True)
-                except OSError:
-                    pass  # best effort: unlisted orphans are harmless
             if isinstance(exc, OSError):
                 raise self._unavailable(f"store a reference for {user_id!r}", exc) from exc
             raise
@@ -260,7 +260,7 @@ class LocalReferenceStore(BlobReferenceStore):
         validate_user_id(user_id)
         return newest_first(list(self._records(user_id)))
 
-    def users(self) -> list[str]:
+    def users(self) -> builtins.list[str]:
         """Return the sorted ids of users with at least one readable reference."""
         try:
             entries = list(os.scandir(self.root))

@@ -19,6 +19,7 @@ carry the error code and text S3 returned, never credentials.
 
 from __future__ import annotations
 
+import builtins
 import logging
 import re
 from collections.abc import Callable, Iterator, Mapping
@@ -34,6 +35,7 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
+from vision.settings import number, text
 from vision.store.base import (
     BlobReferenceStore,
     CorruptReferenceError,
@@ -451,7 +453,7 @@ class S3ReferenceStore(BlobReferenceStore):
                     log.warning("skipping unreadable reference metadata %s: %s", item["Key"], exc)
         return newest_first(records)
 
-    def users(self) -> list[str]:
+    def users(self) -> builtins.list[str]:
         """Return the sorted ids of users with objects under the prefix.
 
         Uses the ``/`` delimiter, so it costs one listing page per 1000 users,
@@ -484,28 +486,6 @@ class S3ReferenceStore(BlobReferenceStore):
         )
 
 
-def _number(settings: Mapping[str, str], name: str, default: float, *, integer: bool = False) -> Any:
-    """Read a positive number setting, with a clear error naming the setting."""
-    raw = settings.get(name)
-    if raw is None or str(raw).strip() == "":
-        return default
-    try:
-        value = int(str(raw).strip()) if integer else float(str(raw).strip())
-    except ValueError:
-        raise StoreConfigError(f"{name} must be a {'whole ' if integer else ''}number, got {raw!r}") from None
-    if value <= 0:
-        raise StoreConfigError(f"{name} must be positive, got {raw!r}")
-    return value
-
-
-def _text(settings: Mapping[str, str], name: str) -> str | None:
-    value = settings.get(name)
-    if value is None:
-        return None
-    value = str(value).strip()
-    return value or None
-
-
 def s3_store_from_settings(settings: Mapping[str, str]) -> S3ReferenceStore:
     """Build an :class:`S3ReferenceStore` and its boto3 client from settings.
 
@@ -513,7 +493,7 @@ def s3_store_from_settings(settings: Mapping[str, str]) -> S3ReferenceStore:
     ----------
     settings : Mapping[str, str]
         Usually ``os.environ`` merged with Streamlit secrets (see
-        :func:`vision.store.factory.settings_from_env_and_secrets`).  Read:
+        :func:`vision.settings.load_settings`).  Read:
 
         - ``VISION_S3_BUCKET`` (required)
         - ``VISION_S3_REGION`` (else ``AWS_REGION`` / ``AWS_DEFAULT_REGION``,
@@ -542,31 +522,33 @@ def s3_store_from_settings(settings: Mapping[str, str]) -> S3ReferenceStore:
     import boto3
     from botocore.config import Config
 
-    bucket = _text(settings, "VISION_S3_BUCKET")
+    bucket = text(settings, "VISION_S3_BUCKET")
     if bucket is None:
         raise StoreConfigError(
             "VISION_STORE is 's3' but VISION_S3_BUCKET is not set (set it in the environment or in Streamlit secrets)"
         )
-    endpoint_url = _text(settings, "VISION_S3_ENDPOINT_URL")
+    endpoint_url = text(settings, "VISION_S3_ENDPOINT_URL")
     if endpoint_url is not None and not endpoint_url.startswith(("http://", "https://")):
         raise StoreConfigError(f"VISION_S3_ENDPOINT_URL must start with http:// or https://, got {endpoint_url!r}")
-    region = (
-        _text(settings, "VISION_S3_REGION") or _text(settings, "AWS_REGION") or _text(settings, "AWS_DEFAULT_REGION")
-    )
-    key_id = _text(settings, "AWS_ACCESS_KEY_ID")
-    secret = _text(settings, "AWS_SECRET_ACCESS_KEY")
-    token = _text(settings, "AWS_SESSION_TOKEN")
+    region = text(settings, "VISION_S3_REGION") or text(settings, "AWS_REGION") or text(settings, "AWS_DEFAULT_REGION")
+    key_id = text(settings, "AWS_ACCESS_KEY_ID")
+    secret = text(settings, "AWS_SECRET_ACCESS_KEY")
+    token = text(settings, "AWS_SESSION_TOKEN")
     if (key_id is None) != (secret is None):
         # Name the missing one, never echo the present one.
         missing = "AWS_SECRET_ACCESS_KEY" if secret is None else "AWS_ACCESS_KEY_ID"
         raise StoreConfigError(f"{missing} is not set but its partner is; set both or neither")
     config = Config(
-        connect_timeout=_number(settings, "VISION_S3_CONNECT_TIMEOUT", DEFAULT_CONNECT_TIMEOUT_S),
-        read_timeout=_number(settings, "VISION_S3_READ_TIMEOUT", DEFAULT_READ_TIMEOUT_S),
+        connect_timeout=number(
+            settings, "VISION_S3_CONNECT_TIMEOUT", DEFAULT_CONNECT_TIMEOUT_S, error=StoreConfigError
+        ),
+        read_timeout=number(settings, "VISION_S3_READ_TIMEOUT", DEFAULT_READ_TIMEOUT_S, error=StoreConfigError),
         retries={
             # total_max_attempts counts the first try; "max_attempts" would
             # count only retries (one more request than intended).
-            "total_max_attempts": _number(settings, "VISION_S3_MAX_ATTEMPTS", DEFAULT_MAX_ATTEMPTS, integer=True),
+            "total_max_attempts": number(
+                settings, "VISION_S3_MAX_ATTEMPTS", DEFAULT_MAX_ATTEMPTS, integer=True, error=StoreConfigError
+            ),
             "mode": "standard",
         },
         signature_version="s3v4",
@@ -587,5 +569,7 @@ def s3_store_from_settings(settings: Mapping[str, str]) -> S3ReferenceStore:
         client,
         bucket,
         prefix=settings.get("VISION_S3_PREFIX", DEFAULT_PREFIX) or "",
-        presign_expiry_s=_number(settings, "VISION_S3_PRESIGN_EXPIRY", DEFAULT_PRESIGN_EXPIRY_S, integer=True),
+        presign_expiry_s=number(
+            settings, "VISION_S3_PRESIGN_EXPIRY", DEFAULT_PRESIGN_EXPIRY_S, integer=True, error=StoreConfigError
+        ),
     )

@@ -9,6 +9,7 @@ a log line.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import cv2
 import grpc
@@ -169,7 +170,7 @@ class ClarifaiTagger:
         return TaggerError(cause)
 
 
-def status_cause(where: str, status) -> str:
+def status_cause(where: str, status: Any) -> str:
     """Human-readable cause for a non-success Clarifai status.
 
     Parameters

@@ -9,6 +9,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from vision.errors import ImageInputError
 from vision.imageio import read_image_file
 from vision.tagging.base import DEFAULT_MIN_CONFIDENCE, Concept, Tagger, TaggerError, normalise_tag
@@ -45,13 +47,13 @@ def _names_of(tagger: Tagger, concept: Concept) -> frozenset[str]:
     return names | {normalise_tag(concept.name)}
 
 
-def _ranked(tagger: Tagger, image) -> list[Concept]:
+def _ranked(tagger: Tagger, image: np.ndarray) -> list[Concept]:
     """Leaf classes when the tagger has them (``classify``), else its concepts."""
     classify = getattr(tagger, "classify", None)
     return classify(image, TOP_K) if classify is not None else tagger.concepts(image, TOP_K)
 
 
-def evaluate_image(tagger: Tagger, image, labels: list[str], min_confidence: float) -> dict[str, Any]:
+def evaluate_image(tagger: Tagger, image: np.ndarray, labels: list[str], min_confidence: float) -> dict[str, Any]:
     """Rank, check and match one decoded photo.
 
     Returns

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from vision.settings import truthy
 from vision.tagging.base import Tagger, TaggerError
 
 BACKENDS = ("local", "clarifai")
@@ -61,15 +62,11 @@ def tagger_from_settings(settings: Mapping[str, str], backend: str = "local") ->
 
         timeout = float(settings.get(TIMEOUT_KEY) or 10.0)
         target = (settings.get(TARGET_KEY) or DEFAULT_TARGET).strip()
-        secure = not _truthy(settings.get(INSECURE_KEY))
+        secure = not truthy(settings.get(INSECURE_KEY))
         if not secure and not _is_loopback(target):
             raise TaggerError(f"{INSECURE_KEY} is only allowed for a loopback target, not {target}")
         return ClarifaiTagger(settings[PAT_KEY], target=target, secure=secure, timeout_s=timeout)
     raise ValueError(f"unknown tagger backend {backend!r}; choose one of {', '.join(BACKENDS)}")
-
-
-def _truthy(value: str | None) -> bool:
-    return isinstance(value, str) and value.strip().lower() in ("1", "true", "yes", "on")
 
 
 def _is_loopback(target: str) -> bool:

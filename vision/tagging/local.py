@@ -22,9 +22,13 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
+
+if TYPE_CHECKING:  # onnxruntime itself is imported on first use
+    import onnxruntime as ort
 
 from vision.errors import ImageInputError
 from vision.tagging.base import Concept, TagMatch, normalise_tag
@@ -182,10 +186,10 @@ def load_vocabulary(classes_path: Path = CLASSES_PATH, ancestors_path: Path = AN
     for tag, ids in EVERYDAY_SYNONYMS.items():
         for wnid in ids:
             extra.setdefault(wnid, set()).add(normalise_tag(tag))
-    words = []
+    words: list[frozenset[str]] = []
     for wnid, own, anc in zip(wnids, names, classes, strict=True):
-        lemmas = list(own) + [lemma for a in anc for lemma in synsets[str(a)]]
-        words.append(frozenset(normalise_tag(x) for x in lemmas) | extra.get(wnid, set()))
+        own_and_ancestors = list(own) + [lemma for a in anc for lemma in synsets[str(a)]]
+        words.append(frozenset(normalise_tag(x) for x in own_and_ancestors) | extra.get(wnid, set()))
     return Vocabulary(tuple(wnids), tuple(names), tuple(words))
 
 
@@ -194,7 +198,7 @@ LOAD_SECONDS: dict[Path, float] = {}
 
 
 @functools.lru_cache(maxsize=2)
-def load_session(model_path: Path = MODEL_PATH):
+def load_session(model_path: Path = MODEL_PATH) -> ort.InferenceSession:
     """Load the ONNX model once per path, one intra-op and one inter-op thread.
 
     One thread per inference keeps latency predictable on a small, busy

@@ -10,10 +10,12 @@ from __future__ import annotations
 import io
 
 import numpy as np
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from vision.fusion import fused_boundary, geometry_alone_inliers
-from vision.tuning import ScoredSet, score_histogram, similarity_histogram
+from vision.lab.report import score_histogram, similarity_histogram
+from vision.lab.scored import ScoredSet
 
 SAME, DIFFERENT, ORIGINAL, POINT, ROBUST, BOUNDARY = "#2e9d4f", "#d2453a", "#8a6bbf", "#1f1f1f", "#3b6fb6", "#1f1f1f"
 #: The inlier axis is linear up to this count, logarithmic above (most pairs sit near 0 or in the hundreds).
@@ -26,12 +28,12 @@ def _png(fig: Figure) -> bytes:
     return buffer.getvalue()
 
 
-def _inlier_axis(ax, top: float) -> None:
+def _inlier_axis(ax: Axes, top: float) -> None:
     ax.set_xscale("symlog", linthresh=LINTHRESH)
     ax.set_xlim(0, max(top, 2.0 * LINTHRESH))
 
 
-def _inlier_histogram(ax, scored: ScoredSet, n_bins: int) -> None:
+def _inlier_histogram(ax: Axes, scored: ScoredSet, n_bins: int) -> None:
     hist = score_histogram(scored, n_bins)
     widths = np.diff(hist.edges)
     ax.bar(hist.edges[:-1], hist.same, widths, align="edge", color=SAME, alpha=0.6, label="same scene")
@@ -113,7 +115,7 @@ def roc_png(parts: dict[str, ScoredSet], show_original: bool = True) -> bytes:
             label=f"current {scored.rule}, {name}: FAR {rates.far:.1%}, TAR {rates.tar:.1%}",
         )
         if scored.rule == "fused":
-            rc, rr = scored.robust_roc(), scored.robust_rates()
+            rc, rr = scored.roc("robust"), scored.rates("robust")
             ax.step(
                 rc.fpr,
                 rc.tpr,
@@ -122,7 +124,7 @@ def roc_png(parts: dict[str, ScoredSet], show_original: bool = True) -> bytes:
                 color=ROBUST,
                 alpha=0.5,
                 linewidth=0.9,
-                label=f"inliers, {name} (AUC {scored.robust_auc():.3f})",
+                label=f"inliers, {name} (AUC {scored.auc('robust'):.3f})",
             )
             ax.plot(
                 [rr.far],
@@ -134,9 +136,8 @@ def roc_png(parts: dict[str, ScoredSet], show_original: bool = True) -> bytes:
                 alpha=0.8,
                 label=f"robust >= {scored.thresholds.min_inliers}, {name}",
             )
-        original = scored.original_rates()
-        if show_original and original is not None:
-            oc = scored.original_roc()
+        if show_original and scored.available("original"):
+            original, oc = scored.rates("original"), scored.roc("original")
             ax.step(
                 oc.fpr,
                 oc.tpr,
@@ -144,7 +145,7 @@ def roc_png(parts: dict[str, ScoredSet], show_original: bool = True) -> bytes:
                 linestyle=":",
                 color=ORIGINAL,
                 alpha=0.7,
-                label=f"original rule, {name} (AUC {scored.original_auc():.3f})",
+                label=f"original rule, {name} (AUC {scored.auc('original'):.3f})",
             )
             ax.plot(
                 [original.far],
@@ -180,7 +181,7 @@ def scatter_png(scored: ScoredSet) -> bytes:
     """
     t = scored.thresholds
     m = scored.ok & scored.has_similarity
-    inl, sim, lab = scored.inliers[m], scored.similarity[m], scored.labels[m]
+    inl, sim, lab = scored.inliers[m], scored.similarities[m], scored.labels[m]
     small = (scored.area_fraction[m] < t.min_area_fraction) & (inl > 0)
     x = np.where(inl == 0, np.random.default_rng(0).uniform(-0.6, 0.6, inl.size), inl)
     wrong = scored.accepted[m] != lab.astype(bool)

@@ -1,7 +1,7 @@
-"""Labelled photo sets for the tuning lab: a server folder or an uploaded zip.
+"""Labelled photo sets: ``pairs.csv`` rows, a server folder or an uploaded zip.
 
 A labelled set is a folder holding ``pairs.csv`` (see
-:func:`vision.evaluate.read_pairs`) and the images it names.  An uploaded zip
+:func:`read_pairs`) and the images it names.  An uploaded zip
 is extracted into a fresh private temporary folder, member by member, with
 the usual archive traps refused: absolute paths, ``..`` components, links,
 too many files, too many bytes (counted while decompressing, not trusted
@@ -10,6 +10,7 @@ from the header).
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import io
 import shutil
@@ -20,11 +21,45 @@ import zlib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from vision.evaluate import LabelledPair, read_pairs
-
 PAIRS_FILE = "pairs.csv"
+REQUIRED_COLUMNS = ("ref", "query", "label", "kind")
 IGNORED_PREFIXES = ("__MACOSX/",)
 CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class LabelledPair:
+    """One row of ``pairs.csv``."""
+
+    ref: str
+    query: str
+    label: int
+    kind: str
+
+    @property
+    def scene(self) -> str:
+        """The reference's folder, used to hold out whole scenes."""
+        return str(Path(self.ref).parent)
+
+
+def read_pairs(data_dir: str | Path) -> list[LabelledPair]:
+    """Parse ``data_dir/pairs.csv``; ``ValueError`` with the line number on bad rows."""
+    path = Path(data_dir) / "pairs.csv"
+    if not path.is_file():
+        raise ValueError(f"{path} not found: a data folder needs a pairs.csv")
+    with path.open(newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        missing = [c for c in REQUIRED_COLUMNS if c not in (reader.fieldnames or [])]
+        if missing:
+            raise ValueError(f"{path} lacks column(s) {', '.join(missing)}")
+        pairs = []
+        for line, row in enumerate(reader, start=2):
+            if row["label"] not in ("0", "1"):
+                raise ValueError(f"{path}:{line}: label must be 0 or 1, got {row['label']!r}")
+            pairs.append(LabelledPair(row["ref"], row["query"], int(row["label"]), row["kind"] or "unknown"))
+    if not pairs:
+        raise ValueError(f"{path} has no pairs")
+    return pairs
 
 
 class LabelledSetError(ValueError):

@@ -1,22 +1,21 @@
-"""``python -m vision tag`` and ``python -m vision evaluate-tags``.
-
-``vision/__main__.py`` calls :func:`add_tag_commands` on its subparsers; each
-command stores its handler as ``func`` (``args.func(args) -> int`` exit code).
-"""
+"""``python -m vision tag`` and ``python -m vision evaluate-tags``: the tag check on one photo or a folder."""
 
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from vision.cli.common import command
+from vision.cli.errors import CommandError, UsageError
 from vision.errors import ImageInputError
 from vision.imageio import read_image_file
-from vision.tagging.base import DEFAULT_MIN_CONFIDENCE, TaggerError, tag_verdict
+from vision.profile import Profile, load_profile
+from vision.settings import load_settings
+from vision.tagging.base import DEFAULT_MIN_CONFIDENCE, Concept, TaggerError, TagMatch, tag_verdict
 from vision.tagging.evaluate import evaluate_tags
 from vision.tagging.factory import BACKENDS, tagger_from_settings
 
@@ -24,8 +23,15 @@ ProfileLoader = Callable[[str], Any]
 """Maps a profile name to an object with a ``tag_min_confidence`` attribute."""
 
 
+def add_commands(subparsers: argparse._SubParsersAction) -> None:
+    """Register ``tag`` and ``evaluate-tags`` with the profile's default confidence and profile files."""
+    add_tag_commands(subparsers, Profile().tag_min_confidence, load_profile)
+
+
 def add_tag_commands(
-    subparsers, min_confidence: float = DEFAULT_MIN_CONFIDENCE, profile_loader: ProfileLoader | None = None
+    subparsers: argparse._SubParsersAction,
+    min_confidence: float = DEFAULT_MIN_CONFIDENCE,
+    profile_loader: ProfileLoader | None = None,
 ) -> None:
     """Register the ``tag`` and ``evaluate-tags`` sub-commands.
 
@@ -44,13 +50,13 @@ def add_tag_commands(
     tag.add_argument("--tag", help="word to check; prints the contract body")
     tag.add_argument("--top-k", type=int, default=10)
     _common(tag)
-    tag.set_defaults(func=run_tag, default_min_confidence=min_confidence, profile_loader=profile_loader)
+    tag.set_defaults(func=command(run_tag), default_min_confidence=min_confidence, profile_loader=profile_loader)
 
     ev = subparsers.add_parser("evaluate-tags", help="accuracy and match rate on DATA_DIR/tags.csv")
     ev.add_argument("data_dir", type=Path)
     ev.add_argument("--details", action="store_true", help="include per-image results")
     _common(ev)
-    ev.set_defaults(func=run_evaluate, default_min_confidence=min_confidence, profile_loader=profile_loader)
+    ev.set_defaults(func=command(run_evaluate), default_min_confidence=min_confidence, profile_loader=profile_loader)
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -73,46 +79,40 @@ def resolve_min_confidence(args: argparse.Namespace) -> float:
     return float(args.default_min_confidence)
 
 
-def run_tag(args: argparse.Namespace) -> int:
-    """Handler of ``tag``: print concepts (and the verdict with ``--tag``) as JSON."""
+def run_tag(args: argparse.Namespace) -> dict[str, Any]:
+    """Handler of ``tag``: concepts (and the verdict with ``--tag``)."""
     try:
         image = read_image_file(args.image)
     except ImageInputError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        raise UsageError(str(exc)) from None
     min_conf = resolve_min_confidence(args)
     out: dict[str, Any] = {"image": str(args.image), "backend": args.backend, "min_confidence": min_conf}
     try:
-        tagger = tagger_from_settings(os.environ, args.backend)
+        tagger = tagger_from_settings(load_settings(), args.backend)
         out["concepts"] = [c.to_dict() for c in tagger.concepts(image, args.top_k)]
     except TaggerError as exc:
         if args.tag is None:
-            _print({**out, "error": exc.cause})
-            return 1
+            raise CommandError({**out, "error": exc.cause}) from None
         out["concepts"] = []
         tagger = _FailedTagger(args.backend, exc)
     if args.tag is not None:
         verdict = tag_verdict(tagger, image, args.tag, min_conf)
         out.update(verdict.body(), reason=verdict.reason)
-    _print(out)
-    return 0
+    return out
 
 
-def run_evaluate(args: argparse.Namespace) -> int:
-    """Handler of ``evaluate-tags``: print the summary as JSON."""
+def run_evaluate(args: argparse.Namespace) -> dict[str, Any]:
+    """Handler of ``evaluate-tags``: the summary (per image with ``--details``)."""
     if not (args.data_dir / "tags.csv").is_file():
-        print(f"error: {args.data_dir / 'tags.csv'} not found", file=sys.stderr)
-        return 2
+        raise UsageError(f"{args.data_dir / 'tags.csv'} not found")
     try:
-        tagger = tagger_from_settings(os.environ, args.backend)
+        tagger = tagger_from_settings(load_settings(), args.backend)
     except TaggerError as exc:
-        print(f"error: {exc.cause}", file=sys.stderr)
-        return 1
+        raise CommandError({"error": exc.cause}) from None
     report = evaluate_tags(args.data_dir, tagger, resolve_min_confidence(args))
     if not args.details:
         report.pop("results")
-    _print(report)
-    return 0
+    return report
 
 
 class _FailedTagger:
@@ -122,27 +122,10 @@ class _FailedTagger:
         self.name = name
         self._error = error
 
-    def concepts(self, image_bgr, top_k: int = 10):
+    def concepts(self, image_bgr: np.ndarray, top_k: int = 10) -> list[Concept]:
         """Always raises the construction error."""
         raise self._error
 
-    def match(self, image_bgr, tag: str, min_confidence: float):
+    def match(self, image_bgr: np.ndarray, tag: str, min_confidence: float) -> TagMatch:
         """Always raises the construction error."""
         raise self._error
-
-
-def _print(obj: dict[str, Any]) -> None:
-    """JSON to stdout."""
-    print(json.dumps(obj, indent=2, ensure_ascii=False))
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Stand-alone entry point (``python -m vision.tagging.cli``)."""
-    parser = argparse.ArgumentParser(prog="python -m vision.tagging.cli")
-    add_tag_commands(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    return args.func(args)
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

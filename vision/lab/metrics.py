@@ -7,11 +7,13 @@ tests check it on constructed scores.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 
-def _as_arrays(scores, labels) -> tuple[np.ndarray, np.ndarray]:
+def _as_arrays(scores: ArrayLike, labels: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     s = np.asarray(scores, dtype=np.float64).ravel()
     y = np.asarray(labels).astype(bool).ravel()
     if s.shape != y.shape:
@@ -42,7 +44,7 @@ class Rates:
     def frr(self) -> float:
         return 1.0 - self.tar if self.n_positive else float("nan")
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {
             "positives": self.n_positive,
             "negatives": self.n_negative,
@@ -57,7 +59,7 @@ def _round(x: float) -> float | None:
     return None if np.isnan(x) else round(float(x), 4)
 
 
-def accept_rates(accepted, labels) -> Rates:
+def accept_rates(accepted: ArrayLike, labels: ArrayLike) -> Rates:
     """Count accepts among positives and negatives.
 
     Parameters
@@ -70,7 +72,7 @@ def accept_rates(accepted, labels) -> Rates:
     return Rates(int(y.sum()), int((~y).sum()), int((a & y).sum()), int((a & ~y).sum()))
 
 
-def roc_auc(scores, labels) -> float:
+def roc_auc(scores: ArrayLike, labels: ArrayLike) -> float:
     """Area under the ROC curve: P(score of a positive > score of a negative), ties count half.
 
     Returns nan when either class is empty.
@@ -107,7 +109,7 @@ class RocCurve:
     fpr: np.ndarray
 
 
-def roc_curve(scores, labels) -> RocCurve:
+def roc_curve(scores: ArrayLike, labels: ArrayLike) -> RocCurve:
     """ROC curve over every distinct score."""
     s, y = _as_arrays(scores, labels)
     n_pos, n_neg = max(int(y.sum()), 1), max(int((~y).sum()), 1)
@@ -118,7 +120,7 @@ def roc_curve(scores, labels) -> RocCurve:
     return RocCurve(thresholds, tpr, fpr)
 
 
-def threshold_for_far(scores, labels, target_far: float) -> float:
+def threshold_for_far(scores: ArrayLike, labels: ArrayLike, target_far: float) -> float:
     """Smallest threshold whose false-accept rate is at most ``target_far``.
 
     Accept means ``score >= threshold``.  Returns ``inf`` when no finite

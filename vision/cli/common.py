@@ -1,0 +1,58 @@
+"""The handler convention of every subcommand, and the helpers handlers share (see :mod:`vision.cli`)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from vision.cli.errors import CommandError, UsageError
+from vision.profile import Profile, load_profile
+
+Handler = Callable[[argparse.Namespace], dict[str, Any]]
+Command = Callable[[argparse.Namespace], int]
+
+
+def command(handler: Handler) -> Command:
+    """Wrap ``handler`` in the convention: print its JSON body, return the exit code."""
+
+    def run(args: argparse.Namespace) -> int:
+        try:
+            body = handler(args)
+        except UsageError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            _print({"error": str(exc)})
+            return 2
+        except CommandError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            _print(exc.body)
+            return 1
+        _print(body)
+        return 0
+
+    run.__name__ = run.__qualname__ = handler.__name__
+    run.__doc__ = handler.__doc__
+    return run
+
+
+def _print(body: dict[str, Any]) -> None:
+    print(json.dumps(body, indent=2, default=str, ensure_ascii=False))
+
+
+def read_input(path: str | Path) -> bytes:
+    """The bytes of an input file; ``UsageError`` naming it when it cannot be read."""
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror}") from None
+
+
+def profile_of(args: argparse.Namespace) -> Profile:
+    """The ``--profile`` file's profile (the defaults without one); ``UsageError`` when it is unusable."""
+    try:
+        return load_profile(args.profile)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None

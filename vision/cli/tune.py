@@ -1,0 +1,79 @@
+"""``python -m vision tune DATA_DIR --target-far 0.01 --out profile.json``."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from typing import Any
+
+from vision.cli.common import command
+from vision.cli.errors import UsageError
+from vision.lab.data import LabelledSetError
+from vision.lab.pool import DEFAULT_WORKERS, stderr_progress
+from vision.lab.recommend import tune
+from vision.lab.run import run_folder
+from vision.lab.split import split_by_scene
+from vision.profile import load_profile, save_profile
+
+
+def cmd_tune(args: argparse.Namespace) -> dict[str, Any]:
+    """Run, recommend on the training scenes, write the profile, report train/held-out figures.
+
+    The profile has the robust and the fused rule's thresholds; its ``rule`` is
+    the base profile's (default ``fused``), and the figures are that rule's.
+    """
+    try:
+        base = load_profile(args.profile)
+        start = time.perf_counter()
+        run = run_folder(
+            args.data_dir, base, args.workers, None if args.quiet else stderr_progress, original=args.with_original
+        )
+        scored = run.scored(base)
+        split = split_by_scene(scored.pairs, args.holdout, args.seed) if args.holdout > 0 else None
+        report = tune(scored, args.target_far, split, placement=args.placement)
+    except (ValueError, LabelledSetError) as exc:
+        raise UsageError(str(exc)) from None
+    body = {"data_dir": str(args.data_dir), **report.to_json()}
+    body["seconds"] = {k: round(v, 2) for k, v in run.timings_s.items()} | {
+        "total": round(time.perf_counter() - start, 2)
+    }
+    if args.holdout > 0:
+        body["split"] |= {"fraction": args.holdout, "seed": args.seed}
+    if args.out:
+        try:
+            body["profile"] = str(save_profile(report.recommendation.thresholds, args.out))
+        except OSError as exc:
+            raise UsageError(f"cannot write {args.out}: {exc.strerror}") from None
+    return body
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    """Register ``tune`` on the ``python -m vision`` parser."""
+    p = sub.add_parser(
+        "tune", help="recommend thresholds (robust and fused rule) for a target false-accept rate on a labelled folder"
+    )
+    p.add_argument("data_dir", help="folder with pairs.csv and the images it names")
+    p.add_argument("--target-far", type=float, default=0.01, help="largest false-accept rate (default 0.01)")
+    p.add_argument("--out", help="write the recommended profile here (JSON, or TOML by suffix)")
+    p.add_argument("--profile", help="base profile: every threshold not tuned is taken from it")
+    p.add_argument(
+        "--holdout",
+        type=float,
+        default=0.0,
+        help="fraction of pairs, as whole scenes, to hold out for judging (default 0: none)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed of the scene shuffle")
+    p.add_argument(
+        "--placement",
+        choices=("midgap", "tightest"),
+        default="midgap",
+        help="threshold inside the empty score gap (default) or the smallest that meets the target",
+    )
+    p.add_argument("--workers", type=int, default=DEFAULT_WORKERS)
+    p.add_argument(
+        "--with-original",
+        action="store_true",
+        help="also score the original note's rule for comparison (full resolution: slow)",
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    p.set_defaults(func=command(cmd_tune))

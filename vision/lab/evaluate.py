@@ -1,0 +1,71 @@
+"""``python -m vision evaluate``: one rule over a labelled folder, reported as one JSON document.
+
+A data folder holds ``pairs.csv`` with columns ``ref,query,label,kind``
+(optionally ``source,H``); paths are relative to the folder.  The folder is
+scored by the engine the tuning lab uses (:class:`vision.lab.run.TuningRun`,
+features once per image, matches once per pair) and reported with the lab's
+figures (:func:`vision.lab.report.figures`, :func:`vision.lab.report.per_kind`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vision.lab.data import open_folder
+from vision.lab.pool import DEFAULT_WORKERS, stderr_progress
+from vision.lab.report import figures, per_kind
+from vision.lab.run import TuningRun, score_original
+from vision.lab.scored import LAB_RULES, ScoredSet
+from vision.profile import Profile
+
+
+def evaluate_folder(
+    data_dir: str | Path,
+    thresholds: Profile,
+    rule: str | None = "robust",
+    workers: int = DEFAULT_WORKERS,
+    show_progress: bool = True,
+) -> dict[str, Any]:
+    """Evaluate ``rule`` (``robust``, ``fused`` or ``original``; None: the profile's) on a data folder.
+
+    Returns the lab's :func:`figures` of ``rule`` plus ``thresholds``,
+    ``per_kind`` (``{kind: row}``), ``failed`` (pairs whose images could not
+    be used) and ``median_latency_ms`` (a verification's cost per pair).
+    ``ValueError`` (a :class:`vision.lab.data.LabelledSetError`) when the folder is not a labelled set.
+    """
+    rule = rule or thresholds.rule
+    if rule not in LAB_RULES:
+        raise ValueError(f"rule must be one of {', '.join(LAB_RULES)}, got {rule!r}")
+    labelled = open_folder(data_dir)
+    on_progress = stderr_progress if show_progress else None
+    latency: np.ndarray | None
+    if rule == "original":
+        original = score_original(labelled, workers, on_progress)
+        scored = ScoredSet.from_original(labelled.pairs, original, thresholds)
+        latency = original.latency_ms
+    else:
+        run = TuningRun.build(
+            labelled, thresholds.feature_settings, workers, on_progress, original=False, embed=rule == "fused"
+        )
+        scored = run.scored(thresholds)
+        latency = run.latency_ms
+    return summarise(scored, rule, latency)
+
+
+def summarise(scored: ScoredSet, rule: str, latency_ms: np.ndarray | None = None) -> dict[str, Any]:
+    """The evaluation report of ``scored`` under ``rule`` (see :func:`evaluate_folder`)."""
+    ok = scored.ok
+    lat = np.asarray(latency_ms, float)[ok] if latency_ms is not None else np.empty(0)
+    lat = lat[np.isfinite(lat)]
+    return {
+        **figures(scored, rule),
+        "thresholds": scored.thresholds.to_dict(),
+        "per_kind": per_kind(scored, rule),
+        "failed": [
+            {"ref": p.ref, "query": p.query, "error": e} for p, e in zip(scored.pairs, scored.errors, strict=True) if e
+        ],
+        "median_latency_ms": round(float(np.median(lat)), 2) if lat.size else None,
+    }
