@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui.charts import concept_chart
+from ui.charts import chart_height, concept_chart
 from ui.examples import CAT, COFFEE, REFERENCES, Example
 from ui.pickers import photo_input
 from ui.render import inject_css, verdict_card
@@ -73,5 +73,6 @@ with right:
     else:
         headline = f"No {shown} found: no concept the tagger knows matches '{shown}'"
     verdict_card(verdict, headline)
-    st.altair_chart(concept_chart(found, asked, thresholds.tag_min_confidence, shown), width="stretch")
+    chart = concept_chart(found, asked, thresholds.tag_min_confidence, shown)
+    st.altair_chart(chart, width="stretch", height=chart_height(len(found) + 1) + 60)
     st.caption(f"Minimum confidence {thresholds.tag_min_confidence:.0%} (sidebar): the dashed red line.")

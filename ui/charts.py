@@ -34,7 +34,7 @@ def concept_chart(concepts: Sequence[Concept], asked: str | None, min_confidence
         .mark_bar()
         .encode(
             x=alt.X("confidence:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%"), title="confidence"),
-            y=alt.Y("concept:N", sort="-x", title=None),
+            y=alt.Y("concept:N", sort="-x", title=None, axis=alt.Axis(labelOverlap=False, labelLimit=160)),
             color=alt.Color(
                 "kind:N",
                 scale=alt.Scale(domain=[f"asked: {tag}", "other concepts"], range=[ASKED, OTHER]),
@@ -53,4 +53,9 @@ def concept_chart(concepts: Sequence[Concept], asked: str | None, min_confidence
         .mark_text(color="#d2343b", align="left", dx=4, dy=-6, baseline="bottom")
         .encode(x="threshold:Q", y=alt.value(0), text="text:N")
     )
-    return alt.LayerChart(layer=[bars, rule, label]).properties(height=max(160, 28 * len(rows)))
+    return alt.LayerChart(layer=[bars, rule, label]).properties(height=chart_height(len(rows)))
+
+
+def chart_height(n_rows: int) -> int:
+    """Pixels for ``n_rows`` bars, each tall enough for its label."""
+    return max(160, 26 * n_rows)

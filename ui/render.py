@@ -36,7 +36,7 @@ CSS = """
 .fig .fn {font-size: .75rem; opacity: .75;}
 @media (max-width: 640px) {
   .vcard .vhead {font-size: 1.2rem;}
-  .fig {min-width: 6rem; padding: .2rem .45rem;}
+  .fig {flex: 1 1 0; min-width: 5.5rem; padding: .2rem .45rem;}
   .fig .fv {font-size: 1rem;}
   [data-testid="stColumn"]:has(.st-key-verdict_first) {order: -1;}
 }
