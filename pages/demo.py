@@ -22,7 +22,7 @@ from vision.draw import draw_keypoints, draw_match_view
 from vision.errors import ImageInputError
 from vision.match_view import match_view
 from vision.pipeline import unreadable_photo
-from vision.rule_outcome import rule_outcome
+from vision.rule_outcome import needs_embedding, rule_outcome, runnable
 from vision.tagging import TaggerError, tag_verdict
 
 thresholds = prepare_state()
@@ -84,11 +84,12 @@ except ImageInputError as exc:
     st.stop()
 
 # --- the verdict: the profile's default rule, as the API decides ------------------
+rule = runnable(thresholds.rule)
 pair = matches(ref.features, query.features)
-if thresholds.rule == "fused":
+if needs_embedding(rule):
     pair = replace(pair, ref=embedded(ref.features, ref.image), query=embedded(query.features, query.image))
 sizes = ((ref.image.shape[1], ref.image.shape[0]), (query.image.shape[1], query.image.shape[0]))
-outcome, _ = rule_outcome(thresholds.rule, pair, thresholds, *sizes)
+outcome, _ = rule_outcome(rule, pair, thresholds, *sizes, query_image=query.image)
 view = match_view(outcome, scenario.noun if scenario else "thing")
 with verdict_box:
     verdict_card(outcome.verdict, view.headline, view.detail)

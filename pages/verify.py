@@ -17,7 +17,7 @@ from vision.draw import draw_match_view
 from vision.errors import ImageInputError
 from vision.match_view import match_view
 from vision.pipeline import unreadable_photo
-from vision.rule_outcome import available_rules, rule_outcome
+from vision.rule_outcome import available_rules, needs_embedding, rule_outcome
 from vision.store import StoreError
 
 RULE_LABELS = {
@@ -42,7 +42,7 @@ rule = st.radio(
 )
 thresholds = render_sidebar(RULE_CONTROLS.get(rule))
 settings = thresholds.feature_settings
-fused = rule == "fused"
+fused = needs_embedding(rule)
 
 left, right = st.columns(2, gap="large")
 # --- the reference ------------------------------------------------------------
@@ -91,7 +91,7 @@ if fused:  # global descriptors: cached per photo, the kNN matches are reused
     pair = replace(pair, ref=embedded(ref_features, ref_image), query=embedded(query.features, query.image))
 full = original(ref_bytes, photo.data) if rule == "original" else None
 sizes = ((ref_image.shape[1], ref_image.shape[0]), (query.image.shape[1], query.image.shape[0]))
-outcome, decide_ms = rule_outcome(rule, pair, thresholds, *sizes, original=full)
+outcome, decide_ms = rule_outcome(rule, pair, thresholds, *sizes, original=full, query_image=query.image)
 view = match_view(outcome, scenario.noun if scenario else "thing")
 
 verdict_card(outcome.verdict, view.headline, view.detail)

@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
 from vision import verdict as v
-from vision.decision import MatchEvidence, OriginalEvidence
+from vision.decision import MatchEvidence, OriginalEvidence, decide_original, decide_verification
 from vision.plain import different, plain_problems, same
 from vision.profile import Profile
 
@@ -125,9 +125,28 @@ def register_view(rule: str) -> Callable[[ViewFunction], ViewFunction]:
 def match_view(outcome: RuleOutcome, noun: str = "thing") -> MatchView:
     """The view of ``outcome`` by its rule's view function (:func:`generic_view` if none).
 
-    ``noun`` names what the photos show ("building"), for the headline.
+    ``noun`` names what the photos show ("building"), for the headline.  When
+    something after the rule changed the verdict (a replay check, say), the
+    headline follows the verdict and says why, so the card never contradicts it.
     """
-    return VIEWS.get(outcome.rule, generic_view)(outcome, noun)
+    view = VIEWS.get(outcome.rule, generic_view)(outcome, noun)
+    verdict = outcome.verdict
+    if view.accepted != verdict.result:
+        why = verdict.reason or verdict.message
+        headline = same(noun, why) if verdict.result else different(why)
+        view = replace(view, accepted=verdict.result, headline=headline)
+    replay = verdict.extra.get("replay")
+    if replay is not None:
+        view = replace(view, figures=(*view.figures, Figure("Replay check", _brief(replay))))
+    return view
+
+
+def _brief(value: Any, limit: int = 60) -> str:
+    """A short, plain rendering of an extra's value for a figure chip."""
+    if isinstance(value, dict):
+        value = value.get("verdict", value.get("status", value.get("result", value)))
+    text = str(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 # -- helpers ---------------------------------------------------------------------------
@@ -198,7 +217,8 @@ def robust_view(outcome: RuleOutcome, noun: str) -> MatchView:
     t = outcome.thresholds
     counted, others, outline, rejected = _geometric_split(outcome)
     n = len(counted)
-    if outcome.verdict.result:
+    accepted = decide_verification(e, t).result  # the rule's own call (a later step may overrule it)
+    if accepted:
         headline = same(noun, f"{n} points line up")
     elif e.H is not None and not e.problems and n >= t.min_inliers:
         headline = different(
@@ -219,7 +239,7 @@ def robust_view(outcome: RuleOutcome, noun: str) -> MatchView:
     )
     return MatchView(
         "robust",
-        outcome.verdict.result,
+        accepted,
         headline,
         _detail(e, n),
         counted,
@@ -339,9 +359,10 @@ def original_view(outcome: RuleOutcome, noun: str) -> MatchView:
         counted = Lines(ref_pts, query_pts, np.linspace(1.0, 0.2, len(ref_pts)).astype(np.float32))
     outline = _finite(_scale(e.outline, e.query_size, outcome.query_size))
     area = e.area_px
+    accepted = decide_original(e, t).result
     if area is None:
         headline = different(f"the note's rule could not fit an outline ({e.problem})")
-    elif outcome.verdict.result:
+    elif accepted:
         headline = same(noun, f"the outline covers {area:,.0f} px² (more than {t.original_min_area_px:g} needed)")
     else:
         headline = different(f"the outline covers only {area:,.0f} px² ({t.original_min_area_px:g} needed)")
@@ -361,7 +382,7 @@ def original_view(outcome: RuleOutcome, noun: str) -> MatchView:
         f"exceeds {t.original_min_area_px:g} px² at full resolution (any shape, even mirrored)."
     )
     return MatchView(
-        "original", outcome.verdict.result, headline, detail, counted, "best matches (the note's 80)", outline=outline,
+        "original", accepted, headline, detail, counted, "best matches (the note's 80)", outline=outline,
         figures=figures,
     )  # fmt: skip
 

@@ -160,3 +160,32 @@ def test_plain_problems():
         "the outline would be mirrored; the outline would be 20.0 times the photo"
     )
     assert plain_problem("something new") == "something new"
+
+
+def test_a_later_check_that_changes_the_verdict_leads_the_headline(same):
+    """A replay check (or any later step) that refuses the photo: the card follows the verdict."""
+    outcome = _outcome(same, "robust")
+    refused = v.Verdict(
+        200, v.WRONG_PICTURE, False, "replay: the same photo as last time", {**outcome.verdict.extra, "replay": True}
+    )
+    view = match_view(replace(outcome, verdict=refused), "desk")
+    assert not view.accepted and view.headline == "Different: replay: the same photo as last time"
+    assert ("Replay check", "True") in {(f.label, f.value) for f in view.figures}
+
+
+def test_a_registered_decider_runs_on_the_cached_pair(same):
+    from vision.rule_outcome import DECIDERS, register_decider
+
+    ref, query, pair, _ = same
+
+    @register_decider("test-learned")
+    def _decide(p, image, profile):
+        assert p is pair and image is not None
+        return None, v.Verdict(200, v.COMPLETE, True, "test", {"inliers": 42}), {"test": 1.0}
+
+    try:
+        outcome, timings = rule_outcome("test-learned", pair, T, _size(ref), _size(query), query_image=query.image)
+        assert outcome.rule == "test-learned" and timings == {"test": 1.0}
+        assert match_view(outcome, "desk").headline == "Same desk: 42 points line up"  # the generic view
+    finally:
+        DECIDERS.pop("test-learned")
