@@ -60,6 +60,8 @@ def test_register_then_verify_tells_the_truth(app_page) -> None:
     headline = h.verdict_headline(page)
     expect(headline).to_contain_text(re.compile(r"Same building: \d+ points line up"))
     expect(headline).not_to_contain_text("status")
+    box = headline.bounding_box()
+    assert box is not None and box["y"] + box["height"] <= page.viewport_size["height"]  # above the fold
     _image_loaded(page, MATCH_PICTURE)
     # the picture is at full width, under the verdict
     picture = h.images_with_caption(page, MATCH_PICTURE).locator("img").first
