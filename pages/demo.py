@@ -104,7 +104,10 @@ with verdict_box:
         sure = f"{score:.0%} sure" if isinstance(score, float) else "not sure"
         head = f"Tag check: it shows a {tag} ({sure})" if tagged.result else f"Tag check: no {tag} here ({sure})"
         verdict_card(tagged, head, small=True)
-    st.caption(f"Decided by the {outcome.rule} rule, as the API decides; thresholds are set in the Tuning lab.")
+    if outcome.rule == thresholds.rule:
+        st.caption(f"Decided by the {outcome.rule} rule, as the API decides; thresholds are set in the Tuning lab.")
+    else:  # the profile's rule cannot run on this page yet: say which one did
+        st.caption(f"Decided by the {outcome.rule} rule; the API's default, {thresholds.rule}, is not shown here.")
 
 st.image(
     draw_match_view(ref.image, query.image, view),
