@@ -77,7 +77,7 @@ def photo_input(
     visibility: Literal["visible", "collapsed"] = "collapsed" if compact else "visible"
     chosen = st.radio(label, SOURCES, horizontal=True, key=radio_key, label_visibility=visibility)
     if chosen == "Example":
-        example = thumbnail_picker(f"{key}_example", examples, default, width=104 if compact else 112)
+        example = thumbnail_picker(f"{key}_example", examples, default, width=100)
         return Photo(example.title, example.read(), example)
     if chosen == "Upload":
         upload = st.file_uploader("Photo (JPEG, PNG or WebP)", type=["jpg", "jpeg", "png", "webp"], key=f"{key}_upload")
