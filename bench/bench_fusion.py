@@ -25,7 +25,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from bench.bench_pipeline import PHONE_SIZE, VIEWS, phone_jpeg
-from vision.fusion import global_embedding
+from vision.descriptor import global_embedding
 from vision.pipeline import prepare_photo, register_photo, verify_photo
 from vision.profile import Profile
 

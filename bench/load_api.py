@@ -17,6 +17,12 @@ store when it started the server itself.
 Only loopback targets are accepted (``127.0.0.1``, ``::1``, ``localhost``).
 Prints throughput, p50/p99 latency, the error count (transport errors,
 timeouts, non-2xx) and unexpected verdicts; exits 1 when any is non-zero.
+
+``--attack png,slowbody,flood,bigtag`` (or ``all``) runs the attack mixes of
+``bench/attacks.py`` beside the genuine load and reports, per attack, the
+statuses the attacker got and its worst request time.  When the script starts
+the server itself (``scripts/serve_api.sh``, ``MALLOC_ARENA_MAX`` from
+``--arena-max``) it also reports the server's peak RSS (``VmHWM``).
 """
 
 from __future__ import annotations
@@ -38,6 +44,8 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import httpx
+
+from bench.attacks import ATTACKS, prepare
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data" / "images" / "lightglue"
@@ -67,27 +75,26 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(store_dir: str, workers: int | None) -> tuple[subprocess.Popen, str]:
+def start_server(store_dir: str, workers: int | None, arena_max: int = 2) -> tuple[subprocess.Popen, str]:
     port = free_port()
-    env = {**os.environ, "VISION_STORE": "local", "VISION_STORE_DIR": store_dir}
+    env = {
+        **os.environ,
+        "VISION_STORE": "local",
+        "VISION_STORE_DIR": store_dir,
+        # one client address sends everything here: per-client limiting off, per-user generous
+        "VISION_RATE_CLIENT_PER_MIN": "0",
+        "VISION_RATE_USER_PER_MIN": "240",
+        "MALLOC_ARENA_MAX": str(arena_max),
+        "PYTHON": sys.executable,
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+    }
     if workers:
         env["VISION_WORKERS"] = str(workers)
     # The server's log goes to a file: an unread pipe would fill up and block it.
     log_file = open(Path(store_dir).parent / (Path(store_dir).name + ".log"), "wb")  # noqa: SIM115
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "api:app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-            "--no-access-log",
-        ],
+        ["bash", str(REPO / "scripts" / "serve_api.sh"), "--log-level", "warning", "--no-access-log"],
         cwd=REPO,
         env=env,
         stdout=log_file,
@@ -134,6 +141,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--request-timeout-s", type=float, default=60.0)
     ap.add_argument("--workers", type=int, help="VISION_WORKERS of the server this script starts")
     ap.add_argument("--json", action="store_true", help="print the summary as JSON")
+    ap.add_argument("--attack", default="", help=f"comma-separated attacks beside the load: {', '.join(ATTACKS)}, all")
+    ap.add_argument("--arena-max", type=int, default=2, help="MALLOC_ARENA_MAX of the server this script starts")
     args = ap.parse_args(argv)
     if not (1 <= args.clients <= 256 and 1 <= args.requests <= 100_000 and 1 <= args.users <= 1000):
         raise SystemExit("--clients 1..256, --requests 1..100000, --users 1..1000")
@@ -145,9 +154,9 @@ def main(argv: list[str] | None = None) -> int:
     else:
         tmp = tempfile.TemporaryDirectory(prefix="load_api_")
         store_dir = tmp.name
-        proc, url = start_server(store_dir, args.workers)
+        proc, url = start_server(store_dir, args.workers, args.arena_max)
     try:
-        return run(url, args, store_dir)
+        return run(url, args, store_dir, proc.pid if proc else None)
     finally:
         if proc is not None:
             proc.terminate()
@@ -160,7 +169,53 @@ def main(argv: list[str] | None = None) -> int:
             Path(tmp.name + ".log").unlink(missing_ok=True)
 
 
-def run(url: str, args: argparse.Namespace, store_dir: str | None) -> int:
+def peak_rss_mb(pid: int | None) -> float | None:
+    """The server's peak resident memory (VmHWM), from /proc."""
+    if pid is None:
+        return None
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        return None
+    return None
+
+
+def start_attacks(url: str, names: list[str]) -> tuple[threading.Event, list[threading.Thread], dict[str, list]]:
+    if "png" in names:
+        prepare()
+    stop = threading.Event()
+    seen: dict[str, list[tuple[int, float]]] = {name: [] for name in names}
+    lock = threading.Lock()
+
+    def record(kind: str, status: int, seconds: float) -> None:
+        with lock:
+            seen[kind].append((status, seconds))
+
+    threads = [threading.Thread(target=ATTACKS[n], args=(url, stop, record), daemon=True) for n in names]
+    for t in threads:
+        t.start()
+    return stop, threads, seen
+
+
+def attack_summary(seen: dict[str, list[tuple[int, float]]]) -> dict[str, dict]:
+    out = {}
+    for name, results in seen.items():
+        statuses: dict[str, int] = {}
+        for status, _ in results:
+            statuses[str(status)] = statuses.get(str(status), 0) + 1
+        times = [t for _, t in results]
+        out[name] = {
+            "requests": len(results),
+            "statuses": statuses,
+            "p50_ms": round(percentile(times, 0.5) * 1000, 1) if times else None,
+            "max_ms": round(max(times) * 1000, 1) if times else None,
+        }
+    return out
+
+
+def run(url: str, args: argparse.Namespace, store_dir: str | None, pid: int | None = None) -> int:
     photos = {n: b64file(n) for n in (REF_A, QUERY_A, REF_B)}
     run_id = os.urandom(3).hex()
     users = {f"load-{run_id}-{i:03d}": (REF_A if i % 2 == 0 else REF_B) for i in range(args.users)}
@@ -221,12 +276,20 @@ def run(url: str, args: argparse.Namespace, store_dir: str | None) -> int:
             elif body.get("message") != expected or body.get("key") != keys[name]:
                 unexpected.append(f"{name}: expected {expected}, got {body.get('message')} key {body.get('key')}")
 
+    names = list(ATTACKS) if args.attack == "all" else [a for a in args.attack.split(",") if a]
+    unknown = [a for a in names if a not in ATTACKS]
+    if unknown:
+        raise SystemExit(f"unknown attack(s) {unknown}; choose from {', '.join(ATTACKS)}, all")
+    stop, attackers, seen = start_attacks(url, names)
     t0 = time.perf_counter()
     with ThreadPoolExecutor(max_workers=args.clients) as pool:
         futures = [pool.submit(one, job) for job in jobs]
         for f in as_completed(futures):
             f.result()
     wall = time.perf_counter() - t0
+    stop.set()
+    for t in attackers:
+        t.join(180)
     for c in clients:
         c.close()
 
@@ -266,6 +329,8 @@ def run(url: str, args: argparse.Namespace, store_dir: str | None) -> int:
         "unexpected_verdicts": len(unexpected),
         "lost_references": len(lost),
         "healthz_after": health,
+        "peak_rss_mb": peak_rss_mb(pid),
+        "attacks": attack_summary(seen),
     }
     if args.json:
         print(json.dumps(summary, indent=2))
@@ -274,6 +339,11 @@ def run(url: str, args: argparse.Namespace, store_dir: str | None) -> int:
         print(f"completed {done} in {summary['wall_s']} s -> {summary['throughput_rps']} req/s")
         print(f"latency p50 {summary['p50_ms']} ms, p99 {summary['p99_ms']} ms, max {summary['max_ms']} ms")
         print(f"errors {len(errors)}, unexpected verdicts {len(unexpected)}, lost references {len(lost)}")
+        print(f"server peak RSS {summary['peak_rss_mb']} MB")
+        for name, a in summary["attacks"].items():
+            print(
+                f"attack {name}: {a['requests']} requests, statuses {a['statuses']}, p50 {a['p50_ms']} ms, max {a['max_ms']} ms"
+            )
     for line in (errors + unexpected + lost)[:10]:
         print("  " + line, file=sys.stderr)
     return 1 if errors or unexpected or lost else 0

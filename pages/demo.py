@@ -15,14 +15,14 @@ import streamlit as st
 from ui.examples import REFERENCES, any_new_photos, scenario_of
 from ui.pickers import photo_input
 from ui.render import figures, inject_css, verdict_card
-from ui.resources import decoded, embedded, matches, prepared, registration, tagger
+from ui.resources import decoded, embedded, matches, prepared, registration, tagger, with_xfeat
 from ui.sidebar import prepare_state
 from vision import verdict as v
 from vision.draw import draw_keypoints, draw_match_view
 from vision.errors import ImageInputError
 from vision.match_view import match_view
 from vision.pipeline import unreadable_photo
-from vision.rule_outcome import needs_embedding, rule_outcome, runnable
+from vision.rule_outcome import needs_embedding, needs_xfeat, rule_outcome, runnable
 from vision.tagging import TaggerError, tag_verdict
 
 thresholds = prepare_state()
@@ -88,6 +88,8 @@ rule = runnable(thresholds.rule)
 pair = matches(ref.features, query.features)
 if needs_embedding(rule):
     pair = replace(pair, ref=embedded(ref.features, ref.image), query=embedded(query.features, query.image))
+if needs_xfeat(rule):
+    pair = replace(pair, ref=with_xfeat(pair.ref, ref.image))
 sizes = ((ref.image.shape[1], ref.image.shape[0]), (query.image.shape[1], query.image.shape[0]))
 outcome, _ = rule_outcome(rule, pair, thresholds, *sizes, query_image=query.image)
 view = match_view(outcome, scenario.noun if scenario else "thing")

@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
+import os
+
 import streamlit as st
 
+import ui.lab_gallery as lg
+import ui.lab_panels as lp
 import ui.tuning_view as tv
+from ui.learned_view import show_learned
 from ui.sidebar import render_sidebar
-from vision.lab.plots import histogram_png, roc_png, scatter_png
 from vision.lab.recommend import tune
-from vision.lab.report import error_cases, per_kind, scores_csv
+from vision.lab.report import scores_csv
 from vision.lab.split import split_by_scene
 from vision.profile import dumps_profile
 
 thresholds = render_sidebar()
 st.title("Tuning lab")
 st.caption(
-    "Run the pipeline over a labelled set once; every decision slider then re-decides all pairs at once. "
-    "Working resolution and keypoints (sidebar, feature settings) need a new run. The figures follow the "
-    "sidebar's rule (fused or robust)."
+    "Run the pipeline over a labelled set once; every decision slider then re-decides all pairs at once and the "
+    "charts follow live. Working resolution and keypoints (sidebar, feature settings) need a new run. The figures "
+    "follow the sidebar's rule (fused or robust); every rate carries its 95 % Wilson interval and its counts."
 )
 
 # --- the labelled set and the run ---------------------------------------------
@@ -30,9 +34,20 @@ st.caption(
 )
 
 settings = thresholds.feature_settings
+workers = os.cpu_count() or 2
 with_original = st.toggle(
-    "Also score the original note's rule (full resolution, slow)", value=True, key="tune_with_original"
+    "Also score the original note's rule (full resolution, slow)",
+    value=False,
+    key="tune_with_original",
+    help="The note's pipeline at full resolution on every pair: a comparison point, not needed to tune",
 )
+estimate = None
+if with_original and tv.run_store().originals.get(labelled.fingerprint) is None:
+    estimate = lp.original_estimate_s(labelled, workers)
+    st.caption(
+        f"The original rule will take about {estimate:.0f} s more on {len(labelled.pairs)} pairs "
+        f"({workers} workers; timed on {lp.ORIGINAL_SAMPLE} pairs)."
+    )
 run = tv.run_store().get(labelled, settings)
 if (
     st.button(
@@ -48,11 +63,12 @@ if (
 if run is None:
     st.info("Press **Run** to compute features and matches for every pair (progress shown).")
     st.stop()
-if with_original and run.original is None and st.button("Score the original rule too", key="tune_add_original"):
+about = "" if estimate is None else f" (about {estimate:.0f} s)"
+if with_original and run.original is None and st.button(f"Score the original rule too{about}", key="tune_add_original"):
     tv.add_original(run)
 st.caption("Seconds per stage: " + ", ".join(f"{k} {v:.1f}" for k, v in run.timings_s.items()))
 
-scored = tv.scored(run, thresholds)
+scored = lp.cached_scored(run, thresholds)
 
 # --- hold-out split ------------------------------------------------------------
 holdout = st.toggle("Hold out whole scenes to judge the recommendation", key="tune_holdout")
@@ -76,16 +92,15 @@ parts = (
 # --- figures at the current sliders -----------------------------------------------
 st.subheader("At the current sliders")
 st.markdown(tv.rule_caption(scored))
-tv.show_rates(parts)
-if scored.similarity is not None:
-    st.image(scatter_png(scored), caption=tv.boundary_caption(scored))
-left, right = st.columns(2)
-with left:
-    st.image(histogram_png(scored), caption="Score histograms: inliers (and similarity) of same vs different pairs")
-with right:
-    score_name = "fused score" if scored.rule == "fused" else "inlier score"
-    st.image(roc_png(parts), caption=f"ROC curve of the {score_name}, current operating point and the other rules")
-st.dataframe(tv.per_kind_frame(per_kind(scored)), hide_index=True, key="tune_per_kind")
+lp.show_rates(parts)
+lp.show_charts(scored, parts, run)
+st.dataframe(lp.per_kind_frame(scored), hide_index=True, key="tune_per_kind")
+
+st.subheader("The learned rule (AKAZE + XFeat + similarity)")
+if st.button("Score the learned rule (XFeat for every photo: slow)", key="tune_learned"):
+    st.session_state["tune_learned_on"] = True
+if st.session_state.get("tune_learned_on"):
+    show_learned(labelled, thresholds)
 
 # --- recommendation --------------------------------------------------------------
 st.subheader("Recommend thresholds")
@@ -97,6 +112,8 @@ if st.session_state.get("tune_recommend_on"):
     report = tune(scored, target, split)
     rec = report.recommendation
     tv.show_recommendation(rec, "train" if split else "all")
+    for warning in lp.warnings_for(rec, parts.get("train", scored)):
+        st.warning(warning)
     st.dataframe(
         tv.recommendation_frame(rec, {"train" if split else "all": report.train, "held-out": report.holdout}),
         hide_index=True,
@@ -104,18 +121,18 @@ if st.session_state.get("tune_recommend_on"):
     st.button(
         "Apply to sliders" + (" (robust and fused)" if rec.fused else ""),
         key="tune_apply",
-        on_click=tv.apply_recommendation,
+        on_click=lp.apply_with_undo,
         args=(rec,),
     )
+lp.show_applied(run, scored)
+
+# --- A/B ---------------------------------------------------------------------------
+st.subheader("A/B: the sliders against another profile, on the same pairs")
+lp.ab_view(run, scored, report.recommendation.thresholds if report else None)
 
 # --- errors gallery ------------------------------------------------------------------
 st.subheader(f"Errors of the {scored.rule} rule at the current sliders (most wrong first)")
-false_accepts, false_rejects = error_cases(scored)
-fa_tab, fr_tab = st.tabs([f"False accepts ({len(false_accepts)})", f"False rejects ({len(false_rejects)})"])
-with fa_tab:
-    tv.gallery(false_accepts, run, scored, "fa")
-with fr_tab:
-    tv.gallery(false_rejects, run, scored, "fr")
+lg.errors_gallery(run, scored)
 
 # --- downloads ----------------------------------------------------------------------------
 st.subheader("Export")
@@ -128,4 +145,7 @@ c1.download_button(
     "application/json",
     key="tune_download_profile",
 )
-c2.download_button("Per-pair scores CSV", scores_csv(scored, split), "scores.csv", "text/csv", key="tune_download_csv")
+# The CSV (a reason per pair) is made when the button is pressed, not on every slider move.
+c2.download_button(
+    "Per-pair scores CSV", lambda: scores_csv(scored, split), "scores.csv", "text/csv", key="tune_download_csv"
+)

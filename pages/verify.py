@@ -10,17 +10,21 @@ from ui.examples import any_new_photos, scenario_of_bytes
 from ui.pickers import photo_input
 from ui.reference_picker import choose_reference
 from ui.render import figures, inject_css, show_timings, verdict_card
-from ui.resources import embedded, matches, original, prepared, stored_reference
+from ui.resources import embedded, matches, original, prepared, stored_reference, with_xfeat
 from ui.sidebar import RULE_CONTROLS, prepare_state, render_sidebar
 from vision import verdict as v
 from vision.draw import draw_match_view
 from vision.errors import ImageInputError
 from vision.match_view import match_view
 from vision.pipeline import unreadable_photo
-from vision.rule_outcome import available_rules, needs_embedding, rule_outcome
+from vision.replay_draw import replay_view
+from vision.replay_flow import verification_alignment
+from vision.rule_outcome import available_rules, geometric_evidence, needs_embedding, needs_xfeat, rule_outcome
+from vision.rules import get as get_rule
 from vision.store import StoreError
 
 RULE_LABELS = {
+    "learned": "learned: AKAZE or XFeat + look-alike",
     "fused": "fused: points + look-alike",
     "robust": "robust: points only",
     "original": "original: the design note",
@@ -36,9 +40,10 @@ rule = st.radio(
     horizontal=True,
     key="verify_rule",
     index=rules.index(defaults.rule) if defaults.rule in rules else 0,
-    format_func=lambda r: RULE_LABELS.get(r, r),
-    help="fused (the API's default): points that line up, helped by how alike the photos look; "
-    "robust: points that line up only; original: the design note's rule (80 best matches, area > 30 px²).",
+    format_func=lambda r: RULE_LABELS.get(r, get_rule(r).label),
+    help="learned (the API's default): points that line up by AKAZE or, when needed, XFeat + LighterGlue, "
+    "helped by how alike the photos look; fused: AKAZE points + look-alike; robust: AKAZE points only; "
+    "original: the design note's rule (80 best matches, area > 30 px²).",
 )
 thresholds = render_sidebar(RULE_CONTROLS.get(rule))
 settings = thresholds.feature_settings
@@ -89,9 +94,18 @@ except ImageInputError as exc:
 pair = matches(ref_features, query.features)
 if fused:  # global descriptors: cached per photo, the kNN matches are reused
     pair = replace(pair, ref=embedded(ref_features, ref_image), query=embedded(query.features, query.image))
+if needs_xfeat(rule):  # XFeat runs on the new photo only when AKAZE is not conclusive
+    pair = replace(pair, ref=with_xfeat(pair.ref, ref_image))
 full = original(ref_bytes, photo.data) if rule == "original" else None
 sizes = ((ref_image.shape[1], ref_image.shape[0]), (query.image.shape[1], query.image.shape[0]))
 outcome, decide_ms = rule_outcome(rule, pair, thresholds, *sizes, original=full, query_image=query.image)
+replay_finding, replay_picture = None, None
+if outcome.rule != "original":  # the replay rule: is the new photo a copy of the reference?
+    alignment = verification_alignment(geometric_evidence(outcome), ref_features)
+    replayed, replay_finding, replay_picture = replay_view(
+        outcome.verdict, ref_image, ref_features, query.image, query.features, thresholds, alignment
+    )
+    outcome = replace(outcome, verdict=replayed)
 view = match_view(outcome, scenario.noun if scenario else "thing")
 
 verdict_card(outcome.verdict, view.headline, view.detail)
@@ -104,3 +118,10 @@ st.image(
 )
 timings = {**query.timings, **({"match": pair.match_ms} if rule != "original" else {}), **decide_ms}
 show_timings(timings)
+if replay_picture is not None and replay_finding is not None:
+    st.image(replay_picture, width="stretch")
+    st.caption(
+        "Replay check: reference aligned onto the new photo (left), new photo (middle), "
+        f"difference of their fine detail (right). {'Replay' if replay_finding.replay else 'New photo'}: "
+        f"{replay_finding.reason}"
+    )

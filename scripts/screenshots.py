@@ -10,7 +10,7 @@ way a person would, and saves one full-length PNG per page:
 * ``register.png``: the default example with its keypoints, stored for ``demo``;
 * ``verify.png``: another building against that reference under the fused rule (no points line up);
 * ``tag.png``: the coffee example tagged "cup" by the offline tagger (the asked tag marked);
-* ``tuning.png``: the Tuning lab after a run on the bundled set (ROC, histogram).
+* ``tuning.png``: the Tuning lab after a run on the bundled set (rates with intervals, live charts).
 
 The PNGs are reduced to a palette (Pillow) to stay well under 400 KB each.
 Emoji in the sidebar need a colour-emoji font (``apt-get install
@@ -130,7 +130,13 @@ def tuning(page) -> None:
     h.set_toggle(page, "Also score the original note's rule (full resolution, slow)", False)
     h.wait_until_idle(page)
     page.get_by_role("button", name="Run", exact=True).click()
-    expect(h.images_with_caption(page, "ROC curve")).to_be_visible(timeout=h.TUNE_TIMEOUT_MS)
+    expect(page.get_by_test_id("stVegaLiteChart")).to_have_count(4, timeout=h.TUNE_TIMEOUT_MS)
+    h.wait_until_idle(page)
+    # Vega draws after the data arrive: wait until every chart has its canvas.
+    page.wait_for_function(
+        """() => [...document.querySelectorAll('[data-testid="stVegaLiteChart"]')]
+            .every(c => c.querySelector('canvas, svg'))"""
+    )
 
 
 PAGES = (

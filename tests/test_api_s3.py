@@ -73,7 +73,10 @@ def test_register_and_verify_with_s3(moto_url, pair):
         # a hostile id reaches no S3 key
         body = c.post("/auth/stdimg", json={"data": pair[0], "name": "../hong"}).json()
         assert (body["status"], body["message"]) == (400, v.TAKE_PICTURE_AGAIN)
-    assert len(objects(moto_url, bucket)) == 3  # image, features, metadata of the one reference
+    # image, features, metadata and fingerprint of the one reference, the latest pointer,
+    # and the accepted proof's fingerprint
+    names = objects(moto_url, bucket)
+    assert len(names) == 6 and sum("/proofs/" in n for n in names) == 1, names
 
 
 def test_s3_from_settings_never_logs_the_secret(moto_url, pair, caplog):

@@ -11,11 +11,11 @@ import numpy as np
 import streamlit as st
 
 from vision.decision import OriginalEvidence
+from vision.descriptor import with_descriptor
 from vision.draw import crop_to_aspect, thumbnail
 from vision.errors import ImageInputError
 from vision.features import Features, FeatureSettings
 from vision.imageio import decode_image
-from vision.original import original_evidence
 from vision.pipeline import (
     PairMatch,
     PreparedPhoto,
@@ -27,6 +27,7 @@ from vision.pipeline import (
 )
 from vision.profile import Profile
 from vision.references import LoadedReference, load_reference
+from vision.rules.original import gather as gather_original
 from vision.settings import load_settings
 from vision.store import ReferenceStore, StoreError
 from vision.store.factory import store_from_settings
@@ -74,13 +75,19 @@ def stored_reference(key: str, settings: FeatureSettings, embed: bool = False) -
 @st.cache_data(show_spinner="Computing the global descriptor...", max_entries=64)
 def embedded(features: Features, image: np.ndarray) -> Features:
     """``features`` with the global descriptor of their working-resolution ``image`` (fused rule)."""
-    if features.embedding is not None:
+    return with_descriptor(features, image)
+
+
+@st.cache_data(show_spinner="Computing XFeat features...", max_entries=64)
+def with_xfeat(features: Features, image: np.ndarray) -> Features:
+    """``features`` with the XFeat features of their working-resolution ``image`` (learned rule)."""
+    if features.xfeat is not None:
         return features
     from dataclasses import replace
 
-    from vision.fusion import global_embedding
+    from vision.xfeat import extract
 
-    return replace(features, embedding=global_embedding(image))
+    return replace(features, xfeat=extract(image))
 
 
 @st.cache_data(show_spinner="Matching...", max_entries=64)
@@ -92,7 +99,7 @@ def matches(ref: Features, query: Features) -> PairMatch:
 @st.cache_data(show_spinner="Running the original note's pipeline at full resolution...", max_entries=16)
 def original(ref_data: bytes, query_data: bytes) -> OriginalEvidence:
     """The note's pipeline on both photos at full resolution."""
-    return original_evidence(decode_image(ref_data).bgr, decode_image(query_data).bgr)
+    return gather_original(decode_image(ref_data).bgr, decode_image(query_data).bgr)
 
 
 @st.cache_data(show_spinner=False, max_entries=256)

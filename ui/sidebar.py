@@ -82,8 +82,9 @@ FUSED_CONTROLS = (
         "rule",
         "Default rule (API and CLI)",
         "select",
-        ("fused", "robust"),
-        "fused: homography inliers and the photos' global similarity together; robust: inliers only.",
+        ("learned", "fused", "robust"),
+        "learned: AKAZE and XFeat + LighterGlue inliers (the stronger) with the global similarity; "
+        "fused: AKAZE inliers and the similarity; robust: AKAZE inliers only.",
     ),
     Control(
         "fused_min_inliers",
@@ -106,6 +107,46 @@ FUSED_CONTROLS = (
         "slider",
         (0.5, 10.0, 0.05),
         "Accept when log(1 + inliers) + w x similarity reaches this.",
+    ),
+)
+REPLAY_CONTROLS = (
+    Control("replay_check", "Replay check", "select", ("on", "off"), "Reject a photo that repeats an earlier one."),
+    Control(
+        "replay_min_detail_ncc",
+        "Replay: detail correlation of a digital copy",
+        "slider",
+        (0.5, 1.0, 0.005),
+        "Aligned by a similarity, fine detail this correlated: a copy (genuine re-photos stay lower).",
+    ),
+    Control(
+        "replay_min_framed_ncc",
+        "Replay: detail correlation of a framed copy",
+        "slider",
+        (0.0, 1.0, 0.01),
+        "Whole old frame in view with a flat border (screen, screenshot) and detail this correlated: a copy.",
+    ),
+)
+LEARNED_CONTROLS = (
+    Control(
+        "learned_min_inliers",
+        "Learned: minimum inliers (either matcher)",
+        "slider",
+        (4, 50, 1),
+        "Fewer checked inliers than this from both AKAZE and XFeat: rejected whatever the similarity.",
+    ),
+    Control(
+        "learned_weight",
+        "Learned: weight of the similarity",
+        "slider",
+        (0.0, 10.0, 0.25),
+        "w in log(1 + max(AKAZE, XFeat inliers)) + w x similarity.",
+    ),
+    Control(
+        "learned_threshold",
+        "Learned: threshold",
+        "slider",
+        (0.5, 10.0, 0.01),
+        "Accept when log(1 + inliers) + w x similarity reaches this (or AKAZE alone passes the robust rule).",
     ),
 )
 FEATURE_CONTROLS = (
@@ -237,6 +278,12 @@ def render_sidebar(names: tuple[str, ...] | None = None) -> Profile:
             for control in FUSED_CONTROLS:
                 _widget(control)
             _fused_caption()
+        with st.expander("Learned rule (AKAZE + XFeat inliers + similarity)", expanded=False):
+            for control in LEARNED_CONTROLS:
+                _widget(control)
+        with st.expander("Replay check (a new photo, not an old one)"):
+            for control in REPLAY_CONTROLS:
+                _widget(control)
         with st.expander("Feature settings (recompute features)"):
             for control in FEATURE_CONTROLS:
                 _widget(control)

@@ -8,7 +8,6 @@ scores, which depend on no setting, are kept per set.
 
 from __future__ import annotations
 
-import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -22,23 +21,25 @@ import streamlit as st
 
 from ui.photo import SAMPLES_DIR
 from ui.sidebar import apply_thresholds, current_thresholds
-from vision.draw import draw_matches
 from vision.errors import ImageInputError
 from vision.features import FeatureSettings
 from vision.fusion import FUSED_FIELDS, geometry_alone_inliers
 from vision.lab.data import LabelledSet, LabelledSetError, open_folder, open_zip
-from vision.lab.pool import Progress
+from vision.lab.eta import SteadyEta, eta_text
+from vision.lab.intervals import rate_intervals
+from vision.lab.pool import Progress, lab_workers
 from vision.lab.recommend import Recommendation
-from vision.lab.report import ErrorCase, figures
 from vision.lab.run import TuningRun, score_original
 from vision.lab.scored import OriginalScores, ScoredSet
-from vision.pipeline import PairMatch, decode_working
+from vision.pipeline import decode_working
 from vision.profile import Profile
+from vision.rules import DEFAULT_RULES
+from vision.rules import get as get_rule
 
 SOURCES = ("Bundled samples", "Folder on the server", "Upload a zip")
 DEFAULT_SERVER_FOLDER = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 MAX_RUNS = 6
-GALLERY_STEP = 8
+GALLERY_STEP = 9  # three rows of the errors grid
 
 
 class RunStore:
@@ -48,6 +49,8 @@ class RunStore:
         self.max_runs = max_runs
         self.runs: OrderedDict[tuple[str, FeatureSettings], TuningRun] = OrderedDict()
         self.originals: dict[str, OriginalScores] = {}
+        #: Seconds per pair of the original rule, timed on a sample, per set fingerprint.
+        self.original_pace: dict[str, float] = {}
         self.lock = threading.Lock()
 
     def get(self, labelled: LabelledSet, settings: FeatureSettings) -> TuningRun | None:
@@ -106,8 +109,12 @@ def _uploaded_set() -> LabelledSet | None:
 
 
 def _progress_reporter(bar: Any) -> Callable[[Progress], None]:
+    eta = SteadyEta()
+
     def report(state: Progress) -> None:
-        bar.progress(state.fraction, text=state.text())
+        left = eta_text(eta.update(state.stage, state.done, state.total, state.elapsed_s))
+        text = f"{state.stage} ({state.stage_index}/{state.n_stages}): {state.done}/{state.total}"
+        bar.progress(state.fraction, text=f"{text}, {left}" if left else text)
 
     return report
 
@@ -118,7 +125,7 @@ def run_with_progress(labelled: LabelledSet, settings: FeatureSettings, with_ori
     bar = st.progress(0.0, text="Starting...")
     original: OriginalScores | bool = store.originals.get(labelled.fingerprint) or with_original
     run = TuningRun.build(
-        labelled, settings, workers=os.cpu_count() or 2, on_progress=_progress_reporter(bar), original=original
+        labelled, settings, workers=lab_workers(), on_progress=_progress_reporter(bar), original=original
     )
     store.put(labelled, run)
     bar.empty()
@@ -148,16 +155,18 @@ def _pct(x: float | None) -> str:
     return "n/a" if x is None else f"{x:.1%}"
 
 
-def _auc(x: float | None) -> str:
-    return "n/a" if x is None else f"{x:.3f}"
-
-
-RULE_NAMES = {"fused": "fused (inliers + global similarity)", "robust": "robust (inliers only)"}
+RULE_NAMES = {name: get_rule(name).label for name in DEFAULT_RULES}  # the words live with the rules
 
 
 def rule_caption(scored_set: ScoredSet) -> str:
     """Which rule the figures follow, and why."""
     t = scored_set.thresholds
+    if scored_set.rule == "fused" and t.rule == "learned":
+        return (
+            f"Figures follow the **{RULE_NAMES['fused']}** rule: this page scores AKAZE evidence only, not the "
+            "default learned rule's XFeat half (`python -m vision evaluate DATA --rule learned` scores it, "
+            "with its threshold fitted holding out whole scenes); robust and original are comparison points."
+        )
     if scored_set.rule == "fused":
         return (
             f"Figures follow the **{RULE_NAMES['fused']}** rule (sidebar: Default rule); the robust and the "
@@ -167,88 +176,30 @@ def rule_caption(scored_set: ScoredSet) -> str:
     return f"Figures follow the **{RULE_NAMES['robust']}** rule{why}; the original note's rule is the comparison point."
 
 
-def show_rates(parts: dict[str, ScoredSet]) -> None:
-    """FAR/FRR/TAR/AUC of the current rule per part, with the robust (under fused) and original rules beside."""
-    for name, part in parts.items():
-        f = figures(part)
-        st.markdown(
-            f"**{name}**: {f['processed']} pairs ({f['positives']} same, {f['negatives']} different)"
-            + (f", {f['pairs'] - f['processed']} unusable" if f["pairs"] > f["processed"] else "")
-        )
-        fused = f["rule"] == "fused"
-        cols = st.columns(7 if fused else 5)
-        cols[0].metric(
-            "False-accept rate",
-            _pct(f["false_accept_rate"]),
-            help=f"{f['false_accepts']} different pairs accepted by the {f['rule']} rule",
-        )
-        cols[1].metric("False-reject rate", _pct(f["false_reject_rate"]))
-        cols[2].metric(
-            "True-accept rate",
-            _pct(f["true_accept_rate"]),
-            help=f"{f['true_accepts']} same pairs accepted by the {f['rule']} rule",
-        )
-        cols[3].metric("ROC AUC (inliers)", _auc(f["robust"]["roc_auc"] if fused else f["roc_auc"]))
-        if fused:
-            cols[4].metric(
-                "ROC AUC (fused score)",
-                _auc(f["roc_auc"]),
-                help="log(1 + inliers) + w x similarity past the geometric minimum, geometry-alone pairs on top",
-            )
-            r = f["robust"]
-            cols[5].metric("Robust rule FAR / TAR", f"{_pct(r['false_accept_rate'])} / {_pct(r['true_accept_rate'])}")
-        if "original" in f:
-            o = f["original"]
-            cols[-1].metric(
-                "Original rule FAR / TAR", f"{_pct(o['false_accept_rate'])} / {_pct(o['true_accept_rate'])}"
-            )
-
-
-def per_kind_frame(rows: dict[str, dict]) -> pd.DataFrame:
-    """The per-kind table (:func:`vision.lab.report.per_kind`) as a DataFrame (rates as percentages)."""
-    frame = pd.DataFrame(list(rows.values())).drop(columns=["labels"], errors="ignore")
-    for col in ("accept_rate", "robust_accept_rate", "original_accept_rate"):
-        if col in frame:
-            frame[col] = (frame[col] * 100).round(1)
-    return frame.rename(
-        columns={
-            "accept_rate": "accept %",
-            "robust_accept_rate": "robust accept %",
-            "original_accept_rate": "original accept %",
-        }
-    )
+def _recommendation_row(part: str, rule: str, f: dict, counts: dict) -> dict:
+    """One part and rule: counts out of the part's pairs and Wilson intervals (so a held-out 0 % reads as 0 / 7)."""
+    r = rate_intervals(counts["true_accepts"], f["positives"], counts["false_accepts"], f["negatives"])
+    return {
+        "part": part,
+        "rule": rule,
+        "pairs": f["processed"],
+        "false accepts": r.far.counts(),
+        "FAR (95 % interval)": r.far.text(),
+        "true accepts": r.tar.counts(),
+        "TAR (95 % interval)": r.tar.text(),
+    }
 
 
 def recommendation_frame(rec: Recommendation, parts: dict[str, dict | None]) -> pd.DataFrame:
-    """The recommended thresholds' figures per part: the current rule's, and the robust rule's under fused."""
+    """The recommended thresholds' figures per part (train / held-out): the current rule's, and the robust
+    rule's under fused, each with its counts and 95 % interval."""
     rows = []
     for name, f in parts.items():
         if f is None:
             continue
-        rows.append(
-            {
-                "part": name,
-                "rule": f["rule"],
-                "pairs": f["processed"],
-                "FAR %": _pct(f["false_accept_rate"]),
-                "TAR %": _pct(f["true_accept_rate"]),
-                "false accepts": f["false_accepts"],
-                "true accepts": f["true_accepts"],
-            }
-        )
+        rows.append(_recommendation_row(name, f["rule"], f, f))
         if "robust" in f:
-            r = f["robust"]
-            rows.append(
-                {
-                    "part": name,
-                    "rule": "robust",
-                    "pairs": f["processed"],
-                    "FAR %": _pct(r["false_accept_rate"]),
-                    "TAR %": _pct(r["true_accept_rate"]),
-                    "false accepts": r["false_accepts"],
-                    "true accepts": r["true_accepts"],
-                }
-            )
+            rows.append(_recommendation_row(name, "robust", f, f["robust"]))
     return pd.DataFrame(rows)
 
 
@@ -314,43 +265,3 @@ def working_photo(path: str, fingerprint: str, working_side: int) -> np.ndarray 
         return decode_working(Path(path).read_bytes(), FeatureSettings(working_side=working_side))[0]
     except (OSError, ImageInputError):
         return None
-
-
-def show_error_case(case: ErrorCase, run: TuningRun, scored_set: ScoredSet) -> None:
-    """One gallery entry: the drawMatches view with the projected outline and why it failed."""
-    match = run.matches[case.run_index]
-    evidence = scored_set.evidence[case.position] if scored_set.evidence else None
-    root, fp, side = run.labelled.root, run.labelled.fingerprint, run.settings.working_side
-    ref = working_photo(str(root / case.pair.ref), fp, side)
-    query = working_photo(str(root / case.pair.query), fp, side)
-    sim = "" if case.similarity is None else f", similarity {case.similarity:.2f}"
-    title = (
-        f"{case.kind}: {case.pair.ref} vs {case.pair.query} ({case.pair.kind}) - "
-        f"{case.inliers:.0f} inliers{sim}, outline {case.area_fraction:.1%}"
-    )
-    if isinstance(match, PairMatch) and evidence is not None and ref is not None and query is not None:
-        st.image(draw_matches(ref, match.ref, query, match.query, match.candidates, evidence), caption=title)
-    else:
-        st.markdown(title)
-    st.caption(f"Reason: {case.reason}")
-
-
-def gallery(cases: list[ErrorCase], run: TuningRun, scored_set: ScoredSet, key: str) -> None:
-    """The first N cases (most wrong first) and a control to show more."""
-    if not cases:
-        st.caption("None at the current thresholds.")
-        return
-    shown = st.session_state.setdefault(f"tune_{key}_shown", GALLERY_STEP)
-    for case in cases[:shown]:
-        show_error_case(case, run, scored_set)
-    if len(cases) > shown:
-        st.button(
-            f"Show {min(GALLERY_STEP, len(cases) - shown)} more of {len(cases) - shown}",
-            key=f"tune_{key}_more",
-            on_click=_show_more,
-            args=(key,),
-        )
-
-
-def _show_more(key: str) -> None:
-    st.session_state[f"tune_{key}_shown"] = st.session_state.get(f"tune_{key}_shown", GALLERY_STEP) + GALLERY_STEP

@@ -94,6 +94,42 @@ def draw_matches(
     return cv2.cvtColor(canvas, cv2.COLOR_BGR2RGB)
 
 
+def draw_point_matches(
+    ref_image: np.ndarray,
+    query_image: np.ndarray,
+    src: np.ndarray,
+    dst: np.ndarray,
+    inliers: np.ndarray,
+    max_lines: int = 400,
+) -> np.ndarray:
+    """Side-by-side view of point matches (the learned matcher's): inliers green, the others red.
+
+    Parameters
+    ----------
+    ref_image, query_image : np.ndarray
+        BGR or gray images whose pixels ``src`` / ``dst`` are in.
+    src, dst : np.ndarray
+        ``(K, 2)`` matched points.
+    inliers : np.ndarray
+        ``(K,)`` bool.
+
+    Returns
+    -------
+    np.ndarray
+        RGB uint8 ``(max(h1, h2), w1 + w2, 3)``; without matches, the two images.
+    """
+    canvas = _side_by_side(ref_image, query_image)
+    offset = np.array([ref_image.shape[1], 0.0])
+    thickness = max(1, canvas.shape[1] // 1000)
+    for mask, colour in ((~inliers, REJECTED), (inliers, INLIER)):
+        for a, b in zip(src[mask][:max_lines], dst[mask][:max_lines], strict=True):
+            p, q = tuple(int(x) for x in np.rint(a)), tuple(int(x) for x in np.rint(b + offset))
+            cv2.line(canvas, p, q, colour, thickness, cv2.LINE_AA)
+            cv2.circle(canvas, p, 2 * thickness, colour, -1)
+            cv2.circle(canvas, q, 2 * thickness, colour, -1)
+    return cv2.cvtColor(canvas, cv2.COLOR_BGR2RGB)
+
+
 # The match view's colours (BGR): weak -> strong matches run from amber to green.
 WEAK = (40, 190, 250)
 STRONG = (60, 210, 40)

@@ -14,6 +14,8 @@ from dataclasses import asdict, dataclass, field
 import cv2
 import numpy as np
 
+from vision.xfeat import XFeatFeatures
+
 FEATURES_FORMAT_VERSION = 1
 DESCRIPTOR_BYTES = 61  # AKAZE's default MLDB descriptor: 486 bits
 
@@ -66,6 +68,9 @@ class Features:
         What produced them; stored features with other settings are stale.
     embedding : np.ndarray or None
         Optional global descriptor of the whole image (L2-normalised).
+    xfeat : XFeatFeatures or None
+        Optional XFeat keypoints (working-image pixels) and float16
+        descriptors, for the learned rule.
     """
 
     points: np.ndarray
@@ -75,6 +80,7 @@ class Features:
     n_detected: int
     settings: FeatureSettings = field(default_factory=FeatureSettings)
     embedding: np.ndarray | None = None
+    xfeat: XFeatFeatures | None = None
 
     def __len__(self) -> int:
         return int(self.points.shape[0])
@@ -173,6 +179,12 @@ def features_to_bytes(features: Features) -> bytes:
     }
     if features.embedding is not None:
         arrays["embedding"] = features.embedding.astype(np.float32)
+    if features.xfeat is not None:
+        x = features.xfeat
+        arrays["xfeat_keypoints"] = x.keypoints.astype(np.float32)
+        arrays["xfeat_scores"] = x.scores.astype(np.float32)
+        arrays["xfeat_descriptors"] = x.descriptors.astype(np.float16)
+        arrays["xfeat_size"] = np.array(x.image_size, np.int64)
     buf = io.BytesIO()
     np.savez_compressed(buf, allow_pickle=False, **arrays)
     return buf.getvalue()
@@ -185,6 +197,7 @@ def features_from_bytes(blob: bytes) -> Features:
             version, width, height, n_detected = (int(v) for v in npz["header"])
             side, max_kp, thr = (float(v) for v in npz["settings"])
             embedding = npz["embedding"] if "embedding" in npz.files else None
+            xfeat = _xfeat_from(npz)
             features = Features(
                 points=npz["points"].astype(np.float32),
                 attributes=npz["attributes"].astype(np.float32),
@@ -193,9 +206,23 @@ def features_from_bytes(blob: bytes) -> Features:
                 n_detected=n_detected,
                 settings=FeatureSettings(int(side), int(max_kp), thr),
                 embedding=embedding,
+                xfeat=xfeat,
             )
     except Exception as exc:  # corrupt zip, missing array, wrong shape ...
         raise ValueError(f"not a features blob: {exc}") from None
     if version != FEATURES_FORMAT_VERSION:
         raise ValueError(f"features blob version {version}, expected {FEATURES_FORMAT_VERSION}")
     return features
+
+
+def _xfeat_from(npz: np.lib.npyio.NpzFile) -> XFeatFeatures | None:
+    """The XFeat arrays of a features blob (None in blobs stored before the learned rule)."""
+    if "xfeat_keypoints" not in npz.files:
+        return None
+    keypoints = npz["xfeat_keypoints"].astype(np.float32).reshape(-1, 2)
+    descriptors = npz["xfeat_descriptors"].astype(np.float16)
+    scores = npz["xfeat_scores"].astype(np.float32)
+    if descriptors.shape != (len(keypoints), 64) or scores.shape != (len(keypoints),):
+        raise ValueError(f"XFeat arrays disagree: {keypoints.shape}, {descriptors.shape}, {scores.shape}")
+    width, height = (int(v) for v in npz["xfeat_size"])
+    return XFeatFeatures(keypoints, scores, descriptors, (width, height))

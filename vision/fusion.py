@@ -21,14 +21,12 @@ inliers need a high similarity, many inliers carry the decision alone
 (``geometry``), and in between the similarity lifts the pair over
 (``similarity``).
 
-Everything here is pure (numpy) except :func:`global_embedding`, which runs
-the ONNX model; onnxruntime is imported only on its first call, so importing
-this module (or :mod:`vision.pipeline`) does not load it.
+Everything here is pure (numpy); the descriptor itself comes from
+:mod:`vision.descriptor`.
 """
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -47,25 +45,7 @@ DEFAULT_WEIGHTS = (2.0, 2.5, 3.0, 4.0, 5.0)
 DEFAULT_MIN_INLIERS = (6, 8, 10)
 
 
-# -- the global descriptor -------------------------------------------------------
-
-
-@functools.lru_cache(maxsize=1)
-def _tagger():
-    from vision.tagging.local import LocalTagger  # lazy: loads onnxruntime on first use
-
-    return LocalTagger()
-
-
-def global_embedding(image_bgr: np.ndarray) -> np.ndarray:
-    """The photo's global descriptor: float32 ``(1280,)``, L2-normalised.
-
-    The offline tagger's pooled EfficientNet-Lite0 feature (short side
-    resized to 256, centre crop 224).  Pass the working-resolution image the
-    features were computed on; the descriptor barely depends on the input size.
-    Raises :class:`vision.errors.ImageInputError` for a non-image array.
-    """
-    return np.asarray(_tagger().embed(image_bgr), dtype=np.float32).copy()
+# -- the global descriptors' similarity ----------------------------------------------
 
 
 def cosine_similarity(a: np.ndarray | None, b: np.ndarray | None) -> float:

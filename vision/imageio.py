@@ -58,13 +58,23 @@ class DecodeLimits:
     max_bytes : int
         Largest encoded file accepted (default 20 MB: a 48 MP JPEG fits).
     max_pixels : int
-        Largest ``width * height`` the header may claim (default 64 MP).
+        Largest ``width * height`` the header may claim (default 64 MP); JPEGs
+        that large are decoded at a reduced DCT scale, so they cost far less.
+    max_full_pixels : int
+        Largest ``width * height`` of a PNG or WebP (default 24 MP): these
+        cannot be decoded at a reduced scale, every pixel is inflated.
+    max_raw_bytes : int
+        Largest raw size a PNG or WebP decodes into, ``width * height *
+        channels * bytes per sample`` as the header declares it (default
+        100 MB: a 12 MP 16-bit RGB PNG is 72 MB, an 8-bit one 36 MB).
     min_side : int
         Smallest side in pixels; tinier images cannot hold features.
     """
 
     max_bytes: int = 20_000_000
     max_pixels: int = 64_000_000
+    max_full_pixels: int = 24_000_000
+    max_raw_bytes: int = 100_000_000
     min_side: int = 16
 
 
@@ -79,6 +89,8 @@ class ImageHeader:
     width: int
     height: int
     orientation: int
+    raw_bytes: int = 0
+    """Bytes the full-resolution decode inflates to (``w * h * channels * bytes per sample``)."""
 
     @property
     def content_type(self) -> str:
@@ -148,7 +160,13 @@ def decode_base64(text: str, limits: DecodeLimits = DEFAULT_LIMITS) -> bytes:
 
 
 def read_header(data: bytes, limits: DecodeLimits = DEFAULT_LIMITS) -> ImageHeader:
-    """Identify the format and size from the header only, and enforce the limits."""
+    """Identify the format and size from the header only, and enforce the limits.
+
+    Nothing here decodes pixels: Pillow's ``open`` reads only the header, the
+    EXIF orientation comes from the EXIF block Pillow found while opening
+    (``Image.getexif()`` would decode a whole PNG to look for a trailing
+    ``eXIf`` chunk), and a PNG's bit depth and colour type come from its IHDR.
+    """
     if not data:
         raise EmptyImageError("the photo is empty")
     if len(data) > limits.max_bytes:
@@ -157,8 +175,8 @@ def read_header(data: bytes, limits: DecodeLimits = DEFAULT_LIMITS) -> ImageHead
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data)) as img:
-                fmt, (width, height) = img.format, img.size
-                orientation = _exif_orientation(img)
+                fmt, (width, height), mode = img.format, img.size, img.mode
+                orientation = _exif_orientation(img.info.get("exif"))
     except Image.DecompressionBombError:
         raise ImageTooLargeError("the image header claims too many pixels") from None
     except Exception:  # PIL raises many types for garbage; all mean the same here
@@ -173,7 +191,30 @@ def read_header(data: bytes, limits: DecodeLimits = DEFAULT_LIMITS) -> ImageHead
         )
     if min(width, height) < limits.min_side:
         raise NotAnImageError(f"the image is only {width}x{height} pixels")
-    return ImageHeader(fmt, width, height, orientation)
+    raw = width * height * _bytes_per_pixel(fmt, mode, data)
+    if fmt != "JPEG":  # no reduced-scale decode: every pixel is inflated at full depth
+        if width * height > limits.max_full_pixels:
+            raise ImageTooLargeError(
+                f"the {fmt} claims {width}x{height} pixels, more than {limits.max_full_pixels / 1e6:.0f} MP "
+                "(PNG and WebP are decoded at full size; send a JPEG)"
+            )
+        if raw > limits.max_raw_bytes:
+            raise ImageTooLargeError(
+                f"the {fmt} claims {width}x{height} pixels of {_bytes_per_pixel(fmt, mode, data)} bytes each "
+                f"({raw / 1e6:.0f} MB decoded), more than {limits.max_raw_bytes / 1e6:.0f} MB"
+            )
+    return ImageHeader(fmt, width, height, orientation, raw)
+
+
+_PNG_CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}  # IHDR colour type -> samples per pixel
+
+
+def _bytes_per_pixel(fmt: str, mode: str, data: bytes) -> int:
+    """Bytes per pixel of the full decode, from the header (PNG: IHDR bit depth x channels)."""
+    if fmt == "PNG" and len(data) >= 26 and data[12:16] == b"IHDR":
+        depth, colour = data[24], data[25]
+        return max(1, _PNG_CHANNELS.get(colour, 4) * max(depth, 8) // 8)
+    return 4 if mode in ("RGBA", "LA", "PA") else 3
 
 
 def decode_image(data: bytes, max_side: int | None = None, limits: DecodeLimits = DEFAULT_LIMITS) -> DecodedImage:
@@ -227,9 +268,14 @@ def _reduction(header: ImageHeader, max_side: int | None) -> tuple[int, int]:
     return 1, cv2.IMREAD_COLOR
 
 
-def _exif_orientation(img: Image.Image) -> int:
+def _exif_orientation(exif_block: object) -> int:
+    """The orientation tag (1-8) of a raw EXIF block; 1 when absent or broken."""
+    if not isinstance(exif_block, (bytes, bytearray)) or not exif_block:
+        return 1
     try:
-        value = int(img.getexif().get(0x0112, 1))
+        exif = Image.Exif()
+        exif.load(bytes(exif_block))
+        value = int(exif.get(0x0112, 1))
     except Exception:  # a broken EXIF block should not reject the photo
         return 1
     return value if 1 <= value <= 8 else 1

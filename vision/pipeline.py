@@ -23,13 +23,19 @@ import numpy as np
 
 from vision import verdict as v
 from vision.decision import MatchEvidence, decide_registration, decide_verification
+from vision.descriptor import with_descriptor
 from vision.errors import ImageInputError
 from vision.features import Features, FeatureSettings, extract_features, features_from_bytes, working_image
-from vision.fusion import cosine_similarity, decide_fused, global_embedding
+from vision.fusion import cosine_similarity, decide_fused
 from vision.geometry import fit_homography, homography_problems, project_outline, shoelace_area
 from vision.imageio import DEFAULT_LIMITS, DecodeLimits, ImageHeader, decode_image
+from vision.learned import LearnedOutcome, verify_learned
 from vision.matching import CandidateMatches, knn_match, matched_points, ratio_mask
 from vision.profile import Profile
+from vision.xfeat import extract as xfeat_extract
+
+NEEDS_EMBEDDING = ("fused", "learned")
+"""Rules that use the photos' global descriptors."""
 
 
 def _ms(start: float) -> float:
@@ -72,11 +78,13 @@ def prepare_photo(
     limits: DecodeLimits = DEFAULT_LIMITS,
     *,
     embed: bool = False,
+    learned: bool = False,
 ) -> PreparedPhoto:
     """Decode ``data`` (raises :class:`vision.errors.ImageInputError`) and extract features.
 
-    With ``embed`` the global descriptor (fused rule) is computed too and
-    kept in ``features.embedding``.
+    With ``embed`` the global descriptor (fused and learned rules) is computed
+    too and kept in ``features.embedding``; with ``learned`` the XFeat
+    features too (``features.xfeat``).
     """
     start = time.perf_counter()
     image, header = decode_working(data, settings, limits)
@@ -84,7 +92,18 @@ def prepare_photo(
     start = time.perf_counter()
     features = extract_features(image, settings)
     photo = PreparedPhoto(image, features, header, {"decode": decode_ms, "features": _ms(start)})
-    return with_embedding(photo) if embed else photo
+    photo = with_embedding(photo) if embed else photo
+    return with_xfeat(photo) if learned else photo
+
+
+def with_xfeat(photo: PreparedPhoto) -> PreparedPhoto:
+    """``photo`` with its XFeat features in ``features.xfeat`` (computed once)."""
+    if photo.features.xfeat is not None:
+        return photo
+    start = time.perf_counter()
+    found = xfeat_extract(photo.image)
+    timings = {**photo.timings, "xfeat": _ms(start)}
+    return replace(photo, features=replace(photo.features, xfeat=found), timings=timings)
 
 
 def with_embedding(photo: PreparedPhoto) -> PreparedPhoto:
@@ -92,9 +111,8 @@ def with_embedding(photo: PreparedPhoto) -> PreparedPhoto:
     if photo.features.embedding is not None:
         return photo
     start = time.perf_counter()
-    embedding = global_embedding(photo.image)
-    timings = {**photo.timings, "embedding": _ms(start)}
-    return replace(photo, features=replace(photo.features, embedding=embedding), timings=timings)
+    features = with_descriptor(photo.features, photo.image)
+    return replace(photo, features=features, timings={**photo.timings, "embedding": _ms(start)})
 
 
 def pair_similarity(pair: PairMatch) -> float | None:
@@ -121,17 +139,21 @@ def register_photo(
 ) -> tuple[v.Verdict, PreparedPhoto | None]:
     """The register flow's decision; a photo that does not decode is ``Take Picture Again``.
 
-    Under the fused rule (``rule``, default ``thresholds.rule``) a good photo
-    also gets its global descriptor, so the features stored with the
-    reference carry it and verifications compute it for the new photo only.
+    Under the fused and learned rules (``rule``, default ``thresholds.rule``)
+    a good photo also gets its global descriptor (and under learned its XFeat
+    features), so the features stored with the reference carry them and
+    verifications compute them for the new photo only.
     """
     try:
         photo = prepare_photo(data, thresholds.feature_settings, limits)
     except ImageInputError as exc:
         return unreadable_photo(exc), None
     verdict = decide_registration(photo.features.n_detected, thresholds)
-    if verdict.result and (rule or thresholds.rule) == "fused":
+    rule = rule or thresholds.rule
+    if verdict.result and rule in NEEDS_EMBEDDING:
         photo = with_embedding(photo)
+    if verdict.result and rule == "learned":
+        photo = with_xfeat(photo)
     return registration_verdict(photo, thresholds), photo
 
 
@@ -195,6 +217,7 @@ class Verification:
     pair: PairMatch | None = None
     rule: str = "robust"
     similarity: float | None = None
+    learned: LearnedOutcome | None = None
 
     def to_json(self) -> dict:
         body = self.verdict.to_json()
@@ -216,8 +239,11 @@ def decide_pair(
     ``extra["rule"]`` names the rule that decided.
     """
     rule = rule or thresholds.rule
+    if rule == "learned":  # XFeat from the features when computed (else AKAZE's evidence alone)
+        evidence, outcome, timings = decide_learned_pair(pair, None, thresholds)
+        return evidence, outcome.verdict, timings
     if rule not in ("robust", "fused"):
-        raise ValueError(f"decide_pair decides robust or fused, got {rule!r}")
+        raise ValueError(f"decide_pair decides robust or fused (or learned), got {rule!r}")
     start = time.perf_counter()
     evidence = evaluate_match(pair, thresholds)
     ransac_ms = _ms(start)
@@ -253,14 +279,18 @@ def verify_photo(
     encoded bytes), else the robust rule decides (``Verification.rule``).
     """
     rule = rule or thresholds.rule
-    if rule == "fused" and ref.embedding is None and ref_image is not None:
-        ref = _embedded_reference(ref, ref_image, thresholds.feature_settings, limits)
-    fused = rule == "fused" and ref.embedding is not None
+    learned = rule == "learned"
+    if rule in NEEDS_EMBEDDING and ref_image is not None and (ref.embedding is None or (learned and ref.xfeat is None)):
+        ref = _upgraded_reference(ref, ref_image, thresholds.feature_settings, limits, learned=learned)
+    embedded = rule in NEEDS_EMBEDDING and ref.embedding is not None
+    fallback = "robust" if rule == "fused" and not embedded else rule
     try:
-        query = prepare_photo(data, thresholds.feature_settings, limits, embed=fused)
+        query = prepare_photo(data, thresholds.feature_settings, limits, embed=embedded)
     except ImageInputError as exc:
-        return Verification(unreadable_photo(exc, v.MISSING_PICTURE), None, {}, rule="fused" if fused else "robust")
+        return Verification(unreadable_photo(exc, v.MISSING_PICTURE), None, {}, rule=fallback)
     pair = match_features(ref, query.features)
+    if rule == "learned":
+        return _verify_learned(pair, query, thresholds)
     evidence, verdict, decide_ms = decide_pair(pair, thresholds, rule)
     timings = {**query.timings, "match": pair.match_ms, **decide_ms}
     extra = {**verdict.extra, "timings_ms": timings}
@@ -268,24 +298,56 @@ def verify_photo(
     return Verification(verdict, evidence, timings, query, pair, extra.get("rule", "robust"), extra.get("similarity"))
 
 
-def _embedded_reference(ref: Features, image: bytes, settings: FeatureSettings, limits: DecodeLimits) -> Features:
-    """``ref`` with the global descriptor of its image (unchanged if the image does not decode)."""
+def decide_learned_pair(
+    pair: PairMatch, query_image: np.ndarray | None, thresholds: Profile
+) -> tuple[MatchEvidence, LearnedOutcome, dict[str, float]]:
+    """The learned rule on cached AKAZE matches: AKAZE evidence, then XFeat only if needed (see vision.learned).
+
+    The query's XFeat features come from ``pair.query.xfeat`` when computed, else from ``query_image``.
+    """
+    start = time.perf_counter()
+    evidence = evaluate_match(pair, thresholds)
+    timings = {"ransac": _ms(start)}
+    similarity = pair_similarity(pair)
+    start = time.perf_counter()
+    outcome = verify_learned(evidence, similarity, pair.ref.xfeat, query_image, thresholds, pair.query.xfeat)
+    # "decision" includes the XFeat tries when AKAZE was not conclusive (also listed on their own)
+    return evidence, outcome, {**timings, "decision": _ms(start), **outcome.timings}
+
+
+def _verify_learned(pair: PairMatch, query: PreparedPhoto, thresholds: Profile) -> Verification:
+    evidence, outcome, decide_ms = decide_learned_pair(pair, query.image, thresholds)
+    timings = {**query.timings, "match": pair.match_ms, **decide_ms}
+    verdict = outcome.verdict
+    extra = {**evidence.summary(), **verdict.extra, "timings_ms": timings}
+    verdict = v.Verdict(verdict.status, verdict.message, verdict.result, verdict.reason, extra)
+    return Verification(verdict, evidence, timings, query, pair, "learned", outcome.similarity, outcome)
+
+
+def _upgraded_reference(
+    ref: Features, image: bytes, settings: FeatureSettings, limits: DecodeLimits, *, learned: bool
+) -> Features:
+    """``ref`` with its image's missing global descriptor (and XFeat features when ``learned``).
+
+    Unchanged if the image does not decode.
+    """
     try:
-        return _with_image_embedding(ref, image, settings, limits)
+        working, _ = decode_working(image, settings, limits)
     except ImageInputError:
         return ref
-
-
-def _with_image_embedding(
-    features: Features, image: bytes, settings: FeatureSettings, limits: DecodeLimits = DEFAULT_LIMITS
-) -> Features:
-    """``features`` with the global descriptor of the encoded ``image`` (keypoints kept)."""
-    working, _ = decode_working(image, settings, limits)
-    return replace(features, embedding=global_embedding(working))
+    ref = with_descriptor(ref, working)
+    if learned and ref.xfeat is None:
+        ref = replace(ref, xfeat=xfeat_extract(working))
+    return ref
 
 
 def reference_features(
-    blob: bytes | None, image: bytes | Callable[[], bytes], settings: FeatureSettings, *, embed: bool = False
+    blob: bytes | None,
+    image: bytes | Callable[[], bytes],
+    settings: FeatureSettings,
+    *,
+    embed: bool = False,
+    learned: bool = False,
 ) -> tuple[Features, bool]:
     """Stored features when usable, else recomputed from the reference image.
 
@@ -302,6 +364,9 @@ def reference_features(
     embed : bool
         The fused rule: features without the global descriptor get it from
         the image (keypoints kept) and count as recomputed.
+    learned : bool
+        The learned rule (implies ``embed``): features stored before it
+        (without XFeat features) get them from the image on first use.
 
     Returns
     -------
@@ -315,12 +380,22 @@ def reference_features(
         ``image`` callable raises).
     """
     load = image if callable(image) else (lambda: image)
+    embed = embed or learned
     features = _usable_features(blob, settings)
-    if features is not None and (not embed or features.embedding is not None):
+    if (
+        features is not None
+        and (not embed or features.embedding is not None)
+        and (not learned or features.xfeat is not None)
+    ):
         return features, False
     if features is not None:
-        return _with_image_embedding(features, load(), settings), True
-    return prepare_photo(load(), settings, embed=embed).features, True
+        working, _ = decode_working(load(), settings)
+        if embed:
+            features = with_descriptor(features, working)
+        if learned and features.xfeat is None:
+            features = replace(features, xfeat=xfeat_extract(working))
+        return features, True
+    return prepare_photo(load(), settings, embed=embed, learned=learned).features, True
 
 
 def _usable_features(blob: bytes | None, settings: FeatureSettings) -> Features | None:

@@ -18,10 +18,12 @@ import numpy as np
 
 from vision.features import FeatureSettings
 from vision.geometry import RANSAC_METHODS
+from vision.replay import ReplayThresholds
+from vision.rules import DEFAULT_RULES, RULES
 
-RULES = ("robust", "fused", "original")
-DEFAULT_RULES = ("robust", "fused")
-"""The rules a profile may select as the default (``original`` is for comparison only)."""
+_REPLAY = ReplayThresholds()
+
+__all__ = ["DEFAULT_RULES", "RULES", "Profile", "dumps_profile", "load_profile", "loads_profile", "save_profile"]
 
 
 @dataclass(frozen=True)
@@ -46,14 +48,46 @@ class Profile:
     # The fused rule (vision.fusion): accept when a plausible homography has
     # >= fused_min_inliers inliers and log(1 + inliers) + fused_weight *
     # similarity >= fused_threshold (global descriptors' cosine similarity).
-    rule: str = "fused"
+    rule: str = "learned"
     fused_min_inliers: int = 8
     fused_weight: float = 4.0
     fused_threshold: float = 4.8
+    # The learned rule (vision.learned): evidence = max(AKAZE plausible
+    # inliers, XFeat + LighterGlue checked inliers); accept when the robust
+    # rule accepts, or evidence >= learned_min_inliers and log(1 + evidence) +
+    # learned_weight * similarity >= learned_threshold.  XFeat inliers count
+    # when their homography is convex, not mirrored, stretched at most
+    # learned_max_stretch and the inliers cover >= learned_min_coverage of
+    # both images; learned_rotations = 1 adds XFeat tries on the query turned
+    # by 90-degree steps when the first is inconclusive.  Fitted on
+    # shared/data holding out whole scenes (scripts/analyse_learned.py).
+    learned_min_inliers: int = 10
+    learned_weight: float = 4.0
+    learned_threshold: float = 5.04
+    learned_max_stretch: float = 16.0
+    learned_min_coverage: float = 0.0
+    learned_rotations: int = 0
     # The original note's rule
     original_min_area_px: float = 30.0
     # Tag check
     tag_min_confidence: float = 0.2
+    # Replay check (vision.replay): a new photo that repeats the reference or
+    # an accepted proof is rejected.  "on" / "off"; replay_<name> is
+    # ReplayThresholds.<name> (chosen on the replay set, see
+    # scripts/build_replay_set.py); replay_keep proofs are remembered per user.
+    replay_check: str = "on"
+    replay_min_inliers: int = _REPLAY.min_inliers
+    replay_min_inlier_fraction: float = _REPLAY.min_inlier_fraction
+    replay_min_detail_ncc: float = _REPLAY.min_detail_ncc
+    replay_max_similarity_residual: float = _REPLAY.max_similarity_residual
+    replay_max_angle_off_deg: float = _REPLAY.max_angle_off_deg
+    replay_min_framed_ncc: float = _REPLAY.min_framed_ncc
+    replay_min_frame_inside: float = _REPLAY.min_frame_inside
+    replay_max_border_flatness: float = _REPLAY.max_border_flatness
+    replay_keep: int = 30
+    # Capture time (EXIF DateTimeOriginal) older than this many hours is
+    # reported in the verdict's extras; 0 = off (many apps strip EXIF).
+    capture_max_age_h: float = 0.0
 
     def __post_init__(self) -> None:
         checks = [
@@ -67,8 +101,25 @@ class Profile:
             (self.fused_min_inliers >= 4, "fused_min_inliers must be >= 4 (a homography needs 4 points)"),
             (0 < self.fused_weight <= 50, "fused_weight must be in (0, 50]"),
             (0 < self.fused_threshold <= 20, "fused_threshold must be in (0, 20]"),
+            (self.learned_min_inliers >= 4, "learned_min_inliers must be >= 4 (a homography needs 4 points)"),
+            (0 <= self.learned_weight <= 50, "learned_weight must be in [0, 50]"),
+            (0 < self.learned_threshold <= 20, "learned_threshold must be in (0, 20]"),
+            (1 <= self.learned_max_stretch <= 1e6, "learned_max_stretch must be in [1, 1e6]"),
+            (0 <= self.learned_min_coverage <= 1, "learned_min_coverage must be in [0, 1]"),
+            (self.learned_rotations in (0, 1), "learned_rotations must be 0 or 1"),
             (self.original_min_area_px >= 0, "original_min_area_px must be >= 0"),
             (0 <= self.tag_min_confidence <= 1, "tag_min_confidence must be in [0, 1]"),
+            (self.replay_check in ("on", "off"), "replay_check must be 'on' or 'off'"),
+            (self.replay_min_inliers >= 4, "replay_min_inliers must be >= 4 (a homography needs 4 points)"),
+            (0 <= self.replay_min_inlier_fraction <= 1, "replay_min_inlier_fraction must be in [0, 1]"),
+            (-1 <= self.replay_min_detail_ncc <= 1, "replay_min_detail_ncc must be in [-1, 1]"),
+            (-1 <= self.replay_min_framed_ncc <= 1, "replay_min_framed_ncc must be in [-1, 1]"),
+            (self.replay_max_similarity_residual >= 0, "replay_max_similarity_residual must be >= 0"),
+            (0 <= self.replay_max_angle_off_deg <= 45, "replay_max_angle_off_deg must be in [0, 45]"),
+            (0 <= self.replay_min_frame_inside <= 1, "replay_min_frame_inside must be in [0, 1]"),
+            (self.replay_max_border_flatness >= 0, "replay_max_border_flatness must be >= 0"),
+            (1 <= self.replay_keep <= 1000, "replay_keep must be in [1, 1000]"),
+            (0 <= self.capture_max_age_h <= 24 * 3650, "capture_max_age_h must be in [0, 87600] (0 = off)"),
         ]
         for ok, message in checks:
             if not ok:

@@ -11,11 +11,14 @@ image and written back on its first fused verification.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from vision.features import Features, FeatureSettings, features_to_bytes
 from vision.pipeline import PreparedPhoto, reference_features
-from vision.store import ReferenceRecord, ReferenceStore
+from vision.store import ReferenceRecord, ReferenceStore, StoreError
+
+log = logging.getLogger("vision.references")
 
 
 @dataclass(frozen=True)
@@ -46,19 +49,47 @@ def save_reference(store: ReferenceStore, user_id: str, data: bytes, photo: Prep
     )
 
 
-def load_reference(
-    store: ReferenceStore, key: str, settings: FeatureSettings, *, embed: bool = False
-) -> LoadedReference:
-    """Load a reference's image and usable features (recomputed and saved back if stale).
+def stored_features(
+    store: ReferenceStore,
+    key: str,
+    settings: FeatureSettings,
+    *,
+    embed: bool = False,
+    learned: bool = False,
+    image: bytes | None = None,
+) -> tuple[Features, bool]:
+    """The one reference loader: a reference's usable features, and whether they were recomputed.
 
-    With ``embed`` (the fused rule) features without the global descriptor
-    count as stale: it is computed from the image and saved back.
+    The stored features when they parse, were made with ``settings`` and
+    (with ``embed``, the fused and learned rules) carry the global descriptor
+    (and with ``learned`` XFeat's features); otherwise
+    they are recomputed from the reference image (downloaded only then,
+    unless ``image`` is given) and saved back.  A failed save-back is logged,
+    not raised: the verification can go on with the recomputed features.
     Raises the store's errors, and :class:`vision.errors.ImageInputError`
     when the stored image no longer decodes.
     """
+    features, recomputed = reference_features(
+        store.load_features(key),
+        (lambda: store.load_image(key)) if image is None else image,
+        settings,
+        embed=embed,
+        learned=learned,
+    )
+    if recomputed:
+        log.info("features of %s recomputed (missing, stale or without descriptor)", key)
+        try:
+            store.save_features(key, features_to_bytes(features))
+        except (StoreError, TypeError, ValueError) as exc:
+            log.warning("could not save recomputed features of %s: %s", key, exc)
+    return features, recomputed
+
+
+def load_reference(
+    store: ReferenceStore, key: str, settings: FeatureSettings, *, embed: bool = False, learned: bool = False
+) -> LoadedReference:
+    """A reference's record, image and usable features (:func:`stored_features`), for the dashboard."""
     record = store.get(key)
     image = store.load_image(key)  # the dashboard draws it anyway
-    features, recomputed = reference_features(store.load_features(key), image, settings, embed=embed)
-    if recomputed:
-        store.save_features(key, features_to_bytes(features))
+    features, recomputed = stored_features(store, key, settings, embed=embed, learned=learned, image=image)
     return LoadedReference(record, image, features, recomputed)

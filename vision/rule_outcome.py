@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+import vision.learned_view  # noqa: F401  (registers the learned rule's view)
 from vision import pipeline
 from vision.decision import OriginalEvidence, decide_original
 from vision.match_view import RuleOutcome, Size
@@ -39,6 +40,29 @@ def register_decider(rule: str) -> Callable[[Decider], Decider]:
         return fn
 
     return add
+
+
+@register_decider("learned")
+def _decide_learned(
+    pair: PairMatch, query_image: np.ndarray | None, profile: Profile
+) -> tuple[Any, Verdict, dict[str, float]]:
+    """AKAZE evidence, XFeat + LighterGlue when needed (``pair.ref.xfeat`` should be attached)."""
+    evidence, learned, timings = pipeline.decide_learned_pair(pair, query_image, profile)
+    v = learned.verdict
+    verdict = Verdict(v.status, v.message, v.result, v.reason, {**evidence.summary(), **v.extra})
+    return (evidence, learned), verdict, timings
+
+
+def needs_xfeat(rule: str) -> bool:
+    """Whether the reference needs its XFeat features attached before deciding."""
+    return rule == "learned"
+
+
+def geometric_evidence(outcome: RuleOutcome) -> Any:
+    """The AKAZE ``MatchEvidence`` behind an outcome (None for the original rule): the replay check aligns by it."""
+    if outcome.rule == "original":
+        return None
+    return outcome.evidence[0] if isinstance(outcome.evidence, tuple) else outcome.evidence
 
 
 def available_rules() -> tuple[str, ...]:

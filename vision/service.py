@@ -19,20 +19,27 @@ runs outside it, so a slow S3 round trip does not hold a CPU slot.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import uuid
-from collections.abc import Callable
-from contextlib import AbstractContextManager as ContextManager
 from typing import Any
 
 from vision import verdict as v
 from vision.errors import ImageInputError
-from vision.features import Features, features_to_bytes
-from vision.imageio import DEFAULT_LIMITS, DecodeLimits, decode_base64, decode_image, read_header
-from vision.pipeline import reference_features, register_photo, verify_photo
+from vision.features import Features
+from vision.imageio import DEFAULT_LIMITS, DecodeLimits, decode_base64, read_header
+from vision.logsafe import safe_text
+from vision.pipeline import register_photo, verify_photo
 from vision.profile import Profile
-from vision.references import save_reference
+from vision.references import save_reference, stored_features
+from vision.replay_flow import (
+    apply_replay_rule,
+    capture_time_extras,
+    save_reference_fingerprint,
+    verification_alignment,
+    with_replay_verdict,
+)
+from vision.service_common import Gate, json_type, no_gate
+from vision.service_tag import TAG_DECODE_SIDE, tag_b64, tag_bytes
 from vision.store.base import (
     CorruptReferenceError,
     InvalidUserIdError,
@@ -62,15 +69,6 @@ log = logging.getLogger("vision.service")
 ANONYMOUS_PREFIX = "anon-"
 """Prefix of the random user id a register request without ``name`` is stored under."""
 
-TAG_DECODE_SIDE = 512
-"""JPEGs are DCT-reduced to about this long side before tagging (the model sees 224 px)."""
-
-Gate = Callable[[], ContextManager[Any]]
-
-
-def _no_gate() -> ContextManager[Any]:
-    return contextlib.nullcontext()
-
 
 def new_anonymous_id() -> str:
     """A fresh random user id (``anon-`` + 32 hex) for a register request without a name."""
@@ -78,12 +76,10 @@ def new_anonymous_id() -> str:
 
 
 def describe_user_id(user_id: object) -> str:
-    """A short, log-safe rendering of a (possibly hostile) user id."""
+    """A short, log-safe rendering of a (possibly hostile) user id: capped, control characters escaped."""
     if not isinstance(user_id, str):
         return f"<{type(user_id).__name__}>"
-    if len(user_id) > 40:
-        return f"{user_id[:32]!r}...({len(user_id)} chars)"
-    return repr(user_id)
+    return repr(safe_text(user_id, 40))
 
 
 def _with_extra(verdict: v.Verdict, **extra: Any) -> v.Verdict:
@@ -100,7 +96,7 @@ def register_b64(
     thresholds: Profile = Profile(),
     limits: DecodeLimits = DEFAULT_LIMITS,
     *,
-    gate: Gate = _no_gate,
+    gate: Gate = no_gate,
 ) -> v.Verdict:
     """Register flow from the client's base64 text; see :func:`register_bytes`.
 
@@ -110,12 +106,13 @@ def register_b64(
     if data is None:
         return v.Verdict(400, v.TAKE_PICTURE_AGAIN, False, "the request has no 'data' field (base64 photo)")
     if not isinstance(data, str):
-        return v.Verdict(400, v.TAKE_PICTURE_AGAIN, False, f"'data' must be a base64 string, got {_json_type(data)}")
+        return v.Verdict(400, v.TAKE_PICTURE_AGAIN, False, f"'data' must be a base64 string, got {json_type(data)}")
     bad_id = _check_optional_id(user_id)
     if bad_id:
         return v.Verdict(400, v.TAKE_PICTURE_AGAIN, False, bad_id)
     try:
-        raw = decode_base64(data, limits)
+        with gate():  # base64 of a 15 MB body is CPU work too
+            raw = decode_base64(data, limits)
     except ImageInputError as exc:
         return v.Verdict(400, v.TAKE_PICTURE_AGAIN, False, str(exc))
     return register_bytes(store, raw, user_id, thresholds, limits, gate=gate)  # type: ignore[arg-type]
@@ -128,7 +125,7 @@ def register_bytes(
     thresholds: Profile = Profile(),
     limits: DecodeLimits = DEFAULT_LIMITS,
     *,
-    gate: Gate = _no_gate,
+    gate: Gate = no_gate,
 ) -> v.Verdict:
     """Check a photo and, when it is good, store it as ``user_id``'s latest reference.
 
@@ -170,6 +167,7 @@ def register_bytes(
     except (StoreError, ValueError, TypeError) as exc:
         log.error("register %s: store rejected the reference: %s", describe_user_id(owner), exc)
         return v.Verdict(500, v.SOMETHING_WRONG, False, "the reference could not be stored")
+    save_reference_fingerprint(store, record, photo.image, photo.features)
     extra: dict[str, Any] = {"key": record.key, "name": record.user_id}
     try:
         url = store.url(record.key)
@@ -187,7 +185,7 @@ def _check_optional_id(user_id: object) -> str:
     if user_id is None:
         return ""
     if not isinstance(user_id, str):
-        return f"'name' must be a string user id, got {_json_type(user_id)}"
+        return f"'name' must be a string user id, got {json_type(user_id)}"
     try:
         validate_user_id(user_id)
     except InvalidUserIdError as exc:
@@ -205,25 +203,39 @@ def verify_b64(
     thresholds: Profile = Profile(),
     limits: DecodeLimits = DEFAULT_LIMITS,
     *,
-    gate: Gate = _no_gate,
+    gate: Gate = no_gate,
 ) -> v.Verdict:
     """Verify flow from the client's base64 text; see :func:`verify_bytes`.
 
-    The user is checked first (no valid user id, or no reference: ``400 You
+    The user id's syntax is checked first (missing or invalid: ``400 You
     don't have std img``), then the photo (missing, not a string, not base64,
-    not an image: ``400 Missing Picture``).
+    not an image by its header: ``400 Missing Picture``), and only then is the
+    store asked for the user's reference (none: ``400 You don't have std
+    img``).  So a request without a usable photo cannot probe which users
+    exist, and a bad photo costs no store I/O.
     """
-    early = _check_user(store, user_id)
-    if isinstance(early, v.Verdict):
-        return early
+    return _replay_field(_verify_b64(store, data, user_id, thresholds, limits, gate))
+
+
+def _verify_b64(
+    store: ReferenceStore, data: object, user_id: object, thresholds: Profile, limits: DecodeLimits, gate: Gate
+) -> v.Verdict:
+    bad = _check_user_id(user_id)
+    if bad is not None:
+        return bad
     if data is None:
         return v.Verdict(400, v.MISSING_PICTURE, False, "the request has no 'data' field (base64 photo)")
     if not isinstance(data, str):
-        return v.Verdict(400, v.MISSING_PICTURE, False, f"'data' must be a base64 string, got {_json_type(data)}")
+        return v.Verdict(400, v.MISSING_PICTURE, False, f"'data' must be a base64 string, got {json_type(data)}")
     try:
-        raw = decode_base64(data, limits)
+        with gate():
+            raw = decode_base64(data, limits)
+            read_header(raw, limits)
     except ImageInputError as exc:
         return v.Verdict(400, v.MISSING_PICTURE, False, str(exc))
+    early = _check_user(store, user_id)
+    if isinstance(early, v.Verdict):
+        return early
     return _verify_against(store, early, raw, thresholds, limits, gate)
 
 
@@ -234,7 +246,7 @@ def verify_bytes(
     thresholds: Profile = Profile(),
     limits: DecodeLimits = DEFAULT_LIMITS,
     *,
-    gate: Gate = _no_gate,
+    gate: Gate = no_gate,
 ) -> v.Verdict:
     """Verify a new photo against ``user_id``'s latest reference in ``store``.
 
@@ -254,27 +266,44 @@ def verify_bytes(
     """
     early = _check_user(store, user_id)
     if isinstance(early, v.Verdict):
-        return early
-    return _verify_against(store, early, data, thresholds, limits, gate)
+        return _replay_field(early)
+    return _replay_field(_verify_against(store, early, data, thresholds, limits, gate))
 
 
-def _check_user(store: ReferenceStore, user_id: object) -> v.Verdict | ReferenceRecord:
-    """The user's latest reference, or the verdict that ends the flow."""
+def _replay_field(verdict: v.Verdict) -> v.Verdict:
+    """Every verify answer says whether it was a replay (``"replay": false`` unless the rule found one)."""
+    return verdict if "replay" in verdict.extra else _with_extra(verdict, replay=False)
+
+
+def _check_user_id(user_id: object) -> v.Verdict | None:
+    """The verdict for a missing or malformed user id, else None."""
     if user_id is None:
         return v.Verdict(400, v.NO_STD_IMG, False, "the request has no 'name' (user id)")
     if not isinstance(user_id, str):
-        return v.Verdict(400, v.NO_STD_IMG, False, f"'name' must be a string user id, got {_json_type(user_id)}")
+        return v.Verdict(400, v.NO_STD_IMG, False, f"'name' must be a string user id, got {json_type(user_id)}")
     try:
         validate_user_id(user_id)
     except InvalidUserIdError as exc:
         return v.Verdict(400, v.NO_STD_IMG, False, f"invalid user id: {exc}")
+    return None
+
+
+def _check_user(store: ReferenceStore, user_id: object) -> v.Verdict | ReferenceRecord:
+    """The user's latest reference, or the verdict that ends the flow."""
+    bad = _check_user_id(user_id)
+    if bad is not None:
+        return bad
+    assert isinstance(user_id, str)
     try:
         record = store.latest(user_id)
     except StoreUnavailableError as exc:
         log.error("verify %s: store unavailable (%s): %s", describe_user_id(user_id), exc.reason, exc)
         return v.Verdict(500, v.MISSING_STD_PICTURE, False, f"the reference store is unavailable ({exc.reason})")
+    except CorruptReferenceError as exc:
+        log.error("verify %s: the latest reference is corrupt: %s", describe_user_id(user_id), exc)
+        return v.Verdict(500, v.MISSING_STD_PICTURE, False, f"the latest reference does not load: {exc}")
     except StoreError as exc:
-        log.error("verify %s: cannot list references: %s", describe_user_id(user_id), exc)
+        log.error("verify %s: cannot read the latest reference: %s", describe_user_id(user_id), exc)
         return v.Verdict(500, v.MISSING_STD_PICTURE, False, "the user's references cannot be read")
     if record is None:
         return v.Verdict(400, v.NO_STD_IMG, False, f"user {user_id!r} has no reference photo")
@@ -290,7 +319,8 @@ def _verify_against(
     gate: Gate,
 ) -> v.Verdict:
     try:  # header only: a photo that cannot decode is answered before any store I/O
-        read_header(data, limits)
+        with gate():
+            read_header(data, limits)
     except ImageInputError as exc:
         return v.Verdict(400, v.MISSING_PICTURE, False, str(exc))
     ref = _load_reference(store, record, thresholds)
@@ -298,7 +328,14 @@ def _verify_against(
         return ref
     with gate():
         verification = verify_photo(ref, data, thresholds, limits)
-    verdict = _with_extra(verification.verdict, key=record.key)
+    verdict = _with_extra(verification.verdict, key=record.key, replay=False)
+    if verdict.result and verification.query is not None:
+        query = verification.query
+        alignment = verification_alignment(verification.evidence, ref)
+        outcome = apply_replay_rule(store, record, ref, query.image, query.features, thresholds, gate, alignment)
+        verdict = with_replay_verdict(verdict, outcome)
+    if verdict.status == 200:
+        verdict = _with_extra(verdict, **capture_time_extras(data, thresholds.capture_max_age_h))
     log.info(
         "verify %s against %s: %s (%s)", describe_user_id(record.user_id), record.key, verdict.message, verdict.reason
     )
@@ -306,21 +343,18 @@ def _verify_against(
 
 
 def _load_reference(store: ReferenceStore, record: ReferenceRecord, thresholds: Profile) -> Features | v.Verdict:
-    """Usable reference features: stored ones, or recomputed from the image (and saved back).
-
-    The image is only downloaded when the stored features are missing,
-    stale (other settings) or lack the fused rule's global descriptor.
-    """
+    """Usable reference features (:func:`vision.references.stored_features`), or the verdict saying why not."""
     key = record.key
     who = describe_user_id(record.user_id)
     try:
         # Not inside the CPU gate: usually this only parses the stored blob,
         # and a recomputation (rare: stale settings) may wait on the store.
-        features, recomputed = reference_features(
-            store.load_features(key),
-            lambda: store.load_image(key),
+        features, _ = stored_features(
+            store,
+            key,
             thresholds.feature_settings,
-            embed=thresholds.rule == "fused",
+            embed=thresholds.rule in ("fused", "learned"),
+            learned=thresholds.rule == "learned",
         )
     except ReferenceNotFoundError:
         return v.Verdict(400, v.NO_STD_IMG, False, f"the reference {key} was deleted meanwhile")
@@ -329,12 +363,6 @@ def _load_reference(store: ReferenceStore, record: ReferenceRecord, thresholds: 
     except ImageInputError as exc:
         log.error("verify %s: the reference image %s does not decode: %s", who, key, exc)
         return v.Verdict(500, v.MISSING_STD_PICTURE, False, f"the reference photo does not load: {exc}")
-    if recomputed:
-        log.info("verify %s: features of %s recomputed (missing, stale or without descriptor)", who, key)
-        try:
-            store.save_features(key, features_to_bytes(features))
-        except (StoreError, TypeError, ValueError) as exc:  # verification still works
-            log.warning("verify %s: could not save recomputed features of %s: %s", who, key, exc)
     return features
 
 
@@ -347,110 +375,3 @@ def _missing_std(context: str, exc: StoreError) -> v.Verdict:
         return v.Verdict(500, v.MISSING_STD_PICTURE, False, f"the reference photo does not load: {exc}")
     log.error("%s: %s", context, exc)
     return v.Verdict(500, v.MISSING_STD_PICTURE, False, "the reference photo does not load")
-
-
-# -- tag -----------------------------------------------------------------------
-
-
-def tag_b64(
-    tagger_or_factory: Any,
-    data: object,
-    tag: object,
-    thresholds: Profile = Profile(),
-    limits: DecodeLimits = DEFAULT_LIMITS,
-    *,
-    gate: Gate = _no_gate,
-) -> v.Verdict:
-    """Tag flow from the client's base64 text; see :func:`tag_bytes`.
-
-    The contract's only 4xx answer of this flow is ``400 No Tag``, so it also
-    answers a request whose photo is missing or not an image (the ``reason``
-    tells which).
-    """
-    if not isinstance(tag, str) or not tag.strip():
-        what = "no tag word" if tag is None or isinstance(tag, str) else f"a {_json_type(tag)} as tag"
-        return v.Verdict(400, v.NO_TAG, False, f"the request has {what}")
-    if data is None:
-        return v.Verdict(400, v.NO_TAG, False, "the request has no 'data' field (base64 photo)")
-    if not isinstance(data, str):
-        return v.Verdict(400, v.NO_TAG, False, f"'data' must be a base64 string, got {_json_type(data)}")
-    try:
-        raw = decode_base64(data, limits)
-    except ImageInputError as exc:
-        return v.Verdict(400, v.NO_TAG, False, f"no usable photo: {exc}")
-    return tag_bytes(tagger_or_factory, raw, tag, thresholds, limits, gate=gate)
-
-
-def tag_bytes(
-    tagger_or_factory: Any,
-    data: bytes,
-    tag: str | None,
-    thresholds: Profile = Profile(),
-    limits: DecodeLimits = DEFAULT_LIMITS,
-    *,
-    gate: Gate = _no_gate,
-) -> v.Verdict:
-    """Whether the photo shows ``tag``, by the tagger's concepts.
-
-    Parameters
-    ----------
-    tagger_or_factory : Tagger or callable returning one
-        A factory lets the caller build the tagger lazily; a factory that
-        raises is a backend fault (``500 Clarifai Api Fault``).
-
-    Returns
-    -------
-    Verdict
-        400 ``No Tag`` (no tag word, or a photo that does not decode),
-        500 ``Clarifai Api Fault`` (the backend failed; the cause is logged and
-        in ``reason``), 200 ``Matched`` / ``Not Matched``.
-    """
-    from vision.tagging.base import TaggerError, tag_verdict  # onnx/grpc stay unimported until needed
-
-    if not isinstance(tag, str) or not tag.strip():
-        return v.Verdict(400, v.NO_TAG, False, "the request has no tag word")
-    try:
-        tagger = (
-            tagger_or_factory()
-            if callable(tagger_or_factory) and not hasattr(tagger_or_factory, "match")
-            else tagger_or_factory
-        )
-    except TaggerError as exc:
-        log.error("tag: tagger unavailable: %s", exc.cause)
-        return v.Verdict(500, v.CLARIFAI_API_FAULT, False, f"tagger unavailable: {exc.cause}")
-    except Exception as exc:
-        log.error("tag: cannot build the tagger: %s: %s", type(exc).__name__, exc)
-        return v.Verdict(500, v.CLARIFAI_API_FAULT, False, f"tagger unavailable ({type(exc).__name__})")
-    name = getattr(tagger, "name", type(tagger).__name__)
-    with gate():
-        try:
-            image = decode_image(data, max_side=TAG_DECODE_SIDE, limits=limits).bgr
-        except ImageInputError as exc:
-            return v.Verdict(400, v.NO_TAG, False, f"no usable photo: {exc}")
-        try:
-            verdict = tag_verdict(tagger, image, tag, thresholds.tag_min_confidence)
-        except Exception as exc:
-            log.error("tag %r: %s tagger failed: %s: %s", tag[:64], name, type(exc).__name__, exc)
-            return v.Verdict(
-                500, v.CLARIFAI_API_FAULT, False, f"{name} tagger failed ({type(exc).__name__})", {"backend": name}
-            )
-    if verdict.status >= 500:
-        log.error("tag %r: %s", tag[:64], verdict.reason)
-    return verdict
-
-
-def _json_type(value: object) -> str:
-    """The JSON name of a decoded value's type (for reasons)."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, dict):
-        return "an object"
-    return type(value).__name__

@@ -21,6 +21,14 @@ pytestmark = pytest.mark.e2e
 USER = "alice_e2e"
 ORIGINAL_TOGGLE = "Also score the original note's rule (full resolution, slow)"
 MATCH_PICTURE = "Reference (left) and new photo (right)"
+# The scatter as drawn (the first chart of the Tuning lab; canvas or SVG), to see it redrawn.
+SCATTER_PIXELS = """() => {
+    const chart = document.querySelector('[data-testid="stVegaLiteChart"]');
+    const canvas = chart && chart.querySelector('canvas');
+    if (canvas) return canvas.toDataURL();
+    const svg = chart && chart.querySelector('svg');
+    return svg ? svg.innerHTML : '';
+}"""
 
 
 def _image_loaded(page, caption: str) -> None:
@@ -28,6 +36,19 @@ def _image_loaded(page, caption: str) -> None:
     image = h.images_with_caption(page, caption).locator("img").first
     expect(image).to_be_visible()
     page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=image.element_handle())
+
+
+def _hover_a_pair(page, chart) -> tuple[int, int, str]:
+    """Move the mouse over ``chart`` (5 px steps) until Vega's tooltip names a pair: where, and the tooltip."""
+    chart.scroll_into_view_if_needed()
+    box = chart.bounding_box()
+    tip = page.locator("#vg-tooltip-element.visible")
+    for y in range(int(box["y"]) + 10, int(box["y"] + box["height"]) - 60, 5):
+        for x in range(int(box["x"]) + 40, int(box["x"] + box["width"]) - 120, 5):
+            page.mouse.move(x, y)
+            if tip.count() and " vs " in tip.inner_text():
+                return x, y, tip.inner_text()
+    raise AssertionError("no point of the scatter showed a tooltip")
 
 
 def _store_for(page, user: str) -> None:
@@ -177,17 +198,30 @@ def test_tuning_lab_on_the_bundled_set(app_page) -> None:
     h.wait_until_idle(page)
     page.get_by_role("button", name="Run", exact=True).click()
 
-    expect(h.images_with_caption(page, "ROC curve")).to_be_visible(timeout=h.TUNE_TIMEOUT_MS)
-    _image_loaded(page, "ROC curve")
-    _image_loaded(page, "Score histogram")
-    expect(page.get_by_test_id("stMetric").filter(has_text="ROC AUC (inliers)")).to_contain_text(
+    charts = page.get_by_test_id("stVegaLiteChart")
+    expect(charts).to_have_count(4, timeout=h.TUNE_TIMEOUT_MS)  # scatter, two histograms, ROC: live Altair charts
+    expect(page.get_by_test_id("stMetric").filter(has_text="ROC AUC (fused score)")).to_contain_text(
         re.compile(r"0\.\d{3}|1\.000")
     )
+    expect(page.get_by_text(re.compile(r"^\d+ / \d+ · 95 %: "))).to_have_count(3)  # counts under each rate
+    h.wait_until_idle(page)
     h.assert_no_exception(page)
 
-    # A decision slider re-decides every pair from the cached run (no new run).
+    # Hovering a point of the scatter names its pair; clicking it opens that pair's match view.
+    x, y, tip = _hover_a_pair(page, charts.first)
+    assert re.search(r"pair\s+\S+ vs \S+.*truth\s+(same|different).*verdict\s+(accepted|rejected)", tip, re.S), tip
+    pair = re.search(r"(\S+ vs \S+)", tip)[1]
+    shown = h.images_with_caption(page, pair)
+    before = shown.count()  # the errors gallery may show it too
+    page.mouse.click(x, y)
+    expect(shown).to_have_count(before + 1)
+    h.wait_until_idle(page)
+
+    # A decision slider re-decides every pair from the cached run (no new run) and the scatter is redrawn.
+    before = page.evaluate(SCATTER_PIXELS)
     h.press_slider(page, "Minimum inliers", "End")
+    page.wait_for_function(f"before => ({SCATTER_PIXELS})() !== before", arg=before)
     expect(page.get_by_role("button", name=re.compile("Run again"))).to_be_visible()
     h.wait_until_idle(page)
-    _image_loaded(page, "ROC curve")
+    expect(charts).to_have_count(4)
     h.assert_no_exception(page)

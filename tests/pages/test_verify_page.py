@@ -66,6 +66,15 @@ def test_fused_implausible_fit_counts_no_inliers(store_dir):
     assert not at.exception
 
 
+def test_learned_default_rule_shows_the_matcher_that_counted(store_dir):
+    _register(store_dir, "bob", REF)
+    at = open_page("pages/verify.py")
+    assert at.radio(key="verify_rule").value == "learned"
+    figures = figure_values(at)
+    assert figures["Counted by"] == "AKAZE" and figures["AKAZE / XFeat"].endswith("/ not run")
+    assert re.match(r"✅ Same building: \d+ points line up", headlines(at)[0])
+
+
 def _chip(at, label: str) -> str:
     markup = "\n".join(m.value for m in at.markdown)
     found = re.search(rf'<div class="fl">{re.escape(label)}</div>.*?</div></div>', markup)

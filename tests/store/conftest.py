@@ -18,6 +18,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from moto_server import s3_client as new_s3_client
 from moto_server import start_moto, stop_moto
 
 from vision.store import LocalReferenceStore, ReferenceStore, split_key
@@ -27,25 +28,8 @@ DUMMY_SECRET = "testing-secret-do-not-print"
 
 
 def make_s3_client(endpoint_url: str, **config: Any) -> Any:
-    """A boto3 S3 client for a moto endpoint, with dummy credentials and short timeouts."""
-    import boto3
-    from botocore.config import Config
-
-    options = {
-        "connect_timeout": 2,
-        "read_timeout": 5,
-        "retries": {"total_max_attempts": 1, "mode": "standard"},
-        "max_pool_connections": 32,  # the concurrency test uses 16 threads
-        "s3": {"addressing_style": "path"},
-        "signature_version": "s3v4",
-    }
-    options.update(config)
-    session = boto3.session.Session(
-        aws_access_key_id=DUMMY_KEY_ID,
-        aws_secret_access_key=DUMMY_SECRET,
-        region_name="us-east-1",
-    )
-    return session.client("s3", endpoint_url=endpoint_url, config=Config(**options))
+    """:func:`moto_server.s3_client` with this folder's dummy credentials."""
+    return new_s3_client(endpoint_url, DUMMY_KEY_ID, DUMMY_SECRET, **config)
 
 
 @pytest.fixture(scope="session")

@@ -97,7 +97,8 @@ def test_objects_are_uploaded_metadata_last(
     )
     record = put_ref(S3ReferenceStore(client, s3_bucket), "alice")
     stem = f"references/{record.key}"
-    assert uploaded == [f"{stem}.img", f"{stem}.features", f"{stem}.json"]
+    # the user's latest pointer comes after the reference's commit marker
+    assert uploaded == [f"{stem}.img", f"{stem}.features", f"{stem}.json", "references/alice/latest.json"]
     assert all_objects(client, s3_bucket) == sorted(uploaded)
     head = client.head_object(Bucket=s3_bucket, Key=f"{stem}.img")
     assert head["ContentType"] == "image/jpeg"

@@ -4,34 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from fakes import FakeTagger
 
 from vision.errors import VisionError
-from vision.tagging.base import Concept, Tagger, TaggerError, TagMatch, normalise_tag, tag_verdict
+from vision.tagging.base import Concept, Tagger, TaggerError, normalise_tag, tag_verdict
 
 IMAGE = np.zeros((8, 8, 3), dtype=np.uint8)
-
-
-class FakeTagger:
-    """A tagger answering from a fixed concept list, or failing."""
-
-    name = "fake"
-
-    def __init__(self, found: list[Concept], error: TaggerError | None = None) -> None:
-        self.found = found
-        self.error = error
-
-    def concepts(self, image_bgr, top_k=10):
-        if self.error:
-            raise self.error
-        return self.found[:top_k]
-
-    def match(self, image_bgr, tag, min_confidence):
-        if self.error:
-            raise self.error
-        same = [c for c in self.found if normalise_tag(c.name) == normalise_tag(tag)]
-        if not same:
-            return TagMatch(tag, False, None, 0.0, self.found)
-        return TagMatch(tag, same[0].score >= min_confidence, same[0].name, same[0].score, self.found)
 
 
 @pytest.mark.parametrize(

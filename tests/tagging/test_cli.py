@@ -50,7 +50,7 @@ def test_tag_clarifai_without_token_is_api_fault(capsys, monkeypatch):
     monkeypatch.delenv("CLARIFAI_PAT", raising=False)
     code, out = run(capsys, ["tag", CAT, "--tag", "cat", "--backend", "clarifai"])
     body = json.loads(out.out)
-    assert code == 0 and body["status"] == 500 and body["message"] == "Clarifai Api Fault"
+    assert code == 1 and body["status"] == 500 and body["message"] == "Clarifai Api Fault"  # a backend failure
     assert "CLARIFAI_PAT" in body["reason"]
     code, out = run(capsys, ["tag", CAT, "--backend", "clarifai"])
     assert code == 1 and "CLARIFAI_PAT" in json.loads(out.out)["error"]

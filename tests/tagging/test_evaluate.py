@@ -6,8 +6,9 @@ import shutil
 from pathlib import Path
 
 import pytest
+from fakes import FakeTagger
 
-from vision.tagging.base import Concept, TaggerError, TagMatch
+from vision.tagging.base import TaggerError
 from vision.tagging.evaluate import evaluate_tags, read_tags_csv
 from vision.tagging.local import LocalTagger
 
@@ -49,42 +50,20 @@ def test_evaluate_local_tagger(folder):
     assert "cannot read" in errors["missing.jpg"] and "not a JPEG" in errors["broken.jpg"]
 
 
-class FailingTagger:
-    name = "failing"
-
-    def concepts(self, image_bgr, top_k=10):
-        raise TaggerError("quota or rate limit exceeded")
-
-    def match(self, image_bgr, tag, min_confidence):
-        raise TaggerError("quota or rate limit exceeded")
-
-
-class NamedTagger:
-    """Clarifai-like tagger answering plain names (no classify/synonyms)."""
-
-    name = "named"
-
-    def concepts(self, image_bgr, top_k=10):
-        return [Concept("coffee", 0.9), Concept("cats", 0.8)][:top_k]
-
-    def match(self, image_bgr, tag, min_confidence):
-        return TagMatch(tag, tag.lower().startswith("cat"), "cats", 0.8, [])
-
-
 def test_evaluate_records_tagger_errors(folder):
-    report = evaluate_tags(folder, FailingTagger(), progress=False)
+    report = evaluate_tags(folder, FakeTagger(error=TaggerError("quota or rate limit exceeded")), progress=False)
     assert report["evaluated"] == 0 and report["top1_accuracy"] is None
     assert sum("quota" in f["error"] for f in report["failures"]) == 2
 
 
 def test_evaluate_generic_tagger_uses_concept_names(folder):
-    report = evaluate_tags(folder, NamedTagger(), progress=False)
+    report = evaluate_tags(folder, FakeTagger({"coffee": 0.9, "cats": 0.8}), progress=False)  # plain names, no synonyms
     by_name = {Path(r["image"]).name: r for r in report["results"]}
     assert by_name["cat.jpg"]["top5"] and not by_name["cat.jpg"]["top1"]
     assert by_name["cat.jpg"]["matched"] and not by_name["coffee.jpg"]["matched"]
 
 
-@pytest.mark.skipif(not (SHARED / "tags.csv").is_file(), reason="shared data not present")
+@pytest.mark.shared_data
 def test_shared_data_accuracy():
     report = evaluate_tags(SHARED, LocalTagger(), 0.2, progress=False)
     assert report["failures"] == []

@@ -22,7 +22,7 @@ from vision.tagging.local import (
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
 SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "images" / "imagenet_samples"
-needs_samples = pytest.mark.skipif(not SAMPLES.is_dir(), reason="shared ImageNet samples not present")
+needs_samples = pytest.mark.shared_data  # ImageNet photos we may not bundle: deselected without ../shared
 
 
 @pytest.fixture(scope="module")

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from cli_runner import run_cli
 
 REPO_DIR = Path(__file__).resolve().parents[2]
 SAMPLE_IMAGES = REPO_DIR / "samples" / "images"
@@ -17,23 +17,6 @@ SAME_REF = SAMPLE_IMAGES / "lightglue" / "DSC_0410.JPG"
 SAME_QUERY = SAMPLE_IMAGES / "lightglue" / "DSC_0411.JPG"
 DIFFERENT_QUERY = SAMPLE_IMAGES / "vlfeat" / "river1.jpg"
 CONTRACT = {"status", "message", "result"}
-
-
-def run_cli(*args: str | Path, cwd: Path = REPO_DIR) -> tuple[int, dict, str]:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_DIR), os.environ.get("PYTHONPATH")]))}
-    proc = subprocess.run(
-        [sys.executable, "-m", "vision", *map(str, args)],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    try:
-        body = json.loads(proc.stdout)
-    except json.JSONDecodeError:
-        pytest.fail(f"stdout is not one JSON document:\n{proc.stdout}\nstderr:\n{proc.stderr}")
-    return proc.returncode, body, proc.stderr
 
 
 @pytest.fixture
@@ -55,8 +38,9 @@ def test_register_not_an_image(tmp_path):
     bad = tmp_path / "bad.jpg"
     bad.write_bytes(b"not an image")
     rc, body, _ = run_cli("register", bad)
-    assert rc == 0
+    assert rc == 2  # unusable input: the contract body, with its error, and exit 2
     assert body["status"] == 400 and body["message"] == "Take Picture Again" and body["result"] is False
+    assert body["error"] == "NotAnImageError"
 
 
 def test_verify_robust():
@@ -99,9 +83,9 @@ def test_verify_bad_reference(tmp_path):
     bad = tmp_path / "ref.jpg"
     bad.write_bytes(b"\x00" * 64)
     rc, body, _ = run_cli("verify", bad, SAME_QUERY)
-    assert rc == 0 and body["status"] == 500 and body["message"] == "Missing Std Picture"
+    assert rc == 2 and body["status"] == 500 and body["message"] == "Missing Std Picture" and body["error"]
     rc, body, _ = run_cli("verify", SAME_REF, bad, "--rule", "original")
-    assert rc == 0 and body["status"] == 400 and body["message"] == "Missing Picture"
+    assert rc == 2 and body["status"] == 400 and body["message"] == "Missing Picture" and body["error"]
 
 
 @pytest.mark.parametrize(
@@ -142,3 +126,16 @@ def test_evaluate(tmp_path, samples_dir):
     rc, body, stderr = run_cli("evaluate", tmp_path, "--rule", "original", "--quiet")
     assert rc == 0 and body["rule"] == "original" and body["pairs"] == 2
     assert "original [" not in stderr  # --quiet: no progress bar
+
+
+def test_module_entry_point():
+    """``python -m vision`` itself (the other tests call ``vision.cli.main`` in-process)."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "vision", "register", str(SAME_REF)],
+        cwd=REPO_DIR,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["message"] == "Good Picture"

@@ -161,6 +161,7 @@ def test_progress_bar():
     assert "work" in text and "3/3" in text and text.endswith("\n")
 
 
+@pytest.mark.shared_data
 def test_read_pairs_shared_data(data_dir):
     """The evaluation data (skipped where absent) parses, and every listed image exists."""
     pairs = read_pairs(data_dir)

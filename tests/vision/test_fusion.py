@@ -13,6 +13,7 @@ import pytest
 
 from vision import verdict as v
 from vision.decision import MatchEvidence
+from vision.descriptor import global_embedding
 from vision.features import FeatureSettings, features_from_bytes, features_to_bytes
 from vision.fusion import (
     FUSED_FIELDS,
@@ -24,7 +25,6 @@ from vision.fusion import (
     fused_evidence,
     fused_score,
     geometry_alone_inliers,
-    global_embedding,
     recommend_fused,
     required_similarity,
 )
@@ -34,7 +34,7 @@ from vision.profile import RULES, Profile, dumps_profile, load_profile, loads_pr
 REPO = Path(__file__).resolve().parents[2]
 DATA_DIR = REPO.parent / "shared" / "data"
 SAMPLES = REPO / "samples"
-DEFAULT = Profile()
+DEFAULT = Profile(rule="fused")  # the learned rule is the default; these tests are about fused
 SMALL = FeatureSettings(working_side=640, max_keypoints=1000)
 
 
@@ -59,8 +59,8 @@ def evidence(n_inliers: int = 100, area_fraction: float = 0.5, H: bool = True, p
 # -- the decision on constructed scores -------------------------------------------
 
 
-def test_defaults_select_fused():
-    assert DEFAULT.rule == "fused" and "fused" in RULES
+def test_fused_stays_selectable():
+    assert Profile().rule == "learned" and "fused" in RULES
     assert (DEFAULT.fused_min_inliers, DEFAULT.fused_weight, DEFAULT.fused_threshold) == (8, 4.0, 4.8)
     # the robust rule's min_inliers (15) accepts on geometry alone, long before log(1 + n) >= 4.8 (n = 121)
     assert geometry_alone_inliers(DEFAULT) == DEFAULT.min_inliers == 15
@@ -175,7 +175,7 @@ def test_profile_round_trip_with_fused_fields(tmp_path, suffix):
 def test_old_profile_without_fused_fields_loads():
     old = {k: val for k, val in Profile(min_inliers=20).to_dict().items() if k != "rule" and not k.startswith("fused")}
     t = Profile.from_dict(old)
-    assert t.min_inliers == 20 and t.rule == "fused" and t.fused_threshold == DEFAULT.fused_threshold
+    assert t.min_inliers == 20 and t.rule == "learned" and t.fused_threshold == DEFAULT.fused_threshold
     with pytest.raises(ValueError, match="rule"):
         Profile.from_dict({"rule": 5})
 
@@ -249,7 +249,7 @@ def test_recommend_fused_bad_input():
 
 
 def test_import_does_not_load_onnxruntime():
-    code = "import sys, vision.pipeline, vision.fusion, vision.lab.evaluate; print('onnxruntime' in sys.modules)"
+    code = "import sys, vision.pipeline, vision.fusion, vision.descriptor, vision.lab.evaluate; print('onnxruntime' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
@@ -290,7 +290,7 @@ def test_samples_hard_negatives_rejected(ref, query):
     assert result.rule == "fused" and not result.verdict.result, result.verdict.reason
 
 
-@pytest.mark.skipif(not (DATA_DIR / "pairs.csv").is_file(), reason="shared/data is absent")
+@pytest.mark.shared_data
 @pytest.mark.parametrize(
     "ref,query",
     [

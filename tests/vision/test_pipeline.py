@@ -43,9 +43,11 @@ def test_register_good_photo(pair_same):
     verdict, photo = register_photo(pair_same[0], DEFAULT)
     assert verdict.body() == {"status": 200, "message": v.GOOD_PICTURE, "result": True}
     assert verdict.extra["keypoints"] == photo.features.n_detected > 80
-    # the default (fused) rule also computes the global descriptor to store with the reference
-    assert set(verdict.extra["timings_ms"]) == {"decode", "features", "embedding"}
-    assert photo.features.embedding is not None
+    # the default (learned) rule also computes the global descriptor and XFeat features to store with the reference
+    assert set(verdict.extra["timings_ms"]) == {"decode", "features", "embedding", "xfeat"}
+    assert photo.features.embedding is not None and len(photo.features.xfeat) > 100
+    fused, _ = register_photo(pair_same[0], replace(DEFAULT, rule="fused"))
+    assert set(fused.extra["timings_ms"]) == {"decode", "features", "embedding"}
     robust, _ = register_photo(pair_same[0], replace(DEFAULT, rule="robust"))
     assert set(robust.extra["timings_ms"]) == {"decode", "features"}
     assert all(t >= 0 for t in verdict.extra["timings_ms"].values())
@@ -134,7 +136,7 @@ def test_decide_pair_moves_with_thresholds(same_result):
     assert set(timings) == {"ransac", "decision"}
     n = evidence.n_inliers
     strict = replace(DEFAULT, min_inliers=n + 1)
-    evidence2, verdict2, _ = decide_pair(pair, strict)
+    evidence2, verdict2, _ = decide_pair(pair, strict, "robust")  # the learned rule still accepts: many inliers
     assert verdict2.body() == {"status": 200, "message": v.WRONG_PICTURE, "result": False}
     assert verdict2.reason.startswith(f"{evidence2.n_inliers} inliers < {n + 1} required")
     # the same cached matches were reused, unchanged

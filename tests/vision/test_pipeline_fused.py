@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_runner import cli_json
 
 from vision import verdict as v
 from vision.features import features_from_bytes, features_to_bytes
@@ -27,7 +26,7 @@ from vision.references import load_reference, save_reference
 from vision.store import LocalReferenceStore
 
 REPO = Path(__file__).resolve().parents[2]
-FUSED = Profile()  # the fused rule is the default
+FUSED = Profile(rule="fused")  # (the learned rule is the default)
 ROBUST = replace(FUSED, rule="robust")
 
 
@@ -158,28 +157,20 @@ def test_fused_no_worse_than_robust_on_samples(samples_dir):
             assert fused["per_kind"][kind]["accept_rate"] <= stats["accept_rate"], kind
 
 
-def run_cli(*args) -> dict:
-    out = subprocess.run(
-        [sys.executable, "-m", "vision", *map(str, args)], cwd=REPO, capture_output=True, text=True, timeout=300
-    )
-    assert out.returncode == 0, out.stderr
-    return json.loads(out.stdout)
-
-
 def test_cli_verify_fused_and_profile_rule(tmp_path, samples_dir):
     ref = samples_dir / "images" / "lightglue" / "DSC_0410.JPG"
     query = samples_dir / "images" / "lightglue" / "DSC_0411.JPG"
-    body = run_cli("verify", ref, query, "--rule", "fused")
+    body = cli_json("verify", ref, query, "--rule", "fused")
     assert body["rule"] == "fused" and body["result"] is True
     assert body["similarity"] > 0.8 and body["decided_by"] == "geometry"
     assert {"ref_embedding", "embedding"} <= set(body["timings_ms"])
     profile = tmp_path / "robust.json"
     profile.write_text('{"thresholds": {"rule": "robust"}}')
-    body = run_cli("verify", ref, query, "--profile", profile)
+    body = cli_json("verify", ref, query, "--profile", profile)
     assert body["rule"] == "robust" and "similarity" not in body
 
 
 def test_cli_evaluate_fused(tmp_path, samples_dir):
     folder = _folder(tmp_path, samples_dir)
-    body = run_cli("evaluate", folder, "--rule", "fused", "--quiet", "--workers", "1")
+    body = cli_json("evaluate", folder, "--rule", "fused", "--quiet", "--workers", "1")
     assert body["rule"] == "fused" and body["true_accept_rate"] == 1.0 and body["false_accept_rate"] == 0.0

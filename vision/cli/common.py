@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from vision.cli.errors import CommandError, UsageError
+from vision.lab.pool import DEFAULT_WORKERS, Workers
 from vision.profile import Profile, load_profile
 
 Handler = Callable[[argparse.Namespace], dict[str, Any]]
@@ -31,7 +32,8 @@ def command(handler: Handler) -> Command:
             _print(exc.body)
             return 1
         _print(body)
-        return 0
+        # A body naming an ``error`` means the input was unusable (not an image...): exit 2, as documented.
+        return 2 if body.get("error") else 0
 
     run.__name__ = run.__qualname__ = handler.__name__
     run.__doc__ = handler.__doc__
@@ -54,5 +56,20 @@ def profile_of(args: argparse.Namespace) -> Profile:
     """The ``--profile`` file's profile (the defaults without one); ``UsageError`` when it is unusable."""
     try:
         return load_profile(args.profile)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def add_worker_options(parser: argparse.ArgumentParser) -> None:
+    """``--workers N`` (local processes, default 2), ``--threads`` and ``--scheduler tcp://HOST:8786`` (Dask)."""
+    parser.add_argument("--workers", type=int, default=DEFAULT_WORKERS, help="local worker processes (default 2)")
+    parser.add_argument("--threads", action="store_true", help="threads instead of processes (one process)")
+    parser.add_argument("--scheduler", help="a Dask scheduler address, tcp://HOST:8786: run the pairs on that cluster")
+
+
+def workers_of(args: argparse.Namespace) -> Workers:
+    """The :class:`vision.lab.pool.Workers` the options ask for; ``UsageError`` when they are unusable."""
+    try:
+        return Workers(args.workers, "threads" if args.threads else "processes", args.scheduler)
     except ValueError as exc:
         raise UsageError(str(exc)) from None

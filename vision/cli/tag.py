@@ -72,8 +72,12 @@ def resolve_min_confidence(args: argparse.Namespace) -> float:
         return args.min_confidence
     if args.profile:
         if args.profile_loader is None:
-            raise SystemExit("--profile is not available here (no profile loader)")
-        value = getattr(args.profile_loader(args.profile), "tag_min_confidence", None)
+            raise UsageError("--profile is not available here (no profile loader)")
+        try:
+            loaded = args.profile_loader(args.profile)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        value = getattr(loaded, "tag_min_confidence", None)
         if value is not None:
             return float(value)
     return float(args.default_min_confidence)
@@ -98,6 +102,8 @@ def run_tag(args: argparse.Namespace) -> dict[str, Any]:
     if args.tag is not None:
         verdict = tag_verdict(tagger, image, args.tag, min_conf)
         out.update(verdict.body(), reason=verdict.reason)
+        if verdict.status >= 500:  # the backend failed: exit 1 with the contract body
+            raise CommandError({**out, "error": verdict.reason})
     return out
 
 

@@ -6,10 +6,10 @@ import argparse
 import time
 from typing import Any
 
-from vision.cli.common import command
+from vision.cli.common import add_worker_options, command, workers_of
 from vision.cli.errors import UsageError
 from vision.lab.data import LabelledSetError
-from vision.lab.pool import DEFAULT_WORKERS, stderr_progress
+from vision.lab.pool import stderr_progress
 from vision.lab.recommend import tune
 from vision.lab.run import run_folder
 from vision.lab.split import split_by_scene
@@ -26,7 +26,7 @@ def cmd_tune(args: argparse.Namespace) -> dict[str, Any]:
         base = load_profile(args.profile)
         start = time.perf_counter()
         run = run_folder(
-            args.data_dir, base, args.workers, None if args.quiet else stderr_progress, original=args.with_original
+            args.data_dir, base, workers_of(args), None if args.quiet else stderr_progress, original=args.with_original
         )
         scored = run.scored(base)
         split = split_by_scene(scored.pairs, args.holdout, args.seed) if args.holdout > 0 else None
@@ -69,7 +69,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         default="midgap",
         help="threshold inside the empty score gap (default) or the smallest that meets the target",
     )
-    p.add_argument("--workers", type=int, default=DEFAULT_WORKERS)
+    add_worker_options(p)
     p.add_argument(
         "--with-original",
         action="store_true",

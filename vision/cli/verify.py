@@ -5,16 +5,12 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from vision.cli.common import command, profile_of, read_input
+from vision.cli.common import add_worker_options, command, profile_of, read_input, workers_of
 from vision.cli.errors import UsageError
-from vision.decision import decide_original
-from vision.errors import ImageInputError
-from vision.imageio import decode_image
 from vision.lab.evaluate import evaluate_folder
-from vision.lab.pool import DEFAULT_WORKERS
-from vision.original import original_evidence
-from vision.pipeline import prepare_photo, register_photo, verify_photo
-from vision.profile import RULES, Profile
+from vision.pipeline import register_photo
+from vision.rules import RULES
+from vision.rules import get as get_rule
 
 
 def cmd_register(args: argparse.Namespace) -> dict[str, Any]:
@@ -24,43 +20,22 @@ def cmd_register(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_verify(args: argparse.Namespace) -> dict[str, Any]:
-    """Verify QUERY against REF with ``--rule`` (default: the profile's rule)."""
-    thresholds = profile_of(args)
-    rule = args.rule or thresholds.rule  # default: the profile's rule
-    ref_bytes, query_bytes = read_input(args.ref), read_input(args.query)
-    if rule == "original":
-        return _verify_original(ref_bytes, query_bytes, thresholds)
-    try:
-        ref = prepare_photo(ref_bytes, thresholds.feature_settings, embed=rule == "fused")
-    except ImageInputError as exc:
-        return {"status": 500, "message": "Missing Std Picture", "result": False, "reason": str(exc)}
-    result = verify_photo(ref.features, query_bytes, thresholds, rule=rule)
-    body = result.to_json()
-    body["timings_ms"] = {"ref_" + k: val for k, val in ref.timings.items()} | result.timings
-    body["rule"] = result.rule
-    return body
+    """Verify QUERY against REF with ``--rule`` (default: the profile's rule), as :mod:`vision.rules` says.
 
-
-def _verify_original(ref_bytes: bytes, query_bytes: bytes, thresholds: Profile) -> dict[str, Any]:
-    try:
-        ref = decode_image(ref_bytes).bgr
-    except ImageInputError as exc:
-        return {"status": 500, "message": "Missing Std Picture", "result": False, "reason": str(exc)}
-    try:
-        query = decode_image(query_bytes).bgr
-    except ImageInputError as exc:
-        return {"status": 400, "message": "Missing Picture", "result": False, "reason": str(exc)}
-    body = decide_original(original_evidence(ref, query), thresholds).to_json()
-    body["rule"] = "original"
+    Every answer says ``replay``: an accepted QUERY that is a copy of REF
+    (the replay rule, :mod:`vision.replay_flow`) is ``You took wrong picture``.
+    """
+    profile = profile_of(args)
+    rule = get_rule(args.rule or profile.rule)
+    body = rule.verify_bytes(read_input(args.ref), read_input(args.query), profile)
+    body.setdefault("replay", False)
     return body
 
 
 def cmd_evaluate(args: argparse.Namespace) -> dict[str, Any]:
     """Accuracy of one rule on a labelled folder (:func:`vision.lab.evaluate.evaluate_folder`)."""
     try:
-        return evaluate_folder(
-            args.data_dir, profile_of(args), args.rule, workers=args.workers, show_progress=not args.quiet
-        )
+        return evaluate_folder(args.data_dir, profile_of(args), args.rule, workers_of(args), not args.quiet)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
 
@@ -76,13 +51,13 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("ref")
     p.add_argument("query")
     p.add_argument("--profile")
-    p.add_argument("--rule", choices=RULES, default=None, help="default: the profile's rule (fused by default)")
+    p.add_argument("--rule", choices=RULES, default=None, help="default: the profile's rule (learned by default)")
     p.set_defaults(func=command(cmd_verify))
 
     p = sub.add_parser("evaluate", help="accuracy on a folder with pairs.csv")
     p.add_argument("data_dir")
     p.add_argument("--profile")
-    p.add_argument("--rule", choices=RULES, default=None, help="default: the profile's rule (fused by default)")
-    p.add_argument("--workers", type=int, default=DEFAULT_WORKERS)
+    p.add_argument("--rule", choices=RULES, default=None, help="default: the profile's rule (learned by default)")
+    add_worker_options(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=command(cmd_evaluate))

@@ -6,8 +6,10 @@ Three layers of cache, from expensive to free:
    (decode, AKAZE features, kNN matches) for one :class:`FeatureSettings`, the
    similarity of the two photos' global descriptors (the fused rule's second
    number, :mod:`vision.fusion`), and the original note's score (its pipeline at
-   full resolution, which depends on no threshold at all).  Building it is the only slow step; it runs on
-   the worker pool of :mod:`vision.lab.pool` and reports progress through a callback.
+   full resolution, which depends on no threshold at all).  Building it is the only slow step: features
+   and the original rule run on :class:`vision.lab.pool.Workers` (local processes, threads or Dask),
+   features come from the disk cache (:mod:`vision.lab.cache`) when an image was seen before, and
+   progress is reported through a callback.
 2. :meth:`TuningRun.evidence` keeps the :class:`MatchEvidence` of every pair per
    geometry key ``(ratio, ransac_method, ransac_reproj_px)``: changing one of these
    reruns the ratio test and MAGSAC over the cached matches (about a second for 273 pairs).
@@ -19,98 +21,121 @@ No Streamlit here: the lab page, ``python -m vision tune`` and ``python -m visio
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
 from vision.decision import MatchEvidence
-from vision.errors import ImageInputError
 from vision.features import Features, FeatureSettings
-from vision.imageio import decode_image
+from vision.lab.cache import cache_dir, image_features
 from vision.lab.data import LabelledPair, LabelledSet, open_folder
-from vision.lab.pool import DEFAULT_WORKERS, ProgressFn, parallel
+from vision.lab.pool import DEFAULT_WORKERS, ProgressFn, Workers, as_workers, local_threads, parallel
 from vision.lab.scored import OriginalScores, ScoredSet, geometry_key
-from vision.original import original_evidence
-from vision.pipeline import PairMatch, evaluate_match, match_features, pair_similarity, prepare_photo
+from vision.pipeline import PairMatch, evaluate_match, match_features, pair_similarity
 from vision.profile import Profile
+from vision.rules import get as get_rule
+from vision.rules.original import score_pair
 
 
 class FeatureCache:
-    """Features of every image of a data folder, computed once per settings.
+    """Features of every image of a data folder, computed once per settings (and cached on disk, :mod:`vision.lab.cache`).
 
     With ``embed`` (the fused rule) each image's global descriptor is computed
     once too and kept in its features' ``embedding``.
     """
 
-    def __init__(self, data_dir: str | Path, settings: FeatureSettings, embed: bool = False) -> None:
+    def __init__(
+        self,
+        data_dir: str | Path,
+        settings: FeatureSettings,
+        embed: bool = False,
+        folder: Path | None = None,
+        learned: bool = False,
+    ) -> None:
         self.data_dir = Path(data_dir)
         self.settings = settings
-        self.embed = embed
+        self.embed = embed or learned
+        self.learned = learned  # XFeat features too (the learned rule)
+        self.folder = folder
         self._features: dict[str, Features | str] = {}
         self.prepare_ms: dict[str, float] = {}
 
     def compute(
         self,
         paths: Iterable[str],
-        workers: int = DEFAULT_WORKERS,
+        workers: int | Workers = DEFAULT_WORKERS,
         on_progress: ProgressFn | None = None,
         stage: tuple[int, int] = (1, 1),
     ) -> None:
-        """Compute the missing features, in parallel threads (OpenCV releases the GIL)."""
+        """Compute the missing features on ``workers`` (a count: that many local processes)."""
         todo = sorted({p for p in paths if p not in self._features})
-        results = parallel(self._compute_one, todo, workers, ("features", *stage), on_progress)
-        for path, value in zip(todo, results, strict=True):
+        one = functools.partial(
+            image_features,
+            self.data_dir,
+            settings=self.settings,
+            embed=self.embed,
+            folder=self.folder,
+            learned=self.learned,
+        )
+        results = parallel(one, todo, as_workers(workers), ("features", *stage), on_progress)
+        for path, (value, ms) in zip(todo, results, strict=True):
             self._features[path] = value
-
-    def _compute_one(self, rel: str) -> Features | str:
-        try:
-            data = (self.data_dir / rel).read_bytes()
-            photo = prepare_photo(data, self.settings, embed=self.embed)
-            self.prepare_ms[rel] = sum(photo.timings.values())
-            return photo.features
-        except (OSError, ImageInputError) as exc:
-            return f"{rel}: {exc}"
+            self.prepare_ms[path] = ms
 
     def get(self, rel: str) -> Features | str:
         """Features, or the error text when the image could not be used."""
         if rel not in self._features:
-            self.compute([rel], workers=1)
+            self.compute([rel], workers=Workers(1, "threads"))
         return self._features[rel]
+
+
+def score_rule(
+    labelled: LabelledSet,
+    name: str,
+    profile: Profile,
+    workers: int | Workers = DEFAULT_WORKERS,
+    on_progress: ProgressFn | None = None,
+) -> OriginalScores:
+    """Run a rule with its own per-pair score (its module's ``score_pair``) on every pair, on ``workers``.
+
+    Errors become ``nan`` scores (never accepted) with the error text kept.
+    """
+    rule = get_rule(name)
+    scorer = getattr(rule, "score_pair", None)
+    if rule.geometric or scorer is None:
+        raise ValueError(f"the {name} rule has no per-pair score of its own (it is scored from the geometry)")
+    start = time.perf_counter()
+    one = functools.partial(scorer, labelled.root, profile=profile)
+    outcomes = parallel(one, labelled.pairs, as_workers(workers), (name, 1, 1), on_progress)
+    errors = tuple(o[1] for o in outcomes)
+    scores = np.array([np.nan if e else o[0] for o, e in zip(outcomes, errors, strict=True)], float)
+    return OriginalScores(scores, errors, time.perf_counter() - start, np.array([o[2] for o in outcomes], float))
 
 
 def score_original(
     labelled: LabelledSet,
-    workers: int = DEFAULT_WORKERS,
+    workers: int | Workers = DEFAULT_WORKERS,
     on_progress: ProgressFn | None = None,
     stage: tuple[int, int] = (1, 1),
 ) -> OriginalScores:
     """Run the note's pipeline (full resolution) on every pair, in threads."""
     start = time.perf_counter()
     root = labelled.root
-    outcomes = parallel(lambda p: original_pair(root, p), labelled.pairs, workers, ("original", *stage), on_progress)
+    outcomes = parallel(
+        functools.partial(score_pair, root), labelled.pairs, as_workers(workers), ("original", *stage), on_progress
+    )
     return OriginalScores(
         np.array([o[0] for o in outcomes], float),
         tuple(o[1] for o in outcomes),
         time.perf_counter() - start,
         np.array([o[2] for o in outcomes], float),
     )
-
-
-def original_pair(root: Path, pair: LabelledPair) -> tuple[float, str | None, float]:
-    """The note's pipeline on one pair at full resolution: ``(area px², error or None, milliseconds)``."""
-    start = time.perf_counter()
-    try:
-        ref = decode_image((root / pair.ref).read_bytes()).bgr
-        query = decode_image((root / pair.query).read_bytes()).bgr
-    except (OSError, ImageInputError) as exc:
-        return 0.0, str(exc), 0.0
-    evidence = original_evidence(ref, query)
-    return float(evidence.score), None, (time.perf_counter() - start) * 1000
 
 
 @dataclass
@@ -145,9 +170,10 @@ class TuningRun:
     original: OriginalScores | None = None
     timings_s: dict[str, float] = field(default_factory=dict)
     similarity: np.ndarray | None = None
-    workers: int = DEFAULT_WORKERS
+    workers: int | Workers = DEFAULT_WORKERS
     max_geometry_keys: int = 8
     latency_ms: np.ndarray | None = None
+    rule_scores: dict[str, np.ndarray] = field(default_factory=dict)
     _evidence: OrderedDict = field(default_factory=OrderedDict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -160,10 +186,11 @@ class TuningRun:
         cls,
         labelled: LabelledSet,
         settings: FeatureSettings,
-        workers: int = DEFAULT_WORKERS,
+        workers: int | Workers = DEFAULT_WORKERS,
         on_progress: ProgressFn | None = None,
         original: OriginalScores | bool = True,
         embed: bool = True,
+        learned: bool = False,
     ) -> TuningRun:
         """Compute features and global descriptors (once per image) and kNN matches (once per pair), in threads.
 
@@ -175,9 +202,11 @@ class TuningRun:
         embed : bool
             Compute each image's global descriptor too (the fused rule's
             similarity); without it every figure follows the robust rule.
+        learned : bool
+            Compute each image's XFeat features too (:mod:`vision.lab.learned` scores the learned rule).
         """
         n_stages = 3 if original is True else 2
-        cache = FeatureCache(labelled.root, settings, embed=embed)
+        cache = FeatureCache(labelled.root, settings, embed=embed or learned, folder=cache_dir(), learned=learned)
         images = sorted({p.ref for p in labelled.pairs} | {p.query for p in labelled.pairs})
         start = time.perf_counter()
         cache.compute(images, workers, on_progress, (1, n_stages))
@@ -190,9 +219,9 @@ class TuningRun:
                 return ref if isinstance(ref, str) else str(query)
             return match_features(ref, query)
 
-        matches = parallel(one, labelled.pairs, workers, ("matches", 2, n_stages), on_progress)
+        matches = parallel(one, labelled.pairs, local_threads(workers), ("matches", 2, n_stages), on_progress)
         timings["matches"] = time.perf_counter() - start
-        similarity = pair_similarities(matches) if embed else None
+        similarity = pair_similarities(matches) if embed or learned else None
         if original is True:
             original = score_original(labelled, workers, on_progress, (3, 3))
         if isinstance(original, OriginalScores):
@@ -218,13 +247,18 @@ class TuningRun:
         def one(match: PairMatch | str) -> MatchEvidence | None:
             return None if isinstance(match, str) else evaluate_match(match, thresholds)
 
-        evidence = parallel(one, self.matches, self.workers, ("geometry", 1, 1), on_progress)
+        evidence = parallel(one, self.matches, local_threads(self.workers), ("geometry", 1, 1), on_progress)
         with self._lock:
             self._evidence[key] = evidence
             while len(self._evidence) > self.max_geometry_keys:
                 self._evidence.popitem(last=False)
             self.timings_s["geometry"] = time.perf_counter() - start
         return evidence
+
+    def add_rule(self, name: str, profile: Profile, on_progress: ProgressFn | None = None) -> None:
+        """Score a rule with its own per-pair score (:func:`score_rule`) into this run, once."""
+        if name not in self.rule_scores:
+            self.rule_scores[name] = score_rule(self.labelled, name, profile, self.workers, on_progress).area_px
 
     def has_evidence(self, thresholds: Profile) -> bool:
         """Whether :meth:`evidence` for these thresholds is already cached (instant)."""
@@ -234,7 +268,8 @@ class TuningRun:
         """The set's scores under ``thresholds`` (decisions applied lazily by :class:`ScoredSet`)."""
         evidence = self.evidence(thresholds, on_progress)
         errors = tuple(m if isinstance(m, str) else None for m in self.matches)
-        return ScoredSet.from_evidence(self.pairs, evidence, errors, thresholds, self.original, self.similarity)
+        scored = ScoredSet.from_evidence(self.pairs, evidence, errors, thresholds, self.original, self.similarity)
+        return replace(scored, rule_scores=dict(self.rule_scores)) if self.rule_scores else scored
 
     def _check_settings(self, thresholds: Profile) -> None:
         if thresholds.feature_settings != self.settings:
@@ -256,7 +291,7 @@ def pair_similarities(matches: Sequence[PairMatch | str]) -> np.ndarray:
 def run_folder(
     data_dir: str | Path,
     thresholds: Profile = Profile(),
-    workers: int = DEFAULT_WORKERS,
+    workers: int | Workers = DEFAULT_WORKERS,
     on_progress: ProgressFn | None = None,
     original: bool = True,
     embed: bool = True,

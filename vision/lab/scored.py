@@ -7,20 +7,23 @@ Every figure takes the rule as a parameter (``robust``, ``fused`` or
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from vision.decision import MatchEvidence, decide_verification
-from vision.fusion import fused_accepts, fused_evidence, fused_score, geometry_alone_inliers
+from vision.fusion import fused_evidence, fused_score, geometry_alone_inliers
 from vision.lab.data import LabelledPair
 from vision.lab.metrics import Rates, RocCurve, accept_rates, roc_auc, roc_curve
 from vision.profile import Profile
+from vision.rules import RULES
+from vision.rules import get as get_rule
+from vision.rules.base import Rule
 
 GeometryKey = tuple[float, str, float]
 #: The rules a scored set can be decided by.
-LAB_RULES = ("robust", "fused", "original")
+LAB_RULES = RULES
 #: The fused score given to pairs that geometry alone accepts (above any ``log(1 + n) + w * s``).
 GEOMETRY_SCORE = 100.0
 
@@ -83,6 +86,9 @@ class ScoredSet:
     similarity : np.ndarray or None
         ``(N,)`` float: cosine similarity of the pair's global descriptors
         (``nan`` where one is missing); None when the run computed none.
+    rule_scores : Mapping[str, np.ndarray]
+        ``(N,)`` float per rule with its own per-pair score (a rule module's
+        ``score_pair``; ``nan`` where it failed): what its ``lab_*`` read.
     """
 
     pairs: tuple[LabelledPair, ...]
@@ -95,6 +101,7 @@ class ScoredSet:
     evidence: tuple[MatchEvidence | None, ...] = ()
     index: np.ndarray | None = None
     similarity: np.ndarray | None = None
+    rule_scores: Mapping[str, np.ndarray] = field(default_factory=dict)
 
     @classmethod
     def from_evidence(
@@ -164,6 +171,23 @@ class ScoredSet:
         )
 
     @classmethod
+    def from_rule_scores(
+        cls,
+        pairs: Sequence[LabelledPair],
+        name: str,
+        scores: np.ndarray,
+        errors: Sequence[str | None],
+        thresholds: Profile,
+    ) -> ScoredSet:
+        """A set scored by one rule with its own per-pair score only (no geometry: inliers and area are 0)."""
+        n = len(pairs)
+        labels = np.array([p.label for p in pairs], int)
+        zeros = np.zeros(n)
+        return cls(
+            tuple(pairs), labels, zeros, zeros, tuple(errors), None, thresholds, (), np.arange(n), None, {name: scores}
+        )
+
+    @classmethod
     def from_original(cls, pairs: Sequence[LabelledPair], original: OriginalScores, thresholds: Profile) -> ScoredSet:
         """A set scored by the original note's rule only (no geometry: inliers and outline area are 0)."""
         n = len(pairs)
@@ -195,6 +219,7 @@ class ScoredSet:
             pick(self.evidence) if self.evidence else (),
             self._index()[idx],
             None if self.similarity is None else self.similarity[idx],
+            {name: scores[idx] for name, scores in self.rule_scores.items()},
         )
 
     def _index(self) -> np.ndarray:
@@ -209,8 +234,10 @@ class ScoredSet:
 
     @property
     def rule(self) -> str:
-        """The rule the figures follow: ``thresholds.rule``, or ``robust`` when the set has no similarities."""
-        return "fused" if self.thresholds.rule == "fused" and self.similarity is not None else "robust"
+        """The rule the figures follow: ``thresholds.rule`` (``fused`` for ``learned``), ``robust`` without similarities."""
+        # The lab scores AKAZE evidence only: under the learned rule its figures follow fused (the learned
+        # rule's AKAZE + similarity half); vision.lab.learned scores the learned rule itself.
+        return "fused" if self.thresholds.rule in ("fused", "learned") and self.similarity is not None else "robust"
 
     @property
     def has_similarity(self) -> np.ndarray:
@@ -239,38 +266,22 @@ class ScoredSet:
 
     def available(self, rule: str) -> bool:
         """Whether this set can be decided by ``rule`` (fused needs similarities, original its scores)."""
-        if rule == "fused":
-            return self.similarity is not None
-        if rule == "original":
-            return self.original_area is not None
-        return rule == "robust"
+        return get_rule(rule).lab_available(self)
 
-    def _checked(self, rule: str | None) -> str:
+    def _checked(self, rule: str | None) -> Rule:
         name = self.rule if rule is None else rule
-        if name not in LAB_RULES:
-            raise ValueError(f"rule must be one of {', '.join(LAB_RULES)}, got {name!r}")
-        if not self.available(name):
+        found = get_rule(name)
+        if not found.lab_available(self):
             raise ValueError(f"this set has no scores for the {name} rule")
-        return name
+        return found
 
     def accepted_by(self, rule: str | None = None) -> np.ndarray:
         """``(N,)`` bool: ``rule``'s verdicts (default: the current rule) at the current thresholds.
 
-        ``robust``: :meth:`effective_scores` ``>= min_inliers``.  ``fused``:
-        :func:`vision.fusion.fused_accepts`, pairs without a similarity get the
-        robust verdict (the fallback of :func:`vision.pipeline.decide_pair`).
-        ``original``: outline area > ``original_min_area_px``.  Unusable pairs are never accepted.
+        Each rule decides in its module of :mod:`vision.rules` (``lab_accepts``);
+        unusable pairs are never accepted.
         """
-        name, t = self._checked(rule), self.thresholds
-        if name == "robust":
-            verdicts = self.effective_scores() >= t.min_inliers
-        elif name == "fused":
-            fused = fused_accepts(self.inliers, self._similarity0(), t, self.area_fraction)
-            verdicts = np.where(self.has_similarity, fused, self.effective_scores() >= t.min_inliers)
-        else:
-            assert self.original_area is not None
-            verdicts = self.original_area > t.original_min_area_px
-        return verdicts & self.ok
+        return self._checked(rule).lab_accepts(self) & self.ok
 
     def raw_fused_scores(self) -> np.ndarray:
         """``log(1 + inliers) + fused_weight * similarity`` per pair, without the rule's gates."""
@@ -303,18 +314,11 @@ class ScoredSet:
 
     def scores(self, rule: str | None = None) -> np.ndarray:
         """``rule``'s score per pair (robust: :meth:`effective_scores`, fused: :meth:`fused_scores`, original: area px²)."""
-        name = self._checked(rule)
-        if name == "robust":
-            return self.effective_scores()
-        if name == "fused":
-            return self.fused_scores()
-        assert self.original_area is not None
-        return self.original_area
+        return self._checked(rule).lab_scores(self)
 
     def operating_threshold(self, rule: str | None = None) -> float:
         """The score ``rule`` accepts from (``min_inliers``, ``fused_threshold`` or ``original_min_area_px``)."""
-        name, t = self._checked(rule), self.thresholds
-        return float({"robust": t.min_inliers, "fused": t.fused_threshold, "original": t.original_min_area_px}[name])
+        return self._checked(rule).lab_threshold(self.thresholds)
 
     # -- figures (processed pairs only) ----------------------------------------------
 

@@ -12,6 +12,9 @@ from __future__ import annotations
 import builtins
 import json
 import threading
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
@@ -307,27 +310,140 @@ class ReferenceStore(Protocol):
         ...
 
 
+_USER_LOCKS = tuple(threading.RLock() for _ in range(64))
+
+
 class BlobReferenceStore:
     """What every store built on three blobs per reference (image, features, metadata) shares.
 
-    Subclasses implement ``list`` and ``_load_blob(key, suffix, what)``,
-    which returns None when the blob is missing and raises
-    :class:`ReferenceNotFoundError` when the reference itself is unknown.
+    Subclasses implement ``_list(user_id, strict)``, ``_load_blob(key,
+    suffix, what)`` (None when the blob is missing,
+    :class:`ReferenceNotFoundError` when the reference itself is unknown),
+    ``delete`` and the three pointer primitives.
+
+    **Latest pointer.**  Besides its references a user has one pointer blob
+    (``<user>/latest.json``), a copy of the newest reference's metadata,
+    written after that reference's metadata (so it never names an
+    uncommitted reference).  :meth:`latest` is therefore one read whatever the
+    number of references.  A user without a pointer (stores written before
+    it existed) is answered by one listing, strictly: unreadable metadata is
+    an error, never skipped for an older reference.  Pointer updates and
+    :meth:`trim` hold a per-user lock, so within one process a slower
+    concurrent ``put`` never moves the pointer back to an older reference.
     """
 
     IMAGE_SUFFIX = ".img"
     FEATURES_SUFFIX = ".features"
+    POINTER_NAME = "latest.json"
 
-    def list(self, user_id: str) -> list[ReferenceRecord]:  # pragma: no cover - abstract
+    def list(self, user_id: str) -> builtins.list[ReferenceRecord]:
+        """Return the user's references, newest first (unreadable metadata is logged and skipped)."""
+        validate_user_id(user_id)
+        return newest_first(self._list(user_id, strict=False))
+
+    def _list(self, user_id: str, strict: bool) -> builtins.list[ReferenceRecord]:  # pragma: no cover - abstract
         raise NotImplementedError
 
     def _load_blob(self, key: str, suffix: str, what: str) -> bytes | None:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def _read_pointer(self, user_id: str) -> bytes | None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _write_pointer(self, user_id: str, raw: bytes) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _remove_pointer(self, user_id: str) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def delete(self, key: str) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    @staticmethod
+    @contextmanager
+    def _user_lock(user_id: str) -> Iterator[None]:
+        """Serialise pointer updates of one user in this process (striped: bounded memory)."""
+        lock = _USER_LOCKS[zlib.crc32(user_id.encode("utf-8")) % len(_USER_LOCKS)]
+        with lock:
+            yield
+
     def latest(self, user_id: str) -> ReferenceRecord | None:
-        """Return the user's newest reference, or None."""
-        records = self.list(user_id)
-        return records[0] if records else None
+        """Return the user's newest reference, or None: one read of the user's pointer.
+
+        Raises
+        ------
+        CorruptReferenceError
+            The pointer (or, without a pointer, any metadata) is unreadable:
+            the newest reference cannot be known, so no older one is
+            substituted.
+        StoreUnavailableError
+            The backend cannot be read.
+        """
+        validate_user_id(user_id)
+        raw = self._read_pointer(user_id)
+        if raw is None:
+            records = newest_first(self._list(user_id, strict=True))
+            return records[0] if records else None
+        record = decode_metadata(raw)
+        if record.user_id != user_id:
+            raise CorruptReferenceError(f"the latest-reference pointer of {user_id!r} names {record.key!r}")
+        return record
+
+    def _publish(self, record: ReferenceRecord) -> None:
+        """Point the user's pointer at ``record`` unless it already names a newer reference."""
+        with self._user_lock(record.user_id):
+            raw = self._read_pointer(record.user_id)
+            if raw is not None:
+                try:
+                    current = decode_metadata(raw)
+                except CorruptReferenceError:
+                    current = None  # overwritten: the new reference is sound
+                if current is not None and (current.created_at, current.key) > (record.created_at, record.key):
+                    return
+            self._write_pointer(record.user_id, encode_metadata(record))
+
+    def _unpublish(self, key: str) -> None:
+        """After ``key`` was deleted: move the pointer to the newest remaining reference (or remove it)."""
+        user_id, _ = split_key(key)
+        with self._user_lock(user_id):
+            raw = self._read_pointer(user_id)
+            if raw is None:
+                return
+            try:
+                named = decode_metadata(raw).key
+            except CorruptReferenceError:
+                named = None
+            if named is not None and named != key:
+                return
+            remaining = newest_first(self._list(user_id, strict=False))
+            if remaining:
+                self._write_pointer(user_id, encode_metadata(remaining[0]))
+            else:
+                self._remove_pointer(user_id)
+
+    def trim(self, user_id: str, keep: int) -> builtins.list[str]:
+        """Delete the user's oldest references so that at most ``keep`` remain; return the deleted keys.
+
+        Each deletion removes the metadata first, so a reference disappears
+        at once; the reference the pointer names is never deleted.
+        """
+        validate_user_id(user_id)
+        if not isinstance(keep, int) or keep < 1:
+            raise ValueError(f"keep must be a positive int, got {keep!r}")
+        with self._user_lock(user_id):
+            records = newest_first(self._list(user_id, strict=False))
+            if len(records) <= keep:
+                return []
+            pointed = self.latest(user_id)
+            doomed = [r.key for r in records[keep:] if pointed is None or r.key != pointed.key]
+            deleted = []
+            for key in doomed:
+                try:
+                    self.delete(key)
+                except ReferenceNotFoundError:
+                    continue  # deleted meanwhile
+                deleted.append(key)
+            return deleted
 
     def load_image(self, key: str) -> bytes:
         """Return the image bytes.

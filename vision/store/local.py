@@ -5,6 +5,7 @@ Layout::
     <root>/<user_id>/<ref_id>.img        image bytes as uploaded
     <root>/<user_id>/<ref_id>.features   opaque features blob
     <root>/<user_id>/<ref_id>.json       metadata, the commit marker
+    <root>/<user_id>/latest.json         copy of the newest reference's metadata (written last)
 
 Every file is written to a uniquely named temporary file in the same directory
 (``mkstemp``: no fixed names, so concurrent puts never clobber each other),
@@ -37,6 +38,17 @@ from vision.store.base import (
     utc_now,
 )
 from vision.store.ids import new_key, split_key, validate_key, validate_user_id
+from vision.store.proofs import (
+    FINGERPRINT_SUFFIX,
+    PROOF_DIR,
+    ProofRecord,
+    check_limit,
+    check_proof_args,
+    new_proof_id,
+    newest_proofs_first,
+    parse_proof_name,
+    proof_name,
+)
 
 __all__ = ["DEFAULT_ROOT", "LocalReferenceStore"]
 
@@ -75,6 +87,8 @@ class LocalReferenceStore(BlobReferenceStore):
 
     def _unavailable(self, action: str, exc: OSError) -> StoreUnavailableError:
         reason = "access-denied" if isinstance(exc, PermissionError) else "io-error"
+        if isinstance(exc, NotADirectoryError):
+            reason = "not-a-directory"
         detail = exc.strerror or type(exc).__name__
         return StoreUnavailableError(f"local reference store at {self.root}: cannot {action}: {detail}", reason=reason)
 
@@ -140,6 +154,7 @@ class LocalReferenceStore(BlobReferenceStore):
             self._write_atomic(paths[0], image)
             self._write_atomic(paths[1], features)
             self._write_atomic(paths[2], encode_metadata(record))  # commit
+            self._publish(record)  # the user's latest pointer, last
         except BaseException as exc:
             for path in paths:
                 with contextlib.suppress(OSError):  # best effort: unlisted orphans are harmless
@@ -148,6 +163,29 @@ class LocalReferenceStore(BlobReferenceStore):
                 raise self._unavailable(f"store a reference for {user_id!r}", exc) from exc
             raise
         return record
+
+    # -- the latest pointer --------------------------------------------------
+
+    def _pointer_path(self, user_id: str) -> Path:
+        return self.root / validate_user_id(user_id) / self.POINTER_NAME
+
+    def _read_pointer(self, user_id: str) -> bytes | None:
+        path = self._pointer_path(user_id)
+        try:
+            return path.read_bytes()
+        except FileNotFoundError:
+            return None
+        except NotADirectoryError as exc:
+            # The root (or the user's folder) is a file: a broken store, not "no reference".
+            raise self._unavailable(f"read the latest reference of {user_id!r}", exc) from exc
+        except OSError as exc:
+            raise self._unavailable(f"read the latest reference of {user_id!r}", exc) from exc
+
+    def _write_pointer(self, user_id: str, raw: bytes) -> None:
+        self._write_atomic(self._pointer_path(user_id), raw)
+
+    def _remove_pointer(self, user_id: str) -> None:
+        self._pointer_path(user_id).unlink(missing_ok=True)
 
     def save_features(self, key: str, features: bytes) -> None:
         """Replace the features blob of an existing reference.
@@ -184,12 +222,17 @@ class LocalReferenceStore(BlobReferenceStore):
                 existed = False
             self._path(key, _IMAGE).unlink(missing_ok=True)
             self._path(key, _FEATURES).unlink(missing_ok=True)
+            self._path(key, FINGERPRINT_SUFFIX).unlink(missing_ok=True)
         except OSError as exc:
             raise self._unavailable(f"delete {key!r}", exc) from exc
         # The user's directory is kept: removing it could race with a
         # concurrent put that has just created it.
         if not existed:
             raise ReferenceNotFoundError(f"no reference with key {key!r}")
+        try:
+            self._unpublish(key)
+        except OSError as exc:
+            raise self._unavailable(f"update the latest pointer after deleting {key!r}", exc) from exc
 
     # -- reading -----------------------------------------------------------
 
@@ -228,12 +271,20 @@ class LocalReferenceStore(BlobReferenceStore):
         except OSError as exc:
             raise self._unavailable(f"read the {what} of {key!r}", exc) from exc
 
-    def _records(self, user_id: str) -> Iterator[ReferenceRecord]:
-        """Yield the user's committed references in directory order."""
+    def _records(self, user_id: str, strict: bool = False) -> Iterator[ReferenceRecord]:
+        """Yield the user's committed references in directory order.
+
+        With ``strict`` unreadable metadata raises instead of being skipped,
+        and a root that is a file is an unavailable store.
+        """
         directory = self.root / user_id
         try:
             entries = list(os.scandir(directory))
-        except (FileNotFoundError, NotADirectoryError):
+        except FileNotFoundError:
+            return
+        except NotADirectoryError as exc:
+            if strict:
+                raise self._unavailable(f"list references of {user_id!r}", exc) from exc
             return
         except OSError as exc:
             raise self._unavailable(f"list references of {user_id!r}", exc) from exc
@@ -251,14 +302,14 @@ class LocalReferenceStore(BlobReferenceStore):
             except FileNotFoundError:
                 continue  # deleted while we listed
             except CorruptReferenceError as exc:
+                if strict:
+                    raise
                 log.warning("skipping unreadable reference metadata %s: %s", entry.path, exc)
             except OSError as exc:
                 raise self._unavailable(f"read {key!r}", exc) from exc
 
-    def list(self, user_id: str) -> list[ReferenceRecord]:
-        """Return the user's references newest first; ``[]`` for an unknown user."""
-        validate_user_id(user_id)
-        return newest_first(list(self._records(user_id)))
+    def _list(self, user_id: str, strict: bool) -> list[ReferenceRecord]:
+        return newest_first(list(self._records(validate_user_id(user_id), strict)))
 
     def users(self) -> builtins.list[str]:
         """Return the sorted ids of users with at least one readable reference."""
@@ -284,3 +335,74 @@ class LocalReferenceStore(BlobReferenceStore):
         """Return None: local files have no URL (the caller serves the bytes)."""
         validate_key(key)
         return None
+
+    # -- fingerprints (replay check, vision.store.proofs) -------------------
+
+    def save_fingerprint(self, key: str, fingerprint: bytes) -> None:
+        """Store the fingerprint of reference ``key`` beside it (:class:`ReferenceNotFoundError` if absent)."""
+        self.get(key)
+        blob = check_proof_args(split_key(key)[0], fingerprint, 1)
+        try:
+            self._write_atomic(self._path(key, FINGERPRINT_SUFFIX), blob)
+        except OSError as exc:
+            raise self._unavailable(f"save the fingerprint of {key!r}", exc) from exc
+
+    def load_fingerprint(self, key: str) -> bytes | None:
+        """The reference's fingerprint, or None when it has none yet (the caller computes it)."""
+        return self._load_blob(key, FINGERPRINT_SUFFIX, "fingerprint")
+
+    def _proof_dir(self, user_id: str) -> Path:
+        validate_user_id(user_id)
+        return self.root / user_id / PROOF_DIR
+
+    def add_proof(self, user_id: str, fingerprint: bytes, *, keep: int) -> ProofRecord:
+        """Remember an accepted proof's fingerprint; then delete the user's oldest beyond ``keep``.
+
+        Raises
+        ------
+        InvalidUserIdError, TypeError, ValueError
+            Bad arguments; nothing is written.
+        StoreUnavailableError
+            The directory cannot be written.
+        """
+        blob = check_proof_args(user_id, fingerprint, keep)
+        directory = self._proof_dir(user_id)
+        record = parse_proof_name(user_id, proof_name(new_proof_id()))
+        assert record is not None  # a fresh id always parses
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            self._write_atomic(directory / proof_name(record.proof_id), blob)
+            for old in self.list_proofs(user_id, load=False)[keep:]:
+                (directory / proof_name(old.proof_id)).unlink(missing_ok=True)
+        except OSError as exc:
+            raise self._unavailable(f"remember a proof of {user_id!r}", exc) from exc
+        return ProofRecord(user_id, record.proof_id, record.created_at, blob)
+
+    def list_proofs(self, user_id: str, limit: int | None = None, *, load: bool = True) -> builtins.list[ProofRecord]:
+        """The user's remembered proofs, newest first (up to ``limit``); ``[]`` for an unknown user.
+
+        With ``load`` each record carries its fingerprint bytes; a proof
+        deleted while listing is skipped.
+        """
+        check_limit(limit)
+        directory = self._proof_dir(user_id)
+        try:
+            names = [entry.name for entry in os.scandir(directory)]
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        except OSError as exc:
+            raise self._unavailable(f"list proofs of {user_id!r}", exc) from exc
+        records = newest_proofs_first([r for r in (parse_proof_name(user_id, n) for n in names) if r is not None])
+        records = records[:limit] if limit else records
+        if not load:
+            return records
+        loaded: builtins.list[ProofRecord] = []
+        for record in records:
+            try:
+                data = (directory / proof_name(record.proof_id)).read_bytes()
+            except FileNotFoundError:
+                continue  # pruned by a concurrent add
+            except OSError as exc:
+                raise self._unavailable(f"read a proof of {user_id!r}", exc) from exc
+            loaded.append(ProofRecord(user_id, record.proof_id, record.created_at, data))
+        return loaded

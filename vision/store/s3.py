@@ -4,7 +4,8 @@ Objects::
 
     <prefix><user_id>/<ref_id>.img        image bytes (ContentType = the image type)
     <prefix><user_id>/<ref_id>.features   opaque features blob
-    <prefix><user_id>/<ref_id>.json       metadata, uploaded LAST (commit marker)
+    <prefix><user_id>/<ref_id>.json       metadata, uploaded after the blobs (commit marker)
+    <prefix><user_id>/latest.json         copy of the newest reference's metadata, uploaded last
 
 S3 has no multi-object transactions, so the metadata object plays the commit
 role: ``list`` reads only ``.json`` objects, and a failed ``put`` deletes what
@@ -50,6 +51,8 @@ from vision.store.base import (
     utc_now,
 )
 from vision.store.ids import new_key, split_key, validate_key, validate_user_id
+from vision.store.proofs import FINGERPRINT_SUFFIX
+from vision.store.s3_proofs import S3ProofMemory
 
 __all__ = [
     "DEFAULT_CONNECT_TIMEOUT_S",
@@ -157,7 +160,7 @@ def _is_botocore(exc: BaseException) -> bool:
     return isinstance(exc, (BotoCoreError, ClientError))
 
 
-class S3ReferenceStore(BlobReferenceStore):
+class S3ReferenceStore(S3ProofMemory, BlobReferenceStore):
     """A :class:`~vision.store.base.ReferenceStore` in an S3 bucket.
 
     Parameters
@@ -200,6 +203,8 @@ class S3ReferenceStore(BlobReferenceStore):
         self.bucket = bucket.strip()
         self.prefix = prefix
         self.presign_expiry_s = presign_expiry_s
+
+    _NOT_FOUND: type[Exception] = _NotFound  # for S3ProofMemory
 
     def __repr__(self) -> str:
         return f"S3ReferenceStore(bucket={self.bucket!r}, prefix={self.prefix!r})"
@@ -301,6 +306,7 @@ class S3ReferenceStore(BlobReferenceStore):
             for object_key, body, object_type in uploads:
                 self.client.put_object(Bucket=self.bucket, Key=object_key, Body=body, ContentType=object_type)
                 done += 1
+            self._publish(record)  # the user's latest pointer, last
         except BaseException as exc:
             never_connected = isinstance(exc, (EndpointConnectionError, ConnectTimeoutError))
             if done or not never_connected:
@@ -368,7 +374,7 @@ class S3ReferenceStore(BlobReferenceStore):
             self.client.delete_objects,
             Bucket=self.bucket,
             Delete={
-                "Objects": [{"Key": self._object_key(key, s)} for s in (_IMAGE, _FEATURES)],
+                "Objects": [{"Key": self._object_key(key, s)} for s in (_IMAGE, _FEATURES, FINGERPRINT_SUFFIX)],
                 "Quiet": True,
             },
         )
@@ -381,6 +387,36 @@ class S3ReferenceStore(BlobReferenceStore):
             )
         if not existed:
             raise ReferenceNotFoundError(f"no reference with key {key!r}")
+        self._unpublish(key)
+
+    # -- the latest pointer --------------------------------------------------
+
+    def _pointer_key(self, user_id: str) -> str:
+        return f"{self.prefix}{validate_user_id(user_id)}/{self.POINTER_NAME}"
+
+    def _read_pointer(self, user_id: str) -> bytes | None:
+        try:
+            return self._get_bytes(f"read the latest reference of {user_id!r}", self._pointer_key(user_id))
+        except _NotFound:
+            return None
+
+    def _write_pointer(self, user_id: str, raw: bytes) -> None:
+        self._call(
+            f"update the latest reference of {user_id!r}",
+            self.client.put_object,
+            Bucket=self.bucket,
+            Key=self._pointer_key(user_id),
+            Body=raw,
+            ContentType="application/json",
+        )
+
+    def _remove_pointer(self, user_id: str) -> None:
+        self._call(
+            f"remove the latest pointer of {user_id!r}",
+            self.client.delete_object,
+            Bucket=self.bucket,
+            Key=self._pointer_key(user_id),
+        )
 
     # -- reading -----------------------------------------------------------
 
@@ -428,11 +464,12 @@ class S3ReferenceStore(BlobReferenceStore):
                 raise error from exc
             yield page
 
-    def list(self, user_id: str) -> list[ReferenceRecord]:
-        """Return the user's references newest first; ``[]`` for an unknown user.
+    def _list(self, user_id: str, strict: bool) -> list[ReferenceRecord]:
+        """The user's references newest first; ``[]`` for an unknown user.
 
         One paginated listing of ``<prefix><user_id>/`` plus one GET per
-        ``.json`` object; unreadable metadata is logged and skipped.
+        ``.json`` object; unreadable metadata is logged and skipped, or
+        raised with ``strict``.
         """
         validate_user_id(user_id)
         user_prefix = f"{self.prefix}{user_id}/"
@@ -450,6 +487,8 @@ class S3ReferenceStore(BlobReferenceStore):
                 except _NotFound:
                     continue  # deleted while we listed
                 except CorruptReferenceError as exc:
+                    if strict:
+                        raise
                     log.warning("skipping unreadable reference metadata %s: %s", item["Key"], exc)
         return newest_first(records)
 

@@ -1,0 +1,174 @@
+"""One request, start to answer: rate limits, authentication, body, the flow off the event loop, the contract answer."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+from fastapi import Request
+from fastapi.responses import JSONResponse, Response
+from starlette.requests import ClientDisconnect
+
+from vision import service
+from vision import verdict as v
+from vision.auth import AuthError, Principal, authenticate, effective_user
+from vision.gate import DeadlineExceeded
+from vision.logsafe import safe_text
+from vision.store.ids import MAX_USER_ID_LENGTH
+from vision.web.body import BadBody, BodyTimeout, parse_json_object, read_body
+from vision.web.runtime import Runtime
+
+log = logging.getLogger("vision.api")
+
+
+@dataclass(frozen=True)
+class Flow:
+    """One endpoint's contract: its 400 for unusable bodies, its 500, and its runner."""
+
+    name: str
+    bad_request: str
+    fault: str
+    run: Callable[[Runtime, dict[str, Any]], v.Verdict]
+
+
+def _run_register(rt: Runtime, body: dict[str, Any]) -> v.Verdict:
+    return service.register_b64(
+        rt.store(), body.get("data"), body.get("name"), rt.thresholds(), rt.limits, gate=rt.gate
+    )
+
+
+def _run_verify(rt: Runtime, body: dict[str, Any]) -> v.Verdict:
+    return service.verify_b64(rt.store(), body.get("data"), body.get("name"), rt.thresholds(), rt.limits, gate=rt.gate)
+
+
+def _run_tag(rt: Runtime, body: dict[str, Any]) -> v.Verdict:
+    return service.tag_b64(rt.tagger, body.get("data"), body.get("tag"), rt.thresholds(), rt.limits, gate=rt.gate)
+
+
+REGISTER = Flow("register", v.TAKE_PICTURE_AGAIN, v.SOMETHING_WRONG, _run_register)
+VERIFY = Flow("verify", v.MISSING_PICTURE, v.MISSING_STD_PICTURE, _run_verify)
+TAG = Flow("tag", v.NO_TAG, v.CLARIFAI_API_FAULT, _run_tag)
+FLOW_BY_PATH = {"/auth/stdimg": REGISTER, "/auth/test": REGISTER, "/auth/feature": VERIFY, "/auth/tag": TAG}
+
+
+UNAUTHORIZED, FORBIDDEN, TOO_MANY, BUSY, TIMEOUT = (
+    "Unauthorized",
+    "Forbidden",
+    "Too Many Requests",
+    "Server Busy",
+    "Request Timeout",
+)
+"""Messages of the answers the contract is silent about (auth, rate limits, overload, slow body)."""
+
+
+def answer(verdict: v.Verdict, headers: Mapping[str, str] | None = None) -> JSONResponse:
+    """The HTTP response of a verdict: its JSON, with the HTTP status mirroring ``status``."""
+    extra_headers = dict(headers or {})
+    retry = verdict.extra.get("retry_after")
+    if verdict.status in (429, 503) and isinstance(retry, int):
+        extra_headers["Retry-After"] = str(retry)
+    return JSONResponse(verdict.to_json(), status_code=verdict.status, headers=extra_headers or None)
+
+
+def too_many(who: str, wait_s: float) -> v.Verdict:
+    retry = max(1, int(wait_s + 0.999))
+    return v.Verdict(
+        429, TOO_MANY, False, f"rate limit of this {who} reached; retry in {retry} s", {"retry_after": retry}
+    )
+
+
+def _timed_run(flow: Flow, rt: Runtime, raw: bytes, principal: Principal, client: str) -> v.Verdict:
+    """Worker-thread part of a request: parse JSON, check the user, run the flow (never raises).
+
+    With a bearer token ``name`` defaults to (and must equal) the token's
+    subject.  Register and verify are limited per user (an anonymous
+    registration counts against its client).
+    """
+    try:
+        body = parse_json_object(raw)
+    except BadBody as exc:
+        return v.Verdict(400, flow.bad_request, False, exc.reason, {"error": exc.code})
+    if flow is not TAG:
+        try:
+            body["name"] = effective_user(principal, body.get("name"))
+        except AuthError as exc:
+            return v.Verdict(exc.status, FORBIDDEN, False, exc.reason)
+        name = body["name"]
+        user_key = name if isinstance(name, str) and len(name) <= MAX_USER_ID_LENGTH else f"anon@{client}"
+        wait = rt.user_limit.hit(f"user:{user_key}")
+        if wait:
+            return too_many("user", wait)
+    try:
+        with rt.gate.deadline(rt.config.request_timeout_s):
+            return flow.run(rt, body)
+    except DeadlineExceeded as exc:
+        return v.Verdict(503, BUSY, False, str(exc), {"retry_after": 2})
+
+
+def _client_of(request: Request) -> str:
+    """The peer address (no proxy header is trusted: a client could forge it)."""
+    return request.client.host if request.client else "unknown"
+
+
+async def handle(flow: Flow, rt: Runtime, request: Request) -> Response:
+    """Limit, authenticate, read, run off the event loop, answer; every failure is a contract answer."""
+    start = time.perf_counter()
+    client = _client_of(request)
+    headers: dict[str, str] = {}
+    try:
+        verdict = await _answer_request(flow, rt, request, client, headers)
+    except ClientDisconnect:
+        # The client went away mid-upload: nothing to answer, nothing wrong with the server.
+        log.info("%s %s: client %s disconnected before sending its body", request.method, request.url.path, client)
+        return Response(status_code=499)
+    except Exception as exc:
+        log.exception("%s %s: unexpected %s", request.method, request.url.path, type(exc).__name__)
+        verdict = v.Verdict(500, flow.fault, False, f"internal error ({type(exc).__name__})")
+    level = logging.WARNING if verdict.status >= 500 else logging.INFO
+    log.log(
+        level,
+        "%s %s from %s -> %d %s (%s) %.0f ms",
+        request.method,
+        request.url.path,
+        safe_text(client, 64),
+        verdict.status,
+        verdict.message,
+        safe_text(verdict.reason, 300),
+        (time.perf_counter() - start) * 1000,
+    )
+    return answer(verdict, headers)
+
+
+async def _answer_request(flow: Flow, rt: Runtime, request: Request, client: str, headers: dict[str, str]) -> v.Verdict:
+    wait = rt.client_limit.hit(f"client:{client}")
+    if wait:
+        return too_many("client", wait)
+    try:
+        principal = authenticate(rt.config.auth, request.headers)
+    except AuthError as exc:
+        if exc.challenge:
+            headers["WWW-Authenticate"] = exc.challenge
+        return v.Verdict(exc.status, UNAUTHORIZED if exc.status == 401 else FORBIDDEN, False, exc.reason)
+    try:
+        raw = await read_body(request, rt.max_body_bytes, rt.config.body_timeout_s, rt.config.body_idle_timeout_s)
+    except BadBody as exc:
+        return v.Verdict(400, flow.bad_request, False, exc.reason, {"error": exc.code})
+    except BodyTimeout as exc:
+        headers["Connection"] = "close"
+        return v.Verdict(408, TIMEOUT, False, str(exc), {"error": "timeout"})
+    limiter = rt.threads_for(flow.name)
+    try:
+        # The backstop deadline; the CPU gate and the store guard normally answer well before it.
+        return await asyncio.wait_for(
+            anyio.to_thread.run_sync(
+                _timed_run, flow, rt, raw, principal, client, limiter=limiter, abandon_on_cancel=True
+            ),
+            timeout=rt.config.request_timeout_s + rt.config.store_timeout_s,
+        )
+    except TimeoutError:
+        return v.Verdict(503, BUSY, False, "the request ran out of time", {"retry_after": 2})
