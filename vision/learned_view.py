@@ -52,7 +52,7 @@ def learned_view(outcome: RuleOutcome, noun: str) -> MatchView:
     elif accepted:
         headline = same(noun, f"{n} points line up and the photos look alike ({(sim or 0.0):.2f})")
     elif n < t.learned_min_inliers:
-        headline = different(f"only {n} points line up, {t.learned_min_inliers} needed" if n else "no points line up")
+        headline = different(f"{f'only {n}' if n else 'no'} points line up, {t.learned_min_inliers} needed")
     else:
         headline = different(f"only {n} points line up and the photos do not look alike enough ({(sim or 0.0):.2f})")
     matcher = "XFeat + LighterGlue" if by_xfeat else "AKAZE"

@@ -91,6 +91,7 @@ def test_register_then_verify_tells_the_truth(app_page) -> None:
     assert headline.bounding_box()["y"] < picture.bounding_box()["y"]
 
     # --- Fused, another building: the implausible fit counts 0 points, no impossible similarity asked.
+    h.choose_radio(page, "Decision rule", "fused: points + look-alike")
     h.pick_example(page, "Another building")
     expect(headline).to_contain_text("Different: no points line up, 8 needed")
     expect(h.figure_value(page, "Points that line up")).to_have_text("0")

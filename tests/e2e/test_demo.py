@@ -48,7 +48,7 @@ def test_demo_tells_the_story_on_a_projector(desktop) -> None:
     h.pick_example(page, "At night")
     expect(headline).to_have_text(re.compile(r"Same building: \d+ points line up"))
     h.pick_example(page, "Something else")
-    expect(headline).to_contain_text("Different: no points line up, 8 needed")
+    expect(headline).to_contain_text(re.compile(r"Different: no points line up, \d+ needed"))
     expect(h.verdict_box(page, "Tag check: no building here")).to_be_visible()
     _in_view(page, headline)
     h.pick_example(page, "Landmark")
