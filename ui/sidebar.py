@@ -155,7 +155,10 @@ FEATURE_CONTROLS = (
 )
 
 
-ALL_CONTROLS = {c.name: c for c in (*DECISION_CONTROLS, *FUSED_CONTROLS, *FEATURE_CONTROLS)}
+ALL_CONTROLS = {
+    c.name: c for c in (*DECISION_CONTROLS, *FUSED_CONTROLS, *REPLAY_CONTROLS, *LEARNED_CONTROLS, *FEATURE_CONTROLS)
+}
+_REPLAY = tuple(c.name for c in REPLAY_CONTROLS)
 _FEATURES = ("working_side", "max_keypoints")
 _GEOMETRY = ("ratio", "ransac_method", "ransac_reproj_px")
 #: The thresholds that act on each page (None: the full set).
@@ -165,7 +168,7 @@ PAGE_CONTROLS: dict[str, tuple[str, ...]] = {
 }
 #: The thresholds each rule of the Verify page reads (a rule not listed gets the full set).
 RULE_CONTROLS: dict[str, tuple[str, ...]] = {
-    "robust": (*_GEOMETRY, "min_inliers", "min_area_fraction", *_FEATURES),
+    "robust": (*_GEOMETRY, "min_inliers", "min_area_fraction", *_REPLAY, *_FEATURES),
     "fused": (
         *_GEOMETRY,
         "fused_min_inliers",
@@ -173,6 +176,17 @@ RULE_CONTROLS: dict[str, tuple[str, ...]] = {
         "fused_weight",
         "fused_threshold",
         "min_area_fraction",
+        *_REPLAY,
+        *_FEATURES,
+    ),
+    "learned": (
+        *_GEOMETRY,
+        "learned_min_inliers",
+        "min_inliers",
+        "learned_weight",
+        "learned_threshold",
+        "min_area_fraction",
+        *_REPLAY,
         *_FEATURES,
     ),
     "original": ("original_min_area_px",),

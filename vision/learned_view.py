@@ -67,7 +67,7 @@ def learned_view(outcome: RuleOutcome, noun: str) -> MatchView:
         Figure("Look-alike score", "n/a" if sim is None else f"{sim:.2f}"),
         Figure("AKAZE / XFeat", f"{akaze} / {'not run' if match is None else xf}"),
     )
-    detail = f"{n} points agree with one view of the reference ({matcher})."
+    detail = f"{n or 'No'} points agree with one view of the reference ({matcher})."
     return MatchView(
         "learned",
         accepted,

@@ -143,6 +143,8 @@ def match_view(outcome: RuleOutcome, noun: str = "thing") -> MatchView:
 
 def _brief(value: Any, limit: int = 60) -> str:
     """A short, plain rendering of an extra's value for a figure chip."""
+    if isinstance(value, bool):
+        return "an old photo sent again" if value else "a new photo"
     if isinstance(value, dict):
         value = value.get("verdict", value.get("status", value.get("result", value)))
     text = str(value)

@@ -28,6 +28,10 @@ def test_each_page_shows_the_thresholds_that_act_there(store_dir):
     assert not robust & {"th_min_keypoints", "th_tag_min_confidence", "th_original_min_area_px", "th_fused_weight"}
     at.radio(key="verify_rule").set_value("fused").run()
     assert {"th_fused_min_inliers", "th_fused_weight", "th_fused_threshold"} <= _shown(at)
+    at.radio(key="verify_rule").set_value("learned").run()
+    learned = _shown(at)
+    assert {"th_learned_min_inliers", "th_learned_weight", "th_learned_threshold"} <= learned
+    assert not learned & {"th_fused_weight", "th_tag_min_confidence", "th_original_min_area_px"}
     at.switch_page("pages/tune.py").run()
     assert {"th_min_keypoints", "th_tag_min_confidence", "th_original_min_area_px"} <= _shown(at)  # the full set
 
