@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui.photo import photo_input
-from ui.render import show_verdict
+from ui.charts import chart_height, concept_chart
+from ui.examples import CAT, COFFEE, REFERENCES, Example
+from ui.pickers import photo_input
+from ui.render import inject_css, verdict_card
 from ui.resources import clarifai_available, concepts, decoded, tagger
-from ui.sidebar import render_sidebar
+from ui.sidebar import PAGE_CONTROLS, render_sidebar
 from vision import verdict as v
 from vision.errors import ImageInputError
 from vision.pipeline import unreadable_photo
@@ -17,8 +19,14 @@ BACKEND_LABELS = {
     "local": "Offline (EfficientNet-Lite0, ImageNet + WordNet)",
     "clarifai": "Clarifai general-image-recognition",
 }
+EXAMPLES = (
+    Example(COFFEE.path, "Coffee cup", COFFEE.note),
+    Example(CAT.path, "Cat", CAT.note),
+    *REFERENCES[:3],
+)
 
-thresholds = render_sidebar()
+thresholds = render_sidebar(PAGE_CONTROLS["tag"])
+inject_css()
 st.title("Tag check")
 st.write(
     "Does the photo show the word the app asks for? Tags match class names and their WordNet ancestors "
@@ -34,32 +42,37 @@ backend = st.radio(
     key="tag_backend",
     help="Clarifai is offered when CLARIFAI_PAT is set in the environment or secrets.",
 )
-photo = photo_input("tag", "Photo source", default_sample="tag/coffee.jpg")
-word = st.text_input("Tag", value="cup", key="tag_word", help="Case and plural do not matter.")
+photo = photo_input("tag", "Photo source", EXAMPLES, EXAMPLES[0])
+word = st.text_input("Tag", value="cup", key="tag_word", max_chars=64, help="Case and plural do not matter.")
 
 if photo is None:
     st.stop()
 try:
     image = decoded(photo.data)
-except ImageInputError as exc:
-    show_verdict(unreadable_photo(exc))
+except ImageInputError as exc:  # the API answers an unusable photo with 400 No Tag
+    verdict_card(unreadable_photo(exc, v.NO_TAG), "This photo could not be read")
     st.stop()
 
 left, right = st.columns([2, 3])
-left.image(image[:, :, ::-1], caption=photo.name)
+left.image(image[:, :, ::-1], caption=photo.name, width="stretch")
 with right:
     try:
         found = concepts(photo.data, backend)
     except TaggerError as exc:
-        show_verdict(v.Verdict(500, v.CLARIFAI_API_FAULT, False, f"{backend} tagger: {exc.cause}"))
+        verdict_card(v.Verdict(500, v.CLARIFAI_API_FAULT, False, f"{backend} tagger: {exc.cause}"))
         st.stop()
     verdict = tag_verdict(tagger(backend), image, word, thresholds.tag_min_confidence)
-    show_verdict(verdict)
-    st.bar_chart(
-        {"concept": [c.name for c in found], "confidence": [c.score for c in found]},
-        x="concept",
-        y="confidence",
-        horizontal=True,
-        sort="-confidence",
-    )
-    st.caption(f"Minimum confidence {thresholds.tag_min_confidence:.2f} (sidebar)")
+    asked, score = verdict.extra.get("concept"), verdict.extra.get("score")
+    shown = word.strip()
+    if verdict.status != 200:
+        headline = None
+    elif verdict.result:
+        headline = f"Yes: it shows a {shown} ({score:.0%} sure)"
+    elif asked:
+        headline = f"No {shown} found: {score:.0%} sure, {thresholds.tag_min_confidence:.0%} needed"
+    else:
+        headline = f"No {shown} found: no concept the tagger knows matches '{shown}'"
+    verdict_card(verdict, headline)
+    chart = concept_chart(found, asked, thresholds.tag_min_confidence, shown)
+    st.altair_chart(chart, width="stretch", height=chart_height(len(found) + 1) + 60)
+    st.caption(f"Minimum confidence {thresholds.tag_min_confidence:.0%} (sidebar): the dashed red line.")

@@ -5,9 +5,11 @@ Uses the browser tests' harness (``tests/e2e/harness.py``): starts
 store in a temporary folder, drives Debian's chromium through Playwright the
 way a person would, and saves one full-length PNG per page:
 
-* ``register.png``: the default sample with its AKAZE keypoints, stored for ``demo``;
-* ``verify.png``: a second photo matched against that reference (inliers, outline);
-* ``tag.png``: the coffee sample tagged "cup" by the offline tagger;
+* ``demo.png``: the Demo page, one screen (1400x1000): reference, new photo, the answer, the picture;
+* ``demo_phone.png``: the same at a phone's 390x844 (the answer first);
+* ``register.png``: the default example with its keypoints, stored for ``demo``;
+* ``verify.png``: another building against that reference under the fused rule (no points line up);
+* ``tag.png``: the coffee example tagged "cup" by the offline tagger (the asked tag marked);
 * ``tuning.png``: the Tuning lab after a run on the bundled set (rates with intervals, live charts).
 
 The PNGs are reduced to a palette (Pillow) to stay well under 400 KB each.
@@ -93,25 +95,33 @@ def save_small(png: bytes, path: Path) -> int:
     return out.tell()
 
 
+def demo(page) -> None:
+    expect(page.locator("h1")).to_contain_text("Same thing, new photo?")
+    expect(h.verdict_headline(page)).to_contain_text("Same building")
+    expect(h.images_with_caption(page, "Reference (left) and new photo (right)").locator("img")).to_be_visible()
+
+
 def register(page) -> None:
-    expect(page.locator("h1")).to_contain_text("Register a reference photo")
+    h.open_page(page, "Register", "Register a reference photo")
     h.fill_text(page, "User id", USER)
-    expect(h.verdict_box(page, "Verdict: Good Picture")).to_be_visible()
+    expect(h.verdict_headline(page)).to_contain_text("Good reference")
     page.get_by_role("button", name=f"Store as reference for '{USER}'").click()
-    expect(h.verdict_box(page, "Stored as")).to_be_visible()
-    expect(h.images_with_caption(page, "Keypoints at working resolution")).to_be_visible()
+    expect(h.verdict_box(page, f"Stored for '{USER}'")).to_be_visible()
+    expect(h.images_with_caption(page, "Distinctive points")).to_be_visible()
 
 
 def verify(page) -> None:
     h.open_page(page, "Verify", "Verify a new photo")
     h.choose_option(page, "User", USER)
-    expect(h.verdict_box(page, "Verdict: Complete")).to_be_visible()
+    expect(h.verdict_headline(page)).to_contain_text("Same building")
+    h.pick_example(page, "Another building")
+    expect(h.verdict_headline(page)).to_contain_text("Different")
     expect(h.images_with_caption(page, "Reference (left) and new photo (right)")).to_be_visible()
 
 
 def tag(page) -> None:
     h.open_page(page, "Tag", "Tag check")
-    expect(h.verdict_box(page, "Verdict: Matched")).to_be_visible()
+    expect(h.verdict_headline(page)).to_contain_text("Yes: it shows a cup")
     expect(page.get_by_test_id("stVegaLiteChart").first).to_be_visible()
 
 
@@ -129,7 +139,26 @@ def tuning(page) -> None:
     )
 
 
-PAGES = (("register.png", register), ("verify.png", verify), ("tag.png", tag), ("tuning.png", tuning))
+PAGES = (
+    ("demo.png", demo),
+    ("register.png", register),
+    ("verify.png", verify),
+    ("tag.png", tag),
+    ("tuning.png", tuning),
+)
+
+
+def phone_demo(browser, server, path: Path) -> int:
+    """The Demo page on a 390x844 phone screen (the first screen only, as a phone shows it)."""
+    page = h.new_page(browser, server, width=390, height=844)
+    try:
+        demo(page)
+        h.wait_until_idle(page)
+        page.wait_for_timeout(500)
+        h.assert_no_exception(page)
+        return save_small(page.screenshot(animations="disabled"), path)
+    finally:
+        page.context.close()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -156,6 +185,8 @@ def main(argv: list[str] | None = None) -> int:
                 h.assert_no_exception(page)
                 size = shoot(page, args.out / name, args.width, args.max_height)
                 print(f"{args.out / name}: {size / 1000:.0f} KB ({time.monotonic() - start:.1f} s)")
+            size = phone_demo(browser, server, args.out / "demo_phone.png")
+            print(f"{args.out / 'demo_phone.png'}: {size / 1000:.0f} KB")
         finally:
             browser.close()
     return 0

@@ -12,7 +12,7 @@ import streamlit as st
 
 from vision.decision import OriginalEvidence
 from vision.descriptor import with_descriptor
-from vision.draw import thumbnail
+from vision.draw import crop_to_aspect, thumbnail
 from vision.errors import ImageInputError
 from vision.features import Features, FeatureSettings
 from vision.imageio import decode_image
@@ -110,6 +110,15 @@ def thumbnail_of(key: str) -> np.ndarray | None:
     except (StoreError, ImageInputError):
         return None
     return thumbnail(image)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def sample_thumbnail(path: str, side: int = 240) -> np.ndarray:
+    """RGB thumbnail of a bundled photo (``path`` under ``samples/``), cropped to 4:3."""
+    from ui.examples import SAMPLES_DIR
+
+    image, _ = decode_working((SAMPLES_DIR / path).read_bytes(), FeatureSettings(working_side=side * 2))
+    return thumbnail(crop_to_aspect(image, 4 / 3), side)
 
 
 @st.cache_resource(show_spinner="Loading the tagger...")

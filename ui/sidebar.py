@@ -1,8 +1,11 @@
-"""The thresholds sidebar shown on every page, and the profile file round trip.
+"""The thresholds sidebar, and the profile file round trip.
 
-Widget values live in ``st.session_state`` under ``th_<field>`` so they keep
-their values across pages; :func:`current_thresholds` rebuilds a
-:class:`vision.profile.Profile` from them on every run.
+Each page shows the thresholds that act on it (:data:`PAGE_CONTROLS`,
+:data:`RULE_CONTROLS` for the Verify page's rule); the Tuning lab shows the
+full set.  Widget values live in ``st.session_state`` under ``th_<field>`` so
+they keep their values across pages, including pages that do not draw them;
+:func:`current_thresholds` rebuilds a :class:`vision.profile.Profile` from
+them on every run.
 """
 
 from __future__ import annotations
@@ -152,6 +155,44 @@ FEATURE_CONTROLS = (
 )
 
 
+ALL_CONTROLS = {
+    c.name: c for c in (*DECISION_CONTROLS, *FUSED_CONTROLS, *REPLAY_CONTROLS, *LEARNED_CONTROLS, *FEATURE_CONTROLS)
+}
+_REPLAY = tuple(c.name for c in REPLAY_CONTROLS)
+_FEATURES = ("working_side", "max_keypoints")
+_GEOMETRY = ("ratio", "ransac_method", "ransac_reproj_px")
+#: The thresholds that act on each page (None: the full set).
+PAGE_CONTROLS: dict[str, tuple[str, ...]] = {
+    "register": ("min_keypoints", *_FEATURES),
+    "tag": ("tag_min_confidence",),
+}
+#: The thresholds each rule of the Verify page reads (a rule not listed gets the full set).
+RULE_CONTROLS: dict[str, tuple[str, ...]] = {
+    "robust": (*_GEOMETRY, "min_inliers", "min_area_fraction", *_REPLAY, *_FEATURES),
+    "fused": (
+        *_GEOMETRY,
+        "fused_min_inliers",
+        "min_inliers",
+        "fused_weight",
+        "fused_threshold",
+        "min_area_fraction",
+        *_REPLAY,
+        *_FEATURES,
+    ),
+    "learned": (
+        *_GEOMETRY,
+        "learned_min_inliers",
+        "min_inliers",
+        "learned_weight",
+        "learned_threshold",
+        "min_area_fraction",
+        *_REPLAY,
+        *_FEATURES,
+    ),
+    "original": ("original_min_area_px",),
+}
+
+
 def current_thresholds() -> Profile:
     """The thresholds the sidebar shows now (defaults where a widget has not run yet)."""
     values = {f.name: st.session_state[PREFIX + f.name] for f in fields(Profile) if PREFIX + f.name in st.session_state}
@@ -221,14 +262,28 @@ def _keep_values_across_pages() -> None:
         st.session_state[key] = st.session_state[key]
 
 
-def render_sidebar() -> Profile:
-    """Draw the thresholds sidebar and return the current thresholds.
+def prepare_state() -> Profile:
+    """Load the profile once per session, keep every threshold across pages; the current thresholds.
 
-    Every page calls this first: the sidebar belongs to the page run so that
-    a page also works on its own (``AppTest.from_file("pages/verify.py")``).
+    Call before any threshold widget is drawn; a page without a sidebar (the
+    Demo page) calls only this.
     """
     _initialise()
     _keep_values_across_pages()
+    return current_thresholds()
+
+
+def render_sidebar(names: tuple[str, ...] | None = None) -> Profile:
+    """Draw the thresholds sidebar and return the current thresholds.
+
+    ``names`` are the thresholds to show (see :data:`PAGE_CONTROLS`); None
+    shows the full set (the Tuning lab).  Every page calls this first: the
+    sidebar belongs to the page run so that a page also works on its own
+    (``AppTest.from_file("pages/verify.py")``).
+    """
+    prepare_state()
+    if names is not None:
+        return _render_some(names)
     with st.sidebar:
         st.header("Profile")
         for control in DECISION_CONTROLS:
@@ -246,6 +301,19 @@ def render_sidebar() -> Profile:
         with st.expander("Feature settings (recompute features)"):
             for control in FEATURE_CONTROLS:
                 _widget(control)
+        st.button("Reset to defaults", on_click=apply_thresholds, args=(Profile(),), key="reset_thresholds")
+        _profile_box()
+    return current_thresholds()
+
+
+def _render_some(names: tuple[str, ...]) -> Profile:
+    with st.sidebar:
+        st.header("Thresholds on this page")
+        for name in names:
+            _widget(ALL_CONTROLS[name])
+        if "fused_threshold" in names:
+            _fused_caption()
+        st.caption("The full set is in the Tuning lab.")
         st.button("Reset to defaults", on_click=apply_thresholds, args=(Profile(),), key="reset_thresholds")
         _profile_box()
     return current_thresholds()

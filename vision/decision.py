@@ -129,6 +129,14 @@ class OriginalEvidence:
     n_matches: int
     area_px: float | None
     problem: str = ""
+    # What the note's rule looked at, for drawing (full-resolution pixels):
+    # its best matches' ``(N, 2)`` positions, the ``(4, 2)`` outline, and the
+    # photos' ``(width, height)``.
+    ref_points: np.ndarray | None = None
+    query_points: np.ndarray | None = None
+    outline: np.ndarray | None = None
+    ref_size: tuple[int, int] = (0, 0)
+    query_size: tuple[int, int] = (0, 0)
 
     @property
     def score(self) -> float:

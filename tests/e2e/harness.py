@@ -53,6 +53,8 @@ RERUN_TIMEOUT_MS = 45_000
 TUNE_TIMEOUT_MS = 150_000
 
 EXCEPTION = '[data-testid="stException"]'
+#: Below this width Streamlit collapses the sidebar and stacks columns.
+PHONE_MAX_WIDTH = 640
 
 
 # --- the server -------------------------------------------------------------------
@@ -232,7 +234,7 @@ def new_page(browser, server: StreamlitServer, width: int = 1400, height: int = 
     page = context.new_page()
     page.set_default_timeout(RERUN_TIMEOUT_MS)
     page.goto(server.url, wait_until="domcontentloaded")
-    wait_for_app(page)
+    wait_for_app(page, nav=width >= PHONE_MAX_WIDTH)
     return page
 
 
@@ -245,10 +247,12 @@ def _expect():
     return expect
 
 
-def wait_for_app(page, timeout_ms: int = RERUN_TIMEOUT_MS) -> None:
-    """Until the app has drawn its page title and stopped running."""
+def wait_for_app(page, timeout_ms: int = RERUN_TIMEOUT_MS, nav: bool = True) -> None:
+    """Until the app has drawn its page title and stopped running (and its navigation, unless ``nav`` is off:
+    on a phone the sidebar starts collapsed)."""
     expect = _expect()
-    expect(page.locator('[data-testid="stSidebarNav"]')).to_be_visible(timeout=timeout_ms)
+    if nav:
+        expect(page.locator('[data-testid="stSidebarNav"]')).to_be_visible(timeout=timeout_ms)
     expect(page.locator("h1").first).to_be_visible(timeout=timeout_ms)
     wait_until_idle(page, timeout_ms)
 
@@ -327,8 +331,25 @@ def press_slider(page, label: str, *keys: str) -> None:
 
 
 def verdict_box(page, text: str):
-    """The alert (success/warning/error box) whose text contains ``text``."""
-    return page.get_by_test_id("stAlert").filter(has_text=text)
+    """The verdict card (or alert box) whose text contains ``text``."""
+    return page.locator('.vcard, [data-testid="stAlert"]').filter(has_text=text)
+
+
+def verdict_headline(page, small: bool = False):
+    """The headline of the first large (or, with ``small``, any) verdict card."""
+    cards = page.locator(".vcard" if small else ".vcard:not(.small)")
+    return cards.first.locator(".vhead")
+
+
+def figure_value(page, label: str):
+    """The value of the figure chip labelled ``label`` (e.g. "Points that line up")."""
+    chip = page.locator(".fig").filter(has=page.locator(".fl", has_text=re.compile(rf"^{re.escape(label)}$")))
+    return chip.first.locator(".fv")
+
+
+def pick_example(page, title: str, nth: int = 0) -> None:
+    """Click the thumbnail button titled ``title`` (``nth`` when several pickers show one)."""
+    page.get_by_role("button", name=title, exact=True).nth(nth).click()
 
 
 def assert_no_exception(page) -> None:

@@ -9,21 +9,39 @@ import grpc
 import pytest
 from clarifai_grpc.grpc.api import resources_pb2, service_pb2, service_pb2_grpc
 from clarifai_grpc.grpc.api.status import status_code_pb2, status_pb2
-from page_helpers import open_page, texts
+from page_helpers import headlines, open_page, texts
+
+
+def _chart_spec(at) -> str:
+    charts = at.get("vega_lite_chart")
+    assert charts, "the concept chart is drawn"
+    return charts[0].proto.spec
 
 
 def test_coffee_sample_matches_cup_and_not_dog(store_dir):
     at = open_page("pages/tag.py")
     said = texts(at)
     assert "Matched" in said and "'cup'" in said
-    assert at.get("arrow_vega_lite_chart") or at.get("vega_lite_chart") or at.get("bar_chart")
+    assert headlines(at)[0] == "✅ Yes: it shows a cup (97% sure)"
+    spec = _chart_spec(at)
+    assert "asked: cup" in spec  # the asked-for tag's bar is marked
+    assert '"type": "rule"' in spec and "minimum confidence" in spec  # and the threshold drawn
     at.text_input(key="tag_word").set_value("dogs").run()
     assert "Not Matched" in texts(at)
 
 
+def test_unreadable_file_is_no_tag_like_the_api(store_dir):
+    at = open_page("pages/tag.py")
+    at.radio(key="tag_source").set_value("Upload").run()
+    at.file_uploader(key="tag_upload").set_value(("x.jpg", b"\xff\xd8\xffnot a jpeg", "image/jpeg")).run()
+    assert not at.exception
+    said = texts(at)
+    assert "No Tag" in said and "Take Picture Again" not in said
+
+
 def test_cat_sample_and_confidence_slider(store_dir):
     at = open_page("pages/tag.py")
-    at.selectbox(key="tag_sample").set_value("tag/chelsea.jpg").run()
+    at.button(key="tag_example__tag/chelsea.jpg").click().run()
     at.text_input(key="tag_word").set_value("Cat").run()
     assert "Matched" in texts(at) and "Not Matched" not in texts(at)
     at.slider(key="th_tag_min_confidence").set_value(1.0).run()

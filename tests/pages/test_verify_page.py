@@ -1,10 +1,11 @@
-"""AppTest of the Verify page: stored and sample references, sliders, rules, bad uploads."""
+"""AppTest of the Verify page: the verdict and every number beside it come from the rule that decided."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
-from page_helpers import open_page, texts
+from page_helpers import figure_values, headlines, open_page, texts
 
 from vision.pipeline import prepare_photo
 from vision.profile import Profile
@@ -12,7 +13,9 @@ from vision.references import save_reference
 from vision.store import LocalReferenceStore
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
-REF, SAME, OTHER = "images/lightglue/DSC_0410.JPG", "images/lightglue/DSC_0411.JPG", "images/vlfeat/river1.jpg"
+REF = "images/lightglue/DSC_0410.JPG"
+OTHER_BUILDING = "images/sacre_coeur/17295357_9106075285.jpg"
+COFFEE = "tag/coffee.jpg"
 
 
 def _register(store_dir: Path, user: str, sample: str) -> str:
@@ -21,57 +24,102 @@ def _register(store_dir: Path, user: str, sample: str) -> str:
     return save_reference(LocalReferenceStore(store_dir), user, data, photo).key
 
 
-def test_no_reference_yet(store_dir):
+def _pick(at, key: str, path: str):
+    """Click the thumbnail button of ``path`` in the picker ``key``."""
+    at.button(key=f"{key}__{path}").click().run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_no_reference_yet_starts_on_the_examples(store_dir):
     at = open_page("pages/verify.py")
-    assert "You don't have std img" in texts(at)
+    assert at.radio(key="verify_mode").value == "An example"
+    assert headlines(at)[0].startswith("✅ Same building:")
+    at.radio(key="verify_mode").set_value("A user's latest reference").run()
+    assert "You don't have std img" in texts(at) and "No reference photo yet" in headlines(at)[0]
 
 
-def test_users_latest_reference_complete_then_wrong(store_dir):
+def test_first_impression_after_registering_is_the_matching_photo(store_dir):
     _register(store_dir, "bob", REF)
     at = open_page("pages/verify.py")
     assert at.selectbox(key="verify_user").value == "bob"
-    said = texts(at)
-    assert "Complete" in said and "inliers >=" in said
-    assert len(at.get("image")) >= 1  # the drawMatches view
-    at.selectbox(key="verify_sample").set_value(OTHER).run()
-    assert "You took wrong picture" in texts(at)
+    assert re.match(r"✅ Same building: \d+ points line up", headlines(at)[0])
+    assert "Complete" in texts(at)
+    assert len(at.get("image")) >= 1  # the match picture
+    _pick(at, "verify_facade_example", COFFEE)
+    assert headlines(at)[0].startswith("❌ Different:") and "You took wrong picture" in texts(at)
 
 
-def test_decision_slider_updates_without_recompute(store_dir):
+def test_fused_implausible_fit_counts_no_inliers(store_dir):
+    """Under fused, an implausible homography scores 0 inliers: the page says 0 and compares no similarity."""
     _register(store_dir, "bob", REF)
     at = open_page("pages/verify.py")
-    # the default (learned) rule says which evidence decided; AKAZE is conclusive here, XFeat did not run
-    assert "Complete" in texts(at) and "Reason: AKAZE" in texts(at)
-    assert any("Decided by:** AKAZE" in m.value for m in at.markdown)
-    assert {m.label: m.value for m in at.metric}["XFeat inliers (checked)"] == "not run"
-    at.radio(key="verify_rule").set_value("robust").run()  # the slider below is the robust rule's
-    values = {m.label: m.value for m in at.metric}
-    inliers = int(values["Inliers"])
+    at.radio(key="verify_rule").set_value("fused").run()
+    _pick(at, "verify_facade_example", OTHER_BUILDING)
+    assert "implausible homography" in texts(at)
+    figures = figure_values(at)
+    assert figures["Points that line up"] == "0"
+    assert figures["Outline in the new photo"] == "none"
+    assert "needs" not in _chip(at, "Look-alike score")  # not weighed: no impossible requirement shown
+    assert headlines(at)[0] == "❌ Different: no points line up, 8 needed"
+    at.toggle(key="verify_others").set_value(True).run()  # the rejected matches, faint
+    assert not at.exception
+
+
+def test_learned_default_rule_shows_the_matcher_that_counted(store_dir):
+    _register(store_dir, "bob", REF)
+    at = open_page("pages/verify.py")
+    assert at.radio(key="verify_rule").value == "learned"
+    figures = figure_values(at)
+    assert figures["Counted by"] == "AKAZE" and figures["AKAZE / XFeat"].endswith("/ not run")
+    assert re.match(r"✅ Same building: \d+ points line up", headlines(at)[0])
+
+
+def _chip(at, label: str) -> str:
+    markup = "\n".join(m.value for m in at.markdown)
+    found = re.search(rf'<div class="fl">{re.escape(label)}</div>.*?</div></div>', markup)
+    return found.group(0) if found else ""
+
+
+def test_robust_slider_updates_the_verdict(store_dir):
+    _register(store_dir, "bob", REF)
+    at = open_page("pages/verify.py")
+    at.radio(key="verify_rule").set_value("robust").run()
+    inliers = int(figure_values(at)["Points that line up"])
     at.slider(key="th_min_inliers").set_value(min(200, inliers + 1)).run()
     if inliers + 1 <= 200:
-        said = texts(at)
-        assert "You took wrong picture" in said and "inliers <" in said
+        assert headlines(at)[0] == f"❌ Different: only {inliers} points line up, {inliers + 1} needed"
     at.slider(key="th_min_inliers").set_value(15).run()
-    assert "Complete" in texts(at)
+    assert headlines(at)[0].startswith("✅ Same building")
 
 
-def test_any_stored_reference_and_original_rule(store_dir):
+def test_original_rule_shows_its_own_evidence(store_dir):
+    _register(store_dir, "carol", REF)
+    at = open_page("pages/verify.py")
+    at.radio(key="verify_rule").set_value("original").run()
+    figures = figure_values(at)
+    assert figures["Best matches used"] == "80" and figures["Outline area"].endswith("px²")
+    assert "Points that line up" not in figures  # no robust-pipeline numbers beside its verdict
+    assert "original rule: area" in texts(at)
+    # its sidebar holds only the threshold it reads
+    assert [s.key for s in at.sidebar.number_input] == ["th_original_min_area_px"]
+    assert not at.sidebar.slider
+
+
+def test_any_stored_reference_is_listed_by_user_and_date(store_dir):
     key = _register(store_dir, "carol", REF)
     at = open_page("pages/verify.py")
     at.radio(key="verify_mode").set_value("Any stored reference").run()
-    assert at.selectbox(key="verify_key").value == key
-    at.radio(key="verify_rule").set_value("original").run()
-    assert "original rule: area" in texts(at)
+    box = at.selectbox(key="verify_key")
+    assert box.value == key
+    assert all(option.startswith("carol · ") and "UTC" in option for option in box.options)
+    assert not any(re.search(r"[0-9a-f]{32}", option) for option in box.options)  # no hex keys on screen
 
 
-def test_sample_reference_raw_toggle_and_bad_upload(store_dir):
+def test_bad_upload_is_missing_picture(store_dir):
     at = open_page("pages/verify.py")
-    at.radio(key="verify_mode").set_value("A bundled sample").run()
-    assert "Complete" in texts(at)
-    at.toggle(key="verify_raw").set_value(True).run()
-    assert not at.exception
-    at.radio(key="verify_source").set_value("Upload").run()
-    at.file_uploader(key="verify_upload").set_value(("bad.jpg", b"\xff\xd8\xff\xe0garbage", "image/jpeg")).run()
+    at.radio(key="verify_facade_source").set_value("Upload").run()
+    at.file_uploader(key="verify_facade_upload").set_value(("bad.jpg", b"\xff\xd8\xff\xe0garbage", "image/jpeg")).run()
     assert not at.exception
     assert "Missing Picture" in texts(at)
 

@@ -27,6 +27,9 @@ def test_new_photo_shows_the_difference_image_and_the_copy_is_a_replay(store_dir
     said = texts(at)
     assert "Complete" in said and "Replay check" in said and "New photo:" in said
     assert len(at.get("image")) >= 2  # the matches and the aligned difference image
-    at.selectbox(key="verify_sample").set_value(REF).run()  # the reference itself, sent again
+    at.radio(key="verify_facade_source").set_value("Upload").run()  # the reference itself, sent again
+    at.file_uploader(key="verify_facade_upload").set_value(
+        ("same.jpg", (SAMPLES / REF).read_bytes(), "image/jpeg")
+    ).run()
     said = texts(at)
     assert "You took wrong picture" in said and "not a new photo" in said and "the reference photo" in said

@@ -118,14 +118,14 @@ def test_higher_threshold_fewer_keypoints(photo, features):
     [
         ((3024, 4032, 3), 1000, (750, 1000, 3)),  # landscape, downscaled
         ((4032, 3024, 3), 1000, (1000, 750, 3)),  # portrait
-        ((100, 200), 1000, (500, 1000)),  # small gray, upscaled
+        ((100, 200), 1000, (100, 200)),  # small gray: never upscaled
         ((480, 640, 3), 640, (480, 640, 3)),  # already there
     ],
 )
 def test_working_image_long_side(shape, side, expected):
     out = working_image(np.zeros(shape, np.uint8), side)
     assert out.shape == expected
-    assert max(out.shape[:2]) == side
+    assert max(out.shape[:2]) == min(side, max(shape[:2]))
 
 
 def test_working_image_unchanged_is_same_object():

@@ -1,0 +1,73 @@
+"""The Demo page in chromium, on a projector-sized window and on a phone."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from . import harness as h
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def desktop(request, tmp_path, chromium, e2e_server):
+    page = h.new_page(chromium, e2e_server, width=1400, height=1000)
+    yield page
+    page.context.close()
+
+
+@pytest.fixture
+def phone(request, tmp_path, chromium, e2e_server):
+    page = h.new_page(chromium, e2e_server, width=390, height=844)
+    yield page
+    page.context.close()
+
+
+def _in_view(page, locator) -> None:
+    """``locator`` lies entirely inside the window without scrolling."""
+    box = locator.bounding_box()
+    size = page.viewport_size
+    assert box is not None
+    assert box["y"] >= 0 and box["y"] + box["height"] <= size["height"], (box, size)
+
+
+def test_demo_tells_the_story_on_a_projector(desktop) -> None:
+    page = desktop
+    expect(page.locator("h1")).to_contain_text("Same thing, new photo?")
+    headline = h.verdict_headline(page)
+    expect(headline).to_have_text(re.compile(r"Same building: \d+ points line up"))
+    _in_view(page, headline)  # the verdict is above the fold
+    expect(h.verdict_box(page, "Accepted:")).to_be_visible()  # the reference, with its keypoints
+    expect(h.verdict_box(page, "Tag check: it shows a building")).to_be_visible()
+    expect(page.get_by_test_id("stAppDeployButton")).to_have_count(0)  # .streamlit/config.toml
+    h.assert_no_exception(page)
+
+    h.pick_example(page, "At night")
+    expect(headline).to_have_text(re.compile(r"Same building: \d+ points line up"))
+    h.pick_example(page, "Something else")
+    expect(headline).to_contain_text(re.compile(r"Different: no points line up, \d+ needed"))
+    expect(h.verdict_box(page, "Tag check: no building here")).to_be_visible()
+    _in_view(page, headline)
+    h.pick_example(page, "Landmark")
+    expect(headline).to_have_text(re.compile(r"Same landmark: \d+ points line up"))
+    h.assert_no_exception(page)
+
+
+def test_demo_on_a_phone(phone) -> None:
+    page = phone
+    expect(page.locator("h1")).to_contain_text("Same thing, new photo?")
+    headline = h.verdict_headline(page)
+    expect(headline).to_have_text(re.compile(r"Same building: \d+ points line up"))
+    picture = h.images_with_caption(page, "Reference (left) and new photo (right)")
+    expect(picture.locator("img")).to_be_visible()
+    # the answer comes first, the picture fits the screen's width
+    assert headline.bounding_box()["y"] < picture.bounding_box()["y"]
+    assert picture.locator("img").bounding_box()["width"] <= 390
+    # no horizontal scrolling
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 390
+    h.pick_example(page, "Another building")
+    expect(headline).to_contain_text("Different: ")
+    h.assert_no_exception(page)

@@ -1,0 +1,122 @@
+"""The curated example photos of the Demo, Register and Verify pages (bundled in ``samples/``).
+
+Each scenario is a reference and four new photos that tell the story: the
+same thing from another angle, at night, a different thing of the same
+kind, and something else.  Only Apache-2.0 / BSD / CC0 photos are bundled
+(``samples/NOTICE.md``); the darkened "at night" copies are derived and say so.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+SAMPLES_DIR = Path(__file__).resolve().parent.parent / "samples"
+
+
+@dataclass(frozen=True)
+class Example:
+    """One bundled photo: ``path`` under ``samples/``, a short ``title`` and a one-line ``note``."""
+
+    path: str
+    title: str
+    note: str = ""
+
+    def read(self) -> bytes:
+        return (SAMPLES_DIR / self.path).read_bytes()
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A reference, what it shows (``noun``, the habit's ``tag``) and the new photos to try."""
+
+    key: str
+    reference: Example
+    noun: str
+    tag: str
+    queries: tuple[Example, ...]
+
+    @property
+    def default_query(self) -> Example:
+        """The first new photo: the same thing from another angle (a first impression that works)."""
+        return self.queries[0]
+
+
+COFFEE = Example("tag/coffee.jpg", "Something else", "a cup of coffee (scikit-image, CC0)")
+CAT = Example("tag/chelsea.jpg", "Something else", "a cat (scikit-image, CC0)")
+
+SCENARIOS: tuple[Scenario, ...] = (
+    Scenario(
+        "facade",
+        Example("images/lightglue/DSC_0410.JPG", "Building", "a university facade (LightGlue, Apache-2.0)"),
+        "building",
+        "building",
+        (
+            Example("images/lightglue/DSC_0411.JPG", "Another angle", "the same facade, a step to the side"),
+            Example("demo/DSC_0411_dark.jpg", "At night", "a darkened copy of the other angle (derived)"),
+            Example("images/sacre_coeur/17295357_9106075285.jpg", "Another building", "the Sacré-Cœur"),
+            COFFEE,
+        ),
+    ),
+    Scenario(
+        "landmark",
+        Example("images/sacre_coeur/17295357_9106075285.jpg", "Landmark", "the Sacré-Cœur (IMC 2021, Flickr CC)"),
+        "landmark",
+        "building",
+        (
+            Example("images/sacre_coeur/93341989_396310999.jpg", "Another angle", "another visitor's photo"),
+            Example("images/lightglue/sacre_coeur2.jpg", "At night", "a real night photo, from the side"),
+            Example("images/lightglue/DSC_0410.JPG", "Another building", "a university facade"),
+            COFFEE,
+        ),
+    ),
+    Scenario(
+        "rooftops",
+        Example("images/vlfeat/roofs1.jpg", "Rooftops", "rooftops from a window (vlfeat, BSD-2)"),
+        "rooftops",
+        "roof",
+        (
+            Example("images/vlfeat/roofs2.jpg", "Another angle", "the same roofs, the camera turned"),
+            Example("demo/roofs2_dark.jpg", "At dusk", "a darkened copy of the other angle (derived)"),
+            Example("images/lines/terrace0.JPG", "Another building", "a terrace"),
+            CAT,
+        ),
+    ),
+    Scenario(
+        "terrace",
+        Example("images/lines/terrace0.JPG", "Terrace", "a terrace (image-matching-webui, Apache-2.0)"),
+        "terrace",
+        "patio",
+        (
+            Example("images/lines/terrace1.JPG", "Another angle", "the same terrace, a step back"),
+            Example("demo/terrace1_dark.jpg", "At night", "a darkened copy of the other angle (derived)"),
+            Example("images/vlfeat/roofs1.jpg", "Another building", "rooftops"),
+            COFFEE,
+        ),
+    ),
+)
+
+REFERENCES: tuple[Example, ...] = tuple(s.reference for s in SCENARIOS)
+
+
+def scenario_of(reference_path: str) -> Scenario | None:
+    """The scenario whose reference is ``reference_path`` (None for any other photo)."""
+    return next((s for s in SCENARIOS if s.reference.path == reference_path), None)
+
+
+@lru_cache(maxsize=1)
+def _digests() -> dict[str, str]:
+    return {hashlib.sha256(s.reference.read()).hexdigest(): s.key for s in SCENARIOS}
+
+
+def scenario_of_bytes(data: bytes) -> Scenario | None:
+    """The scenario whose reference photo is exactly ``data`` (a stored copy of an example)."""
+    key = _digests().get(hashlib.sha256(data).hexdigest())
+    return next((s for s in SCENARIOS if s.key == key), None)
+
+
+def any_new_photos() -> tuple[Example, ...]:
+    """New photos to try against a reference that is not an example: each scenario's reference, a cup, a cat."""
+    return (*REFERENCES, Example(COFFEE.path, "Coffee cup", COFFEE.note), Example(CAT.path, "Cat", CAT.note))
