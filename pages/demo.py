@@ -3,7 +3,8 @@
 Pick (or take) a reference and see it accepted with its keypoints; pick (or
 take) a new photo; see the verdict in plain words with the lines that agree;
 then the tag check on the same photo.  The profile's default rule decides
-(as the API does); there is no threshold sidebar here.
+(as the API does), then the replay rule (the proof must be a new photo, as
+on the Verify page); there is no threshold sidebar here.
 """
 
 from __future__ import annotations
@@ -12,16 +13,16 @@ from dataclasses import replace
 
 import streamlit as st
 
-from ui.examples import REFERENCES, any_new_photos, scenario_of
+from ui.examples import REFERENCES, any_new_photos, demo_queries, scenario_of
 from ui.pickers import photo_input
-from ui.render import figures, inject_css, verdict_card
+from ui.render import figures, inject_css, replay_picture, verdict_card
 from ui.resources import decoded, embedded, matches, prepared, registration, tagger, with_xfeat
 from ui.sidebar import prepare_state
 from vision import verdict as v
 from vision.draw import draw_keypoints, draw_match_view
 from vision.errors import ImageInputError
-from vision.match_view import match_view
 from vision.pipeline import unreadable_photo
+from vision.replay_step import replay_match_view, replay_step
 from vision.rule_outcome import needs_embedding, needs_xfeat, rule_outcome, runnable
 from vision.tagging import TaggerError, tag_verdict
 
@@ -42,7 +43,7 @@ with pick_col:
     scenario = scenario_of(reference.example.path) if reference and reference.example else None
     if scenario is not None:
         new = photo_input(
-            f"demo_new_{scenario.key}", "New photo", scenario.queries, scenario.default_query, compact=True
+            f"demo_new_{scenario.key}", "New photo", demo_queries(scenario), scenario.default_query, compact=True
         )
     else:
         new = photo_input("demo_new", "New photo", any_new_photos(), source="Upload", compact=True)
@@ -92,10 +93,14 @@ if needs_xfeat(rule):
     pair = replace(pair, ref=with_xfeat(pair.ref, ref.image))
 sizes = ((ref.image.shape[1], ref.image.shape[0]), (query.image.shape[1], query.image.shape[0]))
 outcome, _ = rule_outcome(rule, pair, thresholds, *sizes, query_image=query.image)
-view = match_view(outcome, scenario.noun if scenario else "thing")
+replayed = replay_step(outcome, ref.image, ref.features, query.image, query.features, thresholds)
+outcome = replayed.outcome
+view = replay_match_view(replayed, scenario.noun if scenario else "thing")
 with verdict_box:
     verdict_card(outcome.verdict, view.headline, view.detail)
     figures(view.figures[:3])
+    if replayed.picture is not None and replayed.replay:  # the evidence of this verdict, right under it
+        replay_picture(replayed)
     tag = scenario.tag if scenario else ""
     if tag:
         try:
@@ -116,3 +121,5 @@ st.image(
     caption="Reference (left) and new photo (right): the points that line up, and where the reference lies",
     width="stretch",
 )
+if replayed.picture is not None and not replayed.replay:  # what the replay rule compared, and its finding
+    replay_picture(replayed)

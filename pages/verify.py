@@ -9,17 +9,15 @@ import streamlit as st
 from ui.examples import any_new_photos, scenario_of_bytes
 from ui.pickers import photo_input
 from ui.reference_picker import choose_reference
-from ui.render import figures, inject_css, show_timings, verdict_card
+from ui.render import figures, inject_css, replay_picture, show_timings, verdict_card
 from ui.resources import embedded, matches, original, prepared, stored_reference, with_xfeat
 from ui.sidebar import RULE_CONTROLS, prepare_state, render_sidebar
 from vision import verdict as v
 from vision.draw import draw_match_view
 from vision.errors import ImageInputError
-from vision.match_view import match_view
 from vision.pipeline import unreadable_photo
-from vision.replay_draw import replay_view
-from vision.replay_flow import verification_alignment
-from vision.rule_outcome import available_rules, geometric_evidence, needs_embedding, needs_xfeat, rule_outcome
+from vision.replay_step import replay_match_view, replay_step
+from vision.rule_outcome import available_rules, needs_embedding, needs_xfeat, rule_outcome
 from vision.rules import get as get_rule
 from vision.store import StoreError
 
@@ -99,14 +97,10 @@ if needs_xfeat(rule):  # XFeat runs on the new photo only when AKAZE is not conc
 full = original(ref_bytes, photo.data) if rule == "original" else None
 sizes = ((ref_image.shape[1], ref_image.shape[0]), (query.image.shape[1], query.image.shape[0]))
 outcome, decide_ms = rule_outcome(rule, pair, thresholds, *sizes, original=full, query_image=query.image)
-replay_finding, replay_picture = None, None
-if outcome.rule != "original":  # the replay rule: is the new photo a copy of the reference?
-    alignment = verification_alignment(geometric_evidence(outcome), ref_features)
-    replayed, replay_finding, replay_picture = replay_view(
-        outcome.verdict, ref_image, ref_features, query.image, query.features, thresholds, alignment
-    )
-    outcome = replace(outcome, verdict=replayed)
-view = match_view(outcome, scenario.noun if scenario else "thing")
+# the replay rule: is the new photo a copy of the reference?
+replayed = replay_step(outcome, ref_image, ref_features, query.image, query.features, thresholds)
+outcome = replayed.outcome
+view = replay_match_view(replayed, scenario.noun if scenario else "thing")
 
 verdict_card(outcome.verdict, view.headline, view.detail)
 figures(view.figures)
@@ -118,10 +112,4 @@ st.image(
 )
 timings = {**query.timings, **({"match": pair.match_ms} if rule != "original" else {}), **decide_ms}
 show_timings(timings)
-if replay_picture is not None and replay_finding is not None:
-    st.image(replay_picture, width="stretch")
-    st.caption(
-        "Replay check: reference aligned onto the new photo (left), new photo (middle), "
-        f"difference of their fine detail (right). {'Replay' if replay_finding.replay else 'New photo'}: "
-        f"{replay_finding.reason}"
-    )
+replay_picture(replayed)

@@ -4,6 +4,8 @@ Each scenario is a reference and four new photos that tell the story: the
 same thing from another angle, at night, a different thing of the same
 kind, and something else.  Only Apache-2.0 / BSD / CC0 photos are bundled
 (``samples/NOTICE.md``); the darkened "at night" copies are derived and say so.
+The Demo adds one more new photo, "Sent again": the reference itself re-saved
+as a phone screenshot at run time (:func:`demo_queries`), for the replay check.
 """
 
 from __future__ import annotations
@@ -13,19 +15,37 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from vision.replay_transforms import resend
+
 SAMPLES_DIR = Path(__file__).resolve().parent.parent / "samples"
 
 
 @dataclass(frozen=True)
 class Example:
-    """One bundled photo: ``path`` under ``samples/``, a short ``title`` and a one-line ``note``."""
+    """One bundled photo: ``path`` under ``samples/``, a short ``title`` and a one-line ``note``.
+
+    ``resent`` names a :data:`vision.replay_transforms.TRANSFORMS` entry: the
+    photo is then that bundled photo sent again that way (made at run time).
+    """
 
     path: str
     title: str
     note: str = ""
+    resent: str = ""
+
+    @property
+    def key(self) -> str:
+        """What identifies this choice in a picker (the path, plus how it was resent)."""
+        return f"{self.path}#{self.resent}" if self.resent else self.path
 
     def read(self) -> bytes:
-        return (SAMPLES_DIR / self.path).read_bytes()
+        return _resent(self.path, self.resent) if self.resent else (SAMPLES_DIR / self.path).read_bytes()
+
+
+@lru_cache(maxsize=8)
+def _resent(path: str, how: str) -> bytes:
+    """A bundled photo sent again by ``how``; made once per process (a fixed seed: the same bytes every time)."""
+    return resend((SAMPLES_DIR / path).read_bytes(), how, seed=0)
 
 
 @dataclass(frozen=True)
@@ -120,3 +140,18 @@ def scenario_of_bytes(data: bytes) -> Scenario | None:
 def any_new_photos() -> tuple[Example, ...]:
     """New photos to try against a reference that is not an example: each scenario's reference, a cup, a cat."""
     return (*REFERENCES, Example(COFFEE.path, "Coffee cup", COFFEE.note), Example(CAT.path, "Cat", CAT.note))
+
+
+SENT_AGAIN = "screenshot_phone"
+"""How the Demo's "Sent again" photo resubmits the reference: a phone screenshot of it."""
+
+
+def demo_queries(scenario: Scenario) -> tuple[Example, ...]:
+    """The Demo's new photos: the scenario's four, then its reference sent again as a screenshot."""
+    again = Example(
+        scenario.reference.path,
+        "Sent again",
+        "the reference itself, as a phone screenshot (made here from the reference): not a new photo",
+        resent=SENT_AGAIN,
+    )
+    return (*scenario.queries, again)

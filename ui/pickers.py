@@ -28,27 +28,27 @@ def thumbnail_picker(
 ) -> Example:
     """Thumbnails with a button each; the chosen one's button is highlighted. Returns the chosen example.
 
-    The choice lives in ``st.session_state[key]`` (a sample path); a stale
+    The choice lives in ``st.session_state[key]`` (an :attr:`Example.key`); a stale
     choice (not among ``examples``) falls back to ``default``.
     """
-    paths = [e.path for e in examples]
-    fallback = default.path if default is not None and default.path in paths else paths[0]
+    paths = [e.key for e in examples]
+    fallback = default.key if default is not None and default.key in paths else paths[0]
     if st.session_state.get(key) not in paths:
         st.session_state[key] = fallback
     # A wrapping row of fixed-width cells: five across on a projector, three on a phone.
     with st.container(key=f"thumbs_{key}", horizontal=True, wrap=True, gap="small"):
         for example in examples:
             with st.container(width=width, gap="small"):
-                st.image(sample_thumbnail(example.path), width="stretch")
-                chosen = st.session_state[key] == example.path
+                st.image(sample_thumbnail(example.path, resent=example.resent), width="stretch")
+                chosen = st.session_state[key] == example.key
                 st.button(
                     example.title,
-                    key=f"{key}__{example.path}",
+                    key=f"{key}__{example.key}",
                     type="primary" if chosen else "secondary",
                     width="stretch",
                     help=example.note or None,
                     on_click=_choose,
-                    args=(key, example.path),
+                    args=(key, example.key),
                 )
     return examples[paths.index(st.session_state[key])]
 

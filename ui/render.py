@@ -14,6 +14,7 @@ import streamlit as st
 
 from vision.match_view import Figure
 from vision.plain import plain_message
+from vision.replay_step import ReplayStep
 from vision.verdict import Verdict
 
 MAX_TEXT = 400  # user text (file names, reasons) is capped before it is shown
@@ -92,3 +93,11 @@ def show_timings(timings: dict[str, float]) -> None:
     """Milliseconds per stage, one line of small type."""
     if timings:
         st.caption("Time (ms): " + " · ".join(f"{k} {v:.0f}" for k, v in timings.items()))
+
+
+def replay_picture(step: ReplayStep) -> None:
+    """The replay check's aligned difference image with its caption from the finding (nothing without one)."""
+    if step.picture is None:
+        return
+    st.image(step.picture, width="stretch", channels="BGR")  # difference_image draws in BGR (OpenCV colour map)
+    st.caption(step.caption)

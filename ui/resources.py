@@ -113,11 +113,12 @@ def thumbnail_of(key: str) -> np.ndarray | None:
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def sample_thumbnail(path: str, side: int = 240) -> np.ndarray:
-    """RGB thumbnail of a bundled photo (``path`` under ``samples/``), cropped to 4:3."""
-    from ui.examples import SAMPLES_DIR
+def sample_thumbnail(path: str, side: int = 240, resent: str = "") -> np.ndarray:
+    """RGB thumbnail of a bundled photo (``path`` under ``samples/``, sent again by ``resent``), cropped to 4:3."""
+    from ui.examples import Example
 
-    image, _ = decode_working((SAMPLES_DIR / path).read_bytes(), FeatureSettings(working_side=side * 2))
+    data = Example(path, "", resent=resent).read()
+    image, _ = decode_working(data, FeatureSettings(working_side=side * 2))
     return thumbnail(crop_to_aspect(image, 4 / 3), side)
 
 

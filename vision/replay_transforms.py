@@ -21,7 +21,7 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 
-__all__ = ["DIGITAL", "SCREEN", "TRANSFORMS", "Transform", "encode", "screen_photo"]
+__all__ = ["DIGITAL", "SCREEN", "TRANSFORMS", "Transform", "encode", "resend", "screen_photo"]
 
 Transform = Callable[[np.ndarray, np.random.Generator], bytes]
 
@@ -179,3 +179,18 @@ SCREEN: dict[str, Transform] = {"screen_photo": lambda img, rng: encode(screen_p
 """Photographs of the photo shown on a screen."""
 
 TRANSFORMS: dict[str, Transform] = {**DIGITAL, **SCREEN}
+
+
+def resend(data: bytes, how: str, seed: int = 0) -> bytes:
+    """``data`` (an encoded photo) sent again by the transformation ``how`` (a :data:`TRANSFORMS` name).
+
+    The Demo page's "sent again" example: the reference itself, re-saved the
+    way a user would resubmit it.  Raises ``ValueError`` for an unknown
+    ``how`` or bytes that do not decode.
+    """
+    if how not in TRANSFORMS:
+        raise ValueError(f"unknown resubmission {how[:40]!r}; one of {sorted(TRANSFORMS)}")
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    if image is None:
+        raise ValueError("the photo does not decode")
+    return TRANSFORMS[how](image, np.random.default_rng(seed))

@@ -51,6 +51,10 @@ def test_demo_tells_the_story_on_a_projector(desktop) -> None:
     expect(headline).to_contain_text(re.compile(r"Different: no points line up, \d+ needed"))
     expect(h.verdict_box(page, "Tag check: no building here")).to_be_visible()
     _in_view(page, headline)
+    h.pick_example(page, "Sent again")  # the reference itself, as a screenshot: the replay check catches it
+    expect(headline).to_contain_text("Not a new photo: this repeats the reference photo")
+    expect(page.get_by_text("Replay check: reference aligned onto the new photo")).to_be_visible()
+    expect(page.get_by_text("Replay: it repeats the reference photo")).to_be_visible()
     h.pick_example(page, "Landmark")
     expect(headline).to_have_text(re.compile(r"Same landmark: \d+ points line up"))
     h.assert_no_exception(page)

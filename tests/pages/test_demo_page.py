@@ -7,7 +7,7 @@ import re
 import pytest
 from page_helpers import figure_values, headlines, open_page, texts
 
-from ui.examples import SCENARIOS, scenario_of
+from ui.examples import SCENARIOS, demo_queries, scenario_of
 
 
 def _pick(at, key: str, path: str):
@@ -51,7 +51,7 @@ def test_switching_the_reference_switches_the_story(store_dir):
     _pick(at, "demo_ref_example", landmark.reference.path)
     assert headlines(at)[1].startswith("✅ Same landmark:")
     keys = {b.key for b in at.button if b.key and b.key.startswith("demo_new_landmark_example__")}
-    assert keys == {f"demo_new_landmark_example__{q.path}" for q in landmark.queries}
+    assert keys == {f"demo_new_landmark_example__{q.key}" for q in demo_queries(landmark)}
 
 
 def test_scenarios_use_only_bundled_photos():
