@@ -556,7 +556,7 @@ def test_logs_hold_no_image_data(client, registered, pair, caplog):
 
 
 def test_healthz_stays_responsive_during_slow_work(store, cat):
-    tagger = FakeTagger(delay_s=1.5)
+    tagger = FakeTagger(delay_s=1.0)  # busy well past the health check at 0.3 s
     app = create_app({"VISION_WORKERS": "1"}, store=store, tagger=tagger, thresholds=Profile())
     with TestClient(app) as c:
         results = []
