@@ -12,11 +12,13 @@
 
 from __future__ import annotations
 
+import copy
 import io
 import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -61,6 +63,25 @@ def data_dir() -> Path:
 def samples_dir() -> Path:
     """The bundled sample folder (``samples/`` with ``pairs.csv``)."""
     return SAMPLES_DIR
+
+
+@pytest.fixture(scope="session")
+def samples_evaluation() -> Callable[[Any, str], dict[str, Any]]:
+    """``evaluate(profile, rule)``: ``evaluate_folder`` on the bundled samples, run once per session per argument.
+
+    Several modules score the same samples with the same profile and rule; each gets a deep copy of one run.
+    """
+    from vision.lab.evaluate import evaluate_folder
+
+    runs: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def evaluate(profile: Any, rule: str) -> dict[str, Any]:
+        key = (repr(profile), rule)
+        if key not in runs:
+            runs[key] = evaluate_folder(SAMPLES_DIR, profile, rule, show_progress=False)
+        return copy.deepcopy(runs[key])
+
+    return evaluate
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,7 @@ import io
 import stat
 import struct
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -491,10 +492,12 @@ def _same_figures(scored: ScoredSet, report: dict) -> None:
     ],
     ids=["defaults", "moved"],
 )
-def test_fused_rates_equal_evaluate_folder(samples_run: TuningRun, thresholds: Profile) -> None:
+def test_fused_rates_equal_evaluate_folder(
+    samples_run: TuningRun, thresholds: Profile, samples_evaluation: Callable[[Profile, str], dict]
+) -> None:
     scored = samples_run.scored(thresholds)
     assert scored.rule == "fused" and scored.has_similarity.all()
-    _same_figures(scored, evaluate_folder(SAMPLES, thresholds, rule="fused", show_progress=False))
+    _same_figures(scored, samples_evaluation(thresholds, "fused"))
 
 
 def test_robust_rates_equal_evaluate_folder(samples_run: TuningRun) -> None:

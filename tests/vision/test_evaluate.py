@@ -99,8 +99,8 @@ def test_read_pairs_empty_and_defaults(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def samples_report(samples_dir):
-    return evaluate_folder(samples_dir, Profile(), "robust", show_progress=False)
+def samples_report(samples_evaluation):
+    return samples_evaluation(Profile(), "robust")
 
 
 def test_samples_report(samples_report, samples_dir):
