@@ -19,4 +19,7 @@ fi
 
 python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 
-python -m pytest "$@"
+# Two workers (pytest-xdist), one test file per worker at a time: the files'
+# session fixtures (scored sample sets, servers) stay within one process.
+# PYTEST_WORKERS=0 runs everything in this process.
+python -m pytest -n "${PYTEST_WORKERS:-2}" --dist loadfile "$@"
