@@ -53,13 +53,13 @@ __all__ = [
     "validate_user_id",
 ]
 
-_LAZY = {"S3ReferenceStore", "s3_store_from_settings"}
+_LAZY = {"S3ReferenceStore": "vision.store.s3", "s3_store_from_settings": "vision.store.s3_settings"}
 
 
 def __getattr__(name: str) -> Any:
     # PEP 562: import botocore only when the S3 names are actually used.
     if name in _LAZY:
-        from vision.store import s3
+        import importlib
 
-        return getattr(s3, name)
+        return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

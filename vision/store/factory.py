@@ -15,7 +15,7 @@ Settings read (all optional except the bucket for ``s3``):
 ``AWS_SESSION_TOKEN``
 =========================== ===================================================
 
-See :func:`vision.store.s3.s3_store_from_settings` for the timeout settings.
+See :func:`vision.store.s3_settings.s3_store_from_settings` for the timeout settings.
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ def store_from_settings(settings: Mapping[str, str]) -> ReferenceStore:
         return LocalReferenceStore(root or DEFAULT_ROOT)
     if kind == "s3":
         # Imported here: boto3 is only needed when S3 is chosen.
-        from vision.store.s3 import s3_store_from_settings
+        from vision.store.s3_settings import s3_store_from_settings
 
         return s3_store_from_settings(settings)
     raise StoreConfigError(

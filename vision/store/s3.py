@@ -11,11 +11,13 @@ S3 has no multi-object transactions, so the metadata object plays the commit
 role: ``list`` reads only ``.json`` objects, and a failed ``put`` deletes what
 it had uploaded (best effort; anything left over is an unlisted orphan).
 
-Every botocore failure is translated into a store error: network trouble and
-timeouts, missing bucket, denied access and missing credentials become
+Every botocore failure is translated into a store error
+(:mod:`vision.store.s3_errors`): network trouble and timeouts, missing bucket,
+denied access and missing credentials become
 :class:`~vision.store.base.StoreUnavailableError` with a ``reason``; a missing
 object becomes :class:`~vision.store.base.ReferenceNotFoundError`.  Messages
-carry the error code and text S3 returned, never credentials.
+carry the error code and text S3 returned, never credentials.  The store is
+built from settings by :func:`vision.store.s3_settings.s3_store_from_settings`.
 """
 
 from __future__ import annotations
@@ -23,20 +25,11 @@ from __future__ import annotations
 import builtins
 import logging
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
-from botocore.exceptions import (
-    BotoCoreError,
-    ClientError,
-    ConnectTimeoutError,
-    EndpointConnectionError,
-    NoCredentialsError,
-    PartialCredentialsError,
-    ReadTimeoutError,
-)
+from botocore.exceptions import ConnectTimeoutError, EndpointConnectionError
 
-from vision.settings import number, text
 from vision.store.base import (
     BlobReferenceStore,
     CorruptReferenceError,
@@ -52,16 +45,15 @@ from vision.store.base import (
 )
 from vision.store.ids import new_key, split_key, validate_key, validate_user_id
 from vision.store.proofs import FINGERPRINT_SUFFIX
+from vision.store.s3_errors import NotFound as _NotFound
+from vision.store.s3_errors import is_botocore as _is_botocore
+from vision.store.s3_errors import translate as _translate
 from vision.store.s3_proofs import S3ProofMemory
 
 __all__ = [
-    "DEFAULT_CONNECT_TIMEOUT_S",
-    "DEFAULT_MAX_ATTEMPTS",
     "DEFAULT_PREFIX",
     "DEFAULT_PRESIGN_EXPIRY_S",
-    "DEFAULT_READ_TIMEOUT_S",
     "S3ReferenceStore",
-    "s3_store_from_settings",
 ]
 
 log = logging.getLogger(__name__)
@@ -70,94 +62,10 @@ DEFAULT_PREFIX = "references/"
 DEFAULT_PRESIGN_EXPIRY_S = 3600
 #: SigV4 presigned URLs are valid for at most seven days.
 MAX_PRESIGN_EXPIRY_S = 7 * 24 * 3600
-# Short timeouts and few attempts: a demo page should say "store unreachable"
-# within seconds instead of hanging for botocore's default 60 s x 5 attempts.
-DEFAULT_CONNECT_TIMEOUT_S = 3.0
-DEFAULT_READ_TIMEOUT_S = 10.0
-DEFAULT_MAX_ATTEMPTS = 2
 
 _IMAGE, _FEATURES, _META = BlobReferenceStore.IMAGE_SUFFIX, BlobReferenceStore.FEATURES_SUFFIX, ".json"
 _META_NAME = re.compile(r"([0-9a-f]{32})\.json")
-_NOT_FOUND_CODES = frozenset({"NoSuchKey", "404", "NotFound"})
-_DENIED_CODES = frozenset(
-    {
-        "AccessDenied",
-        "403",
-        "Forbidden",
-        "InvalidAccessKeyId",
-        "SignatureDoesNotMatch",
-        "ExpiredToken",
-        "InvalidToken",
-        "TokenRefreshRequired",
-        "AllAccessDisabled",
-        "AccountProblem",
-    }
-)
-
 T = TypeVar("T")
-
-
-class _NotFound(Exception):
-    """Internal: the object does not exist (translated by the caller)."""
-
-
-def _translate(exc: Exception, action: str, bucket: str) -> Exception:
-    """Map a botocore exception to the store error a caller can act on.
-
-    Parameters
-    ----------
-    exc : Exception
-        Raised by a botocore call (or while streaming a response body).
-    action : str
-        What the store was doing, e.g. ``"load the image of 'bob/...'"``.
-    bucket : str
-        Named in the message.
-
-    Returns
-    -------
-    Exception
-        :class:`_NotFound` for a missing object, otherwise a
-        :class:`StoreUnavailableError` whose message names the cause.
-    """
-    where = f"S3 bucket {bucket!r}: cannot {action}"
-    if isinstance(exc, ClientError):
-        error = exc.response.get("Error", {})
-        code = str(error.get("Code", "Unknown"))
-        message = str(error.get("Message", "")).strip()
-        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-        detail = f"{code}: {message}" if message else code
-        if code in _NOT_FOUND_CODES:
-            return _NotFound(detail)
-        if code == "NoSuchBucket":
-            return StoreUnavailableError(f"{where}: the bucket does not exist", reason="no-bucket")
-        if code in _DENIED_CODES or status == 403:
-            return StoreUnavailableError(
-                f"{where}: access denied ({detail}); check the credentials and the bucket policy",
-                reason="access-denied",
-            )
-        if code in {"SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeout"} or (
-            isinstance(status, int) and status >= 500
-        ):
-            return StoreUnavailableError(f"{where}: server error ({detail})", reason="server-error")
-        return StoreUnavailableError(f"{where}: {detail}", reason="error")
-    if isinstance(exc, (NoCredentialsError, PartialCredentialsError)):
-        return StoreUnavailableError(
-            f"{where}: no usable AWS credentials (set AWS_ACCESS_KEY_ID and "
-            "AWS_SECRET_ACCESS_KEY, or configure a profile or role)",
-            reason="no-credentials",
-        )
-    if isinstance(exc, (ConnectTimeoutError, ReadTimeoutError)):
-        return StoreUnavailableError(f"{where}: the endpoint timed out ({exc})", reason="timeout")
-    if isinstance(exc, EndpointConnectionError):
-        return StoreUnavailableError(f"{where}: the endpoint is unreachable ({exc})", reason="unreachable")
-    if isinstance(exc, BotoCoreError):
-        # ConnectionClosedError, ResponseStreamingError, proxy and SSL errors...
-        return StoreUnavailableError(f"{where}: {type(exc).__name__}: {exc}", reason="unreachable")
-    return exc
-
-
-def _is_botocore(exc: BaseException) -> bool:
-    return isinstance(exc, (BotoCoreError, ClientError))
 
 
 class S3ReferenceStore(S3ProofMemory, BlobReferenceStore):
@@ -523,92 +431,3 @@ class S3ReferenceStore(S3ProofMemory, BlobReferenceStore):
             Params={"Bucket": self.bucket, "Key": self._object_key(key, _IMAGE)},
             ExpiresIn=self.presign_expiry_s,
         )
-
-
-def s3_store_from_settings(settings: Mapping[str, str]) -> S3ReferenceStore:
-    """Build an :class:`S3ReferenceStore` and its boto3 client from settings.
-
-    Parameters
-    ----------
-    settings : Mapping[str, str]
-        Usually ``os.environ`` merged with Streamlit secrets (see
-        :func:`vision.settings.load_settings`).  Read:
-
-        - ``VISION_S3_BUCKET`` (required)
-        - ``VISION_S3_REGION`` (else ``AWS_REGION`` / ``AWS_DEFAULT_REGION``,
-          else boto3's default)
-        - ``VISION_S3_ENDPOINT_URL`` (MinIO or another S3-compatible
-          service; path-style addressing is used with it)
-        - ``VISION_S3_PREFIX`` (default ``references/``)
-        - ``VISION_S3_PRESIGN_EXPIRY`` seconds (default 3600)
-        - ``VISION_S3_CONNECT_TIMEOUT``, ``VISION_S3_READ_TIMEOUT`` seconds and
-          ``VISION_S3_MAX_ATTEMPTS`` (total tries, first included; defaults
-          3, 10, 2)
-        - ``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``,
-          ``AWS_SESSION_TOKEN``: used when given (id and secret together),
-          otherwise boto3's default credential chain (profile, SSO, role...).
-
-    Returns
-    -------
-    S3ReferenceStore
-
-    Raises
-    ------
-    StoreConfigError
-        Missing bucket, half-given credentials, malformed numbers or endpoint.
-    """
-    # Imported here so the local store works without boto3 installed.
-    import boto3
-    from botocore.config import Config
-
-    bucket = text(settings, "VISION_S3_BUCKET")
-    if bucket is None:
-        raise StoreConfigError(
-            "VISION_STORE is 's3' but VISION_S3_BUCKET is not set (set it in the environment or in Streamlit secrets)"
-        )
-    endpoint_url = text(settings, "VISION_S3_ENDPOINT_URL")
-    if endpoint_url is not None and not endpoint_url.startswith(("http://", "https://")):
-        raise StoreConfigError(f"VISION_S3_ENDPOINT_URL must start with http:// or https://, got {endpoint_url!r}")
-    region = text(settings, "VISION_S3_REGION") or text(settings, "AWS_REGION") or text(settings, "AWS_DEFAULT_REGION")
-    key_id = text(settings, "AWS_ACCESS_KEY_ID")
-    secret = text(settings, "AWS_SECRET_ACCESS_KEY")
-    token = text(settings, "AWS_SESSION_TOKEN")
-    if (key_id is None) != (secret is None):
-        # Name the missing one, never echo the present one.
-        missing = "AWS_SECRET_ACCESS_KEY" if secret is None else "AWS_ACCESS_KEY_ID"
-        raise StoreConfigError(f"{missing} is not set but its partner is; set both or neither")
-    config = Config(
-        connect_timeout=number(
-            settings, "VISION_S3_CONNECT_TIMEOUT", DEFAULT_CONNECT_TIMEOUT_S, error=StoreConfigError
-        ),
-        read_timeout=number(settings, "VISION_S3_READ_TIMEOUT", DEFAULT_READ_TIMEOUT_S, error=StoreConfigError),
-        retries={
-            # total_max_attempts counts the first try; "max_attempts" would
-            # count only retries (one more request than intended).
-            "total_max_attempts": number(
-                settings, "VISION_S3_MAX_ATTEMPTS", DEFAULT_MAX_ATTEMPTS, integer=True, error=StoreConfigError
-            ),
-            "mode": "standard",
-        },
-        signature_version="s3v4",
-        # Virtual-host addressing needs DNS for <bucket>.<host>; MinIO and
-        # other self-hosted endpoints usually only serve path-style.
-        s3={"addressing_style": "path"} if endpoint_url else {},
-    )
-    # A private Session, not boto3.client(): the default session is shared
-    # module state and not thread-safe to create.
-    session = boto3.session.Session(
-        aws_access_key_id=key_id,
-        aws_secret_access_key=secret,
-        aws_session_token=token if key_id else None,
-        region_name=region,
-    )
-    client = session.client("s3", endpoint_url=endpoint_url, config=config)
-    return S3ReferenceStore(
-        client,
-        bucket,
-        prefix=settings.get("VISION_S3_PREFIX", DEFAULT_PREFIX) or "",
-        presign_expiry_s=number(
-            settings, "VISION_S3_PRESIGN_EXPIRY", DEFAULT_PRESIGN_EXPIRY_S, integer=True, error=StoreConfigError
-        ),
-    )
