@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import statistics
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -24,6 +23,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from bench.bench_pipeline import PHONE_SIZE, median_ms, phone_jpeg
 from vision.pipeline import prepare_photo, register_photo, verify_photo
 from vision.profile import Profile
 
@@ -31,29 +31,6 @@ ROOT = Path(__file__).resolve().parents[1]
 REF = "samples/images/lightglue/DSC_0410.JPG"
 SAME = "samples/images/lightglue/DSC_0411.JPG"
 OTHER = "samples/images/lines/terrace0.JPG"
-PHONE_SIZE = (4032, 3024)
-
-
-def phone_jpeg(path: Path) -> bytes:
-    """The photo centre-cropped to 4:3 and resized to 4032x3024, JPEG quality 90."""
-    image = cv2.imread(str(path))
-    h, w = image.shape[:2]
-    crop_w = min(w, h * 4 // 3)
-    x0 = (w - crop_w) // 2
-    image = cv2.resize(image[:, x0 : x0 + crop_w], PHONE_SIZE, interpolation=cv2.INTER_CUBIC)
-    ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 90])
-    assert ok
-    return buf.tobytes()
-
-
-def median_ms(fn, runs: int) -> tuple[float, object]:
-    fn()  # warm-up: model load, first-call allocations
-    times, result = [], None
-    for _ in range(runs):
-        start = time.perf_counter()
-        result = fn()
-        times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times), result
 
 
 def over_folder(data: Path, profile: Profile) -> list[float]:
