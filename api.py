@@ -1,7 +1,7 @@
 """HTTP API for the mobile client: ``uvicorn api:app``.
 
 The endpoints speak the JSON contract of ``SPEC.md``; the flow logic lives in
-:mod:`vision.service` (framework-free, shared with the dashboard), this module
+:mod:`vision.service.contract` (framework-free, shared with the dashboard), this module
 only reads requests, runs the flows off the event loop and writes answers.
 
 Settings (environment, read when first needed; ``create_app(settings=...)``
@@ -16,8 +16,8 @@ takes a mapping instead):
 ``VISION_STORE`` ...        reference store, see :mod:`vision.store.factory`
 ``VISION_MAX_BODY_BYTES``   largest request body accepted (default 15 MB)
 ``VISION_WORKERS``          concurrent CPU-heavy jobs (default: CPU count)
-``VISION_AUTH`` ...         ``none``, ``api-key`` or ``jwt``: see :mod:`vision.auth`
-limits, timeouts, pools     see :class:`vision.api_settings.ApiSettings`
+``VISION_AUTH`` ...         ``none``, ``api-key`` or ``jwt``: see :mod:`vision.web.auth`
+limits, timeouts, pools     see :class:`vision.web.settings.ApiSettings`
 =========================== ===================================================
 
 Every answer is ``{"status", "message", "result"}`` plus ``reason`` and
@@ -36,8 +36,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from vision import verdict as v
-from vision.logsafe import SafeLogFilter
+from vision.core import verdict as v
+from vision.core.logsafe import SafeLogFilter
 from vision.profile import Profile
 from vision.web.body import BadBody, read_body
 from vision.web.docs import (

@@ -25,8 +25,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from bench.bench_pipeline import PHONE_SIZE, VIEWS, phone_jpeg
-from vision.descriptor import global_embedding
-from vision.pipeline import prepare_photo, register_photo, verify_photo
+from vision.flows.prepare import prepare_photo, register_photo, verify_photo
+from vision.matchers.descriptor import global_embedding
 from vision.profile import Profile
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 
 from bench.bench_pipeline import PHONE_SIZE, median_ms, phone_jpeg
-from vision.pipeline import prepare_photo, register_photo, verify_photo
+from vision.flows.prepare import prepare_photo, register_photo, verify_photo
 from vision.profile import Profile
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -1,4 +1,4 @@
-"""Cost of the Verify page's cheap step: a rule's view (vision.match_view) and its picture (vision.draw).
+"""Cost of the Verify page's cheap step: a rule's view (vision.views.match) and its picture (vision.views.draw).
 
 A slider move reruns the decision, the view and the drawing on cached
 matches, so these must stay small next to the decision itself.  Prints
@@ -6,10 +6,10 @@ medians over ``--runs`` repetitions on the bundled facade pair (DSC_0410 /
 DSC_0411, about 700 inliers) at the default working resolution:
 
 * ``decide``: ratio test + MAGSAC + the fused decision (``rule_outcome``);
-* ``view``: :func:`vision.match_view.match_view` (lines, figures, headline);
-* ``draw``: :func:`vision.draw.draw_match_view` (100 surest lines, outline, legend);
+* ``view``: :func:`vision.views.match.match_view` (lines, figures, headline);
+* ``draw``: :func:`vision.views.draw.draw_match_view` (100 surest lines, outline, legend);
 * ``draw+others``: the same with the faint layer of uncounted matches;
-* ``old draw``: the previous :func:`vision.draw.draw_matches` (inliers and rejected), for comparison.
+* ``old draw``: the previous :func:`vision.views.draw.draw_matches` (inliers and rejected), for comparison.
 
 Usage: ``python -m bench.bench_match_view [--runs 21]``
 """
@@ -22,11 +22,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from vision.draw import draw_match_view, draw_matches
-from vision.match_view import match_view
-from vision.pipeline import match_features, prepare_photo
+from vision.flows.prepare import match_features, prepare_photo
 from vision.profile import Profile
-from vision.rule_outcome import rule_outcome
+from vision.views.draw import draw_match_view, draw_matches
+from vision.views.match import match_view
+from vision.views.outcome import rule_outcome
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples" / "images" / "lightglue"
 

@@ -21,11 +21,11 @@ from pathlib import Path
 
 import cv2
 
-from vision.decision import decide_original
-from vision.imageio import decode_image
-from vision.original import original_evidence
-from vision.pipeline import prepare_photo, register_photo, verify_photo
+from vision.flows.prepare import prepare_photo, register_photo, verify_photo
+from vision.image.imageio import decode_image
 from vision.profile import Profile
+from vision.rules.evidence import decide_original
+from vision.rules.original_evidence import original_evidence
 
 ROOT = Path(__file__).resolve().parents[1]
 

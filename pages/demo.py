@@ -18,13 +18,13 @@ from ui.pickers import photo_input
 from ui.render import figures, inject_css, replay_picture, verdict_card
 from ui.resources import decoded, embedded, matches, prepared, registration, tagger, with_xfeat
 from ui.sidebar import prepare_state
-from vision import verdict as v
-from vision.draw import draw_keypoints, draw_match_view
-from vision.errors import ImageInputError
-from vision.pipeline import unreadable_photo
-from vision.replay_step import replay_match_view, replay_step
-from vision.rule_outcome import needs_embedding, needs_xfeat, rule_outcome, runnable
+from vision.core import verdict as v
+from vision.core.errors import ImageInputError
+from vision.flows.prepare import unreadable_photo
 from vision.tagging import TaggerError, tag_verdict
+from vision.views.draw import draw_keypoints, draw_match_view
+from vision.views.outcome import needs_embedding, needs_xfeat, rule_outcome, runnable
+from vision.views.replay_step import replay_match_view, replay_step
 
 thresholds = prepare_state()
 inject_css()

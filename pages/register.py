@@ -11,12 +11,12 @@ from ui.pickers import photo_input
 from ui.render import figures, inject_css, verdict_card
 from ui.resources import reference_store, registration, thumbnail_of
 from ui.sidebar import PAGE_CONTROLS, render_sidebar
-from vision.draw import draw_keypoints
-from vision.match_view import Figure
-from vision.pipeline import PreparedPhoto
-from vision.references import save_reference
+from vision.flows.prepare import PreparedPhoto
+from vision.flows.references import save_reference
 from vision.store import StoreError
 from vision.store.ids import validate_user_id
+from vision.views.draw import draw_keypoints
+from vision.views.match import Figure
 
 thresholds = render_sidebar(PAGE_CONTROLS["register"])
 store = reference_store()

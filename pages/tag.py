@@ -10,9 +10,9 @@ from ui.pickers import photo_input
 from ui.render import inject_css, verdict_card
 from ui.resources import clarifai_available, concepts, decoded, tagger
 from ui.sidebar import PAGE_CONTROLS, render_sidebar
-from vision import verdict as v
-from vision.errors import ImageInputError
-from vision.pipeline import unreadable_photo
+from vision.core import verdict as v
+from vision.core.errors import ImageInputError
+from vision.flows.prepare import unreadable_photo
 from vision.tagging import TaggerError, tag_verdict
 
 BACKEND_LABELS = {

@@ -12,14 +12,14 @@ from ui.reference_picker import choose_reference
 from ui.render import figures, inject_css, replay_picture, show_timings, verdict_card
 from ui.resources import embedded, matches, original, prepared, stored_reference, with_xfeat
 from ui.sidebar import RULE_CONTROLS, prepare_state, render_sidebar
-from vision import verdict as v
-from vision.draw import draw_match_view
-from vision.errors import ImageInputError
-from vision.pipeline import unreadable_photo
-from vision.replay_step import replay_match_view, replay_step
-from vision.rule_outcome import available_rules, needs_embedding, needs_xfeat, rule_outcome
+from vision.core import verdict as v
+from vision.core.errors import ImageInputError
+from vision.flows.prepare import unreadable_photo
 from vision.rules import get as get_rule
 from vision.store import StoreError
+from vision.views.draw import draw_match_view
+from vision.views.outcome import available_rules, needs_embedding, needs_xfeat, rule_outcome
+from vision.views.replay_step import replay_match_view, replay_step
 
 RULE_LABELS = {
     "learned": "learned: AKAZE or XFeat + look-alike",

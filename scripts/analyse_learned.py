@@ -24,9 +24,9 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from vision.geometry import _anisotropy  # noqa: E402
-from vision.learned_geometry import learned_geometry  # noqa: E402
-from vision.learned_rule import fit_threshold, learned_score  # noqa: E402
+from vision.matchers.geometry import _anisotropy  # noqa: E402
+from vision.matchers.xfeat_geometry import learned_geometry  # noqa: E402
+from vision.rules.learned_score import fit_threshold, learned_score  # noqa: E402
 
 
 def image_group(path: str, source: str) -> str:

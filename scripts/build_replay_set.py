@@ -1,7 +1,7 @@
 """Build the replay set from a labelled folder and measure the replay check on it.
 
 Every positive pair's reference is passed through each transformation of
-:mod:`vision.replay_transforms` (digital replays, and ``--screen-variants``
+:mod:`vision.replay.transforms` (digital replays, and ``--screen-variants``
 simulated photos of a screen); each replay is checked against the
 reference's fingerprint.  The genuine positive pairs (reference vs query,
 both directions) are the opposite class.  Pairs of the ``synthetic_*``
@@ -31,15 +31,15 @@ from pathlib import Path
 
 import numpy as np
 
-from vision.decision import decide_verification
-from vision.features import FeatureSettings, features_from_bytes, features_to_bytes
-from vision.fingerprint import fingerprint_from_bytes, fingerprint_to_bytes, make_fingerprint
-from vision.imageio import decode_image
-from vision.pipeline import evaluate_match, match_features, prepare_photo
+from vision.flows.prepare import evaluate_match, match_features, prepare_photo
+from vision.image.imageio import decode_image
+from vision.matchers.akaze import FeatureSettings, features_from_bytes, features_to_bytes
 from vision.profile import Profile
-from vision.replay import Alignment, ReplayEvidence, ReplayThresholds, decide, measure
-from vision.replay_flow import composed_alignment, replay_thresholds, verification_alignment
-from vision.replay_transforms import DIGITAL, SCREEN
+from vision.replay.check import Alignment, ReplayEvidence, ReplayThresholds, decide, measure
+from vision.replay.fingerprint import fingerprint_from_bytes, fingerprint_to_bytes, make_fingerprint
+from vision.replay.memory import composed_alignment, replay_thresholds, verification_alignment
+from vision.replay.transforms import DIGITAL, SCREEN
+from vision.rules.evidence import decide_verification
 
 EVIDENCE = [
     "n_points",

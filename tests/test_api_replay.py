@@ -18,10 +18,10 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from api import create_app
-from vision import verdict as v
-from vision.imageio import decode_image
+from vision.core import verdict as v
+from vision.image.imageio import decode_image
 from vision.profile import Profile
-from vision.replay_transforms import DIGITAL
+from vision.replay.transforms import DIGITAL
 from vision.store import LocalReferenceStore
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples" / "images" / "lightglue"
@@ -140,7 +140,7 @@ class _MemoryDown(LocalReferenceStore):
 
 
 def test_memory_outage_fails_open_and_says_so(tmp_path: Path, photos: dict[str, bytes]) -> None:
-    from vision import service
+    from vision.service import contract as service
 
     store = _MemoryDown(tmp_path / "refs")
     assert service.register_bytes(store, photos["ref"], "hong").result

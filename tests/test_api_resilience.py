@@ -31,7 +31,7 @@ from stall_proxy import StallProxy
 from test_api_uvicorn import LiveServer
 
 from api import create_app
-from vision import verdict as v
+from vision.core import verdict as v
 from vision.profile import Profile
 from vision.store import LocalReferenceStore, S3ReferenceStore
 

@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from moto_server import start_moto, stop_moto
 
 from api import create_app
-from vision import verdict as v
+from vision.core import verdict as v
 from vision.profile import Profile
 from vision.store import S3ReferenceStore
 

@@ -20,7 +20,7 @@ from api_fixtures import FakeTagger
 from hypothesis import HealthCheck, settings
 
 from api import create_app
-from vision import verdict as v
+from vision.core import verdict as v
 from vision.profile import Profile
 from vision.store import LocalReferenceStore
 

@@ -19,7 +19,7 @@ import uvicorn
 from api_fixtures import FakeTagger, b64, photo
 
 from api import create_app
-from vision import verdict as v
+from vision.core import verdict as v
 from vision.profile import Profile
 from vision.store import LocalReferenceStore
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from cli_runner import invoke
 
-from vision.fusion import FUSED_FIELDS
 from vision.profile import Profile, save_profile
+from vision.rules.fusion import FUSED_FIELDS
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -1,13 +1,13 @@
-"""The framework-free flows of vision.service (what api.py and the dashboard call)."""
+"""The framework-free flows of vision.service.contract (what api.py and the dashboard call)."""
 
 from __future__ import annotations
 
 import pytest
 from api_fixtures import ASSETS, Counter, FakeTagger, b64, failing_tagger, gray_jpeg, photo
 
-from vision import service
-from vision import verdict as v
+from vision.core import verdict as v
 from vision.profile import Profile
+from vision.service import contract as service
 from vision.store import LocalReferenceStore, validate_user_id
 
 

@@ -13,7 +13,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vision.fusion import FUSED_FIELDS, fused_accepts, fused_boundary
 from vision.lab.data import LabelledPair, LabelledSetError, ZipLimits, copy_folder, extract_zip, make_zip, open_zip
 from vision.lab.evaluate import evaluate_folder
 from vision.lab.pool import Progress
@@ -23,6 +22,7 @@ from vision.lab.run import TuningRun, run_folder
 from vision.lab.scored import ScoredSet
 from vision.lab.split import split_by_scene
 from vision.profile import Profile
+from vision.rules.fusion import FUSED_FIELDS, fused_accepts, fused_boundary
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 

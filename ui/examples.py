@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from vision.replay_transforms import resend
+from vision.replay.transforms import resend
 
 SAMPLES_DIR = Path(__file__).resolve().parent.parent / "samples"
 
@@ -24,7 +24,7 @@ SAMPLES_DIR = Path(__file__).resolve().parent.parent / "samples"
 class Example:
     """One bundled photo: ``path`` under ``samples/``, a short ``title`` and a one-line ``note``.
 
-    ``resent`` names a :data:`vision.replay_transforms.TRANSFORMS` entry: the
+    ``resent`` names a :data:`vision.replay.transforms.TRANSFORMS` entry: the
     photo is then that bundled photo sent again that way (made at run time).
     """
 

@@ -14,11 +14,11 @@ import cv2
 import streamlit as st
 
 import ui.tuning_view as tv
-from vision.draw import draw_matches
+from vision.flows.prepare import PairMatch
 from vision.lab.report import ErrorCase, error_cases
 from vision.lab.run import TuningRun
 from vision.lab.scored import ScoredSet, geometry_key
-from vision.pipeline import PairMatch
+from vision.views.draw import draw_matches
 
 GRID_COLUMNS = 3
 #: Match drawings (JPEG, ~100-300 KB) kept per session.

@@ -6,11 +6,11 @@ import os
 
 import streamlit as st
 
-from vision.features import FeatureSettings
 from vision.lab.data import LabelledSet
 from vision.lab.learned import LearnedScores, recommend_learned, score_learned, summarise_learned
 from vision.lab.learned_plots import learned_histogram_chart, matcher_scatter_chart
 from vision.lab.run import TuningRun
+from vision.matchers.akaze import FeatureSettings
 from vision.profile import Profile
 
 

@@ -12,10 +12,10 @@ from html import escape
 
 import streamlit as st
 
-from vision.match_view import Figure
-from vision.plain import plain_message
-from vision.replay_step import ReplayStep
-from vision.verdict import Verdict
+from vision.core.verdict import Verdict
+from vision.views.match import Figure
+from vision.views.plain import plain_message
+from vision.views.replay_step import ReplayStep
 
 MAX_TEXT = 400  # user text (file names, reasons) is capped before it is shown
 

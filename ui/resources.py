@@ -2,7 +2,7 @@
 
 ``st.cache_data`` keys on the photo bytes and the feature settings, so moving
 a decision slider (ratio, RANSAC, inliers, area) reuses decode + features +
-kNN matches and only reruns :func:`vision.pipeline.decide_pair`.
+kNN matches and only reruns :func:`vision.flows.prepare.decide_pair`.
 """
 
 from __future__ import annotations
@@ -10,13 +10,10 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from vision.decision import OriginalEvidence
-from vision.descriptor import with_descriptor
-from vision.draw import crop_to_aspect, thumbnail
-from vision.errors import ImageInputError
-from vision.features import Features, FeatureSettings
-from vision.imageio import decode_image
-from vision.pipeline import (
+from vision.core.errors import ImageInputError
+from vision.core.settings import load_settings
+from vision.core.verdict import Verdict
+from vision.flows.prepare import (
     PairMatch,
     PreparedPhoto,
     decode_working,
@@ -25,18 +22,21 @@ from vision.pipeline import (
     registration_verdict,
     unreadable_photo,
 )
+from vision.flows.references import LoadedReference, load_reference
+from vision.image.imageio import decode_image
+from vision.matchers.akaze import Features, FeatureSettings
+from vision.matchers.descriptor import with_descriptor
 from vision.profile import Profile
-from vision.references import LoadedReference, load_reference
+from vision.rules.evidence import OriginalEvidence
 from vision.rules.original import gather as gather_original
-from vision.settings import load_settings
 from vision.store import ReferenceStore, StoreError
 from vision.store.factory import store_from_settings
 from vision.tagging import Concept, Tagger, clarifai_configured, tagger_from_settings
-from vision.verdict import Verdict
+from vision.views.draw import crop_to_aspect, thumbnail
 
 
 def app_settings() -> dict[str, str]:
-    """Environment merged with ``.streamlit/secrets.toml`` (secrets win): :func:`vision.settings.load_settings`."""
+    """Environment merged with ``.streamlit/secrets.toml`` (secrets win): :func:`vision.core.settings.load_settings`."""
     return load_settings()
 
 
@@ -57,7 +57,7 @@ def registration(data: bytes, thresholds: Profile) -> tuple[Verdict, PreparedPho
 
 @st.cache_data(show_spinner="Extracting features...", max_entries=64)
 def prepared(data: bytes, settings: FeatureSettings) -> PreparedPhoto:
-    """Decode + features of one photo (raises vision.errors.ImageInputError)."""
+    """Decode + features of one photo (raises vision.core.errors.ImageInputError)."""
     return prepare_photo(data, settings)
 
 
@@ -85,7 +85,7 @@ def with_xfeat(features: Features, image: np.ndarray) -> Features:
         return features
     from dataclasses import replace
 
-    from vision.xfeat import extract
+    from vision.matchers.xfeat import extract
 
     return replace(features, xfeat=extract(image))
 
@@ -135,7 +135,7 @@ def clarifai_available() -> bool:
 
 @st.cache_data(show_spinner="Decoding...", max_entries=32)
 def decoded(data: bytes) -> np.ndarray:
-    """The upright photo (BGR) at up to 1600 px; raises vision.errors.ImageInputError."""
+    """The upright photo (BGR) at up to 1600 px; raises vision.core.errors.ImageInputError."""
     return decode_working(data, FeatureSettings(working_side=1600))[0]
 
 

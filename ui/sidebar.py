@@ -16,9 +16,9 @@ from typing import Any
 
 import streamlit as st
 
-from vision.geometry import RANSAC_METHODS
+from vision.core.settings import load_settings, text
+from vision.matchers.geometry import RANSAC_METHODS
 from vision.profile import Profile, dumps_profile, load_profile, loads_profile, save_profile
-from vision.settings import load_settings, text
 
 PREFIX = "th_"
 DEFAULT_PROFILE_PATH = "profile.json"
@@ -325,7 +325,7 @@ def _fused_caption() -> None:
         t = current_thresholds()
     except ValueError:
         return
-    from vision.fusion import geometry_alone_inliers, required_similarity
+    from vision.rules.fusion import geometry_alone_inliers, required_similarity
 
     points = [n for n in (t.fused_min_inliers, 10, 15, 25) if n >= t.fused_min_inliers]
     needs = ", ".join(f"{n} inliers: {max(float(required_similarity(n, t)), 0.0):.2f}" for n in dict.fromkeys(points))

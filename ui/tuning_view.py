@@ -21,9 +21,8 @@ import streamlit as st
 
 from ui.photo import SAMPLES_DIR
 from ui.sidebar import apply_thresholds, current_thresholds
-from vision.errors import ImageInputError
-from vision.features import FeatureSettings
-from vision.fusion import FUSED_FIELDS, geometry_alone_inliers
+from vision.core.errors import ImageInputError
+from vision.flows.prepare import decode_working
 from vision.lab.data import LabelledSet, LabelledSetError, open_folder, open_zip
 from vision.lab.eta import SteadyEta, eta_text
 from vision.lab.intervals import rate_intervals
@@ -31,10 +30,11 @@ from vision.lab.pool import Progress, lab_workers
 from vision.lab.recommend import Recommendation
 from vision.lab.run import TuningRun, score_original
 from vision.lab.scored import OriginalScores, ScoredSet
-from vision.pipeline import decode_working
+from vision.matchers.akaze import FeatureSettings
 from vision.profile import Profile
 from vision.rules import DEFAULT_RULES
 from vision.rules import get as get_rule
+from vision.rules.fusion import FUSED_FIELDS, geometry_alone_inliers
 
 SOURCES = ("Bundled samples", "Folder on the server", "Upload a zip")
 DEFAULT_SERVER_FOLDER = Path(__file__).resolve().parent.parent.parent / "shared" / "data"

@@ -16,9 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from vision.features import FeatureSettings
-from vision.geometry import RANSAC_METHODS
-from vision.replay import ReplayThresholds
+from vision.matchers.akaze import FeatureSettings
+from vision.matchers.geometry import RANSAC_METHODS
+from vision.replay.check import ReplayThresholds
 from vision.rules import DEFAULT_RULES, RULES
 
 _REPLAY = ReplayThresholds()
@@ -45,14 +45,14 @@ class Profile:
     # Decision
     min_inliers: int = 15
     min_area_fraction: float = 0.01
-    # The fused rule (vision.fusion): accept when a plausible homography has
+    # The fused rule (vision.rules.fusion): accept when a plausible homography has
     # >= fused_min_inliers inliers and log(1 + inliers) + fused_weight *
     # similarity >= fused_threshold (global descriptors' cosine similarity).
     rule: str = "learned"
     fused_min_inliers: int = 8
     fused_weight: float = 4.0
     fused_threshold: float = 4.8
-    # The learned rule (vision.learned): evidence = max(AKAZE plausible
+    # The learned rule (vision.rules.learned_steps): evidence = max(AKAZE plausible
     # inliers, XFeat + LighterGlue checked inliers); accept when the robust
     # rule accepts, or evidence >= learned_min_inliers and log(1 + evidence) +
     # learned_weight * similarity >= learned_threshold.  XFeat inliers count
@@ -71,7 +71,7 @@ class Profile:
     original_min_area_px: float = 30.0
     # Tag check
     tag_min_confidence: float = 0.2
-    # Replay check (vision.replay): a new photo that repeats the reference or
+    # Replay check (vision.replay.check): a new photo that repeats the reference or
     # an accepted proof is rejected.  "on" / "off"; replay_<name> is
     # ReplayThresholds.<name> (chosen on the replay set, see
     # scripts/build_replay_set.py); replay_keep proofs are remembered per user.

@@ -6,9 +6,9 @@ from pathlib import Path
 
 from page_helpers import open_page, texts
 
-from vision.pipeline import prepare_photo
+from vision.flows.prepare import prepare_photo
+from vision.flows.references import save_reference
 from vision.profile import Profile
-from vision.references import save_reference
 from vision.store import LocalReferenceStore
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"

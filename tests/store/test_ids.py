@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from vision.errors import VisionError
+from vision.core.errors import VisionError
 from vision.store import InvalidUserIdError, StoreError, new_key, split_key, validate_key, validate_user_id
 
 HEX = "0123456789abcdef0123456789abcdef"

@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from vision.settings import settings_from_env_and_secrets
+from vision.core.settings import settings_from_env_and_secrets
 from vision.store import (
     CorruptReferenceError,
     InvalidUserIdError,

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from fakes import FakeTagger
 
-from vision.errors import VisionError
+from vision.core.errors import VisionError
 from vision.tagging.base import Concept, Tagger, TaggerError, normalise_tag, tag_verdict
 
 IMAGE = np.zeros((8, 8, 3), dtype=np.uint8)

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from vision.errors import ImageInputError
+from vision.core.errors import ImageInputError
 from vision.tagging.base import Tagger, tag_verdict
 from vision.tagging.local import (
     CLASSES_PATH,

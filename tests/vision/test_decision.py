@@ -1,4 +1,4 @@
-"""vision.decision: thresholds, profiles, and the three decisions (register, robust, original)."""
+"""vision.rules.evidence: thresholds, profiles, and the three decisions (register, robust, original)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,16 @@ import tomllib
 import numpy as np
 import pytest
 
-from vision import verdict as v
-from vision.decision import MatchEvidence, OriginalEvidence, decide_original, decide_registration, decide_verification
-from vision.features import FeatureSettings
+from vision.core import verdict as v
+from vision.matchers.akaze import FeatureSettings
 from vision.profile import Profile, dumps_profile, load_profile, loads_profile, save_profile
+from vision.rules.evidence import (
+    MatchEvidence,
+    OriginalEvidence,
+    decide_original,
+    decide_registration,
+    decide_verification,
+)
 
 CUSTOM = Profile(
     min_keypoints=120,

@@ -1,4 +1,4 @@
-"""vision.draw: RGB pictures of keypoints, matches and the projected outline."""
+"""vision.views.draw: RGB pictures of keypoints, matches and the projected outline."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from vision.draw import INLIER, OUTLINE, RAW, draw_keypoints, draw_matches, thumbnail
-from vision.features import FeatureSettings
-from vision.pipeline import decide_pair, match_features, prepare_photo
+from vision.flows.prepare import decide_pair, match_features, prepare_photo
+from vision.matchers.akaze import FeatureSettings
 from vision.profile import Profile
+from vision.views.draw import INLIER, OUTLINE, RAW, draw_keypoints, draw_matches, thumbnail
 
 SETTINGS = FeatureSettings(working_side=480, max_keypoints=400)
 
@@ -94,7 +94,7 @@ def test_draw_keypoints(scene):
     out = draw_keypoints(ref.image, ref.features)
     assert out.shape == ref.image.shape and out.dtype == np.uint8
     assert count_colour(out, rgb(INLIER)) > 100
-    from vision.features import empty_features
+    from vision.matchers.akaze import empty_features
 
     plain = draw_keypoints(ref.image, empty_features(ref.features.image_size, SETTINGS))
     np.testing.assert_array_equal(plain, ref.image[:, :, ::-1])  # just BGR -> RGB

@@ -1,4 +1,4 @@
-"""vision.features: AKAZE at working resolution, keypoint cap, serialisation, settings."""
+"""vision.matchers.akaze: AKAZE at working resolution, keypoint cap, serialisation, settings."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import cv2
 import numpy as np
 import pytest
 
-from vision.features import (
+from vision.image.imageio import decode_image
+from vision.matchers.akaze import (
     DESCRIPTOR_BYTES,
     FEATURES_FORMAT_VERSION,
     Features,
@@ -20,7 +21,6 @@ from vision.features import (
     to_gray,
     working_image,
 )
-from vision.imageio import decode_image
 
 SMALL = FeatureSettings(working_side=640, max_keypoints=3000)
 

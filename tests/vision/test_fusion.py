@@ -1,4 +1,4 @@
-"""vision.fusion: the fused rule (homography inliers + global similarity), its boundary and recommendation."""
+"""vision.rules.fusion: the fused rule (homography inliers + global similarity), its boundary and recommendation."""
 
 from __future__ import annotations
 
@@ -11,11 +11,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vision import verdict as v
-from vision.decision import MatchEvidence
-from vision.descriptor import global_embedding
-from vision.features import FeatureSettings, features_from_bytes, features_to_bytes
-from vision.fusion import (
+from vision.core import verdict as v
+from vision.flows.prepare import prepare_photo, reference_features, verify_photo
+from vision.matchers.akaze import FeatureSettings, features_from_bytes, features_to_bytes
+from vision.matchers.descriptor import global_embedding
+from vision.profile import RULES, Profile, dumps_profile, load_profile, loads_profile, save_profile
+from vision.rules.evidence import MatchEvidence
+from vision.rules.fusion import (
     FUSED_FIELDS,
     apply_recommendation,
     cosine_similarity,
@@ -28,8 +30,6 @@ from vision.fusion import (
     recommend_fused,
     required_similarity,
 )
-from vision.pipeline import prepare_photo, reference_features, verify_photo
-from vision.profile import RULES, Profile, dumps_profile, load_profile, loads_profile, save_profile
 
 REPO = Path(__file__).resolve().parents[2]
 DATA_DIR = REPO.parent / "shared" / "data"
@@ -249,7 +249,7 @@ def test_recommend_fused_bad_input():
 
 
 def test_import_does_not_load_onnxruntime():
-    code = "import sys, vision.pipeline, vision.fusion, vision.descriptor, vision.lab.evaluate; print('onnxruntime' in sys.modules)"
+    code = "import sys, vision.flows.prepare, vision.rules.fusion, vision.matchers.descriptor, vision.lab.evaluate; print('onnxruntime' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 

@@ -1,4 +1,4 @@
-"""vision.geometry: robust homography, shoelace area, convexity, plausibility checks."""
+"""vision.matchers.geometry: robust homography, shoelace area, convexity, plausibility checks."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from vision.geometry import (
+from vision.matchers.geometry import (
     fit_homography,
     homography_problems,
     is_convex,

@@ -1,4 +1,4 @@
-"""vision.imageio: base64, format checks, limits (decompression bombs), EXIF, reduced decoding."""
+"""vision.image.imageio: base64, format checks, limits (decompression bombs), EXIF, reduced decoding."""
 
 from __future__ import annotations
 
@@ -13,14 +13,14 @@ import numpy as np
 import pytest
 from PIL import Image, ImageOps
 
-from vision.errors import (
+from vision.core.errors import (
     EmptyImageError,
     ImageInputError,
     ImageTooLargeError,
     InvalidBase64Error,
     NotAnImageError,
 )
-from vision.imageio import (
+from vision.image.imageio import (
     DecodeLimits,
     apply_orientation,
     decode_base64,

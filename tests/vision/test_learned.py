@@ -20,12 +20,12 @@ import cv2
 import numpy as np
 import pytest
 
-from vision import verdict as v
-from vision.features import features_from_bytes, features_to_bytes
-from vision.learned import decide_learned, verify_learned, xfeat_inliers, xfeat_try
-from vision.learned_geometry import LearnedGeometry, unrotate_points
-from vision.pipeline import prepare_photo, reference_features, verify_photo
+from vision.core import verdict as v
+from vision.flows.prepare import prepare_photo, reference_features, verify_photo
+from vision.matchers.akaze import features_from_bytes, features_to_bytes
+from vision.matchers.xfeat_geometry import LearnedGeometry, unrotate_points
 from vision.profile import Profile
+from vision.rules.learned_steps import decide_learned, verify_learned, xfeat_inliers, xfeat_try
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples" / "images"
 LEARNED = Profile()
@@ -81,7 +81,7 @@ def test_rotated_pair_accepted_by_akaze_and_xfeat_needs_a_turn(references):
 def test_rotation_try_runs_only_when_xfeat_is_inconclusive(references):
     ref = references["sacre_coeur/60584745_2207571072.jpg"]
     photo = prepare_photo(_read("sacre_coeur_synthetic/60584745_2207571072_rot270.jpg"), LEARNED.feature_settings)
-    from vision.pipeline import evaluate_match, match_features
+    from vision.flows.prepare import evaluate_match, match_features
 
     evidence = evaluate_match(match_features(ref.features, photo.features), LEARNED)
     none = replace(evidence, H=None)  # as if AKAZE had found nothing

@@ -1,4 +1,4 @@
-"""vision.match_view and draw_match_view: each rule shows its own evidence, drawn readably."""
+"""vision.views.match and draw_match_view: each rule shows its own evidence, drawn readably."""
 
 from __future__ import annotations
 
@@ -7,16 +7,16 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from vision import verdict as v
-from vision.draw import FILL, draw_match_view
-from vision.features import FeatureSettings
-from vision.imageio import decode_image
-from vision.match_view import VIEWS, Lines, MatchView, RuleOutcome, match_view, register_view
-from vision.original import original_evidence
-from vision.pipeline import match_features, prepare_photo
-from vision.plain import plain_problem, plain_problems
+from vision.core import verdict as v
+from vision.flows.prepare import match_features, prepare_photo
+from vision.image.imageio import decode_image
+from vision.matchers.akaze import FeatureSettings
 from vision.profile import Profile
-from vision.rule_outcome import rule_outcome
+from vision.rules.original_evidence import original_evidence
+from vision.views.draw import FILL, draw_match_view
+from vision.views.match import VIEWS, Lines, MatchView, RuleOutcome, match_view, register_view
+from vision.views.outcome import rule_outcome
+from vision.views.plain import plain_problem, plain_problems
 
 T = replace(Profile(), working_side=640, max_keypoints=1000)
 SETTINGS = FeatureSettings(working_side=640, max_keypoints=1000)
@@ -174,7 +174,7 @@ def test_a_later_check_that_changes_the_verdict_leads_the_headline(same):
 
 
 def test_a_registered_decider_runs_on_the_cached_pair(same):
-    from vision.rule_outcome import DECIDERS, register_decider
+    from vision.views.outcome import DECIDERS, register_decider
 
     ref, query, pair, _ = same
 

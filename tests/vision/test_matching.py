@@ -1,13 +1,13 @@
-"""vision.matching: Hamming kNN, Lowe's ratio test with one match per query descriptor."""
+"""vision.matchers.knn: Hamming kNN, Lowe's ratio test with one match per query descriptor."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from vision.features import Features, FeatureSettings, empty_features
-from vision.matching import CandidateMatches, empty_candidates, knn_match, matched_points, ratio_mask
-from vision.pipeline import prepare_photo
+from vision.flows.prepare import prepare_photo
+from vision.matchers.akaze import Features, FeatureSettings, empty_features
+from vision.matchers.knn import CandidateMatches, empty_candidates, knn_match, matched_points, ratio_mask
 
 SETTINGS = FeatureSettings(working_side=640, max_keypoints=600)
 

@@ -1,15 +1,15 @@
-"""vision.original: the note's rule reproduced, minus its crashes."""
+"""vision.rules.original_evidence: the note's rule reproduced, minus its crashes."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from vision import verdict as v
-from vision.decision import OriginalEvidence, decide_original
-from vision.imageio import decode_image
-from vision.original import N_BEST_MATCHES, original_evidence
+from vision.core import verdict as v
+from vision.image.imageio import decode_image
 from vision.profile import Profile
+from vision.rules.evidence import OriginalEvidence, decide_original
+from vision.rules.original_evidence import N_BEST_MATCHES, original_evidence
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""vision.pipeline: the register and verify flows end to end, and the cheap re-decision."""
+"""vision.flows.prepare: the register and verify flows end to end, and the cheap re-decision."""
 
 from __future__ import annotations
 
@@ -8,10 +8,9 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from vision import verdict as v
-from vision.errors import NotAnImageError
-from vision.features import FeatureSettings, features_from_bytes, features_to_bytes
-from vision.pipeline import (
+from vision.core import verdict as v
+from vision.core.errors import NotAnImageError
+from vision.flows.prepare import (
     PairMatch,
     decide_pair,
     match_features,
@@ -20,6 +19,7 @@ from vision.pipeline import (
     register_photo,
     verify_photo,
 )
+from vision.matchers.akaze import FeatureSettings, features_from_bytes, features_to_bytes
 from vision.profile import Profile
 
 DEFAULT = Profile()

@@ -11,18 +11,18 @@ import numpy as np
 import pytest
 from cli_runner import cli_json
 
-from vision import verdict as v
-from vision.features import features_from_bytes, features_to_bytes
-from vision.lab.evaluate import evaluate_folder
-from vision.pipeline import (
+from vision.core import verdict as v
+from vision.flows.prepare import (
     FUSED_UNAVAILABLE,
     decide_pair,
     prepare_photo,
     register_photo,
     verify_photo,
 )
+from vision.flows.references import load_reference, save_reference
+from vision.lab.evaluate import evaluate_folder
+from vision.matchers.akaze import features_from_bytes, features_to_bytes
 from vision.profile import Profile
-from vision.references import load_reference, save_reference
 from vision.store import LocalReferenceStore
 
 REPO = Path(__file__).resolve().parents[2]

@@ -1,4 +1,4 @@
-"""vision.references: a reference stored with its features, recomputed and saved back when stale."""
+"""vision.flows.references: a reference stored with its features, recomputed and saved back when stale."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vision.errors import ImageInputError
-from vision.features import FeatureSettings, features_from_bytes
-from vision.pipeline import prepare_photo
-from vision.references import LoadedReference, load_reference, save_reference
+from vision.core.errors import ImageInputError
+from vision.flows.prepare import prepare_photo
+from vision.flows.references import LoadedReference, load_reference, save_reference
+from vision.matchers.akaze import FeatureSettings, features_from_bytes
 from vision.store import LocalReferenceStore, ReferenceNotFoundError
 
 SETTINGS = FeatureSettings(working_side=480, max_keypoints=400)

@@ -12,20 +12,20 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vision.fingerprint import (
+from vision.flows.prepare import PreparedPhoto, evaluate_match, match_features, prepare_photo
+from vision.image.imageio import decode_image
+from vision.profile import Profile
+from vision.replay.check import Alignment, Candidate, ReplayEvidence, decide, find_replay, measure, rank_candidates
+from vision.replay.fingerprint import (
     MAX_POINTS,
     Fingerprint,
     fingerprint_from_bytes,
     fingerprint_to_bytes,
     make_fingerprint,
 )
-from vision.imageio import decode_image
-from vision.pipeline import PreparedPhoto, evaluate_match, match_features, prepare_photo
-from vision.profile import Profile
-from vision.replay import Alignment, Candidate, ReplayEvidence, decide, find_replay, measure, rank_candidates
-from vision.replay_flow import replay_thresholds, verification_alignment
-from vision.replay_geometry import frame_border, similarity_deviation
-from vision.replay_transforms import DIGITAL, SCREEN
+from vision.replay.geometry import frame_border, similarity_deviation
+from vision.replay.memory import replay_thresholds, verification_alignment
+from vision.replay.transforms import DIGITAL, SCREEN
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples" / "images"
 REF = SAMPLES / "lightglue" / "DSC_0410.JPG"

@@ -1,4 +1,4 @@
-"""The Demo's "sent again" photo: the reference resubmitted by a named transformation (vision.replay_transforms.resend)."""
+"""The Demo's "sent again" photo: the reference resubmitted by a named transformation (vision.replay.transforms.resend)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from ui.examples import SAMPLES_DIR, SENT_AGAIN
-from vision.replay_transforms import resend
+from vision.replay.transforms import resend
 
 REF = SAMPLES_DIR / "images/vlfeat/roofs1.jpg"
 

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from vision import lighterglue, xfeat
+from vision.matchers import lighterglue, xfeat
 
 ROOT = Path(__file__).resolve().parents[2]
 PAIR = (ROOT / "samples/images/lightglue/DSC_0410.JPG", ROOT / "samples/images/lightglue/DSC_0411.JPG")

@@ -11,10 +11,10 @@ import numpy as np
 
 from vision.cli.common import command
 from vision.cli.errors import CommandError, UsageError
-from vision.errors import ImageInputError
-from vision.imageio import read_image_file
+from vision.core.errors import ImageInputError
+from vision.core.settings import load_settings
+from vision.image.imageio import read_image_file
 from vision.profile import Profile, load_profile
-from vision.settings import load_settings
 from vision.tagging.base import DEFAULT_MIN_CONFIDENCE, Concept, TaggerError, TagMatch, tag_verdict
 from vision.tagging.evaluate import evaluate_tags
 from vision.tagging.factory import BACKENDS, tagger_from_settings

@@ -7,8 +7,8 @@ from typing import Any
 
 from vision.cli.common import add_worker_options, command, profile_of, read_input, workers_of
 from vision.cli.errors import UsageError
+from vision.flows.prepare import register_photo
 from vision.lab.evaluate import evaluate_folder
-from vision.pipeline import register_photo
 from vision.rules import RULES
 from vision.rules import get as get_rule
 
@@ -23,7 +23,7 @@ def cmd_verify(args: argparse.Namespace) -> dict[str, Any]:
     """Verify QUERY against REF with ``--rule`` (default: the profile's rule), as :mod:`vision.rules` says.
 
     Every answer says ``replay``: an accepted QUERY that is a copy of REF
-    (the replay rule, :mod:`vision.replay_flow`) is ``You took wrong picture``.
+    (the replay rule, :mod:`vision.replay.memory`) is ``You took wrong picture``.
     """
     profile = profile_of(args)
     rule = get_rule(args.rule or profile.rule)

@@ -2,7 +2,7 @@
 
 An entry is ``<root>/<sha256 of the image bytes>-<settings key>.feat``: 8
 bytes of the preparation time in milliseconds (float64, so a cached run still
-reports a verification's cost), then :func:`vision.features.features_to_bytes`.
+reports a verification's cost), then :func:`vision.matchers.akaze.features_to_bytes`.
 Writes go to a temporary name and are renamed into place, so concurrent
 workers (processes, Dask workers on a shared disk) never read half a file.
 The folder is ``VISION_CACHE_DIR`` (settings), else ``~/.cache/habit-photo-check/features``;
@@ -18,10 +18,10 @@ import tempfile
 from dataclasses import replace
 from pathlib import Path
 
-from vision.errors import ImageInputError
-from vision.features import Features, FeatureSettings, features_from_bytes, features_to_bytes
-from vision.pipeline import prepare_photo
-from vision.settings import load_settings
+from vision.core.errors import ImageInputError
+from vision.core.settings import load_settings
+from vision.flows.prepare import prepare_photo
+from vision.matchers.akaze import Features, FeatureSettings, features_from_bytes, features_to_bytes
 
 DEFAULT_DIR = Path.home() / ".cache" / "habit-photo-check" / "features"
 _MS = struct.Struct("<d")

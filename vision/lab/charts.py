@@ -35,10 +35,10 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from vision.fusion import fused_boundary, geometry_alone_inliers
 from vision.lab.metrics import Rates
 from vision.lab.report import score_histogram, similarity_histogram
 from vision.lab.scored import ScoredSet
+from vision.rules.fusion import fused_boundary, geometry_alone_inliers
 
 SAME, DIFFERENT, ORIGINAL, POINT, ROBUST = "#2e9d4f", "#d2453a", "#8a6bbf", "#1f1f1f", "#3b6fb6"
 #: The robust rule's ROC curve and point, set apart from the parts' colours.

@@ -16,19 +16,19 @@ from typing import Any
 
 import numpy as np
 
+from vision.flows.prepare import PairMatch, evaluate_match
 from vision.lab.metrics import roc_auc
 from vision.lab.run import TuningRun
-from vision.learned import akaze_inliers, xfeat_inliers, xfeat_try
-from vision.learned_rule import fit_threshold, learned_score
-from vision.pipeline import PairMatch, evaluate_match
 from vision.profile import Profile
+from vision.rules.learned_score import fit_threshold, learned_score
+from vision.rules.learned_steps import akaze_inliers, xfeat_inliers, xfeat_try
 
 
 @dataclass(frozen=True)
 class LearnedScores:
     """Per pair (``(N,)`` arrays; unusable pairs have ``ok`` False and zeros).
 
-    ``akaze`` and ``xfeat`` are checked inliers (see :mod:`vision.learned`),
+    ``akaze`` and ``xfeat`` are checked inliers (see :mod:`vision.rules.learned_steps`),
     ``similarity`` the global descriptors' cosine (0 when missing).
     """
 

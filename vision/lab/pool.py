@@ -110,7 +110,7 @@ def lab_workers(settings: Mapping[str, str] | None = None) -> Workers:
 
     ``VISION_WORKERS`` (default: the CPU count) sizes the local pool.
     """
-    from vision.settings import load_settings, number, text
+    from vision.core.settings import load_settings, number, text
 
     values = load_settings() if settings is None else settings
     count = number(values, "VISION_WORKERS", os.cpu_count() or DEFAULT_WORKERS, integer=True, minimum=1)

@@ -9,12 +9,12 @@ from typing import Any
 
 import numpy as np
 
-from vision.fusion import apply_recommendation, fused_accepts, recommend_fused
 from vision.lab.metrics import accept_rates, threshold_for_far
 from vision.lab.report import figures, json_float
 from vision.lab.scored import ScoredSet
 from vision.lab.split import Split
 from vision.profile import Profile
+from vision.rules.fusion import apply_recommendation, fused_accepts, recommend_fused
 
 #: Area fractions the recommendation may choose from (besides the base profile's).
 AREA_FRACTION_GRID = (0.0, 0.005, 0.01, 0.02, 0.03, 0.05)
@@ -30,7 +30,7 @@ class Recommendation:
     ----------
     thresholds : Profile
         The base thresholds with ``min_inliers`` and ``min_area_fraction``
-        replaced, and the fused rule's fields (:data:`vision.fusion.FUSED_FIELDS`)
+        replaced, and the fused rule's fields (:data:`vision.rules.fusion.FUSED_FIELDS`)
         where the set has similarities.  ``rule`` stays the base's.
     target_far : float
     tightest_min_inliers : int
@@ -47,7 +47,7 @@ class Recommendation:
     train : dict
         :func:`figures` of the training pairs at the chosen thresholds (current rule).
     fused : dict or None
-        The fused rule's pick (:func:`vision.fusion.recommend_fused`, with the
+        The fused rule's pick (:func:`vision.rules.fusion.recommend_fused`, with the
         chosen ``min_inliers`` and area): ``fused_min_inliers``, ``fused_weight``,
         ``fused_threshold``, its figures on the training pairs and
         ``similarity_margin``; None when the set has no similarities.
@@ -129,7 +129,7 @@ FUSED_THRESHOLD_STEP = 0.05
 def recommend_fused_thresholds(scored: ScoredSet, target_far: float, base: Profile) -> dict[str, Any] | None:
     """The fused rule's thresholds for ``target_far`` on the pairs with a similarity, on top of ``base``.
 
-    :func:`vision.fusion.recommend_fused` (threshold midway in the gap of the
+    :func:`vision.rules.fusion.recommend_fused` (threshold midway in the gap of the
     fused score, margins against negatives given the geometric minimum), with
     ``base``'s ``min_inliers`` (geometry alone) and ``min_area_fraction``.  The
     threshold is then put on the sidebar's step (:data:`FUSED_THRESHOLD_STEP`)

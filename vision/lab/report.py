@@ -13,10 +13,10 @@ from typing import Any
 
 import numpy as np
 
-from vision.fusion import geometry_alone_inliers
 from vision.lab.data import LabelledPair
 from vision.lab.scored import ScoredSet
 from vision.lab.split import Split
+from vision.rules.fusion import geometry_alone_inliers
 
 
 def json_float(x: float, digits: int = 4) -> float | None:

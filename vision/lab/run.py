@@ -2,10 +2,10 @@
 
 Three layers of cache, from expensive to free:
 
-1. :class:`TuningRun` holds, per pair, the cached :class:`vision.pipeline.PairMatch`
+1. :class:`TuningRun` holds, per pair, the cached :class:`vision.flows.prepare.PairMatch`
    (decode, AKAZE features, kNN matches) for one :class:`FeatureSettings`, the
    similarity of the two photos' global descriptors (the fused rule's second
-   number, :mod:`vision.fusion`), and the original note's score (its pipeline at
+   number, :mod:`vision.rules.fusion`), and the original note's score (its pipeline at
    full resolution, which depends on no threshold at all).  Building it is the only slow step: features
    and the original rule run on :class:`vision.lab.pool.Workers` (local processes, threads or Dask),
    features come from the disk cache (:mod:`vision.lab.cache`) when an image was seen before, and
@@ -31,15 +31,15 @@ from pathlib import Path
 
 import numpy as np
 
-from vision.decision import MatchEvidence
-from vision.features import Features, FeatureSettings
+from vision.flows.prepare import PairMatch, evaluate_match, match_features, pair_similarity
 from vision.lab.cache import cache_dir, image_features
 from vision.lab.data import LabelledPair, LabelledSet, open_folder
 from vision.lab.pool import DEFAULT_WORKERS, ProgressFn, Workers, as_workers, local_threads, parallel
 from vision.lab.scored import OriginalScores, ScoredSet, geometry_key
-from vision.pipeline import PairMatch, evaluate_match, match_features, pair_similarity
+from vision.matchers.akaze import Features, FeatureSettings
 from vision.profile import Profile
 from vision.rules import get as get_rule
+from vision.rules.evidence import MatchEvidence
 from vision.rules.original import score_pair
 
 

@@ -12,14 +12,14 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from vision.decision import MatchEvidence, decide_verification
-from vision.fusion import fused_evidence, fused_score, geometry_alone_inliers
 from vision.lab.data import LabelledPair
 from vision.lab.metrics import Rates, RocCurve, accept_rates, roc_auc, roc_curve
 from vision.profile import Profile
 from vision.rules import RULES
 from vision.rules import get as get_rule
 from vision.rules.base import Rule
+from vision.rules.evidence import MatchEvidence, decide_verification
+from vision.rules.fusion import fused_evidence, fused_score, geometry_alone_inliers
 
 GeometryKey = tuple[float, str, float]
 #: The rules a scored set can be decided by.
@@ -63,7 +63,7 @@ class ScoredSet:
     rule (:attr:`rule`): ``fused`` when the thresholds say so and the set has
     similarities, else ``robust``.  Under ``fused`` a pair without a
     similarity (a photo without a global descriptor) is decided by the robust
-    rule, as :func:`vision.pipeline.decide_pair` does.
+    rule, as :func:`vision.flows.prepare.decide_pair` does.
 
     Attributes
     ----------
@@ -293,7 +293,7 @@ class ScoredSet:
         ``log(1 + inliers) + w * similarity`` for pairs that pass the geometric
         gates (``inliers >= fused_min_inliers``, outline area), 0 for the others,
         and :data:`GEOMETRY_SCORE` ``+ log(1 + inliers)`` where the inliers
-        accept alone (:func:`vision.fusion.geometry_alone_inliers`).  Pairs
+        accept alone (:func:`vision.rules.fusion.geometry_alone_inliers`).  Pairs
         without a similarity carry the robust rule's verdict on the same scale.
         Sweeping a threshold over it moves ``fused_threshold`` with the gates
         fixed: its ROC passes through the current operating point.

@@ -1,4 +1,4 @@
-"""The fused rule: the inliers, lifted by the photos' global similarity (:mod:`vision.fusion`)."""
+"""The fused rule: the inliers, lifted by the photos' global similarity (:mod:`vision.rules.fusion`)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from vision.fusion import fused_accepts
+from vision.rules.fusion import fused_accepts
 from vision.rules.geometric import verify_geometric
 
 if TYPE_CHECKING:
@@ -40,7 +40,7 @@ class FusedRule:
         return scored.fused_scores()
 
     def lab_accepts(self, scored: ScoredSet) -> np.ndarray:
-        """:func:`vision.fusion.fused_accepts`; a pair without a similarity gets the robust verdict."""
+        """:func:`vision.rules.fusion.fused_accepts`; a pair without a similarity gets the robust verdict."""
         t = scored.thresholds
         fused = fused_accepts(scored.inliers, np.nan_to_num(scored.similarities, nan=0.0), t, scored.area_fraction)
         return np.where(scored.has_similarity, fused, scored.effective_scores() >= t.min_inliers)

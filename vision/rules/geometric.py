@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from vision.errors import ImageInputError
-from vision.pipeline import prepare_photo, verify_photo
+from vision.core.errors import ImageInputError
+from vision.flows.prepare import prepare_photo, verify_photo
 from vision.profile import Profile
-from vision.replay_flow import check_against_reference, verification_alignment, with_replay_verdict
+from vision.replay.memory import check_against_reference, verification_alignment, with_replay_verdict
 from vision.rules.base import MISSING_STD
 
 
@@ -15,7 +15,7 @@ def verify_geometric(ref_bytes: bytes, query_bytes: bytes, profile: Profile, rul
     """Prepare the reference (with its global descriptor for ``fused``), verify the query: body with timings.
 
     An accepted query that is a copy of the reference is rejected by the replay
-    rule (:mod:`vision.replay_flow`), as in the API's verify flow.
+    rule (:mod:`vision.replay.memory`), as in the API's verify flow.
     """
     try:
         ref = prepare_photo(

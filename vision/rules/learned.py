@@ -1,4 +1,4 @@
-"""The learned rule: AKAZE's and XFeat's checked inliers with the global similarity (:mod:`vision.learned`)."""
+"""The learned rule: AKAZE's and XFeat's checked inliers with the global similarity (:mod:`vision.rules.learned_steps`)."""
 
 from __future__ import annotations
 
@@ -38,8 +38,8 @@ class LearnedRule:
         A pair the rule rejects on its gates (too few inliers) scores 0; a pair
         that AKAZE's geometry accepts alone scores at least the threshold.
         """
-        from vision.errors import ImageInputError
-        from vision.pipeline import prepare_photo, verify_photo
+        from vision.core.errors import ImageInputError
+        from vision.flows.prepare import prepare_photo, verify_photo
 
         try:
             ref_bytes, query_bytes = (root / pair.ref).read_bytes(), (root / pair.query).read_bytes()

@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from vision.decision import OriginalEvidence, decide_original
-from vision.errors import ImageInputError
-from vision.imageio import decode_image
-from vision.original import original_evidence
+from vision.core.errors import ImageInputError
+from vision.image.imageio import decode_image
 from vision.rules.base import MISSING_PICTURE, MISSING_STD
+from vision.rules.evidence import OriginalEvidence, decide_original
+from vision.rules.original_evidence import original_evidence
 
 if TYPE_CHECKING:
     from vision.lab.data import LabelledPair

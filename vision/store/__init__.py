@@ -2,7 +2,7 @@
 
 Typical use::
 
-    from vision.settings import load_settings
+    from vision.core.settings import load_settings
     from vision.store import store_from_settings
 
     store = store_from_settings(load_settings())  # environment + .streamlit/secrets.toml

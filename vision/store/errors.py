@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from vision.errors import VisionError
+from vision.core.errors import VisionError
 
 __all__ = [
     "CorruptReferenceError",

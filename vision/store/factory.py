@@ -36,7 +36,7 @@ def store_from_settings(settings: Mapping[str, str]) -> ReferenceStore:
     Parameters
     ----------
     settings : Mapping[str, str]
-        Typically :func:`vision.settings.load_settings` (environment + secrets).
+        Typically :func:`vision.core.settings.load_settings` (environment + secrets).
 
     Returns
     -------

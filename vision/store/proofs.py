@@ -1,7 +1,7 @@
 """Memory of accepted proofs: one small fingerprint per accepted photo, per user.
 
 The photo itself is never kept, only its fingerprint
-(:mod:`vision.fingerprint`, a few KB).  Both stores keep each proof in its
+(:mod:`vision.replay.fingerprint`, a few KB).  Both stores keep each proof in its
 own blob named ``proofs/<UTC time>-<random hex>.fp`` under the user's folder
 or prefix, so names sort by time, writes never collide, and no listing of
 references sees them.  A retention limit (``keep``) bounds how many a user

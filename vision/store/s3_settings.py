@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from vision.settings import number, text
+from vision.core.settings import number, text
 from vision.store.base import StoreConfigError
 from vision.store.s3 import DEFAULT_PREFIX, DEFAULT_PRESIGN_EXPIRY_S, S3ReferenceStore
 
@@ -28,7 +28,7 @@ def s3_store_from_settings(settings: Mapping[str, str]) -> S3ReferenceStore:
     ----------
     settings : Mapping[str, str]
         Usually ``os.environ`` merged with Streamlit secrets (see
-        :func:`vision.settings.load_settings`).  Read:
+        :func:`vision.core.settings.load_settings`).  Read:
 
         - ``VISION_S3_BUCKET`` (required)
         - ``VISION_S3_REGION`` (else ``AWS_REGION`` / ``AWS_DEFAULT_REGION``,

@@ -14,8 +14,8 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from vision.errors import VisionError
-from vision.verdict import CLARIFAI_API_FAULT, MATCHED, NO_TAG, NOT_MATCHED, Verdict
+from vision.core.errors import VisionError
+from vision.core.verdict import CLARIFAI_API_FAULT, MATCHED, NO_TAG, NOT_MATCHED, Verdict
 
 DEFAULT_MIN_CONFIDENCE = 0.2
 """Default confidence a concept needs for a tag to match (a profile may override it)."""

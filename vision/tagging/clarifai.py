@@ -17,7 +17,7 @@ import numpy as np
 from clarifai_grpc.grpc.api import resources_pb2, service_pb2
 from clarifai_grpc.grpc.api.status import status_code_pb2
 
-from vision.errors import ImageInputError
+from vision.core.errors import ImageInputError
 from vision.tagging.base import Concept, TaggerError, TagMatch, normalise_tag
 
 log = logging.getLogger(__name__)

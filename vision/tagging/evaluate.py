@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from vision.errors import ImageInputError
-from vision.imageio import read_image_file
+from vision.core.errors import ImageInputError
+from vision.image.imageio import read_image_file
 from vision.tagging.base import DEFAULT_MIN_CONFIDENCE, Concept, Tagger, TaggerError, normalise_tag
 
 TOP_K = 5

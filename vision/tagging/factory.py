@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from vision.settings import truthy
+from vision.core.settings import truthy
 from vision.tagging.base import Tagger, TaggerError
 
 BACKENDS = ("local", "clarifai")

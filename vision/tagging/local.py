@@ -30,7 +30,7 @@ import numpy as np
 if TYPE_CHECKING:  # onnxruntime itself is imported on first use
     import onnxruntime as ort
 
-from vision.errors import ImageInputError
+from vision.core.errors import ImageInputError
 from vision.tagging.base import Concept, TagMatch, normalise_tag
 
 MODELS_DIR = Path(__file__).resolve().parents[1] / "models"

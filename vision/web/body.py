@@ -9,7 +9,7 @@ from typing import Any
 
 from fastapi import Request
 
-from vision.logsafe import safe_text
+from vision.core.logsafe import safe_text
 
 log = logging.getLogger("vision.api")
 

@@ -8,9 +8,9 @@ from typing import Any
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from vision import tagwords
-from vision import verdict as v
+from vision.core import verdict as v
 from vision.store.ids import MAX_USER_ID_LENGTH
+from vision.tagging import words as tagwords
 from vision.web.flows import BUSY, FORBIDDEN, REGISTER, TAG, TIMEOUT, TOO_MANY, UNAUTHORIZED, VERIFY, Flow
 
 log = logging.getLogger("vision.api")

@@ -14,13 +14,13 @@ from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 from starlette.requests import ClientDisconnect
 
-from vision import service
-from vision import verdict as v
-from vision.auth import AuthError, Principal, authenticate, effective_user
-from vision.gate import DeadlineExceeded
-from vision.logsafe import safe_text
+from vision.core import verdict as v
+from vision.core.logsafe import safe_text
+from vision.service import contract as service
 from vision.store.ids import MAX_USER_ID_LENGTH
+from vision.web.auth import AuthError, Principal, authenticate, effective_user
 from vision.web.body import BadBody, BodyTimeout, parse_json_object, read_body
+from vision.web.gate import DeadlineExceeded
 from vision.web.runtime import Runtime
 
 log = logging.getLogger("vision.api")

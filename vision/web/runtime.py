@@ -10,13 +10,13 @@ from typing import Any
 
 import anyio
 
-from vision.api_settings import ApiSettings
-from vision.gate import CpuGate
-from vision.imageio import DEFAULT_LIMITS, DecodeLimits
+from vision.core.settings import load_settings
+from vision.image.imageio import DEFAULT_LIMITS, DecodeLimits
 from vision.profile import Profile, load_profile
-from vision.ratelimit import RateLimiter
-from vision.settings import load_settings
 from vision.store.guard import CircuitBreaker, GuardedStore
+from vision.web.gate import CpuGate
+from vision.web.ratelimit import RateLimiter
+from vision.web.settings import ApiSettings
 
 log = logging.getLogger("vision.api")
 

@@ -1,0 +1,1 @@
+"""vision.core: see docs/ARCHITECTURE.md."""

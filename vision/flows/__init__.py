@@ -1,0 +1,1 @@
+"""vision.flows: see docs/ARCHITECTURE.md."""

@@ -1,0 +1,1 @@
+"""vision.image: see docs/ARCHITECTURE.md."""

@@ -1,0 +1,1 @@
+"""vision.matchers: see docs/ARCHITECTURE.md."""

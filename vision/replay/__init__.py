@@ -1,0 +1,1 @@
+"""vision.replay.check: see docs/ARCHITECTURE.md."""

@@ -1,0 +1,459 @@
+"""Is a new photo a replay of an earlier one (the reference or an accepted proof)?
+
+Two photos of the same thing always look alike; what a genuine new photo
+has that a replay lacks is *independent* pixels: a new exposure brings new
+sensor noise, light, focus and (from a hand-held phone) parallax, so after
+the best homography the two still differ in their fine detail.  A replay (a
+re-encoded, resized, cropped, rotated, recoloured or screenshotted copy)
+is the same pixels under a 2-D transformation: aligned, its fine detail
+matches almost exactly, and nearly all of its strong keypoints come back.
+
+The check (:func:`measure`) aligns the candidate's fingerprint keypoints
+(:mod:`vision.replay.fingerprint`) to the new photo's AKAZE keypoints by a
+homography, then compares the aligned thumbnails.  Evidence:
+
+* ``inlier_fraction``: of the candidate's strongest keypoints, how many
+  reappear where the homography puts them;
+* ``detail_ncc``: normalised correlation of the two aligned thumbnails'
+  fine detail (a band-pass; insensitive to brightness, contrast and gamma);
+* ``reproj_px``: median distance of the inliers from the homography (in
+  working-image pixels): near zero for a pure 2-D copy, larger with parallax.
+
+:func:`decide` turns the evidence into a replay flag by the profile's
+thresholds (:class:`ReplayThresholds`); :func:`find_replay` runs the check
+against every remembered fingerprint, strongest candidates first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from vision.matchers.akaze import Features
+from vision.replay.fingerprint import Fingerprint, hash_distance
+from vision.replay.geometry import frame_border, similarity_deviation
+
+__all__ = [
+    "Alignment",
+    "Candidate",
+    "ReplayEvidence",
+    "ReplayFinding",
+    "ReplayThresholds",
+    "align_thumbnail",
+    "decide",
+    "detail",
+    "find_replay",
+    "measure",
+    "rank_candidates",
+]
+
+_RATIO = 0.8
+_REPROJ_PX = 4.0  # MAGSAC inlier threshold, query working pixels
+_MIN_MATCHES = 8
+_FALLBACK_BELOW = 10  # fingerprint inliers under which a fallback alignment is used instead
+
+
+@dataclass(frozen=True)
+class ReplayThresholds:
+    """When a candidate counts as repeated (profile values, see :mod:`vision.rules.evidence`).
+
+    Both kinds need ``min_inliers`` aligned keypoints and
+    ``inlier_fraction >= min_inlier_fraction``; then
+
+    * a *digital copy*: ``detail_ncc >= min_detail_ncc``, and the alignment
+      is a similarity (corner deviation ``<= max_similarity_residual``,
+      rotation within ``max_angle_off_deg`` of a 90-degree step);
+    * a *framed copy* (a screen photo, a bordered screenshot):
+      ``detail_ncc >= min_framed_ncc``, the earlier frame wholly in view
+      (``frame_inside >= min_frame_inside``) with a flat band around it
+      (``border_flatness <= max_border_flatness``).
+    """
+
+    # Chosen on the replay set (scripts/build_replay_set.py), scenes held out.
+    min_inliers: int = 10
+    min_inlier_fraction: float = 0.0
+    min_detail_ncc: float = 0.85
+    max_similarity_residual: float = 0.0055
+    max_angle_off_deg: float = 1.0
+    min_framed_ncc: float = 0.75
+    min_frame_inside: float = 0.5
+    max_border_flatness: float = 0.5
+
+
+@dataclass(frozen=True)
+class ReplayEvidence:
+    """What the check measured between a candidate and the new photo.
+
+    Attributes
+    ----------
+    n_points : int
+        Keypoints in the candidate's fingerprint.
+    n_matches : int
+        Ratio-test matches into the new photo's keypoints.
+    n_inliers : int
+        Matches consistent with the fitted homography.
+    inlier_fraction : float
+        ``n_inliers / n_points`` (0 when the fingerprint has no keypoints).
+    reproj_px : float
+        Median reprojection error of the inliers (query working pixels);
+        ``inf`` without a homography.
+    detail_ncc : float
+        Correlation (-1..1) of the aligned thumbnails' band-passed detail; 0
+        without a homography.
+    hash_distance : int
+        Smallest pHash distance (0-64) over the candidate's four rotations.
+    similarity_residual, angle_off_deg : float
+        How far the alignment is from a similarity, and its rotation from a
+        90-degree step (:func:`vision.replay.geometry.similarity_deviation`).
+    frame_inside, border_flatness : float
+        How much of the candidate's frame edge is inside the new photo, and
+        how flat the band around it is (:func:`vision.replay.geometry.frame_border`).
+    H : np.ndarray or None
+        ``(3, 3)`` homography from the candidate's thumbnail to the new
+        photo's thumbnail pixels.
+    """
+
+    n_points: int
+    n_matches: int
+    n_inliers: int
+    inlier_fraction: float
+    reproj_px: float
+    detail_ncc: float
+    hash_distance: int
+    similarity_residual: float = float("inf")
+    angle_off_deg: float = 45.0
+    frame_inside: float = 0.0
+    border_flatness: float = float("inf")
+    H: np.ndarray | None = field(default=None, repr=False, compare=False)
+
+    def to_json(self) -> dict[str, float | int | None]:
+        """JSON-safe numbers (no homography)."""
+        return {
+            "n_points": self.n_points,
+            "n_matches": self.n_matches,
+            "n_inliers": self.n_inliers,
+            "inlier_fraction": round(self.inlier_fraction, 3),
+            "reproj_px": _finite(self.reproj_px, 2),
+            "detail_ncc": round(self.detail_ncc, 3),
+            "hash_distance": self.hash_distance,
+            "similarity_residual": _finite(self.similarity_residual, 4),
+            "angle_off_deg": round(self.angle_off_deg, 2),
+            "frame_inside": round(self.frame_inside, 3),
+            "border_flatness": _finite(self.border_flatness, 3),
+        }
+
+
+def _finite(value: float, digits: int) -> float | None:
+    """``value`` rounded, or None (JSON has no infinity)."""
+    return round(value, digits) if np.isfinite(value) else None
+
+
+def _no_alignment(n_points: int, n_matches: int, hash_dist: int) -> ReplayEvidence:
+    return ReplayEvidence(n_points, n_matches, 0, 0.0, float("inf"), 0.0, hash_dist)
+
+
+def _match(candidate: Fingerprint, query: Features) -> tuple[np.ndarray, np.ndarray]:
+    """Ratio-test matches: ``(M, 2)`` candidate points (its working px) and ``(M, 2)`` query points."""
+    if len(candidate) == 0 or len(query) < 2:
+        return np.zeros((0, 2), np.float32), np.zeros((0, 2), np.float32)
+    pairs = cv2.BFMatcher(cv2.NORM_HAMMING).knnMatch(candidate.descriptors, query.descriptors, k=2)
+    kept = [(p[0].queryIdx, p[0].trainIdx) for p in pairs if len(p) == 2 and p[0].distance < _RATIO * p[1].distance]
+    if not kept:
+        return np.zeros((0, 2), np.float32), np.zeros((0, 2), np.float32)
+    ci, qi = np.array(kept).T
+    src = candidate.points[ci] * np.array(candidate.size, np.float32)
+    return src.astype(np.float32), query.points[qi].astype(np.float32)
+
+
+def _scale(sx: float, sy: float) -> np.ndarray:
+    """Pixel-centre scaling: pixel ``i`` of one grid covers ``[i - 0.5, i + 0.5]`` of the other, scaled."""
+    return np.array([[sx, 0.0, 0.5 * sx - 0.5], [0.0, sy, 0.5 * sy - 0.5], [0.0, 0.0, 1.0]])
+
+
+def detail(gray: np.ndarray) -> np.ndarray:
+    """Band-pass of a ``(h, w)`` thumbnail as float32: fine detail without noise or shading.
+
+    A difference of Gaussians (sigma 0.7 and 2.5 thumbnail pixels): the
+    finest band is dropped (JPEG blocks, resampling), the coarse one too
+    (lighting, vignetting, a brightness edit).
+    """
+    g = gray.astype(np.float32)
+    return cv2.GaussianBlur(g, (0, 0), 0.7) - cv2.GaussianBlur(g, (0, 0), 2.5)
+
+
+def align_thumbnail(candidate: Fingerprint, query_thumb: np.ndarray, H: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Warp the candidate's thumbnail onto the new photo's thumbnail.
+
+    Parameters
+    ----------
+    candidate : Fingerprint
+    query_thumb : np.ndarray
+        ``(h, w)`` uint8 thumbnail of the new photo.
+    H : np.ndarray
+        ``(3, 3)`` candidate-thumbnail -> query-thumbnail homography.
+
+    Returns
+    -------
+    warped, valid : np.ndarray
+        ``(h, w)`` uint8 warped thumbnail and ``(h, w)`` bool mask of the
+        pixels it covers (eroded by 3 px, away from the resampled border).
+    """
+    h, w = query_thumb.shape
+    warped = cv2.warpPerspective(candidate.thumb, H, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    ones = np.full(candidate.thumb.shape, 255, np.uint8)
+    cover = cv2.warpPerspective(ones, H, (w, h), flags=cv2.INTER_NEAREST, borderValue=0)
+    valid = cv2.erode(cover, np.ones((7, 7), np.uint8)) > 0
+    return warped, valid
+
+
+def _ncc(a: np.ndarray, b: np.ndarray) -> float:
+    a = a - a.mean()
+    b = b - b.mean()
+    denom = float(np.sqrt((a * a).sum() * (b * b).sum()))
+    return float((a * b).sum() / denom) if denom > 1e-6 else 0.0
+
+
+@dataclass(frozen=True)
+class Alignment:
+    """A homography found elsewhere (the verification's), used instead of the fingerprint's matches.
+
+    ``H`` maps the candidate's working-image pixels to the new photo's;
+    ``n_inliers`` and ``reproj_px`` are that fit's.  It is only valid for
+    a fingerprint made from the same working image (``size``).
+    """
+
+    H: np.ndarray
+    n_inliers: int
+    size: tuple[int, int]
+    reproj_px: float = float("nan")
+    fallback: bool = False
+    """Use it only when the fingerprint's own keypoints do not align (a composed, approximate homography)."""
+
+
+def _fingerprint_alignment(candidate: Fingerprint, query: Features) -> tuple[np.ndarray | None, int, int, float]:
+    """``(H, n_matches, n_inliers, reproj_px)`` from the fingerprint's keypoints (H None when none fits)."""
+    src, dst = _match(candidate, query)
+    if len(src) < _MIN_MATCHES:
+        return None, len(src), 0, float("inf")
+    H, mask = cv2.findHomography(src, dst, cv2.USAC_MAGSAC, _REPROJ_PX)
+    if H is None or mask is None or not np.all(np.isfinite(H)):
+        return None, len(src), 0, float("inf")
+    inliers = mask.ravel().astype(bool)
+    projected = cv2.perspectiveTransform(src[inliers][None], H)[0]
+    reproj = float(np.median(np.linalg.norm(projected - dst[inliers], axis=1)))
+    return H, len(src), int(inliers.sum()), reproj
+
+
+def measure(
+    candidate: Fingerprint,
+    query: Features,
+    query_thumb: np.ndarray,
+    query_fp: Fingerprint,
+    alignment: Alignment | None = None,
+) -> ReplayEvidence:
+    """Align ``candidate`` to the new photo and measure how much of it repeats.
+
+    Parameters
+    ----------
+    candidate : Fingerprint
+        The remembered photo (reference or earlier proof).
+    query : Features
+        The new photo's AKAZE features (working resolution).
+    query_thumb : np.ndarray
+        ``(h, w)`` uint8 gray thumbnail of the new photo (``query_fp.thumb``).
+    query_fp : Fingerprint
+        The new photo's fingerprint (for the hash distance).
+    alignment : Alignment, optional
+        The verification's homography for this candidate (the reference):
+        2000 keypoints a side align a blurred screen photo where the
+        fingerprint's 96 may not.  Ignored when made on another working size.
+
+    Returns
+    -------
+    ReplayEvidence
+        Zero inliers and ``inf`` error when no homography fits.
+    """
+    hash_dist = hash_distance(candidate, query_fp)
+    H: np.ndarray | None
+    usable = alignment is not None and tuple(alignment.size) == tuple(candidate.size)
+    if usable and alignment is not None and not alignment.fallback:
+        H, n_matches, n_in, reproj = alignment.H, alignment.n_inliers, alignment.n_inliers, alignment.reproj_px
+    else:
+        H, n_matches, n_in, reproj = _fingerprint_alignment(candidate, query)
+        if usable and alignment is not None and n_in < _FALLBACK_BELOW:
+            H, n_in, reproj = alignment.H, alignment.n_inliers, alignment.reproj_px
+    if H is None:
+        return _no_alignment(len(candidate), n_matches, hash_dist)
+    qh, qw = query_thumb.shape
+    ch, cw = candidate.thumb.shape
+    qsize = query.image_size
+    H_thumb = (
+        _scale(qw / qsize[0], qh / qsize[1]) @ H @ np.linalg.inv(_scale(cw / candidate.size[0], ch / candidate.size[1]))
+    )
+    warped, valid = align_thumbnail(candidate, query_thumb, H_thumb)
+    ncc = 0.0
+    if valid.sum() >= 400:  # at least a 20x20 overlap
+        ncc = _ncc(detail(warped)[valid], detail(query_thumb)[valid])
+    sim_residual, angle_off = similarity_deviation(H_thumb, (cw, ch))
+    inside, flatness = frame_border(H_thumb, (cw, ch), query_thumb)
+    return ReplayEvidence(
+        len(candidate),
+        n_matches,
+        n_in,
+        min(n_in / max(len(candidate), 1), 1.0),
+        reproj,
+        ncc,
+        hash_dist,
+        sim_residual,
+        angle_off,
+        inside,
+        flatness,
+        H_thumb,
+    )
+
+
+def decide(evidence: ReplayEvidence, thresholds: ReplayThresholds = ReplayThresholds()) -> tuple[bool, str]:
+    """Whether the evidence shows a replay, and why (a sentence with the deciding numbers)."""
+    e, t = evidence, thresholds
+    if e.n_inliers < t.min_inliers:
+        return False, f"{e.n_inliers} of its keypoints align (replay needs >= {t.min_inliers})"
+    if e.inlier_fraction < t.min_inlier_fraction:
+        return False, f"{e.inlier_fraction:.0%} of its keypoints reappear (replay needs >= {t.min_inlier_fraction:.0%})"
+    similar = e.similarity_residual <= t.max_similarity_residual and e.angle_off_deg <= t.max_angle_off_deg
+    if similar and e.detail_ncc >= t.min_detail_ncc:
+        return True, (
+            f"a digital copy: it maps onto the new photo by scaling and a {_quarter_turns(e)} rotation "
+            f"(off by {e.similarity_residual:.1%}) and its fine detail matches "
+            f"(correlation {e.detail_ncc:.2f} >= {t.min_detail_ncc:.2f})"
+        )
+    framed = e.frame_inside >= t.min_frame_inside and e.border_flatness <= t.max_border_flatness
+    if framed and e.detail_ncc >= t.min_framed_ncc:
+        return True, (
+            f"a framed copy (screen or screenshot): its whole frame is in view with a flat border around it "
+            f"(flatness {e.border_flatness:.2f} <= {t.max_border_flatness:.2f}) and its fine detail matches "
+            f"(correlation {e.detail_ncc:.2f} >= {t.min_framed_ncc:.2f})"
+        )
+    if e.detail_ncc < t.min_framed_ncc or (not framed and e.detail_ncc < t.min_detail_ncc):
+        return False, f"fine detail differs after alignment (correlation {e.detail_ncc:.2f})"
+    return False, (
+        f"fine detail is close (correlation {e.detail_ncc:.2f}) but the view is new: "
+        f"perspective {e.similarity_residual:.1%} > {t.max_similarity_residual:.1%} or roll "
+        f"{e.angle_off_deg:.1f} deg > {t.max_angle_off_deg:.1f} deg, and no flat border around the old frame"
+    )
+
+
+def _quarter_turns(e: ReplayEvidence) -> str:
+    """'0-degree' / '90-degree' ... rotation of the alignment (nearest quarter turn)."""
+    if e.H is None:
+        return "90-degree-step"
+    # Near a similarity the upper-left 2x2 block is s * R(angle).
+    angle = float(np.degrees(np.arctan2(e.H[1, 0], e.H[0, 0])))
+    return f"{round(angle / 90.0) % 4 * 90}-degree"
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A remembered photo: a label for people (``"the reference"``, ``"the proof of <time>"``) and its fingerprint."""
+
+    label: str
+    fingerprint: Fingerprint
+    key: str = ""
+    alignment: Alignment | None = None
+
+
+@dataclass(frozen=True)
+class ReplayFinding:
+    """The result of :func:`find_replay`.
+
+    ``replay`` is True when ``candidate`` repeats; ``evidence`` is that
+    candidate's (or, without a replay, the closest one's: most inliers).
+    """
+
+    replay: bool
+    reason: str
+    candidate: Candidate | None = None
+    evidence: ReplayEvidence | None = None
+    checked: int = 0
+
+
+QUICK_POINTS = 16
+"""Strongest fingerprint keypoints per candidate used to rank candidates (:func:`rank_candidates`)."""
+QUICK_QUERY_POINTS = 1000
+"""Strongest keypoints of the new photo they are matched against."""
+
+
+def rank_candidates(candidates: list[Candidate], query: Features) -> np.ndarray:
+    """Order candidates by how many of their strongest keypoints reappear in the new photo (best first).
+
+    One brute-force search of every candidate's :data:`QUICK_POINTS`
+    strongest descriptors against the new photo's :data:`QUICK_QUERY_POINTS`
+    strongest, with Lowe's ratio test: about a millisecond for 30 candidates,
+    so only the few likeliest get the full check.  A replay keeps nearly all
+    its strongest keypoints; other photos of the scene keep fewer.
+
+    Returns
+    -------
+    np.ndarray
+        ``(len(candidates),)`` int64 indices into ``candidates``, stable for ties.
+    """
+    if not candidates or len(query) < 2:
+        return np.arange(len(candidates))
+    blocks = [c.fingerprint.descriptors[:QUICK_POINTS] for c in candidates]
+    owner = np.repeat(np.arange(len(candidates)), [len(b) for b in blocks])
+    stacked = np.ascontiguousarray(np.vstack(blocks))
+    if len(stacked) == 0:
+        return np.arange(len(candidates))
+    pairs = cv2.BFMatcher(cv2.NORM_HAMMING).knnMatch(stacked, query.descriptors[:QUICK_QUERY_POINTS], k=2)
+    good = np.array([len(p) == 2 and p[0].distance < _RATIO * p[1].distance for p in pairs], bool)
+    score = np.bincount(owner[good], minlength=len(candidates))
+    return np.argsort(-score, kind="stable")
+
+
+def find_replay(
+    candidates: list[Candidate],
+    query: Features,
+    query_fp: Fingerprint,
+    thresholds: ReplayThresholds = ReplayThresholds(),
+    full_checks: int = 2,
+) -> ReplayFinding:
+    """Check the new photo against the likeliest candidates; the best-matching copy is the finding.
+
+    The first candidate (the reference) is always checked; the others are
+    ranked by :func:`rank_candidates` and the ``full_checks - 1`` likeliest
+    get the full check (:func:`measure`), so the cost stays flat however
+    many proofs a user has.
+
+    Returns
+    -------
+    ReplayFinding
+        ``replay=False`` with the closest checked candidate's evidence (or
+        none when ``candidates`` is empty); ``checked`` counts full checks.
+    """
+    order = [0] if candidates else []
+    if len(candidates) > 1:
+        rest = rank_candidates(candidates[1:], query)[: max(full_checks - 1, 0)]
+        order += [int(i) + 1 for i in rest]
+    best: tuple[Candidate, ReplayEvidence] | None = None
+    repeated: tuple[Candidate, ReplayEvidence, str] | None = None
+    checked = 0
+    for index in order:
+        candidate = candidates[index]
+        evidence = measure(candidate.fingerprint, query, query_fp.thumb, query_fp, candidate.alignment)
+        checked += 1
+        is_replay, why = decide(evidence, thresholds)
+        # Every likely candidate is checked: a copy of a proof also resembles
+        # the reference, and the reason must name the photo it copies (the
+        # one whose detail it matches best).
+        if is_replay and (repeated is None or evidence.detail_ncc > repeated[1].detail_ncc):
+            repeated = (candidate, evidence, why)
+        if best is None or evidence.n_inliers > best[1].n_inliers:
+            best = (candidate, evidence)
+    if repeated is not None:
+        candidate, evidence, why = repeated
+        return ReplayFinding(True, f"it repeats {candidate.label}: {why}", candidate, evidence, checked)
+    if best is None:
+        return ReplayFinding(False, "no earlier photo to compare with", checked=checked)
+    _, why = decide(best[1], thresholds)
+    return ReplayFinding(False, f"a new photo: closest earlier photo is {best[0].label}; {why}", *best, checked)

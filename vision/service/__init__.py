@@ -1,0 +1,1 @@
+"""vision.service.contract: see docs/ARCHITECTURE.md."""

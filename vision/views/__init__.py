@@ -1,0 +1,1 @@
+"""vision.views: see docs/ARCHITECTURE.md."""

@@ -1,0 +1,83 @@
+"""The learned rule's evidence as the dashboard shows it (see :mod:`vision.views.match`).
+
+The learned rule counts the stronger matcher's checked inliers: AKAZE's
+(a plausible homography with a visible outline) or XFeat + LighterGlue's.
+The view draws the lines of the matcher that decided, and only when they
+counted; the other matches go to the faint layer.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from vision.matchers.geometry import project_outline
+from vision.rules.learned_steps import XFeatMatch
+from vision.views.match import Figure, Lines, MatchView, RuleOutcome, candidate_lines, register_view
+from vision.views.plain import different, same
+
+
+def _xfeat_lines(match: XFeatMatch | None, mask: np.ndarray) -> Lines:
+    if match is None or not mask.any():
+        return Lines.empty()
+    n = int(mask.sum())
+    return Lines(match.src[mask].astype(np.float32), match.dst[mask].astype(np.float32), np.full(n, 0.9, np.float32))
+
+
+@register_view("learned")
+def learned_view(outcome: RuleOutcome, noun: str) -> MatchView:
+    """``outcome.evidence`` is ``(MatchEvidence, LearnedOutcome)`` (see ``vision.views.outcome``)."""
+    evidence, learned = outcome.evidence
+    t = outcome.thresholds
+    extra = learned.verdict.extra
+    akaze, xf = int(extra.get("akaze_inliers", 0)), int(extra.get("xfeat_inliers", 0))
+    match = learned.xfeat
+    by_xfeat = extra.get("decided_by") == "xfeat" and match is not None
+    outline = None
+    if by_xfeat:
+        inliers = np.asarray(match.geometry.inliers, bool)
+        counted = _xfeat_lines(match, inliers) if xf else Lines.empty()
+        others = _xfeat_lines(match, ~inliers if xf else np.ones_like(inliers))
+        g = match.geometry
+        if xf and g.H is not None and not g.problems and g.rotation == 0:
+            outline = project_outline(g.H, outcome.ref_size)
+    else:
+        counted = candidate_lines(outcome.pair, evidence.inliers) if akaze else Lines.empty()
+        others = candidate_lines(outcome.pair, evidence.tentative & ~evidence.inliers if akaze else evidence.tentative)
+        outline = evidence.outline if akaze else None
+    n = max(akaze, xf)
+    sim = learned.similarity
+    accepted = learned.verdict.result
+    if accepted and n >= t.min_inliers:
+        headline = same(noun, f"{n} points line up")
+    elif accepted:
+        headline = same(noun, f"{n} points line up and the photos look alike ({(sim or 0.0):.2f})")
+    elif n < t.learned_min_inliers:
+        headline = different(f"{f'only {n}' if n else 'no'} points line up, {t.learned_min_inliers} needed")
+    else:
+        headline = different(f"only {n} points line up and the photos do not look alike enough ({(sim or 0.0):.2f})")
+    matcher = "XFeat + LighterGlue" if by_xfeat else "AKAZE"
+    figures = (
+        Figure(
+            "Points that line up",
+            str(n),
+            f"{t.learned_min_inliers} ({t.min_inliers} alone)",
+            "The stronger matcher's checked inliers.",
+        ),
+        Figure("Counted by", matcher, help="XFeat + LighterGlue runs only when AKAZE is not conclusive."),
+        Figure("Look-alike score", "n/a" if sim is None else f"{sim:.2f}"),
+        Figure("AKAZE / XFeat", f"{akaze} / {'not run' if match is None else xf}"),
+    )
+    detail = f"{n or 'No'} points agree with one view of the reference ({matcher})."
+    return MatchView(
+        "learned",
+        accepted,
+        headline,
+        detail,
+        counted,
+        "points that line up",
+        others,
+        "matches that do not line up",
+        None if outline is None or not np.all(np.isfinite(outline)) else outline,
+        None,
+        figures,
+    )

@@ -1,0 +1,64 @@
+"""The API's hardening settings (limits, timeouts, pools, retention, auth), parsed in one place.
+
+Every setting is optional (see README "Configuration"); the values come from
+:func:`vision.core.settings.load_settings` like every other setting and are
+checked with :func:`vision.core.settings.number`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from vision.core.settings import number
+from vision.web.auth import AuthConfig
+
+__all__ = ["ApiSettings"]
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    """Limits of what one request, one client and one user may cost."""
+
+    max_body_bytes: int = 15_000_000
+    workers: int = 2
+    request_timeout_s: float = 30.0
+    body_timeout_s: float = 30.0
+    body_idle_timeout_s: float = 10.0
+    flow_threads: int = 32
+    tag_threads: int = 8
+    store_workers: int = 4
+    store_timeout_s: float = 5.0
+    breaker_failures: int = 5
+    breaker_reset_s: float = 15.0
+    max_references_per_user: int = 10
+    rate_client_per_min: float = 120.0
+    rate_user_per_min: float = 30.0
+    auth: AuthConfig = field(default_factory=AuthConfig)
+
+    @classmethod
+    def from_settings(cls, s: Mapping[str, str]) -> ApiSettings:
+        """Read every ``VISION_*`` API setting; ``ValueError`` naming a malformed one."""
+
+        def num(name: str, default: float, integer: bool = True, minimum: float = 1) -> float:
+            return float(number(s, name, default, integer=integer, minimum=minimum))
+
+        d = cls()
+        return cls(
+            max_body_bytes=int(num("VISION_MAX_BODY_BYTES", d.max_body_bytes)),
+            workers=int(num("VISION_WORKERS", os.cpu_count() or d.workers)),
+            request_timeout_s=num("VISION_REQUEST_TIMEOUT_S", d.request_timeout_s, False, 0.1),
+            body_timeout_s=num("VISION_BODY_TIMEOUT_S", d.body_timeout_s, False, 0.1),
+            body_idle_timeout_s=num("VISION_BODY_IDLE_TIMEOUT_S", d.body_idle_timeout_s, False, 0.1),
+            flow_threads=int(num("VISION_FLOW_THREADS", d.flow_threads)),
+            tag_threads=int(num("VISION_TAG_THREADS", d.tag_threads)),
+            store_workers=int(num("VISION_STORE_WORKERS", d.store_workers)),
+            store_timeout_s=num("VISION_STORE_TIMEOUT_S", d.store_timeout_s, False, 0.05),
+            breaker_failures=int(num("VISION_STORE_BREAKER_FAILURES", d.breaker_failures)),
+            breaker_reset_s=num("VISION_STORE_BREAKER_RESET_S", d.breaker_reset_s, False, 0.1),
+            max_references_per_user=int(num("VISION_MAX_REFERENCES_PER_USER", d.max_references_per_user)),
+            rate_client_per_min=num("VISION_RATE_CLIENT_PER_MIN", d.rate_client_per_min, False, 0),
+            rate_user_per_min=num("VISION_RATE_USER_PER_MIN", d.rate_user_per_min, False, 0),
+            auth=AuthConfig.from_settings(s),
+        )
