@@ -1,7 +1,7 @@
 """HTTP API for the mobile client: ``uvicorn api:app``.
 
 The endpoints speak the JSON contract of ``SPEC.md``; the flow logic lives in
-:mod:`vision.service.contract` (framework-free, shared with the dashboard), this module
+:mod:`vision.service` (register, verify, tag) (framework-free, shared with the dashboard), this module
 only reads requests, runs the flows off the event loop and writes answers.
 
 Settings (environment, read when first needed; ``create_app(settings=...)``
@@ -41,13 +41,13 @@ from vision.core.logsafe import SafeLogFilter
 from vision.profile import Profile
 from vision.web.body import BadBody, read_body
 from vision.web.docs import (
-    _REGISTER_DOC,
-    _TAG_DOC,
-    _VERIFY_DOC,
+    REGISTER_DOC,
+    TAG_DOC,
+    VERIFY_DOC,
     FeatureRequest,
     RegisterRequest,
     TagRequest,
-    _route_docs,
+    route_docs,
 )
 from vision.web.flows import FLOW_BY_PATH, REGISTER, TAG, VERIFY, answer, handle
 from vision.web.runtime import Runtime
@@ -116,8 +116,8 @@ def create_app(
     @app.post(
         "/auth/stdimg",
         summary="Register a reference photo",
-        description=_REGISTER_DOC,
-        **_route_docs(REGISTER, RegisterRequest),
+        description=REGISTER_DOC,
+        **route_docs(REGISTER, RegisterRequest),
     )
     async def stdimg(request: Request) -> Response:
         return await handle(REGISTER, rt, request)
@@ -125,8 +125,8 @@ def create_app(
     @app.post(
         "/auth/test",
         summary="Register a reference photo (the client's name for /auth/stdimg)",
-        description=_REGISTER_DOC,
-        **_route_docs(REGISTER, RegisterRequest),
+        description=REGISTER_DOC,
+        **route_docs(REGISTER, RegisterRequest),
     )
     async def test(request: Request) -> Response:
         return await handle(REGISTER, rt, request)
@@ -134,14 +134,14 @@ def create_app(
     @app.post(
         "/auth/feature",
         summary="Verify a photo against the user's reference",
-        description=_VERIFY_DOC,
-        **_route_docs(VERIFY, FeatureRequest),
+        description=VERIFY_DOC,
+        **route_docs(VERIFY, FeatureRequest),
     )
     async def feature(request: Request) -> Response:
         return await handle(VERIFY, rt, request)
 
     @app.post(
-        "/auth/tag", summary="Check a tag word against the photo", description=_TAG_DOC, **_route_docs(TAG, TagRequest)
+        "/auth/tag", summary="Check a tag word against the photo", description=TAG_DOC, **route_docs(TAG, TagRequest)
     )
     async def tag(request: Request) -> Response:
         return await handle(TAG, rt, request)

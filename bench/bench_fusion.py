@@ -25,9 +25,11 @@ from dataclasses import replace
 from pathlib import Path
 
 from bench.bench_pipeline import PHONE_SIZE, VIEWS, phone_jpeg
-from vision.flows.prepare import prepare_photo, register_photo, verify_photo
+from vision.flows.prepare import prepare_photo, register_photo
+from vision.flows.verify import verify_photo
 from vision.matchers.descriptor import global_embedding
 from vision.profile import Profile
+from vision.rules.base import Needs
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -47,7 +49,9 @@ def main() -> None:
     fused = replace(Profile(), rule="fused")
     robust = replace(Profile(), rule="robust")
 
-    load_ms, ref = timed(lambda: prepare_photo(ref_bytes, fused.feature_settings, embed=True))  # loads the model
+    load_ms, ref = timed(
+        lambda: prepare_photo(ref_bytes, fused.feature_settings, needs=Needs(embedding=True))
+    )  # loads the model
     ref_features = ref.features
     query_image = prepare_photo(query_bytes, fused.feature_settings).image
     counter = [0]

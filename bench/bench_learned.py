@@ -24,8 +24,10 @@ import cv2
 import numpy as np
 
 from bench.bench_pipeline import PHONE_SIZE, median_ms, phone_jpeg
-from vision.flows.prepare import prepare_photo, register_photo, verify_photo
+from vision.flows.prepare import prepare_photo, register_photo
+from vision.flows.verify import verify_photo
 from vision.profile import Profile
+from vision.rules.base import Needs
 
 ROOT = Path(__file__).resolve().parents[1]
 REF = "samples/images/lightglue/DSC_0410.JPG"
@@ -41,7 +43,7 @@ def over_folder(data: Path, profile: Profile) -> list[float]:
     for row in rows:
         if row["ref"] not in refs:
             refs[row["ref"]] = prepare_photo(
-                (data / row["ref"]).read_bytes(), profile.feature_settings, embed=True, learned=True
+                (data / row["ref"]).read_bytes(), profile.feature_settings, needs=Needs(embedding=True, xfeat=True)
             ).features
         query = (data / row["query"]).read_bytes()
         start = time.perf_counter()
@@ -62,7 +64,7 @@ def main() -> None:
         profile = replace(learned, rule=rule)
         ms, (verdict, _) = median_ms(lambda p=profile: register_photo(ref_bytes, p), args.runs)
         print(f"register {rule:8s}                  median {ms:7.1f} ms -> {verdict.message}")
-    ref = prepare_photo(ref_bytes, learned.feature_settings, embed=True, learned=True).features
+    ref = prepare_photo(ref_bytes, learned.feature_settings, needs=Needs(embedding=True, xfeat=True)).features
     for rule in ("robust", "fused", "learned"):
         profile = replace(learned, rule=rule)
         for name, query in (("same", same_bytes), ("different", other_bytes)):

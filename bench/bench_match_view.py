@@ -22,8 +22,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from vision.flows.prepare import match_features, prepare_photo
+from vision.flows.prepare import prepare_photo
 from vision.profile import Profile
+from vision.rules.base import Needs
+from vision.rules.evidence import match_features
 from vision.views.draw import draw_match_view, draw_matches
 from vision.views.match import match_view
 from vision.views.outcome import rule_outcome
@@ -46,7 +48,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     profile = Profile()
     ref, query = (
-        prepare_photo((SAMPLES / name).read_bytes(), profile.feature_settings, embed=True)
+        prepare_photo((SAMPLES / name).read_bytes(), profile.feature_settings, needs=Needs(embedding=True))
         for name in ("DSC_0410.JPG", "DSC_0411.JPG")
     )
     pair = match_features(ref.features, query.features)

@@ -21,7 +21,8 @@ from pathlib import Path
 
 import cv2
 
-from vision.flows.prepare import prepare_photo, register_photo, verify_photo
+from vision.flows.prepare import prepare_photo, register_photo
+from vision.flows.verify import verify_photo
 from vision.image.imageio import decode_image
 from vision.profile import Profile
 from vision.rules.evidence import decide_original

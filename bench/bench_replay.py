@@ -24,11 +24,13 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from bench.bench_pipeline import ROOT, VIEWS, phone_jpeg
-from vision.flows.prepare import evaluate_match, match_features, prepare_photo, verify_photo
+from vision.flows.prepare import prepare_photo
+from vision.flows.verify import verify_photo
 from vision.profile import Profile
 from vision.replay.check import Candidate, find_replay, measure
 from vision.replay.fingerprint import fingerprint_to_bytes, make_fingerprint
 from vision.replay.memory import apply_replay_rule, replay_thresholds, verification_alignment
+from vision.rules.evidence import evaluate_match, match_features
 from vision.store import LocalReferenceStore
 
 

@@ -9,22 +9,20 @@ on the Verify page); there is no threshold sidebar here.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import streamlit as st
 
+from ui.decide import page_verdict
 from ui.examples import REFERENCES, any_new_photos, demo_queries, scenario_of
 from ui.pickers import photo_input
 from ui.render import figures, inject_css, replay_picture, verdict_card
-from ui.resources import decoded, embedded, matches, prepared, registration, tagger, with_xfeat
+from ui.resources import decoded, prepared, registration, tagger
 from ui.sidebar import prepare_state
 from vision.core import verdict as v
 from vision.core.errors import ImageInputError
 from vision.flows.prepare import unreadable_photo
 from vision.tagging import TaggerError, tag_verdict
 from vision.views.draw import draw_keypoints, draw_match_view
-from vision.views.outcome import needs_embedding, needs_xfeat, rule_outcome, runnable
-from vision.views.replay_step import replay_match_view, replay_step
+from vision.views.replay_step import replay_match_view
 
 thresholds = prepare_state()
 inject_css()
@@ -85,16 +83,9 @@ except ImageInputError as exc:
     st.stop()
 
 # --- the verdict: the profile's default rule, as the API decides ------------------
-rule = runnable(thresholds.rule)
-pair = matches(ref.features, query.features)
-if needs_embedding(rule):
-    pair = replace(pair, ref=embedded(ref.features, ref.image), query=embedded(query.features, query.image))
-if needs_xfeat(rule):
-    pair = replace(pair, ref=with_xfeat(pair.ref, ref.image))
-sizes = ((ref.image.shape[1], ref.image.shape[0]), (query.image.shape[1], query.image.shape[0]))
-outcome, _ = rule_outcome(rule, pair, thresholds, *sizes, query_image=query.image)
-replayed = replay_step(outcome, ref.image, ref.features, query.image, query.features, thresholds)
-outcome = replayed.outcome
+rule = thresholds.rule
+decided = page_verdict(rule, (reference.data, ref.features, ref.image), (new.data, query), thresholds)
+outcome, replayed = decided.replayed.outcome, decided.replayed
 view = replay_match_view(replayed, scenario.noun if scenario else "thing")
 with verdict_box:
     verdict_card(outcome.verdict, view.headline, view.detail)
@@ -111,10 +102,7 @@ with verdict_box:
         sure = f"{score:.0%} sure" if isinstance(score, float) else "not sure"
         head = f"Tag check: it shows a {tag} ({sure})" if tagged.result else f"Tag check: no {tag} here ({sure})"
         verdict_card(tagged, head, small=True)
-    if outcome.rule == thresholds.rule:
-        st.caption(f"Decided by the {outcome.rule} rule, as the API decides; thresholds are set in the Tuning lab.")
-    else:  # the profile's rule cannot run on this page yet: say which one did
-        st.caption(f"Decided by the {outcome.rule} rule; the API's default, {thresholds.rule}, is not shown here.")
+    st.caption(f"Decided by the {outcome.rule} rule, as the API decides; thresholds are set in the Tuning lab.")
 
 st.image(
     draw_match_view(ref.image, query.image, view),

@@ -2,50 +2,40 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import streamlit as st
 
+from ui.decide import page_verdict
 from ui.examples import any_new_photos, scenario_of_bytes
 from ui.pickers import photo_input
 from ui.reference_picker import choose_reference
 from ui.render import figures, inject_css, replay_picture, show_timings, verdict_card
-from ui.resources import embedded, matches, original, prepared, stored_reference, with_xfeat
-from ui.sidebar import RULE_CONTROLS, prepare_state, render_sidebar
+from ui.resources import prepared, stored_reference
+from ui.sidebar import prepare_state, render_sidebar, rule_controls
+from vision import rules
 from vision.core import verdict as v
 from vision.core.errors import ImageInputError
 from vision.flows.prepare import unreadable_photo
-from vision.rules import get as get_rule
+from vision.rules.catalogue import rule_names
 from vision.store import StoreError
 from vision.views.draw import draw_match_view
-from vision.views.outcome import available_rules, needs_embedding, needs_xfeat, rule_outcome
-from vision.views.replay_step import replay_match_view, replay_step
-
-RULE_LABELS = {
-    "learned": "learned: AKAZE or XFeat + look-alike",
-    "fused": "fused: points + look-alike",
-    "robust": "robust: points only",
-    "original": "original: the design note",
-}
+from vision.views.replay_step import replay_match_view
 
 defaults = prepare_state()
 inject_css()
 st.title("Verify a new photo")
-rules = available_rules()
+names = rule_names()
 rule = st.radio(
     "Decision rule",
-    rules,
+    names,
     horizontal=True,
     key="verify_rule",
-    index=rules.index(defaults.rule) if defaults.rule in rules else 0,
-    format_func=lambda r: RULE_LABELS.get(r, get_rule(r).label),
-    help="learned (the API's default): points that line up by AKAZE or, when needed, XFeat + LighterGlue, "
-    "helped by how alike the photos look; fused: AKAZE points + look-alike; robust: AKAZE points only; "
-    "original: the design note's rule (80 best matches, area > 30 px²).",
+    index=names.index(defaults.rule) if defaults.rule in names else 0,
+    format_func=lambda r: rules.get(r).label,
+    help="Every rule of the catalogue; the profile's rule (the API's) is preselected.",
 )
-thresholds = render_sidebar(RULE_CONTROLS.get(rule))
+thresholds = render_sidebar(rule_controls(rule))
 settings = thresholds.feature_settings
-fused = needs_embedding(rule)
+needs = rules.get(rule).needs
 
 left, right = st.columns(2, gap="large")
 # --- the reference ------------------------------------------------------------
@@ -61,7 +51,7 @@ with left:
         st.stop()
     try:
         if chosen.key is not None:
-            loaded, ref_image = stored_reference(chosen.key, settings, fused)
+            loaded, ref_image = stored_reference(chosen.key, settings, needs)
             ref_features, ref_bytes = loaded.features, loaded.image
             scenario = scenario_of_bytes(ref_bytes)
         else:
@@ -89,17 +79,9 @@ except ImageInputError as exc:
     st.stop()
 
 # --- the rule's verdict and its own evidence (cheap: reruns on every slider move) ---
-pair = matches(ref_features, query.features)
-if fused:  # global descriptors: cached per photo, the kNN matches are reused
-    pair = replace(pair, ref=embedded(ref_features, ref_image), query=embedded(query.features, query.image))
-if needs_xfeat(rule):  # XFeat runs on the new photo only when AKAZE is not conclusive
-    pair = replace(pair, ref=with_xfeat(pair.ref, ref_image))
-full = original(ref_bytes, photo.data) if rule == "original" else None
-sizes = ((ref_image.shape[1], ref_image.shape[0]), (query.image.shape[1], query.image.shape[0]))
-outcome, decide_ms = rule_outcome(rule, pair, thresholds, *sizes, original=full, query_image=query.image)
-# the replay rule: is the new photo a copy of the reference?
-replayed = replay_step(outcome, ref_image, ref_features, query.image, query.features, thresholds)
-outcome = replayed.outcome
+# The verify flow's own steps (the rule, then the replay check on an accepted photo), on cached inputs.
+decided = page_verdict(rule, (ref_bytes, ref_features, ref_image), (photo.data, query), thresholds)
+outcome, replayed = decided.replayed.outcome, decided.replayed
 view = replay_match_view(replayed, scenario.noun if scenario else "thing")
 
 verdict_card(outcome.verdict, view.headline, view.detail)
@@ -110,6 +92,5 @@ st.image(
     caption=f"Reference (left) and new photo (right), as the {outcome.rule} rule saw them",
     width="stretch",
 )
-timings = {**query.timings, **({"match": pair.match_ms} if rule != "original" else {}), **decide_ms}
-show_timings(timings)
+show_timings(decided.verification.timings)
 replay_picture(replayed)

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vision.flows.prepare import evaluate_match, match_features, prepare_photo
+from vision.flows.prepare import prepare_photo
 from vision.image.imageio import decode_image
 from vision.matchers.akaze import FeatureSettings, features_from_bytes, features_to_bytes
 from vision.profile import Profile
@@ -39,7 +39,7 @@ from vision.replay.check import Alignment, ReplayEvidence, ReplayThresholds, dec
 from vision.replay.fingerprint import fingerprint_from_bytes, fingerprint_to_bytes, make_fingerprint
 from vision.replay.memory import composed_alignment, replay_thresholds, verification_alignment
 from vision.replay.transforms import DIGITAL, SCREEN
-from vision.rules.evidence import decide_verification
+from vision.rules.evidence import decide_verification, evaluate_match, match_features
 
 EVIDENCE = [
     "n_points",

@@ -27,10 +27,10 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from vision.flows.prepare import decode_working  # noqa: E402
 from vision.lab.data import open_folder  # noqa: E402
 from vision.lab.run import TuningRun, score_original  # noqa: E402
 from vision.matchers import lighterglue, xfeat  # noqa: E402
+from vision.matchers.akaze import decode_working  # noqa: E402
 from vision.matchers.xfeat_geometry import ROTATIONS, rotate_image  # noqa: E402
 from vision.profile import Profile  # noqa: E402
 

@@ -29,10 +29,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from vision.flows.prepare import PreparedPhoto, evaluate_match, match_features, prepare_photo
+from vision.flows.prepare import PreparedPhoto, prepare_photo
 from vision.image.imageio import decode_image
 from vision.profile import Profile
 from vision.replay.transforms import DIGITAL
+from vision.rules.evidence import evaluate_match, match_features
 
 FIXED_CAMERA_KINDS = ("blur", "light")
 SOURCE_SIDE = 2000  # as scripts/build_replay_set.py

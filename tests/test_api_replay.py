@@ -140,11 +140,12 @@ class _MemoryDown(LocalReferenceStore):
 
 
 def test_memory_outage_fails_open_and_says_so(tmp_path: Path, photos: dict[str, bytes]) -> None:
-    from vision.service import contract as service
+    from vision.service import register as service_register
+    from vision.service import verify as service_verify
 
     store = _MemoryDown(tmp_path / "refs")
-    assert service.register_bytes(store, photos["ref"], "hong").result
-    verdict = service.verify_bytes(store, photos["new"], "hong")
+    assert service_register.register_bytes(store, photos["ref"], "hong").result
+    verdict = service_verify.verify_bytes(store, photos["new"], "hong")
     assert (verdict.message, verdict.extra["replay"], verdict.extra["replay_check"]) == (
         v.COMPLETE,
         False,

@@ -122,24 +122,21 @@ def test_a_new_rule_is_one_module_and_one_catalogue_line(folder: Path, monkeypat
     from fake_rule import THRESHOLD
 
     from vision.lab.report import figures
-    from vision.rules import CATALOGUE, Entry
+    from vision.rules.catalogue import CATALOGUE, Entry
 
-    monkeypatch.setitem(CATALOGUE, "size", Entry("fake_rule", default_ok=False))
-    sizes = {p.name: p.stat().st_size for p in (folder / "img").iterdir()}
-    ratio = min(sizes["roofs1.jpg"], sizes["roofs2.jpg"]) / max(sizes["roofs1.jpg"], sizes["roofs2.jpg"])
-    negative = min(sizes["roofs1.jpg"], sizes["river1.jpg"]) / max(sizes["roofs1.jpg"], sizes["river1.jpg"])
-    expected = [ratio >= THRESHOLD, negative >= THRESHOLD, False]  # the missing query is never accepted
-
-    report = evaluate_folder(folder, Profile(), "size", Workers(2, "threads"), show_progress=False)
-    assert report["rule"] == "size" and report["processed"] == 2
+    monkeypatch.setitem(CATALOGUE, "keypoints", Entry("fake_rule", default_ok=False))
+    report = evaluate_folder(folder, Profile(), "keypoints", Workers(2, "threads"), show_progress=False)
+    assert report["rule"] == "keypoints" and report["processed"] == 2
     assert [f["query"] for f in report["failed"]] == ["img/missing.jpg"]
-    assert report["true_accepts"] == int(expected[0]) and report["false_accepts"] == int(expected[1])
 
     run = TuningRun.build(
         open_folder(folder), Profile().feature_settings, Workers(1, "threads"), original=False, embed=False
     )
-    run.add_rule("size", Profile())
+    run.add_rule("keypoints", Profile())
     scored = run.scored(Profile())
-    assert scored.available("size") and figures(scored, "size")["rule"] == "size"
-    assert list(scored.accepted_by("size")) == expected
-    assert list(scored.subset([0, 1]).accepted_by("size")) == expected[:2]
+    balance = run.rule_scores["keypoints"]
+    expected = [bool(b >= THRESHOLD) for b in np.nan_to_num(balance[:2])] + [False]  # the missing query: never
+    assert scored.available("keypoints") and figures(scored, "keypoints")["rule"] == "keypoints"
+    assert list(scored.accepted_by("keypoints")) == expected
+    assert report["true_accepts"] == int(expected[0]) and report["false_accepts"] == int(expected[1])
+    assert list(scored.subset([0, 1]).accepted_by("keypoints")) == expected[:2]

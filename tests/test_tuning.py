@@ -273,7 +273,8 @@ def test_scores_csv_has_the_similarity_and_both_verdicts() -> None:
     rows = list(csv.DictReader(io.StringIO(scores_csv(s))))
     assert rows[0]["similarity"] == "0.8000" and float(rows[0]["fused_score"]) == pytest.approx(np.log(11) + 3.2)
     assert rows[0]["rule"] == "fused" and rows[0]["accepted"] == "1" and rows[0]["robust_accepted"] == "0"
-    assert rows[1]["similarity"] == "" and rows[1]["rule"] == "robust" and rows[1]["accepted"] == "1"
+    assert rows[1]["similarity"] == "" and rows[1]["rule"] == "fused" and rows[1]["accepted"] == "1"
+    assert "decided by the robust rule" in rows[1]["reason"]
 
 
 def test_the_boundary_moves_with_the_threshold() -> None:

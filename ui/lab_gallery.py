@@ -14,10 +14,10 @@ import cv2
 import streamlit as st
 
 import ui.tuning_view as tv
-from vision.flows.prepare import PairMatch
 from vision.lab.report import ErrorCase, error_cases
 from vision.lab.run import TuningRun
 from vision.lab.scored import ScoredSet, geometry_key
+from vision.rules.evidence import PairMatch
 from vision.views.draw import draw_matches
 
 GRID_COLUMNS = 3

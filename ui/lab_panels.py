@@ -18,6 +18,7 @@ import streamlit as st
 import ui.lab_gallery as lg
 import ui.tuning_view as tv
 from ui.sidebar import DECISION_CONTROLS, FUSED_CONTROLS, apply_thresholds, current_thresholds
+from vision import rules
 from vision.lab.charts import (
     PAIR_SELECTION,
     inlier_histogram_from_scored,
@@ -32,6 +33,7 @@ from vision.lab.eta import extrapolate_s
 from vision.lab.intervals import Interval, highest_rejected, rate_intervals, recommendation_warnings, wilson
 from vision.lab.metrics import Rates
 from vision.lab.recommend import Recommendation
+from vision.lab.report import comparison_rules
 from vision.lab.run import TuningRun, score_original
 from vision.lab.scored import ScoredSet, geometry_key
 from vision.profile import Profile, loads_profile
@@ -107,12 +109,11 @@ def _row(rule: str, rates: Rates, auc: float) -> dict[str, Any]:
 def rates_frame(part: ScoredSet) -> pd.DataFrame:
     """The current rule's rates, then the robust (under fused) and the original rule's, with counts and intervals."""
     rows = [_row(f"{part.rule} (current)", part.rates(), part.auc())]
-    if part.rule == "fused":
-        rows.append(
-            _row(f"robust (min inliers {part.thresholds.min_inliers})", part.rates("robust"), part.auc("robust"))
-        )
-    if part.available("original"):
-        rows.append(_row("original note", part.rates("original"), part.auc("original")))
+    for companion in rules.get(part.rule).companions:
+        if part.available(companion):
+            rows.append(_row(companion, part.rates(companion), part.auc(companion)))
+    for other in comparison_rules(part, part.rule):
+        rows.append(_row(f"{other} (for comparison)", part.rates(other), part.auc(other)))
     return pd.DataFrame(rows)
 
 
@@ -135,7 +136,7 @@ def show_rates(parts: dict[str, ScoredSet]) -> None:
         ):
             col.metric(label, "n/a" if not iv.n else f"{iv.rate:.1%}", help=f"{part.rule} rule, Wilson 95 % interval")
             col.caption(f"{iv.counts()} · 95 %: {iv.low:.1%}-{iv.high:.1%}")
-        auc_label = "ROC AUC (fused score)" if part.rule == "fused" else "ROC AUC (inliers)"
+        auc_label = f"ROC AUC ({rules.get(part.rule).score_name})"
         auc = part.auc()
         cols[3].metric(auc_label, "n/a" if not np.isfinite(auc) else f"{auc:.3f}")
         st.dataframe(rates_frame(part), hide_index=True, width="stretch", key=f"tune_rates_{name}")
@@ -146,8 +147,12 @@ def per_kind_frame(scored: ScoredSet) -> pd.DataFrame:
     ok = scored.ok
     kinds = np.array([p.kind for p in scored.pairs], dtype=object)
     accepted = scored.accepted
-    robust = scored.accepted_by("robust") if scored.rule == "fused" else None
-    original = scored.accepted_by("original") if scored.available("original") else None
+    chosen = rules.get(scored.rule)
+    others = {
+        name: scored.accepted_by(name)
+        for name in (*chosen.companions, *comparison_rules(scored, scored.rule))
+        if scored.available(name)
+    }
     rows = []
     for kind in sorted(set(kinds[ok].tolist())):
         m = ok & (kinds == kind)
@@ -158,10 +163,8 @@ def per_kind_frame(scored: ScoredSet) -> pd.DataFrame:
             "accepted": wilson(int(accepted[m].sum()), n).counts(),
             f"accept % ({scored.rule}, 95 %)": wilson(int(accepted[m].sum()), n).text(),
         }
-        if robust is not None:
-            row["robust accept %"] = wilson(int(robust[m].sum()), n).text()
-        if original is not None:
-            row["original accept %"] = wilson(int(original[m].sum()), n).text()
+        for name, verdicts in others.items():
+            row[f"{name} accept %"] = wilson(int(verdicts[m].sum()), n).text()
         row["median inliers"] = float(np.median(scored.inliers[m]))
         if scored.similarity is not None:
             sims = scored.similarity[m & scored.has_similarity]
@@ -200,7 +203,7 @@ def show_charts(scored: ScoredSet, parts: dict[str, ScoredSet], run: TuningRun) 
         st.caption("Score histograms: inliers (and similarity) of same vs different pairs; dashed: the thresholds")
     with right:
         st.vega_lite_chart(spec=roc_from_scored(parts).to_dict(), width="stretch")
-        score_name = "fused score" if scored.rule == "fused" else "inlier score"
+        score_name = rules.get(scored.rule).score_name
         st.caption(f"ROC curve of the {score_name}, current operating point and the other rules")
 
 

@@ -2,33 +2,28 @@
 
 ``st.cache_data`` keys on the photo bytes and the feature settings, so moving
 a decision slider (ratio, RANSAC, inliers, area) reuses decode + features +
-kNN matches and only reruns :func:`vision.flows.prepare.decide_pair`.
+kNN matches and only reruns the rule's decision (:func:`vision.flows.verify.decide_matched`).
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import streamlit as st
 
+from vision import rules
 from vision.core.errors import ImageInputError
 from vision.core.settings import load_settings
 from vision.core.verdict import Verdict
-from vision.flows.prepare import (
-    PairMatch,
-    PreparedPhoto,
-    decode_working,
-    match_features,
-    prepare_photo,
-    registration_verdict,
-    unreadable_photo,
-)
+from vision.flows.prepare import PreparedPhoto, prepare_photo, registration_verdict, unreadable_photo
 from vision.flows.references import LoadedReference, load_reference
 from vision.image.imageio import decode_image
-from vision.matchers.akaze import Features, FeatureSettings
+from vision.matchers.akaze import Features, FeatureSettings, decode_working
 from vision.matchers.descriptor import with_descriptor
 from vision.profile import Profile
-from vision.rules.evidence import OriginalEvidence
-from vision.rules.original import gather as gather_original
+from vision.rules.base import Needs
+from vision.rules.evidence import PairMatch, match_features
 from vision.store import ReferenceStore, StoreError
 from vision.store.factory import store_from_settings
 from vision.tagging import Concept, Tagger, clarifai_configured, tagger_from_settings
@@ -62,13 +57,12 @@ def prepared(data: bytes, settings: FeatureSettings) -> PreparedPhoto:
 
 
 @st.cache_data(show_spinner="Loading the reference...", max_entries=32)
-def stored_reference(key: str, settings: FeatureSettings, embed: bool = False) -> tuple[LoadedReference, np.ndarray]:
+def stored_reference(key: str, settings: FeatureSettings, needs: Needs = Needs()) -> tuple[LoadedReference, np.ndarray]:
     """A stored reference with its features, and its image at working resolution for drawing.
 
-    With ``embed`` (fused rule) the features carry the global descriptor
-    (computed and saved back when the stored features lack it).
+    The features carry what the rule ``needs`` (computed and saved back when the stored features lack it).
     """
-    loaded = load_reference(reference_store(), key, settings, embed=embed)
+    loaded = load_reference(reference_store(), key, settings, needs)
     return loaded, decode_working(loaded.image, settings)[0]
 
 
@@ -96,10 +90,10 @@ def matches(ref: Features, query: Features) -> PairMatch:
     return match_features(ref, query)
 
 
-@st.cache_data(show_spinner="Running the original note's pipeline at full resolution...", max_entries=16)
-def original(ref_data: bytes, query_data: bytes) -> OriginalEvidence:
-    """The note's pipeline on both photos at full resolution."""
-    return gather_original(decode_image(ref_data).bgr, decode_image(query_data).bgr)
+@st.cache_data(show_spinner="Working on both photos at full resolution...", max_entries=16)
+def gathered(rule: str, ref_data: bytes, query_data: bytes) -> Any:
+    """The rule's threshold-free evidence from both photos at full resolution (``Rule.gather``)."""
+    return rules.get(rule).gather((decode_image(ref_data).bgr, decode_image(query_data).bgr))
 
 
 @st.cache_data(show_spinner=False, max_entries=256)

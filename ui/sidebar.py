@@ -1,7 +1,7 @@
 """The thresholds sidebar, and the profile file round trip.
 
 Each page shows the thresholds that act on it (:data:`PAGE_CONTROLS`,
-:data:`RULE_CONTROLS` for the Verify page's rule); the Tuning lab shows the
+:func:`rule_controls` for the Verify page's rule); the Tuning lab shows the
 full set.  Widget values live in ``st.session_state`` under ``th_<field>`` so
 they keep their values across pages, including pages that do not draw them;
 :func:`current_thresholds` rebuilds a :class:`vision.profile.Profile` from
@@ -16,9 +16,11 @@ from typing import Any
 
 import streamlit as st
 
+from vision import rules
 from vision.core.settings import load_settings, text
 from vision.matchers.geometry import RANSAC_METHODS
 from vision.profile import Profile, dumps_profile, load_profile, loads_profile, save_profile
+from vision.rules.catalogue import default_rule_names
 
 PREFIX = "th_"
 DEFAULT_PROFILE_PATH = "profile.json"
@@ -53,7 +55,12 @@ DECISION_CONTROLS = (
     Control("ransac_method", "Homography estimator", "select", tuple(RANSAC_METHODS)),
     Control("ransac_reproj_px", "RANSAC reprojection threshold (px)", "slider", (1.0, 20.0, 0.5)),
     Control(
-        "min_inliers", "Minimum inliers", "slider", (4, 200, 1), "Homography inliers needed to accept a verification."
+        "min_inliers",
+        "Minimum inliers",
+        "slider",
+        (4, 200, 1),
+        "AKAZE homography inliers that accept alone: the robust rule's threshold, and under the fused and "
+        "learned rules the count that carries a verdict without the similarity.",
     ),
     Control(
         "min_area_fraction",
@@ -82,9 +89,8 @@ FUSED_CONTROLS = (
         "rule",
         "Default rule (API and CLI)",
         "select",
-        ("learned", "fused", "robust"),
-        "learned: AKAZE and XFeat + LighterGlue inliers (the stronger) with the global similarity; "
-        "fused: AKAZE inliers and the similarity; robust: AKAZE inliers only.",
+        default_rule_names(),
+        "The rule the API and the CLI decide by (the catalogue's rules a profile may choose).",
     ),
     Control(
         "fused_min_inliers",
@@ -148,6 +154,28 @@ LEARNED_CONTROLS = (
         (0.5, 10.0, 0.01),
         "Accept when log(1 + inliers) + w x similarity reaches this (or AKAZE alone passes the robust rule).",
     ),
+    Control(
+        "learned_max_stretch",
+        "Learned: most stretch of XFeat's homography",
+        "slider",
+        (1.0, 64.0, 0.5),
+        "XFeat inliers count only for a convex, unmirrored homography stretched at most this much.",
+    ),
+    Control(
+        "learned_min_coverage",
+        "Learned: least coverage of XFeat's inliers",
+        "slider",
+        (0.0, 1.0, 0.01),
+        "XFeat inliers count only when they cover this share of both images.",
+    ),
+    Control(
+        "learned_rotations",
+        "Learned: retry XFeat on the turned photo",
+        "select",
+        (0, 1),
+        "1: when XFeat is inconclusive, try the new photo turned by 90, 180 and 270 degrees (XFeat is not "
+        "rotation-invariant; costs up to three more tries).",
+    ),
 )
 FEATURE_CONTROLS = (
     Control("working_side", "Working resolution (long side, px)", "select_slider", (640, 800, 1000, 1200, 1600)),
@@ -166,31 +194,14 @@ PAGE_CONTROLS: dict[str, tuple[str, ...]] = {
     "register": ("min_keypoints", *_FEATURES),
     "tag": ("tag_min_confidence",),
 }
+
+
 #: The thresholds each rule of the Verify page reads (a rule not listed gets the full set).
-RULE_CONTROLS: dict[str, tuple[str, ...]] = {
-    "robust": (*_GEOMETRY, "min_inliers", "min_area_fraction", *_REPLAY, *_FEATURES),
-    "fused": (
-        *_GEOMETRY,
-        "fused_min_inliers",
-        "min_inliers",
-        "fused_weight",
-        "fused_threshold",
-        "min_area_fraction",
-        *_REPLAY,
-        *_FEATURES,
-    ),
-    "learned": (
-        *_GEOMETRY,
-        "learned_min_inliers",
-        "min_inliers",
-        "learned_weight",
-        "learned_threshold",
-        "min_area_fraction",
-        *_REPLAY,
-        *_FEATURES,
-    ),
-    "original": ("original_min_area_px",),
-}
+def rule_controls(rule: str) -> tuple[str, ...]:
+    """The thresholds acting on a verdict of ``rule``: the rule's own (:attr:`Rule.thresholds`), then the replay
+    check's and the features' when the rule aligns by AKAZE features (the replay check runs after it)."""
+    chosen = rules.get(rule)
+    return (*chosen.thresholds, *_REPLAY, *_FEATURES) if chosen.aligns else chosen.thresholds
 
 
 def current_thresholds() -> Profile:

@@ -22,17 +22,16 @@ import streamlit as st
 from ui.photo import SAMPLES_DIR
 from ui.sidebar import apply_thresholds, current_thresholds
 from vision.core.errors import ImageInputError
-from vision.flows.prepare import decode_working
 from vision.lab.data import LabelledSet, LabelledSetError, open_folder, open_zip
 from vision.lab.eta import SteadyEta, eta_text
 from vision.lab.intervals import rate_intervals
 from vision.lab.pool import Progress, lab_workers
 from vision.lab.recommend import Recommendation
+from vision.lab.report import comparison_rules
 from vision.lab.run import TuningRun, score_original
 from vision.lab.scored import OriginalScores, ScoredSet
-from vision.matchers.akaze import FeatureSettings
+from vision.matchers.akaze import FeatureSettings, decode_working
 from vision.profile import Profile
-from vision.rules import DEFAULT_RULES
 from vision.rules import get as get_rule
 from vision.rules.fusion import FUSED_FIELDS, geometry_alone_inliers
 
@@ -155,25 +154,15 @@ def _pct(x: float | None) -> str:
     return "n/a" if x is None else f"{x:.1%}"
 
 
-RULE_NAMES = {name: get_rule(name).label for name in DEFAULT_RULES}  # the words live with the rules
-
-
 def rule_caption(scored_set: ScoredSet) -> str:
-    """Which rule the figures follow, and why."""
-    t = scored_set.thresholds
-    if scored_set.rule == "fused" and t.rule == "learned":
-        return (
-            f"Figures follow the **{RULE_NAMES['fused']}** rule: this page scores AKAZE evidence only, not the "
-            "default learned rule's XFeat half (`python -m vision evaluate DATA --rule learned` scores it, "
-            "with its threshold fitted holding out whole scenes); robust and original are comparison points."
-        )
-    if scored_set.rule == "fused":
-        return (
-            f"Figures follow the **{RULE_NAMES['fused']}** rule (sidebar: Default rule); the robust and the "
-            "original note's rules are comparison points."
-        )
-    why = "" if t.rule == "robust" else " (this run has no global descriptors)"
-    return f"Figures follow the **{RULE_NAMES['robust']}** rule{why}; the original note's rule is the comparison point."
+    """Which rule the figures follow, and why (the profile's, unless this run lacks its evidence)."""
+    shown, asked = scored_set.rule, scored_set.thresholds.rule
+    label = get_rule(shown).label
+    others = ", ".join((*get_rule(shown).companions, *comparison_rules(scored_set, shown)))
+    beside = f"; {others} beside it for comparison" if others else ""
+    if shown == asked:
+        return f"Figures follow the **{label}** rule, the profile's{beside}."
+    return f"Figures follow the **{label}** rule: this run lacks the evidence of the profile's {asked} rule{beside}."
 
 
 def _recommendation_row(part: str, rule: str, f: dict, counts: dict) -> dict:
@@ -198,8 +187,9 @@ def recommendation_frame(rec: Recommendation, parts: dict[str, dict | None]) -> 
         if f is None:
             continue
         rows.append(_recommendation_row(name, f["rule"], f, f))
-        if "robust" in f:
-            rows.append(_recommendation_row(name, "robust", f, f["robust"]))
+        for companion in get_rule(f["rule"]).companions:
+            if companion in f:
+                rows.append(_recommendation_row(name, companion, f, f[companion]))
     return pd.DataFrame(rows)
 
 

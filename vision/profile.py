@@ -18,12 +18,12 @@ import numpy as np
 
 from vision.matchers.akaze import FeatureSettings
 from vision.matchers.geometry import RANSAC_METHODS
-from vision.replay.check import ReplayThresholds
-from vision.rules import DEFAULT_RULES, RULES
+from vision.replay.thresholds import ReplayThresholds
+from vision.rules.catalogue import default_rule_names
 
 _REPLAY = ReplayThresholds()
 
-__all__ = ["DEFAULT_RULES", "RULES", "Profile", "dumps_profile", "load_profile", "loads_profile", "save_profile"]
+__all__ = ["Profile", "dumps_profile", "load_profile", "loads_profile", "save_profile"]
 
 
 @dataclass(frozen=True)
@@ -97,7 +97,7 @@ class Profile:
             (0 < self.ransac_reproj_px <= 50, "ransac_reproj_px must be in (0, 50]"),
             (self.min_inliers >= 4, "min_inliers must be >= 4 (a homography needs 4 points)"),
             (0 <= self.min_area_fraction <= 1, "min_area_fraction must be in [0, 1]"),
-            (self.rule in DEFAULT_RULES, f"rule must be one of {', '.join(DEFAULT_RULES)}"),
+            (self.rule in default_rule_names(), f"rule must be one of {', '.join(default_rule_names())}"),
             (self.fused_min_inliers >= 4, "fused_min_inliers must be >= 4 (a homography needs 4 points)"),
             (0 < self.fused_weight <= 50, "fused_weight must be in (0, 50]"),
             (0 < self.fused_threshold <= 20, "fused_threshold must be in (0, 20]"),

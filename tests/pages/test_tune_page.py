@@ -119,7 +119,7 @@ def test_rule_switch_redecides_with_the_robust_rule(at: AppTest) -> None:
     assert set(current) == {"robust"}
     for column in ("false accepts", "FAR (95 % interval)", "true accepts", "TAR (95 % interval)"):
         assert current["robust"][column] == robust_under_fused[column]
-    assert any(c.startswith("ROC curve of the inlier score") for c in _captions(at))
+    assert any(c.startswith("ROC curve of the inliers") for c in _captions(at))
     at.sidebar.selectbox(key="th_rule").set_value("fused").run()
     _no_exception(at)
 

@@ -6,10 +6,12 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from rule_helpers import decide_pair
 
-from vision.flows.prepare import decide_pair, match_features, prepare_photo
+from vision.flows.prepare import prepare_photo
 from vision.matchers.akaze import FeatureSettings
 from vision.profile import Profile
+from vision.rules.evidence import match_features
 from vision.views.draw import INLIER, OUTLINE, RAW, draw_keypoints, draw_matches, thumbnail
 
 SETTINGS = FeatureSettings(working_side=480, max_keypoints=400)

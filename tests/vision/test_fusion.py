@@ -12,15 +12,17 @@ import numpy as np
 import pytest
 
 from vision.core import verdict as v
-from vision.flows.prepare import prepare_photo, reference_features, verify_photo
+from vision.flows.prepare import prepare_photo, reference_features
+from vision.flows.verify import verify_photo
 from vision.matchers.akaze import FeatureSettings, features_from_bytes, features_to_bytes
-from vision.matchers.descriptor import global_embedding
-from vision.profile import RULES, Profile, dumps_profile, load_profile, loads_profile, save_profile
+from vision.matchers.descriptor import cosine_similarity, global_embedding
+from vision.profile import Profile, dumps_profile, load_profile, loads_profile, save_profile
+from vision.rules.base import Needs
+from vision.rules.catalogue import rule_names
 from vision.rules.evidence import MatchEvidence
 from vision.rules.fusion import (
     FUSED_FIELDS,
     apply_recommendation,
-    cosine_similarity,
     decide_fused,
     fused_accepts,
     fused_boundary,
@@ -60,7 +62,7 @@ def evidence(n_inliers: int = 100, area_fraction: float = 0.5, H: bool = True, p
 
 
 def test_fused_stays_selectable():
-    assert Profile().rule == "learned" and "fused" in RULES
+    assert Profile().rule == "learned" and "fused" in rule_names()
     assert (DEFAULT.fused_min_inliers, DEFAULT.fused_weight, DEFAULT.fused_threshold) == (8, 4.0, 4.8)
     # the robust rule's min_inliers (15) accepts on geometry alone, long before log(1 + n) >= 4.8 (n = 121)
     assert geometry_alone_inliers(DEFAULT) == DEFAULT.min_inliers == 15
@@ -263,7 +265,7 @@ def test_global_embedding_normalised(pair_same):
 
 def test_featureless_pair_still_rejected(blank_jpeg):
     t = replace(DEFAULT, working_side=640, max_keypoints=1000)
-    ref = prepare_photo(blank_jpeg, t.feature_settings, embed=True)
+    ref = prepare_photo(blank_jpeg, t.feature_settings, needs=Needs(embedding=True))
     result = verify_photo(ref.features, blank_jpeg, t)
     assert result.rule == "fused"
     assert result.similarity == pytest.approx(1.0, abs=1e-4)  # globally identical ...
@@ -280,7 +282,7 @@ def _hard_negatives(folder: Path, same_dataset: bool) -> list[tuple[str, str]]:
 
 
 def _verify_files(folder: Path, ref: str, query: str):
-    ref_photo = prepare_photo((folder / ref).read_bytes(), DEFAULT.feature_settings, embed=True)
+    ref_photo = prepare_photo((folder / ref).read_bytes(), DEFAULT.feature_settings, needs=Needs(embedding=True))
     return verify_photo(ref_photo.features, (folder / query).read_bytes(), DEFAULT)
 
 
@@ -315,11 +317,11 @@ def test_missing_embedding_recomputed(pair_same):
     photo = prepare_photo(pair_same[0], SMALL)
     assert photo.features.embedding is None
     blob = features_to_bytes(photo.features)
-    features, recomputed = reference_features(blob, pair_same[0], SMALL, embed=True)
+    features, recomputed = reference_features(blob, pair_same[0], SMALL, Needs(embedding=True))
     assert recomputed and features.embedding is not None and features.embedding.shape == (1280,)
     np.testing.assert_array_equal(features.points, photo.features.points)  # keypoints reused, not recomputed
     # stored with the embedding, it is used as is
-    again, recomputed2 = reference_features(features_to_bytes(features), pair_same[0], SMALL, embed=True)
+    again, recomputed2 = reference_features(features_to_bytes(features), pair_same[0], SMALL, Needs(embedding=True))
     assert not recomputed2
     np.testing.assert_allclose(again.embedding, features.embedding)
     # without embed, a blob lacking the embedding is fine as it is

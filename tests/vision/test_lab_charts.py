@@ -83,7 +83,7 @@ def test_roc_has_a_log_far_axis_and_the_legend_below(scored: ScoredSet) -> None:
     assert spec["config"]["legend"]["labelLimit"] == 0  # no cut legend text
     assert spec["config"]["axis"]["labelFontSize"] >= 12
     names = set(chart.datasets["curves"]["curve"])
-    assert names == {"fused score, all pairs", "inliers, all pairs", "original rule, all pairs"}
+    assert names == {"fused score, all pairs", "robust rule, all pairs", "original rule, all pairs"}
     points = chart.datasets["points"].set_index("curve")
     rates = scored.rates()
     assert points.loc["current fused, all pairs", "false accepts"] == f"{rates.false_accept} / {rates.n_negative}"

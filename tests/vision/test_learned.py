@@ -21,10 +21,12 @@ import numpy as np
 import pytest
 
 from vision.core import verdict as v
-from vision.flows.prepare import prepare_photo, reference_features, verify_photo
+from vision.flows.prepare import prepare_photo, reference_features
+from vision.flows.verify import verify_photo
 from vision.matchers.akaze import features_from_bytes, features_to_bytes
 from vision.matchers.xfeat_geometry import LearnedGeometry, unrotate_points
 from vision.profile import Profile
+from vision.rules.base import Needs
 from vision.rules.learned_steps import decide_learned, verify_learned, xfeat_inliers, xfeat_try
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples" / "images"
@@ -45,7 +47,9 @@ def _dark(rel: str) -> bytes:
 def references() -> dict:
     """Reference features (AKAZE, global descriptor, XFeat) computed once per module."""
     names = ("lightglue/DSC_0410.JPG", "sacre_coeur/60584745_2207571072.jpg", "vlfeat/roofs1.jpg")
-    return {n: prepare_photo(_read(n), LEARNED.feature_settings, embed=True, learned=True) for n in names}
+    return {
+        n: prepare_photo(_read(n), LEARNED.feature_settings, needs=Needs(embedding=True, xfeat=True)) for n in names
+    }
 
 
 def test_default_rule_is_learned_and_others_stay_selectable():
@@ -81,7 +85,7 @@ def test_rotated_pair_accepted_by_akaze_and_xfeat_needs_a_turn(references):
 def test_rotation_try_runs_only_when_xfeat_is_inconclusive(references):
     ref = references["sacre_coeur/60584745_2207571072.jpg"]
     photo = prepare_photo(_read("sacre_coeur_synthetic/60584745_2207571072_rot270.jpg"), LEARNED.feature_settings)
-    from vision.flows.prepare import evaluate_match, match_features
+    from vision.rules.evidence import evaluate_match, match_features
 
     evidence = evaluate_match(match_features(ref.features, photo.features), LEARNED)
     none = replace(evidence, H=None)  # as if AKAZE had found nothing
@@ -133,11 +137,15 @@ def test_reference_stored_without_xfeat_is_upgraded_on_first_use(references):
     photo = references["vlfeat/roofs1.jpg"]
     old = features_to_bytes(replace(photo.features, xfeat=None, embedding=None))  # as stored before
     settings = LEARNED.feature_settings
-    upgraded, recomputed = reference_features(old, lambda: _read("vlfeat/roofs1.jpg"), settings, learned=True)
+    upgraded, recomputed = reference_features(
+        old, lambda: _read("vlfeat/roofs1.jpg"), settings, Needs(embedding=True, xfeat=True)
+    )
     assert recomputed and upgraded.xfeat is not None and upgraded.embedding is not None
     assert np.array_equal(upgraded.points, photo.features.points)  # AKAZE keypoints kept
     blob = features_to_bytes(upgraded)
-    again, recomputed = reference_features(blob, lambda: pytest.fail("image loaded again"), settings, learned=True)
+    again, recomputed = reference_features(
+        blob, lambda: pytest.fail("image loaded again"), settings, Needs(embedding=True, xfeat=True)
+    )
     assert not recomputed and again.xfeat.descriptors.dtype == np.float16
     assert np.array_equal(again.xfeat.keypoints, upgraded.xfeat.keypoints)
 

@@ -7,15 +7,18 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from vision import rules
 from vision.core import verdict as v
-from vision.flows.prepare import match_features, prepare_photo
+from vision.flows.prepare import prepare_photo
+from vision.flows.verify import decide_matched
 from vision.image.imageio import decode_image
 from vision.matchers.akaze import FeatureSettings
 from vision.profile import Profile
-from vision.rules.original_evidence import original_evidence
+from vision.rules.base import Needs
+from vision.rules.evidence import match_features
 from vision.views.draw import FILL, draw_match_view
 from vision.views.match import VIEWS, Lines, MatchView, RuleOutcome, match_view, register_view
-from vision.views.outcome import rule_outcome
+from vision.views.outcome import outcome_of
 from vision.views.plain import plain_problem, plain_problems
 
 T = replace(Profile(), working_side=640, max_keypoints=1000)
@@ -28,22 +31,21 @@ def _size(photo) -> tuple[int, int]:
 
 @pytest.fixture(scope="module")
 def same(pair_same):
-    ref, query = (prepare_photo(d, SETTINGS, embed=True) for d in pair_same)
+    ref, query = (prepare_photo(d, SETTINGS, needs=Needs(embedding=True)) for d in pair_same)
     return ref, query, match_features(ref.features, query.features), pair_same
 
 
 @pytest.fixture(scope="module")
 def different(pair_different):
-    ref, query = (prepare_photo(d, SETTINGS, embed=True) for d in pair_different)
+    ref, query = (prepare_photo(d, SETTINGS, needs=Needs(embedding=True)) for d in pair_different)
     return ref, query, match_features(ref.features, query.features), pair_different
 
 
 def _outcome(scene, rule: str, thresholds: Profile = T) -> RuleOutcome:
     ref, query, pair, data = scene
-    original = None
-    if rule == "original":
-        original = original_evidence(decode_image(data[0]).bgr, decode_image(data[1]).bgr)
-    return rule_outcome(rule, pair, thresholds, _size(ref), _size(query), original)[0]
+    full = (decode_image(data[0]).bgr, decode_image(data[1]).bgr) if rules.get(rule).needs.full_images else None
+    verification = decide_matched(pair, query, thresholds, rule=rule, full_images=full)
+    return outcome_of(verification, thresholds, _size(ref), _size(query))
 
 
 def test_robust_counts_the_inliers_it_decided_on(same):
@@ -80,7 +82,7 @@ def test_fused_with_an_implausible_fit_counts_zero(different):
 def test_fused_without_descriptors_is_shown_as_robust(same):
     ref, query, pair, _ = same
     bare = replace(pair, ref=replace(pair.ref, embedding=None))
-    outcome = rule_outcome("fused", bare, T, _size(ref), _size(query))[0]
+    outcome = outcome_of(decide_matched(bare, query, T, rule="fused"), T, _size(ref), _size(query))
     assert outcome.rule == "robust" and match_view(outcome).rule == "robust"
 
 
@@ -173,19 +175,12 @@ def test_a_later_check_that_changes_the_verdict_leads_the_headline(same):
     assert ("Replay check", "an old photo sent again") in {(f.label, f.value) for f in view.figures}
 
 
-def test_a_registered_decider_runs_on_the_cached_pair(same):
-    from vision.views.outcome import DECIDERS, register_decider
+def test_a_catalogued_rule_without_a_view_gets_the_generic_view(same, monkeypatch):
+    from vision.rules.catalogue import CATALOGUE, Entry
 
-    ref, query, pair, _ = same
-
-    @register_decider("test-learned")
-    def _decide(p, image, profile):
-        assert p is pair and image is not None
-        return None, v.Verdict(200, v.COMPLETE, True, "test", {"inliers": 42}), {"test": 1.0}
-
-    try:
-        outcome, timings = rule_outcome("test-learned", pair, T, _size(ref), _size(query), query_image=query.image)
-        assert outcome.rule == "test-learned" and timings == {"test": 1.0}
-        assert match_view(outcome, "desk").headline == "Same desk: 42 points line up"  # the generic view
-    finally:
-        DECIDERS.pop("test-learned")
+    monkeypatch.setitem(CATALOGUE, "keypoints", Entry("fake_rule"))
+    outcome = _outcome(same, "keypoints")
+    assert outcome.rule == "keypoints" and "keypoints" not in VIEWS
+    view = match_view(outcome, "desk")
+    assert view.outline is None and not len(view.counted)  # draws nothing it cannot vouch for
+    assert outcome.verdict.extra["keypoint_balance"] > 0

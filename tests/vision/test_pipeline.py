@@ -7,20 +7,15 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from rule_helpers import decide_pair
 
 from vision.core import verdict as v
 from vision.core.errors import NotAnImageError
-from vision.flows.prepare import (
-    PairMatch,
-    decide_pair,
-    match_features,
-    prepare_photo,
-    reference_features,
-    register_photo,
-    verify_photo,
-)
+from vision.flows.prepare import prepare_photo, reference_features, register_photo
+from vision.flows.verify import verify_photo
 from vision.matchers.akaze import FeatureSettings, features_from_bytes, features_to_bytes
 from vision.profile import Profile
+from vision.rules.evidence import PairMatch, match_features
 
 DEFAULT = Profile()
 VERIFY_TIMINGS = {"decode", "features", "match", "ransac", "decision"}

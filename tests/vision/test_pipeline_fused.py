@@ -10,19 +10,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 from cli_runner import cli_json
+from rule_helpers import decide_pair
 
 from vision.core import verdict as v
-from vision.flows.prepare import (
-    FUSED_UNAVAILABLE,
-    decide_pair,
-    prepare_photo,
-    register_photo,
-    verify_photo,
-)
+from vision.flows.prepare import prepare_photo, register_photo
 from vision.flows.references import load_reference, save_reference
+from vision.flows.verify import verify_photo
 from vision.lab.evaluate import evaluate_folder
 from vision.matchers.akaze import features_from_bytes, features_to_bytes
 from vision.profile import Profile
+from vision.rules.base import Needs
+from vision.rules.fused import FUSED_UNAVAILABLE
 from vision.store import LocalReferenceStore
 
 REPO = Path(__file__).resolve().parents[2]
@@ -97,7 +95,7 @@ def test_decide_pair_switches_rule_on_cached_matches(fused_result):
     # a strict fused threshold moves the verdict without recomputing anything
     _, strict, _ = decide_pair(pair, replace(FUSED, fused_threshold=20.0, min_inliers=10_000))
     assert not strict.result and strict.extra["decided_by"] == "fused_score"
-    with pytest.raises(ValueError, match="robust or fused"):
+    with pytest.raises(ValueError, match="full resolution"):
         decide_pair(pair, FUSED, "original")
 
 
@@ -106,7 +104,7 @@ def test_store_round_trip_and_backfill(tmp_path, pair_same, registered):
     record = save_reference(store, "alice", pair_same[0], registered[1])
     stored = features_from_bytes(store.load_features(record.key))
     np.testing.assert_allclose(stored.embedding, registered[1].features.embedding)
-    loaded = load_reference(store, record.key, FUSED.feature_settings, embed=True)
+    loaded = load_reference(store, record.key, FUSED.feature_settings, Needs(embedding=True))
     assert not loaded.recomputed and loaded.features.embedding is not None
 
     # a reference saved before the fused rule: no embedding in its blob
@@ -114,11 +112,11 @@ def test_store_round_trip_and_backfill(tmp_path, pair_same, registered):
     old = save_reference(store, "bob", pair_same[0], plain)
     assert features_from_bytes(store.load_features(old.key)).embedding is None
     assert not load_reference(store, old.key, FUSED.feature_settings).recomputed  # robust: fine as is
-    first = load_reference(store, old.key, FUSED.feature_settings, embed=True)
+    first = load_reference(store, old.key, FUSED.feature_settings, Needs(embedding=True))
     assert first.recomputed and first.features.embedding is not None
     np.testing.assert_array_equal(first.features.points, plain.features.points)
     assert features_from_bytes(store.load_features(old.key)).embedding is not None  # saved back
-    second = load_reference(store, old.key, FUSED.feature_settings, embed=True)
+    second = load_reference(store, old.key, FUSED.feature_settings, Needs(embedding=True))
     assert not second.recomputed
     r = verify_photo(second.features, pair_same[1], FUSED)
     assert r.rule == "fused" and r.verdict.result

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vision.flows.prepare import PreparedPhoto, evaluate_match, match_features, prepare_photo
+from vision.flows.prepare import PreparedPhoto, prepare_photo
 from vision.image.imageio import decode_image
 from vision.profile import Profile
 from vision.replay.check import Alignment, Candidate, ReplayEvidence, decide, find_replay, measure, rank_candidates
@@ -26,6 +26,7 @@ from vision.replay.fingerprint import (
 from vision.replay.geometry import frame_border, similarity_deviation
 from vision.replay.memory import replay_thresholds, verification_alignment
 from vision.replay.transforms import DIGITAL, SCREEN
+from vision.rules.evidence import evaluate_match, match_features
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples" / "images"
 REF = SAMPLES / "lightglue" / "DSC_0410.JPG"

@@ -8,9 +8,9 @@ from typing import Any
 from vision.cli.common import add_worker_options, command, profile_of, read_input, workers_of
 from vision.cli.errors import UsageError
 from vision.flows.prepare import register_photo
+from vision.flows.verify import verify_pair_bytes
 from vision.lab.evaluate import evaluate_folder
-from vision.rules import RULES
-from vision.rules import get as get_rule
+from vision.rules.catalogue import rule_names
 
 
 def cmd_register(args: argparse.Namespace) -> dict[str, Any]:
@@ -26,8 +26,7 @@ def cmd_verify(args: argparse.Namespace) -> dict[str, Any]:
     (the replay rule, :mod:`vision.replay.memory`) is ``You took wrong picture``.
     """
     profile = profile_of(args)
-    rule = get_rule(args.rule or profile.rule)
-    body = rule.verify_bytes(read_input(args.ref), read_input(args.query), profile)
+    body = verify_pair_bytes(read_input(args.ref), read_input(args.query), profile, args.rule)
     body.setdefault("replay", False)
     return body
 
@@ -51,13 +50,17 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("ref")
     p.add_argument("query")
     p.add_argument("--profile")
-    p.add_argument("--rule", choices=RULES, default=None, help="default: the profile's rule (learned by default)")
+    p.add_argument(
+        "--rule", choices=rule_names(), default=None, help="default: the profile's rule (learned by default)"
+    )
     p.set_defaults(func=command(cmd_verify))
 
     p = sub.add_parser("evaluate", help="accuracy on a folder with pairs.csv")
     p.add_argument("data_dir")
     p.add_argument("--profile")
-    p.add_argument("--rule", choices=RULES, default=None, help="default: the profile's rule (learned by default)")
+    p.add_argument(
+        "--rule", choices=rule_names(), default=None, help="default: the profile's rule (learned by default)"
+    )
     add_worker_options(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=command(cmd_evaluate))

@@ -48,6 +48,10 @@ class Verdict:
         """The contract body, without the extras."""
         return {"status": self.status, "message": self.message, "result": self.result}
 
+    def with_extra(self, **extra: Any) -> Verdict:
+        """The same answer with ``extra`` merged over this one's extras (the only way to add fields)."""
+        return Verdict(self.status, self.message, self.result, self.reason, {**self.extra, **extra})
+
     def to_json(self) -> dict[str, Any]:
         """Contract body + reason + extras (extras never override the body)."""
         return {**self.extra, "reason": self.reason, **self.body()}

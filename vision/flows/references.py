@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from vision.flows.prepare import PreparedPhoto, reference_features
 from vision.matchers.akaze import Features, FeatureSettings, features_to_bytes
+from vision.rules.base import Needs
 from vision.store import ReferenceRecord, ReferenceStore, StoreError
 
 log = logging.getLogger("vision.flows.references")
@@ -53,16 +54,14 @@ def stored_features(
     store: ReferenceStore,
     key: str,
     settings: FeatureSettings,
+    needs: Needs = Needs(),
     *,
-    embed: bool = False,
-    learned: bool = False,
     image: bytes | None = None,
 ) -> tuple[Features, bool]:
     """The one reference loader: a reference's usable features, and whether they were recomputed.
 
     The stored features when they parse, were made with ``settings`` and
-    (with ``embed``, the fused and learned rules) carry the global descriptor
-    (and with ``learned`` XFeat's features); otherwise
+    carry what the rule ``needs`` (a global descriptor, XFeat features); otherwise
     they are recomputed from the reference image (downloaded only then,
     unless ``image`` is given) and saved back.  A failed save-back is logged,
     not raised: the verification can go on with the recomputed features.
@@ -73,8 +72,7 @@ def stored_features(
         store.load_features(key),
         (lambda: store.load_image(key)) if image is None else image,
         settings,
-        embed=embed,
-        learned=learned,
+        needs,
     )
     if recomputed:
         log.info("features of %s recomputed (missing, stale or without descriptor)", key)
@@ -86,10 +84,10 @@ def stored_features(
 
 
 def load_reference(
-    store: ReferenceStore, key: str, settings: FeatureSettings, *, embed: bool = False, learned: bool = False
+    store: ReferenceStore, key: str, settings: FeatureSettings, needs: Needs = Needs()
 ) -> LoadedReference:
     """A reference's record, image and usable features (:func:`stored_features`), for the dashboard."""
     record = store.get(key)
     image = store.load_image(key)  # the dashboard draws it anyway
-    features, recomputed = stored_features(store, key, settings, embed=embed, learned=learned, image=image)
+    features, recomputed = stored_features(store, key, settings, needs, image=image)
     return LoadedReference(record, image, features, recomputed)

@@ -22,6 +22,7 @@ from vision.core.errors import ImageInputError
 from vision.core.settings import load_settings
 from vision.flows.prepare import prepare_photo
 from vision.matchers.akaze import Features, FeatureSettings, features_from_bytes, features_to_bytes
+from vision.rules.base import Needs
 
 DEFAULT_DIR = Path.home() / ".cache" / "habit-photo-check" / "features"
 _MS = struct.Struct("<d")
@@ -88,7 +89,7 @@ def image_features(
             features, prepare_ms = with_descriptor
             return replace(features, embedding=None), prepare_ms
     try:
-        photo = prepare_photo(data, settings, embed=embed, learned=learned)
+        photo = prepare_photo(data, settings, needs=Needs(embedding=embed, xfeat=learned))
     except ImageInputError as exc:
         return f"{rel}: {exc}", 0.0
     prepare_ms = sum(photo.timings.values())

@@ -35,10 +35,11 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
+from vision import rules
 from vision.lab.metrics import Rates
-from vision.lab.report import score_histogram, similarity_histogram
+from vision.lab.report import comparison_rules, score_histogram, similarity_histogram
 from vision.lab.scored import ScoredSet
-from vision.rules.fusion import fused_boundary, geometry_alone_inliers
+from vision.rules.fusion import fused_boundary
 
 SAME, DIFFERENT, ORIGINAL, POINT, ROBUST = "#2e9d4f", "#d2453a", "#8a6bbf", "#1f1f1f", "#3b6fb6"
 #: The robust rule's ROC curve and point, set apart from the parts' colours.
@@ -378,15 +379,19 @@ def pair_names(scored: ScoredSet) -> list[str]:
 def inlier_histogram_from_scored(scored: ScoredSet, n_bins: int = 30) -> ChartSpec:
     """The inlier histogram with the current rule's inlier thresholds marked."""
     hist = score_histogram(scored, n_bins)
-    t = scored.thresholds
-    if scored.rule == "fused":
-        marks = [(t.fused_min_inliers, f"min {t.fused_min_inliers}"), (geometry_alone_inliers(t), "alone")]
-        if geometry_alone_inliers(t) == t.fused_min_inliers:
-            marks = [(t.fused_min_inliers, f"min = alone = {t.fused_min_inliers}")]
-    else:
-        marks = [(t.min_inliers, f"min inliers {t.min_inliers}")]
     frame = histogram_frame(hist.edges, hist.same, hist.different)
-    return histogram_chart(frame, "inliers (0 = no plausible homography)", marks, symlog=True)
+    return histogram_chart(frame, "inliers (0 = no plausible homography)", inlier_marks(scored), symlog=True)
+
+
+def inlier_marks(scored: ScoredSet) -> list[tuple[float, str]]:
+    """The current rule's inlier counts (its thresholds named ``*min_inliers``), one mark per value."""
+    t = scored.thresholds
+    by_value: dict[float, list[str]] = {}
+    for name in rules.get(scored.rule).thresholds:
+        if name.endswith("min_inliers"):
+            by_value.setdefault(float(getattr(t, name)), []).append(name)
+    words = {value: " = ".join(n.replace("_", " ") for n in names) for value, names in by_value.items()}
+    return [(value, f"{words[value]} {value:g}") for value in sorted(words)]
 
 
 def similarity_histogram_from_scored(scored: ScoredSet, n_bins: int = 25) -> ChartSpec | None:
@@ -426,25 +431,29 @@ def roc_from_scored(parts: dict[str, ScoredSet], show_original: bool = True) -> 
     points: list[OperatingPoint] = []
     for k, (name, scored) in enumerate(parts.items()):
         dash = ("solid", "dashed", "dotted")[k % 3]
-        score = "fused score" if scored.rule == "fused" else "inliers"
+        chosen = rules.get(scored.rule)
         curve, colour, t = scored.roc(), PART_COLOURS[k % 3], scored.thresholds
-        lines.append(RocLine(f"{score}, {name}", curve.fpr, curve.tpr, curve.thresholds, colour, dash, scored.auc()))
-        now = f"fused >= {t.fused_threshold:g}" if scored.rule == "fused" else f"inliers >= {t.min_inliers}"
+        lines.append(
+            RocLine(f"{chosen.score_name}, {name}", curve.fpr, curve.tpr, curve.thresholds, colour, dash, scored.auc())
+        )
+        now = f"{chosen.score_name} >= {chosen.lab_threshold(t):g}"
         points.append(_point(f"current {scored.rule}, {name}", scored.rates(), colour, "circle", now))
-        if scored.rule == "fused":
-            rc = scored.roc("robust")
-            lines.append(
-                RocLine(f"inliers, {name}", rc.fpr, rc.tpr, rc.thresholds, ROBUST_ROC, dash, scored.auc("robust"))
-            )
-            robust = f"inliers >= {t.min_inliers}"
-            points.append(_point(f"robust rule, {name}", scored.rates("robust"), ROBUST_ROC, "diamond", robust))
-        if show_original and scored.available("original"):
-            original = scored.rates("original")
-            oc = scored.roc("original")
-            auc = scored.auc("original")
-            lines.append(RocLine(f"original rule, {name}", oc.fpr, oc.tpr, oc.thresholds, ORIGINAL, "dotted", auc))
-            area = f"area > {t.original_min_area_px:g} px²"
-            points.append(_point(f"original point, {name}", original, ORIGINAL, "square", area))
+        for companion in chosen.companions:
+            if not scored.available(companion):
+                continue
+            other = rules.get(companion)
+            rc = scored.roc(companion)
+            auc = scored.auc(companion)
+            lines.append(RocLine(f"{companion} rule, {name}", rc.fpr, rc.tpr, rc.thresholds, ROBUST_ROC, dash, auc))
+            at = f"{other.score_name} >= {other.lab_threshold(t):g}"
+            points.append(_point(f"{companion} point, {name}", scored.rates(companion), ROBUST_ROC, "diamond", at))
+        for comparison in comparison_rules(scored, scored.rule) if show_original else ():
+            other = rules.get(comparison)
+            oc = scored.roc(comparison)
+            auc = scored.auc(comparison)
+            lines.append(RocLine(f"{comparison} rule, {name}", oc.fpr, oc.tpr, oc.thresholds, ORIGINAL, "dotted", auc))
+            at = f"{other.score_name} > {other.lab_threshold(t):g}"
+            points.append(_point(f"{comparison} point, {name}", scored.rates(comparison), ORIGINAL, "square", at))
     return roc_chart(lines, points)
 
 

@@ -14,13 +14,13 @@ from typing import Any
 
 import numpy as np
 
+from vision import rules
 from vision.lab.data import open_folder
 from vision.lab.pool import DEFAULT_WORKERS, Workers, stderr_progress
 from vision.lab.report import figures, per_kind
 from vision.lab.run import TuningRun, score_original, score_rule
 from vision.lab.scored import ScoredSet
 from vision.profile import Profile
-from vision.rules import get as get_rule
 
 
 def evaluate_folder(
@@ -30,62 +30,43 @@ def evaluate_folder(
     workers: int | Workers = DEFAULT_WORKERS,
     show_progress: bool = True,
 ) -> dict[str, Any]:
-    """Evaluate ``rule`` (``robust``, ``fused`` or ``original``; None: the profile's) on a data folder.
+    """Evaluate ``rule`` (a name of :mod:`vision.rules.catalogue`; None: the profile's) on a data folder.
 
     Returns the lab's :func:`figures` of ``rule`` plus ``thresholds``,
-    ``per_kind`` (``{kind: row}``), ``failed`` (pairs whose images could not
-    be used) and ``median_latency_ms`` (a verification's cost per pair).
+    ``per_kind`` (``{kind: row}``), ``failed`` (pairs that could not be used,
+    with the reason) and ``median_latency_ms`` (a verification's cost per pair).
     ``workers``: a count of local processes, or :class:`vision.lab.pool.Workers` (threads, processes, Dask).
     ``ValueError`` (a :class:`vision.lab.data.LabelledSetError`) when the folder is not a labelled set.
     """
-    rule = rule or thresholds.rule
-    if rule == "learned":  # its own report: both matchers' evidence, a held-out threshold (vision.lab.learned)
-        return _evaluate_learned(data_dir, thresholds, workers, show_progress)
-    geometric = get_rule(rule).geometric  # ValueError naming the known rules
+    name = rule or thresholds.rule
+    chosen = rules.get(name)  # ValueError naming the known rules
     labelled = open_folder(data_dir)
     on_progress = stderr_progress if show_progress else None
     latency: np.ndarray | None
-    if not geometric and rule != "original":  # a rule with its own per-pair score
-        own = score_rule(labelled, rule, thresholds, workers, on_progress)
-        scored = ScoredSet.from_rule_scores(labelled.pairs, rule, own.area_px, own.errors, thresholds)
-        latency = own.latency_ms
-    elif rule == "original":
+    if chosen.needs.full_images:  # its own pipeline on the files (the original note's)
         original = score_original(labelled, workers, on_progress)
         scored = ScoredSet.from_original(labelled.pairs, original, thresholds)
         latency = original.latency_ms
+    elif hasattr(chosen, "score_pair"):  # a rule with its own per-pair score from the files
+        own = score_rule(labelled, name, thresholds, workers, on_progress)
+        scored = ScoredSet.from_rule_scores(labelled.pairs, name, own.area_px, own.errors, thresholds)
+        latency = own.latency_ms
     else:
+        needs = chosen.needs
         run = TuningRun.build(
-            labelled, thresholds.feature_settings, workers, on_progress, original=False, embed=rule == "fused"
+            labelled,
+            thresholds.feature_settings,
+            workers,
+            on_progress,
+            original=False,
+            embed=needs.embedding,
+            learned=needs.xfeat,
         )
+        if not chosen.geometric:
+            run.add_rule(name, thresholds, on_progress)
         scored = run.scored(thresholds)
         latency = run.latency_ms
-    return summarise(scored, rule, latency)
-
-
-def _evaluate_learned(
-    data_dir: str | Path, profile: Profile, workers: int | Workers, show_progress: bool
-) -> dict[str, Any]:
-    """The learned rule's report (:mod:`vision.lab.learned`), with its held-out threshold recommendation."""
-    from vision.lab.learned import recommend_learned, score_learned, summarise_learned
-
-    labelled = open_folder(data_dir)
-    on_progress = stderr_progress if show_progress else None
-    run = TuningRun.build(labelled, profile.feature_settings, workers, on_progress, original=False, learned=True)
-    scores = score_learned(run, profile)
-    lat = np.asarray(run.latency_ms, float) if run.latency_ms is not None else np.empty(0)
-    lat = lat[np.isfinite(lat)]
-    failed = [
-        {"ref": p.ref, "query": p.query, "error": m}
-        for p, m in zip(run.pairs, run.matches, strict=True)
-        if isinstance(m, str)
-    ]
-    return {
-        **summarise_learned(scores, profile),
-        "failed": failed,
-        "recommendation": recommend_learned(scores, profile),
-        "thresholds": profile.to_dict(),
-        "median_latency_ms": round(float(np.median(lat)), 2) if lat.size else None,
-    }
+    return summarise(scored, name, latency)
 
 
 def summarise(scored: ScoredSet, rule: str, latency_ms: np.ndarray | None = None) -> dict[str, Any]:

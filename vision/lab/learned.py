@@ -10,18 +10,18 @@ what each matcher found), and the rule's verdicts as arrays.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from vision.flows.prepare import PairMatch, evaluate_match
 from vision.lab.metrics import roc_auc
 from vision.lab.run import TuningRun
+from vision.lab.scored import ScoredSet
 from vision.profile import Profile
-from vision.rules.learned_score import fit_threshold, learned_score
-from vision.rules.learned_steps import akaze_inliers, xfeat_inliers, xfeat_try
+from vision.rules.evidence import visible_inliers
+from vision.rules.learned_score import fit_threshold, learned_accepts, learned_score
 
 
 @dataclass(frozen=True)
@@ -49,40 +49,38 @@ class LearnedScores:
         return learned_score(self.evidence, self.similarity, profile.learned_weight)
 
     def accepted(self, profile: Profile) -> np.ndarray:
-        """The rule's verdicts (the robust rule's geometry alone, or the learned score)."""
-        e = self.evidence
-        by_score = (e >= profile.learned_min_inliers) & (self.scores(profile) >= profile.learned_threshold)
-        return self.ok & ((self.akaze >= profile.min_inliers) | by_score)
+        """The rule's verdicts (:func:`vision.rules.learned_score.learned_accepts`, as the verify path)."""
+        return self.ok & learned_accepts(self.akaze, self.xfeat, self.similarity, profile)
 
     def decided_by(self) -> np.ndarray:
         """``"xfeat"`` where XFeat's evidence is the stronger, else ``"akaze"``."""
         return np.where(self.xfeat > self.akaze, "xfeat", "akaze")
 
 
-def _pair_scores(match: PairMatch | str, profile: Profile) -> tuple[float, float, float, bool]:
-    if isinstance(match, str) or match.ref.xfeat is None or match.query.xfeat is None:
-        return 0.0, 0.0, 0.0, False
-    akaze = akaze_inliers(evaluate_match(match, profile), profile)
-    xf = xfeat_inliers(xfeat_try(match.ref.xfeat, None, 0, profile, match.query.xfeat).geometry, profile)
-    sim = 0.0
-    if match.ref.embedding is not None and match.query.embedding is not None:
-        sim = float(np.dot(match.ref.embedding, match.query.embedding))
-    return float(akaze), float(xf), sim, True
-
-
 def score_learned(run: TuningRun, profile: Profile) -> LearnedScores:
-    """Both matchers' checked inliers and the similarity of every pair of ``run`` (built with ``learned=True``)."""
-    rows = [_pair_scores(m, profile) for m in run.matches]
-    arr = np.array(rows, dtype=float).reshape(-1, 4)
+    """Both matchers' checked inliers and the similarity of every pair of ``run`` (built with ``learned=True``).
+
+    XFeat's inliers are the learned rule's own lab evidence (``TuningRun.add_rule``); AKAZE's the
+    visible plausible inliers of the profile's geometry.
+    """
+    run.add_rule("learned", profile)
+    return learned_scores(run.scored(profile))
+
+
+def learned_scores(scored: ScoredSet) -> LearnedScores:
+    """The learned rule's evidence arrays of a scored set that holds its XFeat inliers (``rule_scores``)."""
+    xfeat = scored.rule_scores["learned"]
+    ok = scored.ok & np.isfinite(xfeat)
+    akaze = visible_inliers(scored.inliers, scored.area_fraction, scored.thresholds)
     return LearnedScores(
-        akaze=arr[:, 0],
-        xfeat=arr[:, 1],
-        similarity=arr[:, 2],
-        labels=np.array([p.label for p in run.pairs], int),
-        kinds=np.array([p.kind for p in run.pairs]),
-        scenes=np.array([p.scene for p in run.pairs]),
-        query_scenes=np.array([str(Path(p.query).parent) for p in run.pairs]),
-        ok=arr[:, 3].astype(bool),
+        akaze=np.where(ok, akaze, 0.0),
+        xfeat=np.where(ok, xfeat, 0.0),
+        similarity=np.where(ok, np.nan_to_num(scored.similarities, nan=0.0), 0.0),
+        labels=scored.labels,
+        kinds=np.array([p.kind for p in scored.pairs]),
+        scenes=np.array([p.scene for p in scored.pairs]),
+        query_scenes=np.array([str(Path(p.query).parent) for p in scored.pairs]),
+        ok=ok,
     )
 
 
@@ -110,10 +108,8 @@ def held_out_accepts(scores: LearnedScores, profile: Profile, target_far: float 
         t = fit_threshold(
             e[train], sim[train], lab[train], profile.learned_weight, profile.learned_min_inliers, target_far
         )
-        by_score = (e[test] >= profile.learned_min_inliers) & (
-            learned_score(e[test], sim[test], profile.learned_weight) >= t
-        )
-        accepted[test] = (scores.akaze[test] >= profile.min_inliers) | by_score
+        fitted = replace(profile, learned_threshold=t)
+        accepted[test] = learned_accepts(scores.akaze[test], scores.xfeat[test], sim[test], fitted)
     return accepted
 
 

@@ -13,10 +13,11 @@ from typing import Any
 
 import numpy as np
 
+from vision import rules
 from vision.lab.data import LabelledPair
 from vision.lab.scored import ScoredSet
 from vision.lab.split import Split
-from vision.rules.fusion import geometry_alone_inliers
+from vision.rules.catalogue import CATALOGUE
 
 
 def json_float(x: float, digits: int = 4) -> float | None:
@@ -42,6 +43,7 @@ def figures(scored: ScoredSet, rule: str | None = None) -> dict[str, Any]:
     ``original`` where it was scored (and is not ``rule`` itself).
     """
     name = scored.rule if rule is None else rule
+    chosen = rules.get(name)
     rates = scored.rates(name)
     out: dict[str, Any] = {
         "rule": name,
@@ -51,12 +53,20 @@ def figures(scored: ScoredSet, rule: str | None = None) -> dict[str, Any]:
         "false_reject_rate": json_float(rates.frr),
         "roc_auc": json_float(scored.auc(name)),
     }
-    if name == "fused":
-        out["robust"] = _rule_figures(scored, "robust")
-    if name != "original" and scored.available("original"):
-        original = _rule_figures(scored, "original")
-        out["original"] = {k: original[k] for k in ("true_accept_rate", "false_accept_rate", "roc_auc")}
+    for companion in chosen.companions:
+        if scored.available(companion):
+            out[companion] = _rule_figures(scored, companion)
+    for other in comparison_rules(scored, name):
+        figures_of = _rule_figures(scored, other)
+        out[other] = {k: figures_of[k] for k in ("true_accept_rate", "false_accept_rate", "roc_auc")}
     return out
+
+
+def comparison_rules(scored: ScoredSet, rule: str) -> tuple[str, ...]:
+    """The catalogue's comparison-only rules (a profile may not choose them) that ``scored`` holds, but ``rule``."""
+    return tuple(
+        name for name, entry in CATALOGUE.items() if not entry.default_ok and name != rule and scored.available(name)
+    )
 
 
 def per_kind(scored: ScoredSet, rule: str | None = None) -> dict[str, dict[str, Any]]:
@@ -70,11 +80,11 @@ def per_kind(scored: ScoredSet, rule: str | None = None) -> dict[str, dict[str, 
     where the note's rule was scored too.
     """
     name = scored.rule if rule is None else rule
+    chosen = rules.get(name)
     ok = scored.ok
     kinds = np.array([p.kind for p in scored.pairs])
     accepted = scored.accepted_by(name)
-    robust = scored.accepted_by("robust") if name == "fused" else None
-    original = scored.accepted_by("original") if name != "original" and scored.available("original") else None
+    others = {r: scored.accepted_by(r) for r in (*chosen.companions, *comparison_rules(scored, name))}
     rows: dict[str, dict[str, Any]] = {}
     for kind in sorted(set(kinds[ok].tolist())):
         m = ok & (kinds == kind)
@@ -87,15 +97,13 @@ def per_kind(scored: ScoredSet, rule: str | None = None) -> dict[str, dict[str, 
             "accepted": int(accepted[m].sum()),
             "accept_rate": round(float(accepted[m].mean()), 4),
         }
-        if name != "original":
+        if chosen.aligns:
             row["median_inliers"] = float(np.median(scored.inliers[m]))
-        if name != "original" and scored.similarity is not None:
+        if chosen.aligns and scored.similarity is not None:
             sims = scored.similarities[m & scored.has_similarity]
             row["median_similarity"] = round(float(np.median(sims)), 3) if sims.size else None
-        if robust is not None:
-            row["robust_accept_rate"] = round(float(robust[m].mean()), 4)
-        if original is not None:
-            row["original_accept_rate"] = round(float(original[m].mean()), 4)
+        for other, verdicts in others.items():
+            row[f"{other}_accept_rate"] = round(float(verdicts[m].mean()), 4)
         rows[str(kind)] = row
     return rows
 
@@ -160,28 +168,9 @@ class ErrorCase:
     similarity: float | None = None
 
 
-def _wrongness(scored: ScoredSet) -> np.ndarray:
-    """Per pair, how far it sits from the current rule's threshold, signed towards accepting (see ErrorCase)."""
-    t = scored.thresholds
-    if scored.rule != "fused":
-        m = float(t.min_inliers)
-        return (scored.effective_scores() - m) / m
-    inl, T = scored.inliers, float(t.fused_threshold)
-    by_score = scored.raw_fused_scores() - T
-    alone = float(geometry_alone_inliers(t))
-    by_geometry = np.where(inl >= alone, np.log1p(inl) - np.log1p(alone), -np.inf)
-    short = np.log1p(inl) - np.log1p(t.fused_min_inliers)
-    toward_accept = np.maximum(by_score, by_geometry)  # for false accepts (>= 0 where accepted)
-    toward_reject = np.minimum(by_score, np.minimum(short, 0.0))  # for false rejects
-    fallback = ~scored.has_similarity
-    robust = np.log1p(scored.effective_scores()) - np.log1p(t.min_inliers)
-    out = np.where(scored.accepted, toward_accept, toward_reject)
-    return np.where(fallback, robust, out) / T
-
-
 def error_cases(scored: ScoredSet) -> tuple[list[ErrorCase], list[ErrorCase]]:
     """False accepts and false rejects of the current rule, each sorted most wrong first."""
-    signed = _wrongness(scored)
+    signed = scored.margins()
     accepted, ok, index = scored.accepted, scored.ok, scored._index()
     fa: list[ErrorCase] = []
     fr: list[ErrorCase] = []
@@ -243,8 +232,8 @@ def scores_csv(scored: ScoredSet, split: Split | None = None) -> str:
     accepted, robust = scored.accepted, scored.accepted_by("robust")
     original = scored.accepted_by("original") if scored.available("original") else None
     has_sim, raw = scored.has_similarity, scored.raw_fused_scores()
+    rule = scored.rule
     for i, p in enumerate(scored.pairs):
-        rule = "fused" if scored.rule == "fused" and has_sim[i] else "robust"
         writer.writerow(
             [
                 p.ref,

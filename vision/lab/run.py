@@ -31,7 +31,6 @@ from pathlib import Path
 
 import numpy as np
 
-from vision.flows.prepare import PairMatch, evaluate_match, match_features, pair_similarity
 from vision.lab.cache import cache_dir, image_features
 from vision.lab.data import LabelledPair, LabelledSet, open_folder
 from vision.lab.pool import DEFAULT_WORKERS, ProgressFn, Workers, as_workers, local_threads, parallel
@@ -39,7 +38,7 @@ from vision.lab.scored import OriginalScores, ScoredSet, geometry_key
 from vision.matchers.akaze import Features, FeatureSettings
 from vision.profile import Profile
 from vision.rules import get as get_rule
-from vision.rules.evidence import MatchEvidence
+from vision.rules.evidence import MatchEvidence, PairMatch, evaluate_match, match_features, pair_similarity
 from vision.rules.original import score_pair
 
 
@@ -256,9 +255,29 @@ class TuningRun:
         return evidence
 
     def add_rule(self, name: str, profile: Profile, on_progress: ProgressFn | None = None) -> None:
-        """Score a rule with its own per-pair score (:func:`score_rule`) into this run, once."""
-        if name not in self.rule_scores:
+        """Gather a non-geometric rule's own per-pair evidence into this run, once.
+
+        A rule with ``pair_evidence(pair, profile)`` reads this run's cached
+        matches and features (XFeat's, when the run was built with
+        ``learned``); one with ``score_pair(root, pair, profile)`` reads the
+        files on the workers (:func:`score_rule`).  A pair whose evidence
+        raises is ``nan`` (never accepted) and the run goes on.
+        """
+        if name in self.rule_scores:
+            return
+        rule = get_rule(name)
+        from_pair = getattr(rule, "pair_evidence", None)
+        if from_pair is None:
             self.rule_scores[name] = score_rule(self.labelled, name, profile, self.workers, on_progress).area_px
+            return
+        start = time.perf_counter()
+
+        def one(match: PairMatch | str) -> float:
+            return float("nan") if isinstance(match, str) else float(from_pair(match, profile))
+
+        values = parallel(one, self.matches, local_threads(self.workers), (name, 1, 1), on_progress)
+        self.rule_scores[name] = np.asarray(values, float)
+        self.timings_s[name] = time.perf_counter() - start
 
     def has_evidence(self, thresholds: Profile) -> bool:
         """Whether :meth:`evidence` for these thresholds is already cached (instant)."""

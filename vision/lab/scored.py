@@ -15,17 +15,14 @@ import numpy as np
 from vision.lab.data import LabelledPair
 from vision.lab.metrics import Rates, RocCurve, accept_rates, roc_auc, roc_curve
 from vision.profile import Profile
-from vision.rules import RULES
 from vision.rules import get as get_rule
 from vision.rules.base import Rule
-from vision.rules.evidence import MatchEvidence, decide_verification
-from vision.rules.fusion import fused_evidence, fused_score, geometry_alone_inliers
+from vision.rules.evidence import MatchEvidence, visible_inliers
+from vision.rules.fusion import GEOMETRY_SCORE, fused_lab_scores, fused_score
 
 GeometryKey = tuple[float, str, float]
 #: The rules a scored set can be decided by.
-LAB_RULES = RULES
-#: The fused score given to pairs that geometry alone accepts (above any ``log(1 + n) + w * s``).
-GEOMETRY_SCORE = 100.0
+__all__ = ["GEOMETRY_SCORE", "GeometryKey", "OriginalScores", "ScoredSet", "geometry_key"]
 
 
 def geometry_key(thresholds: Profile) -> GeometryKey:
@@ -234,10 +231,17 @@ class ScoredSet:
 
     @property
     def rule(self) -> str:
-        """The rule the figures follow: ``thresholds.rule`` (``fused`` for ``learned``), ``robust`` without similarities."""
-        # The lab scores AKAZE evidence only: under the learned rule its figures follow fused (the learned
-        # rule's AKAZE + similarity half); vision.lab.learned scores the learned rule itself.
-        return "fused" if self.thresholds.rule in ("fused", "learned") and self.similarity is not None else "robust"
+        """The rule the figures follow: ``thresholds.rule`` when this set holds its evidence.
+
+        Otherwise the first of its companions the set can decide (the fused
+        rule without similarities: robust); robust, which needs nothing
+        more than the geometry, last.
+        """
+        chosen = get_rule(self.thresholds.rule)
+        for name in (chosen.name, *chosen.companions, "robust"):
+            if get_rule(name).lab_available(self):
+                return name
+        return "robust"
 
     @property
     def has_similarity(self) -> np.ndarray:
@@ -256,8 +260,12 @@ class ScoredSet:
 
     def effective_scores(self, min_area_fraction: float | None = None) -> np.ndarray:
         """Inliers where the outline is large enough, else 0: the robust rule accepts iff this >= ``min_inliers``."""
-        area = self.thresholds.min_area_fraction if min_area_fraction is None else min_area_fraction
-        return np.where(self.area_fraction >= area, self.inliers, 0.0)
+        t = (
+            self.thresholds
+            if min_area_fraction is None
+            else replace(self.thresholds, min_area_fraction=min_area_fraction)
+        )
+        return visible_inliers(self.inliers, self.area_fraction, t)
 
     @property
     def accepted(self) -> np.ndarray:
@@ -288,33 +296,16 @@ class ScoredSet:
         return fused_score(self.inliers, self._similarity0(), self.thresholds.fused_weight)
 
     def fused_scores(self) -> np.ndarray:
-        """The fused rule as one number per pair: accepted iff it is >= ``fused_threshold``.
-
-        ``log(1 + inliers) + w * similarity`` for pairs that pass the geometric
-        gates (``inliers >= fused_min_inliers``, outline area), 0 for the others,
-        and :data:`GEOMETRY_SCORE` ``+ log(1 + inliers)`` where the inliers
-        accept alone (:func:`vision.rules.fusion.geometry_alone_inliers`).  Pairs
-        without a similarity carry the robust rule's verdict on the same scale.
-        Sweeping a threshold over it moves ``fused_threshold`` with the gates
-        fixed: its ROC passes through the current operating point.
-        """
-        t = self.thresholds
-        inl = self.inliers
-        gate = (inl >= t.fused_min_inliers) & (self.area_fraction >= t.min_area_fraction)
-        score = np.where(gate, self.raw_fused_scores(), 0.0)
-        alone = gate & (inl >= geometry_alone_inliers(t))
-        score = np.where(alone, np.maximum(score, GEOMETRY_SCORE + np.log1p(inl)), score)
-        fallback = ~self.has_similarity
-        if fallback.any():
-            eff = self.effective_scores()
-            below = np.minimum(np.log1p(eff), np.nextafter(t.fused_threshold, 0.0))
-            robust = np.where(eff >= t.min_inliers, GEOMETRY_SCORE + np.log1p(eff), below)
-            score = np.where(fallback, robust, score)
-        return score
+        """The fused rule's lab score (:func:`vision.rules.fusion.fused_lab_scores`)."""
+        return fused_lab_scores(self.inliers, self.area_fraction, self.similarity, self.thresholds)
 
     def scores(self, rule: str | None = None) -> np.ndarray:
         """``rule``'s score per pair (robust: :meth:`effective_scores`, fused: :meth:`fused_scores`, original: area px²)."""
         return self._checked(rule).lab_scores(self)
+
+    def margins(self, rule: str | None = None) -> np.ndarray:
+        """``(N,)`` float: each pair's signed distance to ``rule``'s boundary (positive: accepting side)."""
+        return self._checked(rule).lab_margin(self)
 
     def operating_threshold(self, rule: str | None = None) -> float:
         """The score ``rule`` accepts from (``min_inliers``, ``fused_threshold`` or ``original_min_area_px``)."""
@@ -341,11 +332,4 @@ class ScoredSet:
         """Why pair ``i`` was accepted or rejected by the current rule, in the verify page's words."""
         if self.errors[i]:
             return f"unusable: {self.errors[i]}"
-        fused = self.rule == "fused" and bool(self.has_similarity[i])
-        evidence = self.evidence[i] if self.evidence else None
-        if evidence is not None:
-            if fused:
-                return fused_evidence(evidence, float(self.similarities[i]), self.thresholds).reason
-            return decide_verification(evidence, self.thresholds).reason
-        sim = f", similarity {self.similarities[i]:.2f}" if fused else ""
-        return f"{self.inliers[i]:.0f} inliers{sim}, outline {self.area_fraction[i]:.1%}"
+        return self._checked(None).lab_reason(self, i)

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 import cv2
 import numpy as np
 
+from vision.image.imageio import DEFAULT_LIMITS, DecodeLimits, ImageHeader, decode_image
 from vision.matchers.xfeat import XFeatFeatures
 
 FEATURES_FORMAT_VERSION = 1
@@ -226,3 +227,11 @@ def _xfeat_from(npz: np.lib.npyio.NpzFile) -> XFeatFeatures | None:
         raise ValueError(f"XFeat arrays disagree: {keypoints.shape}, {descriptors.shape}, {scores.shape}")
     width, height = (int(v) for v in npz["xfeat_size"])
     return XFeatFeatures(keypoints, scores, descriptors, (width, height))
+
+
+def decode_working(
+    data: bytes, settings: FeatureSettings = FeatureSettings(), limits: DecodeLimits = DEFAULT_LIMITS
+) -> tuple[np.ndarray, ImageHeader]:
+    """Decode ``data`` upright and resize it to the working resolution (BGR uint8)."""
+    decoded = decode_image(data, max_side=settings.working_side, limits=limits)
+    return working_image(decoded.bgr, settings.working_side), decoded.header

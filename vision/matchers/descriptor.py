@@ -8,6 +8,7 @@ onnxruntime is imported on the first call only, so importing this module (or
 from __future__ import annotations
 
 import functools
+import math
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -42,3 +43,17 @@ def with_descriptor(features: Features, working_image: np.ndarray) -> Features:
     if features.embedding is not None:
         return features
     return replace(features, embedding=global_embedding(working_image))
+
+
+def cosine_similarity(a: np.ndarray | None, b: np.ndarray | None) -> float:
+    """Cosine similarity of two descriptors in ``[-1, 1]``; 0 when either is missing or null."""
+    if a is None or b is None:
+        return 0.0
+    a = np.asarray(a, np.float64).ravel()
+    b = np.asarray(b, np.float64).ravel()
+    if a.shape != b.shape or a.size == 0:
+        return 0.0
+    na, nb = float(np.linalg.norm(a)), float(np.linalg.norm(b))
+    if not (na > 0 and nb > 0) or not (math.isfinite(na) and math.isfinite(nb)):
+        return 0.0
+    return float(np.clip(a @ b / (na * nb), -1.0, 1.0))

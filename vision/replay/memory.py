@@ -27,8 +27,7 @@ import numpy as np
 from PIL import Image
 
 from vision.core import verdict as v
-from vision.flows.prepare import decode_working
-from vision.matchers.akaze import Features
+from vision.matchers.akaze import Features, decode_working
 from vision.profile import Profile
 from vision.replay.check import Alignment, Candidate, ReplayFinding, ReplayThresholds, find_replay
 from vision.replay.fingerprint import Fingerprint, fingerprint_from_bytes, fingerprint_to_bytes, make_fingerprint

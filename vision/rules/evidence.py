@@ -1,13 +1,26 @@
-"""The evidence a verification produces, and the verdicts (the profile's numbers are in :mod:`vision.profile`)."""
+"""The evidence a verification produces, and the verdicts (the profile's numbers are in :mod:`vision.profile`).
+
+The split matters for speed:
+
+* expensive, cacheable: :func:`match_features` (kNN search, once per pair);
+* cheap, rerun on every slider move: :func:`evaluate_match` (ratio test,
+  homography, plausibility) and the rules' decisions.
+"""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from vision.core import verdict as v
+from vision.matchers.akaze import Features
+from vision.matchers.descriptor import cosine_similarity
+from vision.matchers.geometry import fit_homography, homography_problems, project_outline, shoelace_area
+from vision.matchers.knn import CandidateMatches, knn_match, matched_points, ratio_mask
 from vision.profile import Profile
 
 
@@ -74,6 +87,80 @@ class MatchEvidence:
         }
 
 
+@dataclass(frozen=True)
+class PairMatch:
+    """The expensive half of a verification: both feature sets and their kNN matches."""
+
+    ref: Features
+    query: Features
+    candidates: CandidateMatches
+    match_ms: float = 0.0
+
+
+def _ms(start: float) -> float:
+    return round((time.perf_counter() - start) * 1000.0, 2)
+
+
+def match_features(ref: Features, query: Features) -> PairMatch:
+    """kNN-match two feature sets (cache the result; see :func:`evaluate_match`)."""
+    start = time.perf_counter()
+    candidates = knn_match(ref, query)
+    return PairMatch(ref, query, candidates, _ms(start))
+
+
+def pair_similarity(pair: PairMatch) -> float | None:
+    """Cosine similarity of the pair's global descriptors; None when either lacks one."""
+    if pair.ref.embedding is None or pair.query.embedding is None:
+        return None
+    return cosine_similarity(pair.ref.embedding, pair.query.embedding)
+
+
+def evaluate_match(pair: PairMatch, thresholds: Profile) -> MatchEvidence:
+    """Ratio test, homography and plausibility checks on cached matches (the cheap step)."""
+    tentative = ratio_mask(pair.candidates, thresholds.ratio) if len(pair.candidates) else np.zeros(0, bool)
+    src, dst = matched_points(pair.ref, pair.query, pair.candidates, tentative)
+    fit = fit_homography(src, dst, thresholds.ransac_method, thresholds.ransac_reproj_px)
+    inliers = np.zeros_like(tentative)
+    inliers[np.flatnonzero(tentative)] = fit.inliers
+    outline, area_fraction, problems = None, 0.0, []
+    if fit.H is not None:
+        problems = homography_problems(fit.H, pair.ref.image_size, pair.query.image_size)
+        outline = project_outline(fit.H, pair.ref.image_size)
+        frame = pair.query.image_size[0] * pair.query.image_size[1]
+        area_fraction = max(shoelace_area(outline), 0.0) / frame if np.all(np.isfinite(outline)) else 0.0
+    return MatchEvidence(
+        n_ref_keypoints=pair.ref.n_detected,
+        n_query_keypoints=pair.query.n_detected,
+        n_candidates=len(pair.candidates),
+        tentative=tentative,
+        inliers=inliers,
+        H=fit.H,
+        outline=outline,
+        area_fraction=area_fraction,
+        problems=problems,
+    )
+
+
+def visible_inliers(
+    inliers: Sequence[float] | np.ndarray, area_fraction: Sequence[float] | np.ndarray, thresholds: Profile
+) -> np.ndarray:
+    """``(N,)`` float: plausible-homography inliers where the outline covers ``min_area_fraction``, else 0.
+
+    ``inliers`` are :attr:`MatchEvidence.score` values (0 without a plausible
+    homography).  The robust rule accepts iff this reaches ``min_inliers``;
+    the learned rule counts it as AKAZE's evidence.
+    """
+    inl = np.asarray(inliers, np.float64)
+    return np.where(np.asarray(area_fraction, np.float64) >= thresholds.min_area_fraction, inl, 0.0)
+
+
+def robust_accepts(
+    inliers: Sequence[float] | np.ndarray, area_fraction: Sequence[float] | np.ndarray, thresholds: Profile
+) -> np.ndarray:
+    """``(N,)`` bool: the robust rule's verdicts (the one acceptance of :func:`decide_verification` and the lab)."""
+    return visible_inliers(inliers, area_fraction, thresholds) >= thresholds.min_inliers
+
+
 def decide_registration(n_keypoints: int, thresholds: Profile) -> v.Verdict:
     """``Good Picture`` when the photo has enough keypoints to verify against later."""
     extra = {"keypoints": int(n_keypoints)}
@@ -94,9 +181,8 @@ def decide_verification(evidence: MatchEvidence, thresholds: Profile) -> v.Verdi
     outline area >= ``min_area_fraction`` of the query frame.
     """
     extra = evidence.summary()
-    failure = _first_failure(evidence, thresholds)
-    if failure:
-        return v.Verdict(200, v.WRONG_PICTURE, False, failure, extra)
+    if not robust_accepts([evidence.score], [evidence.area_fraction], thresholds)[0]:
+        return v.Verdict(200, v.WRONG_PICTURE, False, _first_failure(evidence, thresholds), extra)
     reason = (
         f"{evidence.n_inliers} inliers >= {thresholds.min_inliers}, outline {evidence.area_fraction:.1%} of the frame"
     )

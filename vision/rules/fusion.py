@@ -36,30 +36,13 @@ import numpy as np
 
 from vision.core import verdict as v
 from vision.profile import Profile
-from vision.rules.evidence import MatchEvidence
+from vision.rules.evidence import MatchEvidence, robust_accepts
 
 FUSED_FIELDS = ("fused_min_inliers", "fused_weight", "fused_threshold")
 """The :class:`Profile` fields of the fused rule (what :func:`recommend_fused` picks)."""
 
 DEFAULT_WEIGHTS = (2.0, 2.5, 3.0, 4.0, 5.0)
 DEFAULT_MIN_INLIERS = (6, 8, 10)
-
-
-# -- the global descriptors' similarity ----------------------------------------------
-
-
-def cosine_similarity(a: np.ndarray | None, b: np.ndarray | None) -> float:
-    """Cosine similarity of two descriptors in ``[-1, 1]``; 0 when either is missing or null."""
-    if a is None or b is None:
-        return 0.0
-    a = np.asarray(a, np.float64).ravel()
-    b = np.asarray(b, np.float64).ravel()
-    if a.shape != b.shape or a.size == 0:
-        return 0.0
-    na, nb = float(np.linalg.norm(a)), float(np.linalg.norm(b))
-    if not (na > 0 and nb > 0) or not (math.isfinite(na) and math.isfinite(nb)):
-        return 0.0
-    return float(np.clip(a @ b / (na * nb), -1.0, 1.0))
 
 
 # -- the score and the decision ------------------------------------------------------
@@ -139,8 +122,11 @@ def fused_evidence(evidence: MatchEvidence, similarity: float, thresholds: Profi
     score = float(fused_score(inliers, sim, t.fused_weight))
     need = float(required_similarity(inliers, t))
 
+    # The verdict is fused_accepts' (the lab's too); the checks below only find the words for it.
+    accepted_by_rule = bool(fused_accepts([inliers], [sim], t, [evidence.area_fraction])[0])
+
     def out(decided_by: str, accepted: bool, reason: str) -> FusedEvidence:
-        return FusedEvidence(inliers, sim, score, need, decided_by, accepted, reason)
+        return FusedEvidence(inliers, sim, score, need, decided_by, accepted_by_rule, reason)
 
     if evidence.H is None:
         return out(
@@ -216,6 +202,41 @@ def fused_accepts(
     if area_fraction is not None:
         ok &= np.asarray(area_fraction, np.float64) >= thresholds.min_area_fraction
     return ok
+
+
+GEOMETRY_SCORE = 100.0
+"""The fused score given to pairs that geometry alone accepts (above any ``log(1 + n) + w * s``)."""
+
+
+def fused_lab_scores(
+    inliers: np.ndarray, area_fraction: np.ndarray, similarity: np.ndarray | None, thresholds: Profile
+) -> np.ndarray:
+    """The fused rule as one number per pair: accepted iff it is >= ``fused_threshold``.
+
+    ``log(1 + inliers) + w * similarity`` for pairs that pass the geometric
+    gates (``inliers >= fused_min_inliers``, outline area), 0 for the others,
+    and :data:`GEOMETRY_SCORE` ``+ log(1 + inliers)`` where the inliers accept
+    alone (:func:`geometry_alone_inliers`).  Pairs without a similarity
+    (``nan``, or ``similarity`` None) carry the robust rule's verdict on the
+    same scale.  Sweeping a threshold over it moves ``fused_threshold`` with
+    the gates fixed: its ROC passes through the current operating point.
+    All arrays are ``(N,)``.
+    """
+    t = thresholds
+    inl = np.asarray(inliers, np.float64)
+    area = np.asarray(area_fraction, np.float64)
+    sim = np.full(len(inl), np.nan) if similarity is None else np.asarray(similarity, np.float64)
+    gate = (inl >= t.fused_min_inliers) & (area >= t.min_area_fraction)
+    score = np.where(gate, fused_score(inl, np.nan_to_num(sim, nan=0.0), t.fused_weight), 0.0)
+    alone = gate & (inl >= geometry_alone_inliers(t))
+    score = np.where(alone, np.maximum(score, GEOMETRY_SCORE + np.log1p(inl)), score)
+    fallback = ~np.isfinite(sim)
+    if fallback.any():
+        eff = np.where(area >= t.min_area_fraction, inl, 0.0)
+        below = np.minimum(np.log1p(eff), np.nextafter(t.fused_threshold, 0.0))
+        robust = np.where(robust_accepts(inl, area, t), GEOMETRY_SCORE + np.log1p(eff), below)
+        score = np.where(fallback, robust, score)
+    return score
 
 
 # -- for the tuning page: boundary and recommendation ----------------------------------

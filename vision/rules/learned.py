@@ -1,19 +1,30 @@
-"""The learned rule: AKAZE's and XFeat's checked inliers with the global similarity (:mod:`vision.rules.learned_steps`)."""
+"""The learned rule: AKAZE's and XFeat's checked inliers with the global similarity.
+
+The verification steps live in :mod:`vision.rules.learned_steps` (AKAZE
+first, XFeat + LighterGlue only when AKAZE is not enough), the arithmetic in
+:mod:`vision.rules.learned_score`; both the verify path and the lab accept
+through :func:`vision.rules.learned_score.learned_accepts`.
+"""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from vision.rules.geometric import verify_geometric
+from vision.rules.base import Decision, LabScores, Needs, PairInput
+from vision.rules.evidence import PairMatch, evaluate_match, pair_similarity, visible_inliers
+from vision.rules.learned_score import learned_accepts, learned_evidence, learned_score
+from vision.rules.learned_steps import verify_learned, xfeat_inliers, xfeat_try
 
 if TYPE_CHECKING:
-    from vision.lab.data import LabelledPair
-    from vision.lab.scored import ScoredSet
     from vision.profile import Profile
+
+
+def _ms(start: float) -> float:
+    return round((time.perf_counter() - start) * 1000.0, 2)
 
 
 class LearnedRule:
@@ -23,51 +34,105 @@ class LearnedRule:
         "akaze": "AKAZE (hand-made features)",
         "xfeat": "XFeat (learned features, LighterGlue matches)",
     }
-    # Its evidence needs XFeat features and matches, which the shared geometric
-    # evidence of the lab does not hold: the lab scores it per pair
-    # (score_pair), and `evaluate --rule learned` has a report of its own
-    # (vision.lab.learned: both matchers' inliers, a held-out threshold).
+    # The shared geometric evidence of the lab lacks XFeat's inliers: the lab
+    # gathers them per pair from its cached XFeat features (pair_evidence).
     geometric = False
+    needs = Needs(embedding=True, xfeat=True)
+    aligns = True  # its AKAZE homography aligns the replay check
+    # Shown beside it: its AKAZE + similarity half (what the lab shows without XFeat evidence) and AKAZE alone.
+    companions = ("fused", "robust")
+    score_name = "learned score"
+    thresholds = (
+        "ratio",
+        "ransac_method",
+        "ransac_reproj_px",
+        "min_inliers",
+        "min_area_fraction",
+        "learned_min_inliers",
+        "learned_weight",
+        "learned_threshold",
+        "learned_max_stretch",
+        "learned_min_coverage",
+        "learned_rotations",
+    )
+    #: Thresholds the lab cannot follow live (they change XFeat's checked inliers: a new run scores them).
+    evidence_thresholds = ("learned_max_stretch", "learned_min_coverage", "learned_rotations")
 
-    def verify_bytes(self, ref: bytes, query: bytes, profile: Profile) -> dict[str, Any]:
-        return verify_geometric(ref, query, profile, self.name)
+    def gather(self, full_images: tuple[np.ndarray, np.ndarray]) -> None:
+        return None  # decided from the working-resolution features in PairInput.pair
 
-    def score_pair(self, root: Path, pair: LabelledPair, profile: Profile) -> tuple[float, str | None, float]:
-        """The learned score of one labelled pair, gated as the rule gates it (see :meth:`lab_accepts`).
+    def decide(self, inputs: PairInput, profile: Profile) -> Decision:
+        """AKAZE's evidence, then XFeat only if needed; the query's XFeat from ``pair.query.xfeat`` or the image."""
+        pair = inputs.pair
+        start = time.perf_counter()
+        evidence = evaluate_match(pair, profile)
+        timings = {"ransac": _ms(start)}
+        similarity = pair_similarity(pair)
+        start = time.perf_counter()
+        outcome = verify_learned(evidence, similarity, pair.ref.xfeat, inputs.query_image, profile, pair.query.xfeat)
+        # "decision" is the rule's own arithmetic; XFeat's tries are listed on their own
+        decision_ms = max(_ms(start) - sum(outcome.timings.values()), 0.0)
+        verdict = outcome.verdict
+        verdict = verdict.with_extra(**{**evidence.summary(), **verdict.extra})
+        timings = {**timings, **outcome.timings, "decision": round(decision_ms, 2)}
+        return Decision(self.name, verdict, (evidence, outcome), evidence, timings, outcome.similarity)
 
-        A pair the rule rejects on its gates (too few inliers) scores 0; a pair
-        that AKAZE's geometry accepts alone scores at least the threshold.
+    def pair_evidence(self, pair: PairMatch, profile: Profile) -> float:
+        """XFeat's checked inliers on one cached pair (both features with ``xfeat``), unturned; ``nan`` without them.
+
+        The verdict is monotone in this evidence, so scoring it for every
+        pair (the verify path skips XFeat when AKAZE accepts alone) gives the
+        verify path's verdicts.
         """
-        from vision.core.errors import ImageInputError
-        from vision.flows.prepare import prepare_photo, verify_photo
+        if pair.ref.xfeat is None or pair.query.xfeat is None:
+            return float("nan")
+        return float(xfeat_inliers(xfeat_try(pair.ref.xfeat, None, 0, profile, pair.query.xfeat).geometry, profile))
 
-        try:
-            ref_bytes, query_bytes = (root / pair.ref).read_bytes(), (root / pair.query).read_bytes()
-            ref = prepare_photo(ref_bytes, profile.feature_settings, embed=True, learned=True)
-        except (OSError, ImageInputError) as exc:
-            return 0.0, str(exc), 0.0
-        result = verify_photo(ref.features, query_bytes, profile, rule=self.name)
-        extra = result.verdict.extra
-        ms = float(sum(result.timings.values()))
-        if "learned_score" not in extra:
-            return 0.0, result.verdict.reason or "unusable photo", ms
-        evidence = max(int(extra.get("akaze_inliers", 0)), int(extra.get("xfeat_inliers", 0)))
-        score = float(extra["learned_score"]) if evidence >= profile.learned_min_inliers else 0.0
-        if int(extra.get("akaze_inliers", 0)) >= profile.min_inliers:
-            score = max(score, float(profile.learned_threshold))
-        return score, None, ms
-
-    def lab_available(self, scored: ScoredSet) -> bool:
+    def lab_available(self, scored: LabScores) -> bool:
         return self.name in scored.rule_scores
 
-    def lab_scores(self, scored: ScoredSet) -> np.ndarray:
-        return np.nan_to_num(scored.rule_scores[self.name], nan=0.0)
+    def _parts(self, scored: LabScores) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        akaze = visible_inliers(scored.inliers, scored.area_fraction, scored.thresholds)
+        xfeat = np.nan_to_num(scored.rule_scores[self.name], nan=0.0)
+        return akaze, xfeat, np.nan_to_num(scored.similarities, nan=0.0)
 
-    def lab_accepts(self, scored: ScoredSet) -> np.ndarray:
-        return self.lab_scores(scored) >= scored.thresholds.learned_threshold
+    def lab_scores(self, scored: LabScores) -> np.ndarray:
+        """The learned score, 0 below the evidence minimum, at least the threshold where AKAZE accepts alone."""
+        t = scored.thresholds
+        akaze, xfeat, sim = self._parts(scored)
+        evidence = learned_evidence(akaze, xfeat)
+        score = np.where(evidence >= t.learned_min_inliers, learned_score(evidence, sim, t.learned_weight), 0.0)
+        return np.where(akaze >= t.min_inliers, np.maximum(score, t.learned_threshold), score)
+
+    def lab_accepts(self, scored: LabScores) -> np.ndarray:
+        akaze, xfeat, sim = self._parts(scored)
+        return learned_accepts(akaze, xfeat, sim, scored.thresholds)
 
     def lab_threshold(self, profile: Profile) -> float:
         return float(profile.learned_threshold)
+
+    def lab_margin(self, scored: LabScores) -> np.ndarray:
+        """The learned score over its threshold, or AKAZE's inliers over ``min_inliers`` where they decide alone."""
+        t = scored.thresholds
+        akaze, xfeat, sim = self._parts(scored)
+        evidence = learned_evidence(akaze, xfeat)
+        by_score = (learned_score(evidence, sim, t.learned_weight) - t.learned_threshold) / t.learned_threshold
+        short = (evidence - t.learned_min_inliers) / t.learned_min_inliers  # below the evidence minimum
+        by_score = np.where(evidence >= t.learned_min_inliers, by_score, np.minimum(by_score, short))
+        alone = (akaze - t.min_inliers) / t.min_inliers
+        return np.where(akaze >= t.min_inliers, np.maximum(alone, by_score), by_score)
+
+    def lab_reason(self, scored: LabScores, i: int) -> str:
+        t = scored.thresholds
+        akaze, xfeat, sim = (float(a[i]) for a in self._parts(scored))
+        score = float(learned_score(max(akaze, xfeat), sim, t.learned_weight))
+        numbers = f"AKAZE {akaze:.0f}, XFeat {xfeat:.0f} inliers, similarity {sim:.2f}: score {score:.2f}"
+        if akaze >= t.min_inliers:
+            return f"{numbers}; AKAZE alone >= {t.min_inliers} (as the robust rule)"
+        if max(akaze, xfeat) < t.learned_min_inliers:
+            return f"{numbers}; fewer than {t.learned_min_inliers} inliers from both matchers"
+        side = ">=" if score >= t.learned_threshold else "<"
+        return f"{numbers} {side} {t.learned_threshold:g}"
 
 
 RULE = LearnedRule()

@@ -22,6 +22,8 @@ import math
 
 import numpy as np
 
+from vision.profile import Profile
+
 
 def learned_evidence(akaze_inliers: float | np.ndarray, xfeat_inliers: float | np.ndarray) -> np.ndarray:
     """The stronger matcher's checked inliers (element-wise)."""
@@ -35,11 +37,25 @@ def learned_score(evidence: float | np.ndarray, similarity: float | np.ndarray, 
 
 
 def learned_accepts(
-    evidence: np.ndarray, similarity: np.ndarray, weight: float, min_inliers: float, threshold: float
+    akaze_inliers: float | np.ndarray,
+    xfeat_inliers: float | np.ndarray,
+    similarity: float | np.ndarray,
+    thresholds: Profile,
 ) -> np.ndarray:
-    """Boolean verdicts of the rule for arrays of evidence and similarity."""
-    e = np.asarray(evidence, np.float64)
-    return (e >= min_inliers) & (learned_score(e, similarity, weight) >= threshold)
+    """The rule's verdicts, element-wise: the one acceptance of the verify path and the lab.
+
+    AKAZE's inliers alone keep the robust rule's say (``>= min_inliers``: the
+    learned rule never accepts less than robust); otherwise the stronger
+    matcher's evidence must reach ``learned_min_inliers`` and the score
+    ``learned_threshold``.  ``akaze_inliers`` are the visible plausible ones
+    (:func:`vision.rules.evidence.visible_inliers`), ``xfeat_inliers`` the
+    checked ones, ``similarity`` 0 where missing.
+    """
+    akaze = np.asarray(akaze_inliers, np.float64)
+    evidence = learned_evidence(akaze, xfeat_inliers)
+    score = learned_score(evidence, similarity, thresholds.learned_weight)
+    by_score = (evidence >= thresholds.learned_min_inliers) & (score >= thresholds.learned_threshold)
+    return (akaze >= thresholds.min_inliers) | by_score
 
 
 def fit_threshold(

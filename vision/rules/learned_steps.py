@@ -26,7 +26,7 @@ from vision.matchers import lighterglue, xfeat
 from vision.matchers.xfeat_geometry import LearnedGeometry, learned_geometry, rotate_image, unrotate_points
 from vision.profile import Profile
 from vision.rules.evidence import MatchEvidence, decide_verification
-from vision.rules.learned_score import learned_score
+from vision.rules.learned_score import learned_accepts, learned_score
 
 
 @dataclass(frozen=True)
@@ -91,10 +91,10 @@ def decide_learned(
     evidence = max(akaze, xf)
     sim = 0.0 if similarity is None else float(similarity)
     score = float(learned_score(evidence, sim, thresholds.learned_weight))
-    decided_by = "xfeat" if xf > akaze else "akaze"
     # AKAZE alone (the robust rule) keeps its say: the learned rule never accepts less
     robust = akaze >= thresholds.min_inliers
-    accepted = robust or (evidence >= thresholds.learned_min_inliers and score >= thresholds.learned_threshold)
+    accepted = bool(learned_accepts(akaze, xf, sim, thresholds))
+    decided_by = "xfeat" if xf > akaze and not robust else "akaze"
     extra = {
         "rule": "learned",
         "decided_by": decided_by,
@@ -110,7 +110,6 @@ def decide_learned(
     name = "XFeat" if decided_by == "xfeat" else "AKAZE"
     formula = f"log(1 + {evidence}) + {thresholds.learned_weight:g} x similarity {sim:.2f} = {score:.2f}"
     if robust:
-        decided_by = "akaze"
         reason = f"AKAZE: {akaze} inliers >= {thresholds.min_inliers} (geometry alone, as the robust rule)"
     elif evidence < thresholds.learned_min_inliers:
         reason = f"{evidence} {name} inliers < {thresholds.learned_min_inliers} required"

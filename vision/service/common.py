@@ -1,11 +1,14 @@
-"""What the API's flows share: the CPU gate's type and the JSON names of request values (for reasons)."""
+"""What the contract's flows share: the CPU gate's type, anonymous ids, and log-safe names of request values."""
 
 from __future__ import annotations
 
 import contextlib
+import uuid
 from collections.abc import Callable
 from contextlib import AbstractContextManager as ContextManager
 from typing import Any
+
+from vision.core.logsafe import safe_text
 
 Gate = Callable[[], ContextManager[Any]]
 """A context manager factory held around CPU-heavy work (the API bounds how many run at once)."""
@@ -31,3 +34,19 @@ def json_type(value: object) -> str:
     if isinstance(value, dict):
         return "an object"
     return type(value).__name__
+
+
+ANONYMOUS_PREFIX = "anon-"
+"""Prefix of the random user id a register request without ``name`` is stored under."""
+
+
+def new_anonymous_id() -> str:
+    """A fresh random user id (``anon-`` + 32 hex) for a register request without a name."""
+    return ANONYMOUS_PREFIX + uuid.uuid4().hex
+
+
+def describe_user_id(user_id: object) -> str:
+    """A short, log-safe rendering of a (possibly hostile) user id: capped, control characters escaped."""
+    if not isinstance(user_id, str):
+        return f"<{type(user_id).__name__}>"
+    return repr(safe_text(user_id, 40))

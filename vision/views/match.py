@@ -135,10 +135,17 @@ def match_view(outcome: RuleOutcome, noun: str = "thing") -> MatchView:
         why = verdict.reason or verdict.message
         headline = same(noun, why) if verdict.result else different(why)
         view = replace(view, accepted=verdict.result, headline=headline)
-    replay = verdict.extra.get("replay")
-    if replay is not None:
-        view = replace(view, figures=(*view.figures, Figure("Replay check", _brief(replay))))
+    said = _replay_words(verdict.extra)
+    if said:
+        view = replace(view, figures=(*view.figures, Figure("Replay check", said)))
     return view
+
+
+def _replay_words(extra: dict[str, Any]) -> str:
+    """What the replay check said, or "" when it did not run (a rejected photo, a rule without a homography)."""
+    if extra.get("replay") is True:
+        return "an old photo sent again"
+    return {"on": "a new photo", "off": "off", "unavailable": "could not run"}.get(str(extra.get("replay_check")), "")
 
 
 def _brief(value: Any, limit: int = 60) -> str:

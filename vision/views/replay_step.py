@@ -1,9 +1,9 @@
 """The dashboard's replay step, shared by the Verify and Demo pages.
 
 After the verification rule, the replay rule asks whether the new photo is
-the reference sent again (re-saved, screenshotted, cropped).  This module runs
-it exactly as the verify flow does (aligned by the verification's own
-homography), and words its result for people: the headline, the detail and
+the reference sent again (re-saved, screenshotted, cropped).  The check runs
+in the verify flow (:func:`vision.flows.verify.replay_step`, as for the API);
+this module words its result for people: the headline, the detail and
 the caption of the aligned difference image all come from the replay
 finding that made the verdict.
 """
@@ -14,13 +14,10 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from vision.matchers.akaze import Features
-from vision.profile import Profile
+from vision.flows.verify import Verification
 from vision.replay.check import ReplayFinding
-from vision.replay.memory import verification_alignment
 from vision.views.match import MatchView, RuleOutcome, match_view
-from vision.views.outcome import geometric_evidence
-from vision.views.replay import replay_view
+from vision.views.replay import finding_picture
 
 __all__ = ["ReplayStep", "replay_match_view", "replay_step"]
 
@@ -55,27 +52,17 @@ class ReplayStep:
         )
 
 
-def replay_step(
-    outcome: RuleOutcome,
-    ref_image: np.ndarray,
-    ref_features: Features,
-    query_image: np.ndarray,
-    query_features: Features,
-    thresholds: Profile,
-) -> ReplayStep:
-    """Run the replay rule on ``outcome`` as the verify flow does (the original rule is left as it is).
+def replay_step(verification: Verification, outcome: RuleOutcome) -> ReplayStep:
+    """The page's view of the replay step that :func:`vision.flows.verify.replay_step` ran on ``verification``.
 
-    ``ref_image``/``query_image`` are ``(H, W, 3)`` BGR uint8 working images,
-    with their AKAZE features.  With ``replay_check`` off the verdict only
-    gains ``replay: false`` and there is no picture.
+    ``outcome`` is the rule's outcome after that step (its verdict carries
+    the replay's extras); the picture is what the check compared, drawn only
+    when it ran and aligned the photos.
     """
-    if outcome.rule == "original":  # the design note's rule has no AKAZE homography to align by
-        return ReplayStep(outcome)
-    alignment = verification_alignment(geometric_evidence(outcome), ref_features)
-    verdict, finding, picture = replay_view(
-        outcome.verdict, ref_image, ref_features, query_image, query_features, thresholds, alignment
-    )
-    return ReplayStep(replace(outcome, verdict=verdict), finding, picture)
+    finding = verification.replay.finding if verification.replay is not None else None
+    query = verification.query
+    picture = None if finding is None or query is None else finding_picture(finding, query.image, query.features)
+    return ReplayStep(outcome, finding, picture)
 
 
 def replay_match_view(step: ReplayStep, noun: str = "thing") -> MatchView:

@@ -143,7 +143,7 @@ _COMMON_ANSWERS = {
 }
 
 
-def _route_docs(flow: Flow, model: type[BaseModel]) -> dict[str, Any]:
+def route_docs(flow: Flow, model: type[BaseModel]) -> dict[str, Any]:
     answers = dict(_ANSWERS[flow])
     for code, (desc, message) in _COMMON_ANSWERS.items():
         if flow is TAG and code == 403:
@@ -164,7 +164,7 @@ def _route_docs(flow: Flow, model: type[BaseModel]) -> dict[str, Any]:
     }
 
 
-_REGISTER_DOC = """Register a reference photo.
+REGISTER_DOC = """Register a reference photo.
 
 The photo is decoded and its AKAZE keypoints counted; with enough of them it is
 stored and becomes the latest reference of `name`.
@@ -180,7 +180,7 @@ decompression bomb, invalid `name`) is `400 Take Picture Again` with a
 `reason`; nothing is stored.
 """
 
-_VERIFY_DOC = """Verify a new photo against the user's latest reference.
+VERIFY_DOC = """Verify a new photo against the user's latest reference.
 
 The reference is looked up in the reference store by `name` only (with a
 bearer token: the token's subject); no URL is ever read from the request.
@@ -194,7 +194,7 @@ features must be recomputed -> `500 Missing Std Picture`.  Stale features are
 recomputed and saved back.
 """
 
-_TAG_DOC = """Does the photo show `tag`?
+TAG_DOC = """Does the photo show `tag`?
 
 `400 No Tag` is the contract's only 4xx answer of this flow, so it also
 answers a missing or undecodable photo and an unusable body (see `reason`).

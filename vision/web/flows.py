@@ -16,7 +16,7 @@ from starlette.requests import ClientDisconnect
 
 from vision.core import verdict as v
 from vision.core.logsafe import safe_text
-from vision.service import contract as service
+from vision.service import register, tag, verify
 from vision.store.ids import MAX_USER_ID_LENGTH
 from vision.web.auth import AuthError, Principal, authenticate, effective_user
 from vision.web.body import BadBody, BodyTimeout, parse_json_object, read_body
@@ -37,17 +37,17 @@ class Flow:
 
 
 def _run_register(rt: Runtime, body: dict[str, Any]) -> v.Verdict:
-    return service.register_b64(
+    return register.register_b64(
         rt.store(), body.get("data"), body.get("name"), rt.thresholds(), rt.limits, gate=rt.gate
     )
 
 
 def _run_verify(rt: Runtime, body: dict[str, Any]) -> v.Verdict:
-    return service.verify_b64(rt.store(), body.get("data"), body.get("name"), rt.thresholds(), rt.limits, gate=rt.gate)
+    return verify.verify_b64(rt.store(), body.get("data"), body.get("name"), rt.thresholds(), rt.limits, gate=rt.gate)
 
 
 def _run_tag(rt: Runtime, body: dict[str, Any]) -> v.Verdict:
-    return service.tag_b64(rt.tagger, body.get("data"), body.get("tag"), rt.thresholds(), rt.limits, gate=rt.gate)
+    return tag.tag_b64(rt.tagger, body.get("data"), body.get("tag"), rt.thresholds(), rt.limits, gate=rt.gate)
 
 
 REGISTER = Flow("register", v.TAKE_PICTURE_AGAIN, v.SOMETHING_WRONG, _run_register)

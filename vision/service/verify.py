@@ -1,45 +1,26 @@
-"""The three flows of the mobile contract as plain functions (no web framework).
+"""The verify flow of the mobile contract (``POST /auth/feature``), as plain functions.
 
-``api.py`` is a thin FastAPI layer over these; the dashboard may call them
-directly.  Every function takes the photo as bytes (``*_bytes``) or as the
-client's base64 text, plus a reference store / tagger and the thresholds, and
-returns a :class:`~vision.core.verdict.Verdict` whose ``to_json()`` is the HTTP
-answer (``status`` is the HTTP status too).  They never raise for bad input
-or backend trouble: every path ends in a contract verdict, with a ``reason``
-that says what happened and a log line for the 500s.
-
-Everything stays in memory: the photo bytes go from the request to the
-decoder and to the store, never through a file with a fixed name.
-
-The CPU-heavy steps (decode, AKAZE, matching, tagging) run inside ``gate``,
-a context manager the caller may pass (``api.py`` passes a semaphore sized
-to the cores so concurrent requests queue instead of thrashing); store I/O
-runs outside it, so a slow S3 round trip does not hold a CPU slot.
+The decision itself is :func:`vision.flows.verify.verify_photo` (one dispatch
+through ``rules.get``) and :func:`vision.flows.verify.replay_step` against the
+user's stored reference and proofs; this module adds the contract's order of
+checks, the store's errors and the log lines.  It never raises for bad input
+or backend trouble.
 """
 
 from __future__ import annotations
 
 import logging
-import uuid
-from typing import Any
 
+from vision import rules
 from vision.core import verdict as v
 from vision.core.errors import ImageInputError
-from vision.core.logsafe import safe_text
-from vision.flows.prepare import register_photo, verify_photo
-from vision.flows.references import save_reference, stored_features
+from vision.flows.references import stored_features
+from vision.flows.verify import StoredMemory, replay_step, verify_photo
 from vision.image.imageio import DEFAULT_LIMITS, DecodeLimits, decode_base64, read_header
 from vision.matchers.akaze import Features
 from vision.profile import Profile
-from vision.replay.memory import (
-    apply_replay_rule,
-    capture_time_extras,
-    save_reference_fingerprint,
-    verification_alignment,
-    with_replay_verdict,
-)
-from vision.service.common import Gate, json_type, no_gate
-from vision.service.tag import TAG_DECODE_SIDE, tag_b64, tag_bytes
+from vision.replay.memory import capture_time_extras
+from vision.service.common import Gate, describe_user_id, json_type, no_gate
 from vision.store.base import (
     CorruptReferenceError,
     InvalidUserIdError,
@@ -51,149 +32,9 @@ from vision.store.base import (
 )
 from vision.store.ids import validate_user_id
 
-__all__ = [
-    "ANONYMOUS_PREFIX",
-    "TAG_DECODE_SIDE",
-    "describe_user_id",
-    "new_anonymous_id",
-    "register_b64",
-    "register_bytes",
-    "tag_b64",
-    "tag_bytes",
-    "verify_b64",
-    "verify_bytes",
-]
+__all__ = ["verify_b64", "verify_bytes"]
 
-log = logging.getLogger("vision.service.contract")
-
-ANONYMOUS_PREFIX = "anon-"
-"""Prefix of the random user id a register request without ``name`` is stored under."""
-
-
-def new_anonymous_id() -> str:
-    """A fresh random user id (``anon-`` + 32 hex) for a register request without a name."""
-    return ANONYMOUS_PREFIX + uuid.uuid4().hex
-
-
-def describe_user_id(user_id: object) -> str:
-    """A short, log-safe rendering of a (possibly hostile) user id: capped, control characters escaped."""
-    if not isinstance(user_id, str):
-        return f"<{type(user_id).__name__}>"
-    return repr(safe_text(user_id, 40))
-
-
-def _with_extra(verdict: v.Verdict, **extra: Any) -> v.Verdict:
-    return v.Verdict(verdict.status, verdict.message, verdict.result, verdict.reason, {**verdict.extra, **extra})
-
-
-# -- register ------------------------------------------------------------------
-
-
-def register_b64(
-    store: ReferenceStore,
-    data: object,
-    user_id: object = None,
-    thresholds: Profile = Profile(),
-    limits: DecodeLimits = DEFAULT_LIMITS,
-    *,
-    gate: Gate = no_gate,
-) -> v.Verdict:
-    """Register flow from the client's base64 text; see :func:`register_bytes`.
-
-    A ``data`` that is missing, not a string, empty or not base64 is
-    ``400 Take Picture Again``.
-    """
-    if data is None:
-        return v.Verdict(400, v.TAKE_PICTURE_AGAIN, False, "the request has no 'data' field (base64 photo)")
-    if not isinstance(data, str):
-        return v.Verdict(400, v.TAKE_PICTURE_AGAIN, False, f"'data' must be a base64 string, got {json_type(data)}")
-    bad_id = _check_optional_id(user_id)
-    if bad_id:
-        return v.Verdict(400, v.TAKE_PICTURE_AGAIN, False, bad_id)
-    try:
-        with gate():  # base64 of a 15 MB body is CPU work too
-            raw = decode_base64(data, limits)
-    except ImageInputError as exc:
-        return v.Verdict(400, v.TAKE_PICTURE_AGAIN, False, str(exc))
-    return register_bytes(store, raw, user_id, thresholds, limits, gate=gate)  # type: ignore[arg-type]
-
-
-def register_bytes(
-    store: ReferenceStore,
-    data: bytes,
-    user_id: str | None = None,
-    thresholds: Profile = Profile(),
-    limits: DecodeLimits = DEFAULT_LIMITS,
-    *,
-    gate: Gate = no_gate,
-) -> v.Verdict:
-    """Check a photo and, when it is good, store it as ``user_id``'s latest reference.
-
-    Parameters
-    ----------
-    store : ReferenceStore
-    data : bytes
-        The encoded photo (JPEG, PNG or WebP), stored as sent.
-    user_id : str or None
-        Owner.  None stores the photo under a fresh anonymous id
-        (:func:`new_anonymous_id`), returned as ``extra["name"]`` so the
-        client can verify against it later.
-    thresholds, limits
-        Decision thresholds and decode limits.
-    gate : callable returning a context manager
-        Held around the CPU-heavy step.
-
-    Returns
-    -------
-    Verdict
-        400 ``Take Picture Again`` (not an image, bad user id), 400 ``Too
-        Little Features``, 500 ``Something Wrong`` (store unreachable: nothing
-        stored), or 200 ``Good Picture`` with ``key``, ``name`` and, when the
-        store gives one, ``url``.
-    """
-    bad_id = _check_optional_id(user_id)
-    if bad_id:
-        return v.Verdict(400, v.TAKE_PICTURE_AGAIN, False, bad_id)
-    with gate():
-        verdict, photo = register_photo(data, thresholds, limits)
-    if photo is None or not verdict.result:
-        return verdict
-    owner = user_id if user_id is not None else new_anonymous_id()
-    try:
-        record = save_reference(store, owner, data, photo)
-    except StoreUnavailableError as exc:
-        log.error("register %s: store unavailable (%s): %s", describe_user_id(owner), exc.reason, exc)
-        return v.Verdict(500, v.SOMETHING_WRONG, False, f"the reference store is unavailable ({exc.reason})")
-    except (StoreError, ValueError, TypeError) as exc:
-        log.error("register %s: store rejected the reference: %s", describe_user_id(owner), exc)
-        return v.Verdict(500, v.SOMETHING_WRONG, False, "the reference could not be stored")
-    save_reference_fingerprint(store, record, photo.image, photo.features)
-    extra: dict[str, Any] = {"key": record.key, "name": record.user_id}
-    try:
-        url = store.url(record.key)
-    except StoreError as exc:  # the reference is stored: answer success without a URL
-        log.warning("register %s: stored %s but could not make its URL: %s", describe_user_id(owner), record.key, exc)
-        url = None
-    if url:
-        extra["url"] = url
-    log.info("register %s: stored %s (%d keypoints)", describe_user_id(owner), record.key, record.n_keypoints)
-    return _with_extra(verdict, **extra)
-
-
-def _check_optional_id(user_id: object) -> str:
-    """'' when ``user_id`` is None or a valid id, else the reason it is rejected."""
-    if user_id is None:
-        return ""
-    if not isinstance(user_id, str):
-        return f"'name' must be a string user id, got {json_type(user_id)}"
-    try:
-        validate_user_id(user_id)
-    except InvalidUserIdError as exc:
-        return f"invalid user id: {exc}"
-    return ""
-
-
-# -- verify --------------------------------------------------------------------
+log = logging.getLogger("vision.service")
 
 
 def verify_b64(
@@ -272,7 +113,7 @@ def verify_bytes(
 
 def _replay_field(verdict: v.Verdict) -> v.Verdict:
     """Every verify answer says whether it was a replay (``"replay": false`` unless the rule found one)."""
-    return verdict if "replay" in verdict.extra else _with_extra(verdict, replay=False)
+    return verdict if "replay" in verdict.extra else verdict.with_extra(replay=False)
 
 
 def _check_user_id(user_id: object) -> v.Verdict | None:
@@ -323,19 +164,19 @@ def _verify_against(
             read_header(data, limits)
     except ImageInputError as exc:
         return v.Verdict(400, v.MISSING_PICTURE, False, str(exc))
+    needs = rules.get(thresholds.rule).needs
     ref = _load_reference(store, record, thresholds)
     if isinstance(ref, v.Verdict):
         return ref
+    ref_image = _load_image(store, record) if needs.full_images else None
+    if isinstance(ref_image, v.Verdict):
+        return ref_image
     with gate():
-        verification = verify_photo(ref, data, thresholds, limits)
-    verdict = _with_extra(verification.verdict, key=record.key, replay=False)
-    if verdict.result and verification.query is not None:
-        query = verification.query
-        alignment = verification_alignment(verification.evidence, ref)
-        outcome = apply_replay_rule(store, record, ref, query.image, query.features, thresholds, gate, alignment)
-        verdict = with_replay_verdict(verdict, outcome)
+        verification = verify_photo(ref, data, thresholds, limits, ref_image=ref_image)
+    verification = replay_step(verification, ref, thresholds, StoredMemory(store, record, gate))
+    verdict = verification.verdict.with_extra(key=record.key)
     if verdict.status == 200:
-        verdict = _with_extra(verdict, **capture_time_extras(data, thresholds.capture_max_age_h))
+        verdict = verdict.with_extra(**capture_time_extras(data, thresholds.capture_max_age_h))
     log.info(
         "verify %s against %s: %s (%s)", describe_user_id(record.user_id), record.key, verdict.message, verdict.reason
     )
@@ -353,8 +194,7 @@ def _load_reference(store: ReferenceStore, record: ReferenceRecord, thresholds: 
             store,
             key,
             thresholds.feature_settings,
-            embed=thresholds.rule in ("fused", "learned"),
-            learned=thresholds.rule == "learned",
+            rules.get(thresholds.rule).needs,
         )
     except ReferenceNotFoundError:
         return v.Verdict(400, v.NO_STD_IMG, False, f"the reference {key} was deleted meanwhile")
@@ -364,6 +204,16 @@ def _load_reference(store: ReferenceStore, record: ReferenceRecord, thresholds: 
         log.error("verify %s: the reference image %s does not decode: %s", who, key, exc)
         return v.Verdict(500, v.MISSING_STD_PICTURE, False, f"the reference photo does not load: {exc}")
     return features
+
+
+def _load_image(store: ReferenceStore, record: ReferenceRecord) -> bytes | v.Verdict:
+    """The reference's encoded photo (a rule that decides on full-resolution images), or the verdict saying why not."""
+    try:
+        return store.load_image(record.key)
+    except ReferenceNotFoundError:
+        return v.Verdict(400, v.NO_STD_IMG, False, f"the reference {record.key} was deleted meanwhile")
+    except StoreError as exc:
+        return _missing_std(f"verify {describe_user_id(record.user_id)}: cannot load the image of {record.key}", exc)
 
 
 def _missing_std(context: str, exc: StoreError) -> v.Verdict:

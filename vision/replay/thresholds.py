@@ -1,0 +1,32 @@
+"""The replay check's thresholds: a leaf dataclass, so :mod:`vision.profile` can compose it without the check."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ReplayThresholds:
+    """When a candidate counts as repeated (profile values, see :mod:`vision.rules.evidence`).
+
+    Both kinds need ``min_inliers`` aligned keypoints and
+    ``inlier_fraction >= min_inlier_fraction``; then
+
+    * a *digital copy*: ``detail_ncc >= min_detail_ncc``, and the alignment
+      is a similarity (corner deviation ``<= max_similarity_residual``,
+      rotation within ``max_angle_off_deg`` of a 90-degree step);
+    * a *framed copy* (a screen photo, a bordered screenshot):
+      ``detail_ncc >= min_framed_ncc``, the earlier frame wholly in view
+      (``frame_inside >= min_frame_inside``) with a flat band around it
+      (``border_flatness <= max_border_flatness``).
+    """
+
+    # Chosen on the replay set (scripts/build_replay_set.py), scenes held out.
+    min_inliers: int = 10
+    min_inlier_fraction: float = 0.0
+    min_detail_ncc: float = 0.85
+    max_similarity_residual: float = 0.0055
+    max_angle_off_deg: float = 1.0
+    min_framed_ncc: float = 0.75
+    min_frame_inside: float = 0.5
+    max_border_flatness: float = 0.5

@@ -1,0 +1,132 @@
+"""The register flow of the mobile contract (``POST /auth/stdimg``), as plain functions.
+
+Every function takes the photo as bytes or as the client's base64 text, a
+reference store and the thresholds, and returns a
+:class:`~vision.core.verdict.Verdict` whose ``to_json()`` is the HTTP answer.
+It never raises for bad input or backend trouble.  The CPU-heavy step runs
+inside ``gate``; store I/O outside it.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from vision.core import verdict as v
+from vision.core.errors import ImageInputError
+from vision.flows.prepare import register_photo
+from vision.flows.references import save_reference
+from vision.image.imageio import DEFAULT_LIMITS, DecodeLimits, decode_base64
+from vision.profile import Profile
+from vision.replay.memory import save_reference_fingerprint
+from vision.service.common import Gate, describe_user_id, json_type, new_anonymous_id, no_gate
+from vision.store.base import InvalidUserIdError, ReferenceStore, StoreError, StoreUnavailableError
+from vision.store.ids import validate_user_id
+
+__all__ = ["register_b64", "register_bytes"]
+
+log = logging.getLogger("vision.service")
+
+
+def register_b64(
+    store: ReferenceStore,
+    data: object,
+    user_id: object = None,
+    thresholds: Profile = Profile(),
+    limits: DecodeLimits = DEFAULT_LIMITS,
+    *,
+    gate: Gate = no_gate,
+) -> v.Verdict:
+    """Register flow from the client's base64 text; see :func:`register_bytes`.
+
+    A ``data`` that is missing, not a string, empty or not base64 is
+    ``400 Take Picture Again``.
+    """
+    if data is None:
+        return v.Verdict(400, v.TAKE_PICTURE_AGAIN, False, "the request has no 'data' field (base64 photo)")
+    if not isinstance(data, str):
+        return v.Verdict(400, v.TAKE_PICTURE_AGAIN, False, f"'data' must be a base64 string, got {json_type(data)}")
+    bad_id = _check_optional_id(user_id)
+    if bad_id:
+        return v.Verdict(400, v.TAKE_PICTURE_AGAIN, False, bad_id)
+    try:
+        with gate():  # base64 of a 15 MB body is CPU work too
+            raw = decode_base64(data, limits)
+    except ImageInputError as exc:
+        return v.Verdict(400, v.TAKE_PICTURE_AGAIN, False, str(exc))
+    return register_bytes(store, raw, user_id, thresholds, limits, gate=gate)  # type: ignore[arg-type]
+
+
+def register_bytes(
+    store: ReferenceStore,
+    data: bytes,
+    user_id: str | None = None,
+    thresholds: Profile = Profile(),
+    limits: DecodeLimits = DEFAULT_LIMITS,
+    *,
+    gate: Gate = no_gate,
+) -> v.Verdict:
+    """Check a photo and, when it is good, store it as ``user_id``'s latest reference.
+
+    Parameters
+    ----------
+    store : ReferenceStore
+    data : bytes
+        The encoded photo (JPEG, PNG or WebP), stored as sent.
+    user_id : str or None
+        Owner.  None stores the photo under a fresh anonymous id
+        (:func:`new_anonymous_id`), returned as ``extra["name"]`` so the
+        client can verify against it later.
+    thresholds, limits
+        Decision thresholds and decode limits.
+    gate : callable returning a context manager
+        Held around the CPU-heavy step.
+
+    Returns
+    -------
+    Verdict
+        400 ``Take Picture Again`` (not an image, bad user id), 400 ``Too
+        Little Features``, 500 ``Something Wrong`` (store unreachable: nothing
+        stored), or 200 ``Good Picture`` with ``key``, ``name`` and, when the
+        store gives one, ``url``.
+    """
+    bad_id = _check_optional_id(user_id)
+    if bad_id:
+        return v.Verdict(400, v.TAKE_PICTURE_AGAIN, False, bad_id)
+    with gate():
+        verdict, photo = register_photo(data, thresholds, limits)
+    if photo is None or not verdict.result:
+        return verdict
+    owner = user_id if user_id is not None else new_anonymous_id()
+    try:
+        record = save_reference(store, owner, data, photo)
+    except StoreUnavailableError as exc:
+        log.error("register %s: store unavailable (%s): %s", describe_user_id(owner), exc.reason, exc)
+        return v.Verdict(500, v.SOMETHING_WRONG, False, f"the reference store is unavailable ({exc.reason})")
+    except (StoreError, ValueError, TypeError) as exc:
+        log.error("register %s: store rejected the reference: %s", describe_user_id(owner), exc)
+        return v.Verdict(500, v.SOMETHING_WRONG, False, "the reference could not be stored")
+    save_reference_fingerprint(store, record, photo.image, photo.features)
+    extra: dict[str, Any] = {"key": record.key, "name": record.user_id}
+    try:
+        url = store.url(record.key)
+    except StoreError as exc:  # the reference is stored: answer success without a URL
+        log.warning("register %s: stored %s but could not make its URL: %s", describe_user_id(owner), record.key, exc)
+        url = None
+    if url:
+        extra["url"] = url
+    log.info("register %s: stored %s (%d keypoints)", describe_user_id(owner), record.key, record.n_keypoints)
+    return verdict.with_extra(**extra)
+
+
+def _check_optional_id(user_id: object) -> str:
+    """'' when ``user_id`` is None or a valid id, else the reason it is rejected."""
+    if user_id is None:
+        return ""
+    if not isinstance(user_id, str):
+        return f"'name' must be a string user id, got {json_type(user_id)}"
+    try:
+        validate_user_id(user_id)
+    except InvalidUserIdError as exc:
+        return f"invalid user id: {exc}"
+    return ""
