@@ -1,9 +1,13 @@
-"""Fail when the first-party modules import each other in a circle, or a module grows past the line limit.
+"""Fail when first-party imports go up the layers or in a circle, a private name is imported, or a module is too long.
 
 Usage: ``python -m scripts.check_imports [--max-lines 500]``.  Every ``import``
-of a first-party module counts, at module level or inside a function (a lazy
-import hides a circle, it does not remove it); ``if TYPE_CHECKING:`` imports do
-not.  A package's ``__init__`` counts as a module of its own.
+of a first-party module counts: at module level, inside a function (a lazy
+import hides a circle, it does not remove it) and under ``if TYPE_CHECKING:``
+(a type-only import is still a dependency of the design).  A package's
+``__init__`` counts as a module of its own.
+
+The layers (:data:`LAYERS`, lowest first) are the order of docs/ARCHITECTURE.md:
+a module may import its own layer or lower ones, never a higher one.
 """
 
 from __future__ import annotations
@@ -14,8 +18,27 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("vision", "ui")
-SINGLE = ("api",)
+PACKAGES = ("vision", "ui", "pages")
+SINGLE = ("api", "app")
+#: Module prefixes by layer, lowest first; a module belongs to its longest matching prefix.
+LAYERS: tuple[tuple[str, ...], ...] = (
+    ("vision.core", "vision.rules.catalogue", "vision.replay.thresholds"),  # leaves: words, settings, names
+    ("vision.image",),  # bytes -> upright pixels, with limits
+    ("vision.tagging",),  # the tag check (its ONNX backbone also gives the matchers' global descriptor)
+    ("vision.matchers",),  # AKAZE, kNN, homography checks, XFeat, LighterGlue, the global descriptor
+    ("vision.profile",),  # every tunable number
+    ("vision.rules",),  # evidence and the rules' decisions
+    ("vision.store",),  # references, proofs (the replay memory's storage)
+    ("vision.replay",),  # is the new photo an old one?
+    ("vision.flows",),  # prepare, the one verify dispatch, the replay step, references
+    ("vision.service",),  # the contract's flows as plain functions
+    ("vision.web",),  # the HTTP layer
+    ("vision.views",),  # what pages draw and say
+    ("vision.lab",),  # the evaluation engine
+    ("vision.cli", "vision.__main__", "vision"),  # python -m vision
+    ("ui",),  # Streamlit glue
+    ("pages", "api", "app"),  # pages, the API app, the dashboard's entry point
+)
 #: Modules allowed past the line limit, and why (see docs/ARCHITECTURE.md).
 LONG_MODULES: dict[str, str] = {}
 
@@ -34,23 +57,36 @@ def first_party_files() -> list[Path]:
     return [f for f in files if f.is_file()]
 
 
-def _type_checking_lines(tree: ast.AST) -> set[int]:
-    lines: set[int] = set()
+def layer_of(module: str) -> int:
+    """The layer index of ``module`` (its longest matching prefix in :data:`LAYERS`); ``ValueError`` if none."""
+    best, found = -1, None
+    for index, prefixes in enumerate(LAYERS):
+        for prefix in prefixes:
+            if (module == prefix or module.startswith(prefix + ".")) and len(prefix) > best:
+                best, found = len(prefix), index
+    if found is None:
+        raise ValueError(f"{module} is in no layer of scripts/check_imports.py LAYERS")
+    return found
+
+
+def private_imports(path: Path, known: set[str]) -> list[str]:
+    """``from first_party import _name`` in ``path``: a private name used across modules."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    out = []
     for node in ast.walk(tree):
-        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
-            for child in node.body:
-                lines.update(range(child.lineno, (child.end_lineno or child.lineno) + 1))
-    return lines
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            first_party = node.module in known or node.module.split(".")[0] in PACKAGES
+            for alias in node.names:
+                if first_party and alias.name.startswith("_") and f"{node.module}.{alias.name}" not in known:
+                    out.append(f"{path.relative_to(ROOT)}:{node.lineno}: imports private {node.module}.{alias.name}")
+    return out
 
 
 def imports_of(path: Path, known: set[str]) -> set[str]:
     """The first-party modules ``path`` imports (``from pkg import mod`` resolves to ``pkg.mod`` when it is one)."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
-    skip = _type_checking_lines(tree)
     found: set[str] = set()
     for node in ast.walk(tree):
-        if getattr(node, "lineno", None) in skip:
-            continue
         if isinstance(node, ast.Import):
             found.update(a.name for a in node.names if a.name in known)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
@@ -105,6 +141,16 @@ def main(argv: list[str] | None = None) -> int:
     # A package imports nothing by being a parent: only real import statements count.
     graph = {name: imports_of(path, known) - {name} for name, path in names.items()}
     problems = [f"import circle: {' <-> '.join(c)}" for c in cycles(graph)]
+    for name in sorted(graph):
+        try:
+            mine = layer_of(name)
+            for target in sorted(graph[name]):
+                if layer_of(target) > mine:
+                    problems.append(f"{name} imports {target}, a higher layer ({layer_of(target)} > {mine})")
+        except ValueError as exc:
+            problems.append(str(exc))
+    for path in names.values():
+        problems += private_imports(path, known)
     for name, path in sorted(names.items()):
         n = len(path.read_text(encoding="utf-8").splitlines())
         if n > args.max_lines and name not in LONG_MODULES:

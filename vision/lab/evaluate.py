@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from vision import rules
-from vision.lab.data import open_folder
+from vision.lab.data import LabelledSet, open_folder
 from vision.lab.pool import DEFAULT_WORKERS, Workers, stderr_progress
 from vision.lab.report import figures, per_kind
 from vision.lab.run import TuningRun, score_original, score_rule
@@ -38,35 +38,48 @@ def evaluate_folder(
     ``workers``: a count of local processes, or :class:`vision.lab.pool.Workers` (threads, processes, Dask).
     ``ValueError`` (a :class:`vision.lab.data.LabelledSetError`) when the folder is not a labelled set.
     """
-    name = rule or thresholds.rule
+    name = rules.get(rule or thresholds.rule).name  # an unknown rule is refused before any work
+    scored, latency = score_folder(open_folder(data_dir), thresholds, name, workers, show_progress)
+    return summarise(scored, name, latency)
+
+
+def score_folder(
+    labelled: LabelledSet,
+    thresholds: Profile,
+    name: str,
+    workers: int | Workers = DEFAULT_WORKERS,
+    show_progress: bool = False,
+) -> tuple[ScoredSet, np.ndarray | None]:
+    """``name``'s evidence on every pair of ``labelled`` as the lab scores it, and each pair's latency (ms).
+
+    The rule's :class:`~vision.rules.base.Needs` say what is computed: its
+    own pipeline on the files (full-resolution rules), its own per-pair score
+    (``score_pair``), or the shared features and matches plus, for a
+    non-geometric rule, its ``pair_evidence`` from them.
+    """
     chosen = rules.get(name)  # ValueError naming the known rules
-    labelled = open_folder(data_dir)
     on_progress = stderr_progress if show_progress else None
     latency: np.ndarray | None
     if chosen.needs.full_images:  # its own pipeline on the files (the original note's)
         original = score_original(labelled, workers, on_progress)
-        scored = ScoredSet.from_original(labelled.pairs, original, thresholds)
-        latency = original.latency_ms
-    elif hasattr(chosen, "score_pair"):  # a rule with its own per-pair score from the files
+        return ScoredSet.from_original(labelled.pairs, original, thresholds), original.latency_ms
+    if hasattr(chosen, "score_pair"):  # a rule with its own per-pair score from the files
         own = score_rule(labelled, name, thresholds, workers, on_progress)
-        scored = ScoredSet.from_rule_scores(labelled.pairs, name, own.area_px, own.errors, thresholds)
-        latency = own.latency_ms
-    else:
-        needs = chosen.needs
-        run = TuningRun.build(
-            labelled,
-            thresholds.feature_settings,
-            workers,
-            on_progress,
-            original=False,
-            embed=needs.embedding,
-            learned=needs.xfeat,
-        )
-        if not chosen.geometric:
-            run.add_rule(name, thresholds, on_progress)
-        scored = run.scored(thresholds)
-        latency = run.latency_ms
-    return summarise(scored, name, latency)
+        return ScoredSet.from_rule_scores(labelled.pairs, name, own.area_px, own.errors, thresholds), own.latency_ms
+    needs = chosen.needs
+    run = TuningRun.build(
+        labelled,
+        thresholds.feature_settings,
+        workers,
+        on_progress,
+        original=False,
+        embed=needs.embedding,
+        learned=needs.xfeat,
+    )
+    if not chosen.geometric:
+        run.add_rule(name, thresholds, on_progress)
+    latency = run.latency_ms
+    return run.scored(thresholds), latency
 
 
 def summarise(scored: ScoredSet, rule: str, latency_ms: np.ndarray | None = None) -> dict[str, Any]:

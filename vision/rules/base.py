@@ -102,6 +102,15 @@ class Decision:
     similarity: float | None = None
 
 
+class PairPaths(Protocol):
+    """A labelled pair's two photo paths, relative to the set's folder (:class:`vision.lab.data.LabelledPair`)."""
+
+    @property
+    def ref(self) -> str: ...
+    @property
+    def query(self) -> str: ...
+
+
 class LabScores(Protocol):
     """The arrays of a labelled set that the rules decide from (:class:`vision.lab.scored.ScoredSet` has them).
 

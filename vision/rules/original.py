@@ -11,16 +11,15 @@ import numpy as np
 
 from vision.core.errors import ImageInputError
 from vision.image.imageio import decode_image
-from vision.rules.base import Decision, LabScores, Needs, PairInput
+from vision.rules.base import Decision, LabScores, Needs, PairInput, PairPaths
 from vision.rules.evidence import OriginalEvidence, decide_original
 from vision.rules.original_evidence import original_evidence
 
 if TYPE_CHECKING:
-    from vision.lab.data import LabelledPair
     from vision.profile import Profile
 
 
-def score_pair(root: Path, pair: LabelledPair) -> tuple[float, str | None, float]:
+def score_pair(root: Path, pair: PairPaths) -> tuple[float, str | None, float]:
     """The note's pipeline on one labelled pair: ``(outline area px², error or None, milliseconds)``.
 
     A module-level function, so a process pool or a Dask worker can run it.
