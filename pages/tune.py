@@ -11,6 +11,7 @@ import ui.lab_panels as lp
 import ui.tuning_view as tv
 from ui.learned_view import show_learned
 from ui.sidebar import render_sidebar
+from vision import rules
 from vision.lab.recommend import tune
 from vision.lab.report import scores_csv
 from vision.lab.split import split_by_scene
@@ -21,7 +22,8 @@ st.title("Tuning lab")
 st.caption(
     "Run the pipeline over a labelled set once; every decision slider then re-decides all pairs at once and the "
     "charts follow live. Working resolution and keypoints (sidebar, feature settings) need a new run. The figures "
-    "follow the sidebar's rule (fused or robust); every rate carries its 95 % Wilson interval and its counts."
+    "follow the sidebar's rule (the profile's, learned by default); every rate carries its 95 % Wilson interval and "
+    "its counts."
 )
 
 # --- the labelled set and the run ---------------------------------------------
@@ -48,7 +50,11 @@ if with_original and tv.run_store().originals.get(labelled.fingerprint) is None:
         f"The original rule will take about {estimate:.0f} s more on {len(labelled.pairs)} pairs "
         f"({workers} workers; timed on {lp.ORIGINAL_SAMPLE} pairs)."
     )
+needs = rules.get(thresholds.rule).needs
 run = tv.run_store().get(labelled, settings)
+if run is not None and not run.has_features_for(needs):  # the profile's rule needs more (XFeat): a new run
+    st.info(f"The {thresholds.rule} rule needs more per photo than this run has: press Run to add it.")
+    run = None
 if (
     st.button(
         "Run" if run is None else "Run again (cached)",
@@ -58,7 +64,7 @@ if (
     )
     and run is None
 ):
-    tv.run_with_progress(labelled, settings, with_original)
+    tv.run_with_progress(labelled, settings, with_original, needs)
     st.rerun()  # redraw with the cached run (and the button's new label)
 if run is None:
     st.info("Press **Run** to compute features and matches for every pair (progress shown).")
@@ -96,11 +102,9 @@ lp.show_rates(parts)
 lp.show_charts(scored, parts, run)
 st.dataframe(lp.per_kind_frame(scored), hide_index=True, key="tune_per_kind")
 
-st.subheader("The learned rule (AKAZE + XFeat + similarity)")
-if st.button("Score the learned rule (XFeat for every photo: slow)", key="tune_learned"):
-    st.session_state["tune_learned_on"] = True
-if st.session_state.get("tune_learned_on"):
-    show_learned(labelled, thresholds)
+if rules.get("learned").lab_available(scored):
+    st.subheader("The learned rule's two matchers")
+    show_learned(scored)
 
 # --- recommendation --------------------------------------------------------------
 st.subheader("Recommend thresholds")
@@ -111,6 +115,13 @@ report = None
 if st.session_state.get("tune_recommend_on"):
     report = tune(scored, target, split)
     rec = report.recommendation
+    kept = st.session_state.get("tune_kept_recommendation")
+    signature = (labelled.fingerprint, str(rec.thresholds), target, str(split))
+    if kept is None or kept[0] != signature:  # every new recommendation is kept once, with its held-out figures
+        record = tv.lab_record(
+            labelled, scored.with_thresholds(rec.thresholds), {"target_far": target, "held_out": report.holdout}
+        )
+        st.session_state["tune_kept_recommendation"] = (signature, record, tv.keep_run(record))
     tv.show_recommendation(rec, "train" if split else "all")
     for warning in lp.warnings_for(rec, parts.get("train", scored)):
         st.warning(warning)
@@ -118,8 +129,10 @@ if st.session_state.get("tune_recommend_on"):
         tv.recommendation_frame(rec, {"train" if split else "all": report.train, "held-out": report.holdout}),
         hide_index=True,
     )
+    st.markdown("Apply changes these numbers (and the verdicts of the rules named):")
+    st.dataframe(tv.recommendation_changes(rec), hide_index=True, key="tune_apply_changes")
     st.button(
-        "Apply to sliders" + (" (robust and fused)" if rec.fused else ""),
+        "Apply to sliders",
         key="tune_apply",
         on_click=lp.apply_with_undo,
         args=(rec,),
@@ -134,13 +147,23 @@ lp.ab_view(run, scored, report.recommendation.thresholds if report else None)
 st.subheader(f"Errors of the {scored.rule} rule at the current sliders (most wrong first)")
 lg.errors_gallery(run, scored)
 
+# --- kept runs ----------------------------------------------------------------------------
+st.subheader("Kept runs")
+if st.button("Keep the figures at the current sliders", key="tune_keep"):
+    where = tv.keep_run(tv.lab_record(labelled, scored))
+    if where:
+        st.caption(f"Kept: {where}")
+tv.show_runs()
+
 # --- downloads ----------------------------------------------------------------------------
 st.subheader("Export")
 profile = report.recommendation.thresholds if report else thresholds
+held = st.session_state.get("tune_kept_recommendation") if report else None
+provenance = held[1].provenance() if held else None  # which data, which commit, which rates
 c1, c2 = st.columns(2)
 c1.download_button(
-    "Profile JSON" + (" (recommended)" if report else " (current sliders)"),
-    dumps_profile(profile, "json"),
+    "Profile JSON" + (" (recommended, with its provenance)" if report else " (current sliders)"),
+    dumps_profile(profile, "json", provenance),
     "profile.json",
     "application/json",
     key="tune_download_profile",

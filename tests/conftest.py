@@ -28,6 +28,7 @@ from PIL import Image
 # One feature cache for the whole session (and the processes it starts): each bundled photo is
 # prepared once, however many tests score the samples (vision.lab.cache).
 os.environ.setdefault("VISION_CACHE_DIR", tempfile.mkdtemp(prefix="vision-test-features-"))
+os.environ.setdefault("VISION_RUNS_DIR", tempfile.mkdtemp(prefix="vision-test-runs-"))
 
 REPO_DIR = Path(__file__).resolve().parents[1]
 DATA_DIR = Path(os.environ.get("VISION_DATA_DIR") or REPO_DIR.parent / "shared" / "data")

@@ -56,11 +56,15 @@ ORIGINAL_SAMPLE = 2
 def cached_scored(run: TuningRun, thresholds: Profile) -> ScoredSet:
     """The run decided at ``thresholds``: the arrays are built once per geometry key, a slider move only swaps them."""
     cache: dict = st.session_state.setdefault("tune_scored_cache", {})
-    key = (run.labelled.fingerprint, run.settings, geometry_key(thresholds))
+    rule = rules.get(thresholds.rule)
+    own = tuple(getattr(thresholds, f) for f in getattr(rule, "evidence_thresholds", ()))
+    key = (run.labelled.fingerprint, run.settings, geometry_key(thresholds), rule.name, own)
     held = cache.get(key)
     if held is None or held[0] is not run:  # the run itself is checked: a new run of the same set replaces it
         if len(cache) >= 4:  # a few geometry settings per session are plenty
             cache.clear()
+        if not rule.geometric and run.has_features_for(rule.needs):  # its own evidence, once per evidence key
+            tv.add_rule_evidence(run, thresholds)
         held = cache[key] = (run, tv.scored(run, thresholds))
     return held[1].with_thresholds(thresholds)
 

@@ -22,17 +22,20 @@ import streamlit as st
 from ui.photo import SAMPLES_DIR
 from ui.sidebar import apply_thresholds, current_thresholds
 from vision.core.errors import ImageInputError
+from vision.core.settings import load_settings
 from vision.lab.data import LabelledSet, LabelledSetError, open_folder, open_zip
 from vision.lab.eta import SteadyEta, eta_text
 from vision.lab.intervals import rate_intervals
 from vision.lab.pool import Progress, lab_workers
-from vision.lab.recommend import Recommendation
+from vision.lab.recommend import Recommendation, threshold_changes
 from vision.lab.report import comparison_rules
 from vision.lab.run import TuningRun, score_original
+from vision.lab.runs import RunRecord, archive_from_settings, compare, content_hash, record_of
 from vision.lab.scored import OriginalScores, ScoredSet
 from vision.matchers.akaze import FeatureSettings, decode_working
 from vision.profile import Profile
 from vision.rules import get as get_rule
+from vision.rules.base import Needs
 from vision.rules.fusion import FUSED_FIELDS, geometry_alone_inliers
 
 SOURCES = ("Bundled samples", "Folder on the server", "Upload a zip")
@@ -118,17 +121,39 @@ def _progress_reporter(bar: Any) -> Callable[[Progress], None]:
     return report
 
 
-def run_with_progress(labelled: LabelledSet, settings: FeatureSettings, with_original: bool) -> TuningRun:
-    """Build a run (features, matches, and the original rule if asked) under a progress bar."""
+def run_with_progress(
+    labelled: LabelledSet, settings: FeatureSettings, with_original: bool, needs: Needs = Needs()
+) -> TuningRun:
+    """Build a run (features, matches, what the profile's rule ``needs``, the original rule if asked) under a bar."""
     store = run_store()
     bar = st.progress(0.0, text="Starting...")
     original: OriginalScores | bool = store.originals.get(labelled.fingerprint) or with_original
     run = TuningRun.build(
-        labelled, settings, workers=lab_workers(), on_progress=_progress_reporter(bar), original=original
+        labelled,
+        settings,
+        workers=lab_workers(),
+        on_progress=_progress_reporter(bar),
+        original=original,
+        learned=needs.xfeat,
     )
     store.put(labelled, run)
     bar.empty()
     return run
+
+
+def add_rule_evidence(run: TuningRun, thresholds: Profile) -> None:
+    """The profile's rule's own per-pair evidence (XFeat + LighterGlue for the learned rule), under a bar.
+
+    Cached on disk per pair (:mod:`vision.lab.cache`) and in the run per evidence threshold, so a decision
+    slider never recomputes it.
+    """
+    rule = get_rule(thresholds.rule)
+    key = tuple(getattr(thresholds, f) for f in getattr(rule, "evidence_thresholds", ()))
+    if rule.name in run.rule_scores and run.rule_keys.get(rule.name) == key:
+        return
+    bar = st.progress(0.0, text=f"The {rule.name} rule's own evidence on every pair...")
+    run.add_rule(rule.name, thresholds, _progress_reporter(bar))
+    bar.empty()
 
 
 def add_original(run: TuningRun) -> None:
@@ -197,15 +222,31 @@ RECOMMENDED_FIELDS = ("min_inliers", "min_area_fraction", *FUSED_FIELDS)
 
 
 def apply_recommendation(rec: Recommendation) -> None:
-    """``on_click``: put the recommended decision thresholds (robust and fused) on the sliders, keeping the others."""
-    t = rec.thresholds
-    fields = RECOMMENDED_FIELDS if rec.fused is not None else RECOMMENDED_FIELDS[:2]
-    apply_thresholds(replace(current_thresholds(), **{name: getattr(t, name) for name in fields}))
+    """``on_click``: put every recommended number that differs on the sliders (:func:`recommendation_changes`)."""
+    now = current_thresholds()
+    changed = {row["threshold"]: row["after"] for row in threshold_changes(now, rec.thresholds)}
+    apply_thresholds(replace(now, **changed))
+
+
+def recommendation_changes(rec: Recommendation) -> pd.DataFrame:
+    """What Apply would change: each number, before and after, and the rules whose verdicts it moves."""
+    rows = threshold_changes(current_thresholds(), rec.thresholds)
+    return pd.DataFrame(rows, columns=["threshold", "before", "after", "rules"]).astype(str)
 
 
 def show_recommendation(rec: Recommendation, trained_on: str) -> None:
-    """The robust and the fused rule's picks side by side."""
+    """The pick of the rule tuned: the learned rule's threshold, or the robust and the fused rule's side by side."""
     t = rec.thresholds
+    if rec.learned is not None:
+        m = rec.learned
+        below = "none rejected" if m["margin_below"] is None else f"margin {m['margin_below']:g}"
+        above = "none accepted" if m["margin_above"] is None else f"margin {m['margin_above']:g}"
+        st.markdown(
+            f"##### Learned rule\n**learned threshold = {m['learned_threshold']:g}** (tuned on {trained_on} pairs, "
+            f"AKAZE alone still from {t.min_inliers} inliers). Nearest different pair below it: {below}; "
+            f"weakest same pair above it: {above} (in score units, log(1 + inliers) + w x similarity)."
+        )
+        return
     left, right = st.columns(2)
     with left:
         st.markdown("##### Robust rule (inliers only)")
@@ -255,3 +296,76 @@ def working_photo(path: str, fingerprint: str, working_side: int) -> np.ndarray 
         return decode_working(Path(path).read_bytes(), FeatureSettings(working_side=working_side))[0]
     except (OSError, ImageInputError):
         return None
+
+
+# --------------------------------------------------------------------------
+# Kept runs (vision.lab.runs): every recommendation and every "Keep", side by side
+# --------------------------------------------------------------------------
+
+
+@st.cache_data(show_spinner="Hashing the set's content...", max_entries=16)
+def _data_hash(fingerprint: str, _labelled: LabelledSet) -> str:
+    return content_hash(_labelled)
+
+
+def lab_record(labelled: LabelledSet, scored_set: ScoredSet, extra: dict | None = None) -> RunRecord:
+    """The record of the figures on screen (the current rule at the current sliders)."""
+    return record_of("lab", labelled, scored_set, extra, data_hash=_data_hash(labelled.fingerprint, labelled))
+
+
+def keep_run(record: RunRecord) -> str | None:
+    """Save ``record`` in the configured archive; the error is shown, never raised."""
+    try:
+        return archive_from_settings(load_settings()).save(record)
+    except Exception as exc:  # a full disk or an unreachable bucket must not break the page
+        st.error(f"The run could not be kept: {type(exc).__name__}: {exc}")
+        return None
+
+
+def show_runs() -> None:
+    """The kept runs, newest first, and any two of them side by side."""
+    try:
+        records = archive_from_settings(load_settings()).recent(50)
+    except Exception as exc:
+        st.error(f"The kept runs cannot be read: {type(exc).__name__}: {exc}")
+        return
+    if not records:
+        st.caption("No run kept yet: Recommend or Keep saves one.")
+        return
+    frame = pd.DataFrame(
+        [
+            {
+                "run": r.run_id,
+                "kind": r.kind,
+                "data": f"{r.data.get('name')} ({r.data.get('pairs')} pairs, {str(r.data.get('content_hash'))[:10]})",
+                "commit": r.commit[:12],
+                "rule": r.rule,
+                "TAR": r.figures.get("true_accept_rate"),
+                "FAR": r.figures.get("false_accept_rate"),
+            }
+            for r in records
+        ]
+    )
+    st.dataframe(frame, hide_index=True, key="tune_runs_table")
+    ids = [r.run_id for r in records]
+    left, right = st.columns(2)
+    a = left.selectbox("Run A", ids, index=min(1, len(ids) - 1), key="tune_run_a")
+    b = right.selectbox("Run B", ids, index=0, key="tune_run_b")
+    by_id = {r.run_id: r for r in records}
+    diff = compare(by_id[a], by_id[b])
+    if not diff["same_data"]:
+        st.warning("The two runs were measured on different data (content hashes differ).")
+    st.dataframe(
+        pd.DataFrame([{"figure": k, "A": v["a"], "B": v["b"]} for k, v in diff["figures"].items()]).astype(str),
+        hide_index=True,
+        key="tune_runs_figures",
+    )
+    changed = diff["changed_thresholds"]
+    st.caption(
+        "Thresholds that differ: " + (", ".join(f"{k} {v['a']} -> {v['b']}" for k, v in changed.items()) or "none")
+    )
+    st.dataframe(
+        pd.DataFrame([{"kind": k, "A": v["a"], "B": v["b"]} for k, v in diff["per_kind"].items()]).astype(str),
+        hide_index=True,
+        key="tune_runs_kinds",
+    )

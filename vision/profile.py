@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import tomllib
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
@@ -163,22 +164,40 @@ def _coerce(name: str, value: Any, kind: type) -> Any:
         raise ValueError(f"{name} must be a {kind.__name__}, got {value!r}") from None
 
 
-def save_profile(thresholds: Profile, path: str | Path) -> Path:
-    """Write a thresholds profile; ``.toml`` suffix gives TOML, anything else JSON."""
+def save_profile(thresholds: Profile, path: str | Path, provenance: Mapping[str, Any] | None = None) -> Path:
+    """Write a thresholds profile; ``.toml`` suffix gives TOML, anything else JSON (see :func:`dumps_profile`)."""
     path = Path(path)
-    path.write_text(dumps_profile(thresholds, "toml" if path.suffix == ".toml" else "json"))
+    path.write_text(dumps_profile(thresholds, "toml" if path.suffix == ".toml" else "json", provenance))
     return path
 
 
-def dumps_profile(thresholds: Profile, fmt: str = "json") -> str:
-    """Profile text in ``json`` or ``toml`` (flat table ``[thresholds]``)."""
+def dumps_profile(thresholds: Profile, fmt: str = "json", provenance: Mapping[str, Any] | None = None) -> str:
+    """Profile text in ``json`` or ``toml`` (table ``[thresholds]``).
+
+    ``provenance`` (which data, which commit, which rates: :func:`vision.lab.runs.provenance`)
+    is written beside the thresholds, as ``provenance`` (JSON) or a ``[provenance]`` table of
+    dotted keys (TOML); loading a profile reads the thresholds only.
+    """
     data = thresholds.to_dict()
     if fmt == "json":
-        return json.dumps({"thresholds": data}, indent=2) + "\n"
+        body: dict[str, Any] = {"thresholds": data}
+        if provenance:
+            body["provenance"] = dict(provenance)
+        return json.dumps(body, indent=2) + "\n"
     if fmt == "toml":
         lines = ["[thresholds]"] + [f"{k} = {_toml_value(val)}" for k, val in data.items()]
+        if provenance:
+            lines += ["", "[provenance]"] + [f'"{k}" = {json.dumps(str(val))}' for k, val in _flat(provenance)]
         return "\n".join(lines) + "\n"
     raise ValueError(f"format must be json or toml, got {fmt!r}")
+
+
+def _flat(table: Mapping[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+    out: list[tuple[str, Any]] = []
+    for key, value in table.items():
+        name = f"{prefix}{key}"
+        out += _flat(value, name + ".") if isinstance(value, Mapping) else [(name, value)]
+    return out
 
 
 def _toml_value(value: Any) -> str:

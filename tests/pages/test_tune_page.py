@@ -184,6 +184,9 @@ def test_recommend_and_apply_changes_the_sliders(at: AppTest) -> None:
     before = at.sidebar.slider(key="th_min_inliers").value
     fused_before = {key: at.sidebar.slider(key=key).value for key in FUSED_KEYS}
     assert fused_before != recommended  # the defaults are not what the bundled set asks for
+    to_change = _frame(at, "threshold", "before", "after", "rules")  # what Apply will change, and for which rules
+    assert "fused" in to_change.set_index("threshold").loc["fused_threshold", "rules"]
+    assert "robust" in to_change.set_index("threshold").loc["min_inliers", "rules"]
     at.button(key="tune_apply").click().run()
     _no_exception(at)
     after = at.sidebar.slider(key="th_min_inliers").value
@@ -197,8 +200,9 @@ def test_recommend_and_apply_changes_the_sliders(at: AppTest) -> None:
     )  # the boundary drawn is the applied one
     assert {m.label: m.value for m in at.metric}["False-accept rate"] == "0.0%"
     # Before/after of the applied fields, with both profiles' rates on this set.
-    fields = _frame(at, "threshold", "before", "after")
-    assert "fused_threshold" in set(fields["threshold"])
+    fields = [f for f in _frames(at, "threshold", "before", "after") if "rules" not in f.columns]
+    assert len(fields) == 1 and "fused_threshold" in set(fields[0]["threshold"])
+    assert _frame(at, "threshold", "before", "after", "rules").empty  # applied: nothing left to change
     rates = _frames(at, "profile", "FAR (95 % interval)")[0]  # then the A/B view's (B: the recommendation)
     assert list(rates["profile"].str.split(" ").str[0]) == ["before", "after"]
 

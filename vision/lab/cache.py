@@ -96,3 +96,41 @@ def image_features(
     if path is not None:
         _write(path, photo.features, prepare_ms)
     return photo.features, prepare_ms
+
+
+def pair_digest(ref: Features, query: Features) -> str:
+    """sha256 of both photos' feature arrays (AKAZE's, and XFeat's when present): a pair's evidence depends on them."""
+    h = hashlib.sha256()
+    for features in (ref, query):
+        for array in (features.points, features.descriptors):
+            h.update(array.tobytes())
+        if features.xfeat is not None:
+            h.update(features.xfeat.keypoints.tobytes())
+            h.update(features.xfeat.descriptors.tobytes())
+    return h.hexdigest()
+
+
+def evidence_entry(digest: str, rule: str, key_values: tuple[object, ...]) -> str:
+    """``<pair digest>-<rule>-<sha of the evidence thresholds>.pev``: one pair's own evidence for one rule."""
+    values = hashlib.sha256(repr(key_values).encode()).hexdigest()[:16]
+    return f"{digest}-{rule}-{values}.pev"
+
+
+def read_evidence(path: Path) -> float | None:
+    """A cached pair evidence (float64), None when missing or damaged."""
+    try:
+        return float(_MS.unpack(path.read_bytes())[0])
+    except (OSError, struct.error):
+        return None
+
+
+def write_evidence(path: Path, value: float) -> None:
+    """Store one pair evidence atomically (a failed write only costs time)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(_MS.pack(value))
+        os.replace(tmp, path)
+    except OSError:
+        pass

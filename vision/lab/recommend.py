@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 import numpy as np
 
+from vision import rules
+from vision.lab.learned import learned_scores
 from vision.lab.metrics import accept_rates, threshold_for_far
 from vision.lab.report import figures, json_float
 from vision.lab.scored import ScoredSet
 from vision.lab.split import Split
 from vision.profile import Profile
+from vision.rules.catalogue import rule_names
 from vision.rules.fusion import apply_recommendation, fused_accepts, recommend_fused
+from vision.rules.learned_score import fit_threshold, learned_score
 
 #: Area fractions the recommendation may choose from (besides the base profile's).
 AREA_FRACTION_GRID = (0.0, 0.005, 0.01, 0.02, 0.03, 0.05)
@@ -51,6 +55,10 @@ class Recommendation:
         chosen ``min_inliers`` and area): ``fused_min_inliers``, ``fused_weight``,
         ``fused_threshold``, its figures on the training pairs and
         ``similarity_margin``; None when the set has no similarities.
+    learned : dict or None
+        The learned rule's pick where the set holds its evidence
+        (:func:`recommend_learned_threshold`): ``learned_threshold`` and the
+        margins to the nearest scores on either side; None otherwise.
     """
 
     thresholds: Profile
@@ -63,6 +71,7 @@ class Recommendation:
     feasible: bool
     train: dict[str, Any]
     fused: dict[str, Any] | None = None
+    learned: dict[str, Any] | None = None
 
     @property
     def rule(self) -> str:
@@ -81,6 +90,7 @@ class Recommendation:
             "margin_above_inliers": json_float(self.margin_above),
             "feasible": self.feasible,
             "fused": self.fused,
+            "learned": self.learned,
             "train": self.train,
         }
 
@@ -216,10 +226,18 @@ def recommend_details(
     labels = scored.labels[ok].astype(bool)
     candidates = [_candidate(scored.effective_scores(a)[ok], labels, a, target_far, placement) for a in grid]
     best = max(candidates, key=lambda c: (c.feasible, c.tar, -c.far, c.area == base.min_area_fraction, -c.area))
-    tuned = replace(base, min_inliers=int(best.chosen), min_area_fraction=float(best.area))
-    fused = recommend_fused_thresholds(scored, target_far, tuned)
-    if fused is not None:
-        tuned = apply_recommendation(tuned, fused)
+    if rules.get(base.rule).geometric:  # robust's inliers and area, then fused's numbers on top
+        tuned = replace(base, min_inliers=int(best.chosen), min_area_fraction=float(best.area))
+        fused = recommend_fused_thresholds(scored, target_far, tuned)
+        if fused is not None:
+            tuned = apply_recommendation(tuned, fused)
+    else:
+        # A rule with evidence of its own tunes its own threshold only: the AKAZE numbers it shares with
+        # robust (min_inliers: AKAZE alone) stay as they are, so nothing it accepts moves unscored.
+        tuned, fused = base, None
+    learned = recommend_learned_threshold(scored, target_far, tuned)
+    if learned is not None:
+        tuned = replace(tuned, learned_threshold=learned["learned_threshold"])
     return Recommendation(
         tuned,
         target_far,
@@ -231,7 +249,49 @@ def recommend_details(
         best.feasible,
         figures(scored.with_thresholds(tuned)),
         fused,
+        learned,
     )
+
+
+def recommend_learned_threshold(scored: ScoredSet, target_far: float, base: Profile) -> dict[str, Any] | None:
+    """The learned rule's threshold for ``target_far`` on ``scored`` (its training pairs), or None without its evidence.
+
+    :func:`vision.rules.learned_score.fit_threshold`: midway between the
+    stressed negatives' ``target_far`` quantile and the lowest same pair above
+    it, at ``base``'s other thresholds (``min_inliers`` chosen first, since
+    AKAZE alone keeps its say in the learned rule).  Also the margins, in
+    score units, to the nearest different pair accepted-side and same pair.
+    """
+    if not rules.get("learned").lab_available(scored):
+        return None
+    scores = learned_scores(scored.with_thresholds(base))
+    ok = scores.ok
+    labels = scores.labels[ok]
+    if not ((labels == 0).any() and (labels == 1).any()):
+        return None
+    e, sim = scores.evidence[ok], scores.similarity[ok]
+    t = fit_threshold(e, sim, labels, base.learned_weight, base.learned_min_inliers, target_far)
+    score = learned_score(e, sim, base.learned_weight)
+    counted = e >= base.learned_min_inliers
+    neg, pos = score[counted & (labels == 0)], score[counted & (labels == 1)]
+    below = neg[neg < t]
+    above = pos[pos >= t]
+    return {
+        "learned_threshold": round(float(t), 3),
+        "margin_below": None if not below.size else round(float(t - below.max()), 3),
+        "margin_above": None if not above.size else round(float(above.min() - t), 3),
+    }
+
+
+def threshold_changes(before: Profile, after: Profile) -> list[dict[str, Any]]:
+    """Each number that differs, with the rules whose verdicts it changes (those listing it in ``Rule.thresholds``)."""
+    rows = []
+    for f in fields(Profile):
+        old, new = getattr(before, f.name), getattr(after, f.name)
+        if old != new:
+            acting = [name for name in rule_names() if f.name in rules.get(name).thresholds]
+            rows.append({"threshold": f.name, "before": old, "after": new, "rules": ", ".join(acting) or "none"})
+    return rows
 
 
 def recommend(scored: ScoredSet, target_far: float = 0.01, **kwargs: Any) -> Profile:

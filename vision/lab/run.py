@@ -31,13 +31,14 @@ from pathlib import Path
 
 import numpy as np
 
-from vision.lab.cache import cache_dir, image_features
+from vision.lab.cache import cache_dir, evidence_entry, image_features, pair_digest, read_evidence, write_evidence
 from vision.lab.data import LabelledPair, LabelledSet, open_folder
 from vision.lab.pool import DEFAULT_WORKERS, ProgressFn, Workers, as_workers, local_threads, parallel
 from vision.lab.scored import OriginalScores, ScoredSet, geometry_key
 from vision.matchers.akaze import Features, FeatureSettings
 from vision.profile import Profile
 from vision.rules import get as get_rule
+from vision.rules.base import Needs
 from vision.rules.evidence import MatchEvidence, PairMatch, evaluate_match, match_features, pair_similarity
 from vision.rules.original import score_pair
 
@@ -173,6 +174,8 @@ class TuningRun:
     max_geometry_keys: int = 8
     latency_ms: np.ndarray | None = None
     rule_scores: dict[str, np.ndarray] = field(default_factory=dict)
+    #: The evidence thresholds each ``rule_scores`` entry was gathered with (see :meth:`add_rule`).
+    rule_keys: dict[str, tuple] = field(default_factory=dict)
     _evidence: OrderedDict = field(default_factory=OrderedDict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -261,23 +264,50 @@ class TuningRun:
         matches and features (XFeat's, when the run was built with
         ``learned``); one with ``score_pair(root, pair, profile)`` reads the
         files on the workers (:func:`score_rule`).  A pair whose evidence
-        raises is ``nan`` (never accepted) and the run goes on.
+        raises is ``nan`` (never accepted) and the run goes on.  Gathered
+        again only when one of the rule's ``evidence_thresholds`` changed
+        (decision thresholds re-decide from these arrays, instantly).
         """
-        if name in self.rule_scores:
-            return
         rule = get_rule(name)
+        # The evidence depends on the features (in the digest) and the rule's evidence thresholds, nothing else.
+        key_values = tuple(getattr(profile, f) for f in getattr(rule, "evidence_thresholds", ()))
+        if name in self.rule_scores and self.rule_keys.get(name) == key_values:
+            return
+        self.rule_keys[name] = key_values
         from_pair = getattr(rule, "pair_evidence", None)
         if from_pair is None:
             self.rule_scores[name] = score_rule(self.labelled, name, profile, self.workers, on_progress).area_px
             return
         start = time.perf_counter()
+        folder = cache_dir()
 
         def one(match: PairMatch | str) -> float:
-            return float("nan") if isinstance(match, str) else float(from_pair(match, profile))
+            if isinstance(match, str):
+                return float("nan")
+            path = None
+            if folder is not None:  # on disk beside the features: a new run or a new session reads it back
+                path = folder / "pairs" / evidence_entry(pair_digest(match.ref, match.query), name, key_values)
+                cached = read_evidence(path)
+                if cached is not None:
+                    return cached
+            value = float(from_pair(match, profile))
+            if path is not None:
+                write_evidence(path, value)
+            return value
 
         values = parallel(one, self.matches, local_threads(self.workers), (name, 1, 1), on_progress)
         self.rule_scores[name] = np.asarray(values, float)
         self.timings_s[name] = time.perf_counter() - start
+
+    def has_features_for(self, needs: Needs) -> bool:
+        """Whether this run's features carry what ``needs`` ask (XFeat's: built with ``learned``)."""
+        usable = [m for m in self.matches if not isinstance(m, str)]
+        if not usable:
+            return True
+        first = usable[0]
+        if needs.xfeat and (first.ref.xfeat is None or first.query.xfeat is None):
+            return False
+        return not (needs.embedding and self.similarity is None)
 
     def has_evidence(self, thresholds: Profile) -> bool:
         """Whether :meth:`evidence` for these thresholds is already cached (instant)."""
