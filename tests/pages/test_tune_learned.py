@@ -35,7 +35,7 @@ def _rates(at: AppTest) -> dict[str, dict]:
 def test_the_figures_follow_the_learned_rule(at: AppTest) -> None:
     assert any("**learned (AKAZE + XFeat" in m.value and "the profile's" in m.value for m in at.markdown)
     rates = _rates(at)
-    assert list(rates)[0] == "learned" and {"fused", "robust"} <= set(rates)  # its companions beside it
+    assert next(iter(rates)) == "learned" and {"fused", "robust"} <= set(rates)  # its companions beside it
     assert any(m.label == "ROC AUC (learned score)" for m in at.metric)
 
 
