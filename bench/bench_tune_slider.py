@@ -8,7 +8,7 @@ from the key press until the (inliers, similarity) scatter has been redrawn
 (its canvas differs; the robust rule's dashed line moves with every step) and
 Streamlit is idle again.  Prints every move and the median.
 
-Usage: ``python -m bench.bench_tune_slider [--data ../shared/data] [--moves 20] [--width 1400]``
+Usage: ``python -m bench.bench_tune_slider [--data ../shared/data] [--rule learned] [--moves 20] [--width 1400]``
 """
 
 from __future__ import annotations
@@ -49,9 +49,11 @@ CHANGED_JS = f"before => ({SIGNATURE_JS})() !== before"
 IDLE_JS = """() => !document.querySelector('[data-testid="stStatusWidget"]')"""
 
 
-def run_lab(page, folder: str) -> float:
-    """Open the lab on ``folder``, press Run, wait for the charts; seconds the run took."""
+def run_lab(page, folder: str, rule: str) -> float:
+    """Open the lab on ``folder`` with ``rule`` as the profile's rule, press Run, wait for the charts; seconds taken."""
     h.open_page(page, "Tuning lab", "Tuning lab")
+    h.choose_option(page, "Default rule (API and CLI)", rule)
+    h.wait_until_idle(page)
     h.choose_radio(page, "Labelled set", "Folder on the server")
     h.wait_until_idle(page)
     h.fill_text(page, "Folder with pairs.csv", folder)
@@ -94,6 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data"))
     parser.add_argument("--moves", type=int, default=20)
     parser.add_argument("--width", type=int, default=1400)
+    parser.add_argument("--rule", default="learned", help="the profile's rule the lab scores (default learned)")
     args = parser.parse_args(argv)
     folder = str(Path(args.data).resolve())
     with (
@@ -110,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
             sent = SentFrames(page)
             page.goto(server.url, wait_until="domcontentloaded")
             h.wait_for_app(page)
-            print(f"run on {folder}: {run_lab(page, folder):.1f} s", flush=True)
+            print(f"run on {folder}: {run_lab(page, folder, args.rule):.1f} s", flush=True)
             start_value = h.slider_value(page, SLIDER)
             times, whole, sends = [], [], []
             for k in range(args.moves):
@@ -128,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             browser.close()
     print(
-        f"slider {SLIDER} {start_value} -> +{args.moves}: figures redrawn median {statistics.median(times) * 1000:.0f} ms "
+        f"{args.rule} rule, slider {SLIDER} {start_value} -> +{args.moves}: figures redrawn median {statistics.median(times) * 1000:.0f} ms "
         f"(min {min(times) * 1000:.0f}, max {max(times) * 1000:.0f}); whole page done median "
         f"{statistics.median(whole) * 1000:.0f} ms (max {max(whole) * 1000:.0f}) over {len(times)} moves; "
         f"of which the browser took median {statistics.median(sends) * 1000:.0f} ms to send the new value"

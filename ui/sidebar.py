@@ -297,10 +297,12 @@ def render_sidebar(names: tuple[str, ...] | None = None) -> Profile:
         return _render_some(names)
     with st.sidebar:
         st.header("Profile")
+        rule_control, fused_controls = FUSED_CONTROLS[0], FUSED_CONTROLS[1:]
+        _widget(rule_control)  # first: the lab's figures, sliders and Recommend follow it
         for control in DECISION_CONTROLS:
             _widget(control)
         with st.expander("Fused rule (inliers + global similarity)", expanded=False):
-            for control in FUSED_CONTROLS:
+            for control in fused_controls:
                 _widget(control)
             _fused_caption()
         with st.expander("Learned rule (AKAZE + XFeat inliers + similarity)", expanded=False):
