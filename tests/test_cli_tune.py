@@ -1,6 +1,6 @@
 """``python -m vision tune`` end to end on the bundled samples, then ``evaluate`` with its profile.
 
-The profile holds the robust and the fused rule's thresholds; its rule is the base profile's (fused by default).
+The profile holds the thresholds of the rule tuned (``--rule``, default the profile's: learned).
 """
 
 from __future__ import annotations
@@ -23,9 +23,36 @@ _vision = invoke
 @pytest.fixture(scope="module")
 def tuned(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path]:
     out = tmp_path_factory.mktemp("tune") / "profile.json"
-    done = _vision("tune", "samples", "--target-far", "0.01", "--out", str(out), "--holdout", "0.3", "--seed", "0")
+    done = _vision(
+        "tune",
+        "samples",
+        "--rule",
+        "fused",
+        "--target-far",
+        "0.01",
+        "--out",
+        str(out),
+        "--holdout",
+        "0.3",
+        "--seed",
+        "0",
+    )
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout), out
+
+
+def test_tune_by_default_tunes_the_shipped_learned_rule_as_evaluate_scores_it(tmp_path: Path) -> None:
+    out = tmp_path / "learned.json"
+    done = _vision("tune", "samples", "--target-far", "0.01", "--out", str(out), "--holdout", "0.3", "--quiet")
+    assert done.returncode == 0, done.stderr
+    body = json.loads(done.stdout)
+    assert body["rule"] == "learned" and body["recommendation"]["learned"] is not None
+    changed = {k for k, v in body["thresholds"].items() if v != Profile().to_dict()[k]}
+    assert changed <= {"learned_threshold"}  # AKAZE's own numbers are not moved under the learned rule
+    report = json.loads(_vision("evaluate", "samples", "--profile", str(out), "--quiet").stdout)
+    assert report["rule"] == "learned"
+    for key in ("true_accepts", "false_accepts", "pairs"):
+        assert report[key] == body["figures"]["all"][key], key
 
 
 def test_tune_writes_a_profile_and_reports_both_parts(tuned: tuple[dict, Path]) -> None:
@@ -46,8 +73,7 @@ def test_tune_writes_a_profile_and_reports_both_parts(tuned: tuple[dict, Path]) 
 def test_tune_profile_has_the_fused_thresholds(tuned: tuple[dict, Path]) -> None:
     body, out = tuned
     profile = json.loads(out.read_text())["thresholds"]
-    assert profile["rule"] == "learned"  # the default base profile's rule, kept
-    assert body["rule"] == "fused"  # the lab scores AKAZE evidence: under learned its figures are fused's
+    assert profile["rule"] == "fused" and body["rule"] == "fused"  # --rule fused: tuned and reported
     fused = body["recommendation"]["fused"]
     assert {name: profile[name] for name in FUSED_FIELDS} == {name: fused[name] for name in FUSED_FIELDS}
     assert fused["false_accept_rate"] <= 0.01 and 0 < fused["true_accept_rate"] <= 1

@@ -199,3 +199,18 @@ def test_outline_through_infinity():
     H = np.array([[1.0, 0, 0], [0, 1.0, 0], [-1.0 / 999, 0, 1.0]])
     problems = homography_problems(H, REF, QUERY)
     assert problems  # whatever is reported first, it is not accepted
+
+
+def test_visible_fraction_is_the_clipped_share_of_the_frame() -> None:
+    from vision.matchers.geometry import visible_fraction
+
+    size = (640, 480)
+    huge = np.array([[-100, -100], [2000, -100], [2000, 1000], [-100, 1000]], float)  # raw area 663 % of the frame
+    assert visible_fraction(huge, size) == 1.0
+    assert visible_fraction(np.array([[0, 0], [320, 0], [320, 240], [0, 240]], float), size) == 0.25
+    corner = np.array([[600, 400], [900, 400], [900, 900], [600, 900]], float)
+    assert visible_fraction(corner, size) == pytest.approx(40 * 80 / (640 * 480))  # only the part in view
+    mirrored = np.array([[0, 0], [0, 240], [320, 240], [320, 0]], float)
+    assert visible_fraction(mirrored, size) == 0.0
+    assert visible_fraction(np.array([[np.nan, 0], [1, 0], [1, 1], [0, 1]]), size) == 0.0
+    assert visible_fraction(np.array([[700, 500], [800, 500], [800, 600], [700, 600]], float), size) == 0.0

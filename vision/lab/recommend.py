@@ -226,7 +226,7 @@ def recommend_details(
     labels = scored.labels[ok].astype(bool)
     candidates = [_candidate(scored.effective_scores(a)[ok], labels, a, target_far, placement) for a in grid]
     best = max(candidates, key=lambda c: (c.feasible, c.tar, -c.far, c.area == base.min_area_fraction, -c.area))
-    if rules.get(base.rule).geometric:  # robust's inliers and area, then fused's numbers on top
+    if rules.get(scored.rule).geometric:  # the rule the set follows: robust's inliers and area, then fused's
         tuned = replace(base, min_inliers=int(best.chosen), min_area_fraction=float(best.area))
         fused = recommend_fused_thresholds(scored, target_far, tuned)
         if fused is not None:

@@ -151,3 +151,49 @@ def _anisotropy(H: np.ndarray, ref_size: tuple[int, int]) -> float:
     )
     s = np.linalg.svd(J, compute_uv=False)
     return float(s[0] / s[1]) if s[1] > 1e-12 else float("inf")
+
+
+def clip_to_frame(polygon: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """``polygon`` ``(N, 2)`` clipped to the ``(width, height)`` frame (Sutherland-Hodgman): ``(M, 2)``, M may be 0.
+
+    The frame is convex, so clipping edge by edge is exact for any simple polygon.
+    """
+    w, h = float(size[0]), float(size[1])
+    # Each frame edge as (axis, bound, keep_below): x >= 0, x <= w, y >= 0, y <= h.
+    edges = ((0, 0.0, False), (0, w, True), (1, 0.0, False), (1, h, True))
+    pts: list[tuple[float, float]] = [(float(x), float(y)) for x, y in np.asarray(polygon, np.float64).reshape(-1, 2)]
+    for axis, bound, below in edges:
+        if not pts:
+            break
+
+        def inside(p: tuple[float, float], axis: int = axis, bound: float = bound, below: bool = below) -> bool:
+            return p[axis] <= bound if below else p[axis] >= bound
+
+        out: list[tuple[float, float]] = []
+        for i, cur in enumerate(pts):
+            prev = pts[i - 1]
+            if inside(cur) != inside(prev):  # the edge crosses the bound: keep the crossing point
+                t = (bound - prev[axis]) / (cur[axis] - prev[axis])
+                out.append((prev[0] + t * (cur[0] - prev[0]), prev[1] + t * (cur[1] - prev[1])))
+            if inside(cur):
+                out.append(cur)
+        pts = out
+    return np.array(pts, np.float64).reshape(-1, 2)
+
+
+def visible_fraction(polygon: np.ndarray, size: tuple[int, int]) -> float:
+    """The share of the ``(width, height)`` frame that ``polygon`` covers, in ``[0, 1]``.
+
+    What a person sees of the reference in the new photo: the projected
+    outline clipped to the photo (an outline far larger than the frame covers
+    all of it, never more); a mirrored (negative-area) or non-finite outline
+    covers nothing.
+    """
+    polygon = np.asarray(polygon, np.float64)
+    frame = float(size[0]) * float(size[1])
+    if frame <= 0 or not np.all(np.isfinite(polygon)):
+        return 0.0
+    clipped = clip_to_frame(polygon, size)
+    if len(clipped) < 3:
+        return 0.0
+    return float(min(max(shoelace_area(clipped), 0.0) / frame, 1.0))

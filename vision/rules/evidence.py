@@ -19,7 +19,7 @@ import numpy as np
 from vision.core import verdict as v
 from vision.matchers.akaze import Features
 from vision.matchers.descriptor import cosine_similarity
-from vision.matchers.geometry import fit_homography, homography_problems, project_outline, shoelace_area
+from vision.matchers.geometry import fit_homography, homography_problems, project_outline, visible_fraction
 from vision.matchers.knn import CandidateMatches, knn_match, matched_points, ratio_mask
 from vision.profile import Profile
 
@@ -43,7 +43,8 @@ class MatchEvidence:
     outline : np.ndarray or None
         ``(4, 2)`` reference frame projected into the query.
     area_fraction : float
-        Projected outline area / query frame area (0 without ``H``).
+        The share of the query frame inside the projected outline, clipped to
+        the frame (in ``[0, 1]``; 0 without ``H`` or for a mirrored outline).
     problems : list[str]
         Why ``H`` is implausible (empty when it is fine).
     """
@@ -126,8 +127,7 @@ def evaluate_match(pair: PairMatch, thresholds: Profile) -> MatchEvidence:
     if fit.H is not None:
         problems = homography_problems(fit.H, pair.ref.image_size, pair.query.image_size)
         outline = project_outline(fit.H, pair.ref.image_size)
-        frame = pair.query.image_size[0] * pair.query.image_size[1]
-        area_fraction = max(shoelace_area(outline), 0.0) / frame if np.all(np.isfinite(outline)) else 0.0
+        area_fraction = visible_fraction(outline, pair.query.image_size)
     return MatchEvidence(
         n_ref_keypoints=pair.ref.n_detected,
         n_query_keypoints=pair.query.n_detected,
