@@ -6,6 +6,7 @@ import os
 
 import streamlit as st
 
+import ui.lab_browser as lb
 import ui.lab_gallery as lg
 import ui.lab_panels as lp
 import ui.tuning_view as tv
@@ -142,6 +143,10 @@ lp.show_applied(run, scored)
 # --- A/B ---------------------------------------------------------------------------
 st.subheader("A/B: the sliders against another profile, on the same pairs")
 lp.ab_view(run, scored, report.recommendation.thresholds if report else None)
+
+# --- the whole set ---------------------------------------------------------------------
+st.subheader(f"Every pair, as the {scored.rule} rule decides it at the current sliders")
+lb.browse(labelled, scored)
 
 # --- errors gallery ------------------------------------------------------------------
 st.subheader(f"Errors of the {scored.rule} rule at the current sliders (most wrong first)")

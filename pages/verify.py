@@ -6,8 +6,9 @@ import streamlit as st
 
 from ui.decide import page_verdict
 from ui.examples import any_new_photos, scenario_of_bytes
-from ui.pickers import photo_input
-from ui.reference_picker import choose_reference
+from ui.handoff import clear, received
+from ui.pickers import Photo, photo_input
+from ui.reference_picker import ChosenReference, choose_reference
 from ui.render import figures, inject_css, replay_picture, show_timings, verdict_card
 from ui.resources import prepared, stored_reference
 from ui.sidebar import prepare_state, render_sidebar, rule_controls
@@ -37,12 +38,16 @@ thresholds = render_sidebar(rule_controls(rule))
 settings = thresholds.feature_settings
 needs = rules.get(rule).needs
 
+handoff = received()  # a pair opened from the Tuning lab (its thresholds are this session's sidebar)
+if handoff is not None:
+    st.info(f"From the Tuning lab ({handoff.origin}): {handoff.ref_name} vs {handoff.query_name}.")
+    st.button("Choose other photos", on_click=clear, key="verify_handoff_clear")
 left, right = st.columns(2, gap="large")
 # --- the reference ------------------------------------------------------------
 with left:
     st.subheader("Reference")
     try:
-        chosen = choose_reference()
+        chosen = ChosenReference(handoff.ref_name, data=handoff.ref_data) if handoff else choose_reference()
     except StoreError as exc:
         verdict_card(v.Verdict(500, v.MISSING_STD_PICTURE, False, str(exc)))
         st.stop()
@@ -65,7 +70,10 @@ with left:
 # --- the new photo -------------------------------------------------------------
 with right:
     st.subheader("New photo")
-    if scenario is not None:  # a copy of an example: offer its story, the other angle first
+    if handoff is not None:
+        photo: Photo | None = Photo(handoff.query_name, handoff.query_data)
+        st.caption(handoff.query_name)
+    elif scenario is not None:  # a copy of an example: offer its story, the other angle first
         photo = photo_input(f"verify_{scenario.key}", "New photo source", scenario.queries, scenario.default_query)
     else:  # the user's own reference: their own new photo, not a stranger's building
         photo = photo_input("verify", "New photo source", any_new_photos(), source="Upload")

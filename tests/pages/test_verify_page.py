@@ -131,3 +131,19 @@ def test_missing_reference_image_is_missing_std_picture(store_dir):
             blob.unlink()
     at = open_page("pages/verify.py")
     assert "Missing Std Picture" in texts(at), key
+
+
+def test_a_pair_opened_from_the_lab_is_verified_at_the_lab_s_thresholds(store_dir):
+    from ui.handoff import Handoff
+
+    at = open_page("pages/verify.py")
+    ref, query = (SAMPLES / REF).read_bytes(), (SAMPLES / "images/lightglue/DSC_0411.JPG").read_bytes()
+    at.session_state["verify_handoff"] = Handoff("a/ref.jpg", ref, "a/query.jpg", query, "bundled samples")
+    at.session_state["th_min_inliers"] = 150  # moved in the lab: the Verify page decides by it too
+    at.run()
+    assert not at.exception, at.exception
+    said = texts(at)
+    assert "From the Tuning lab (bundled samples): a/ref.jpg vs a/query.jpg." in said
+    assert headlines(at)[0].startswith("✅ Same")  # 600+ points: still accepted at 150
+    at.button(key="verify_handoff_clear").click().run()
+    assert "From the Tuning lab" not in texts(at)
