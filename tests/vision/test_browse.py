@@ -35,6 +35,6 @@ def test_filters_and_sorts(scored: ScoredSet) -> None:
     assert set(pair_rows(scored, PairFilter(score_range=(10, 20)))["position"]) == {1, 2}
     assert list(pair_rows(scored, PairFilter(sort="score"))["position"])[:2] == [0, 1]
     wrong = pair_rows(scored, PairFilter(sort="wrong_first"))
-    assert list(wrong["position"])[0] == 4 and not wrong.iloc[0]["correct"]
+    assert wrong.iloc[0]["position"] == 4 and not wrong.iloc[0]["correct"]
     with pytest.raises(ValueError, match="sort must be"):
         pair_rows(scored, PairFilter(sort="random"))
