@@ -9,16 +9,23 @@ so a decision slider redraws none of them.
 from __future__ import annotations
 
 from collections import OrderedDict
+from pathlib import Path
 
 import cv2
+import numpy as np
 import streamlit as st
 
 import ui.tuning_view as tv
+from vision import rules
+from vision.flows.verify import decide_matched
+from vision.image.imageio import decode_image
 from vision.lab.report import ErrorCase, error_cases
 from vision.lab.run import TuningRun
 from vision.lab.scored import ScoredSet, geometry_key
 from vision.rules.evidence import PairMatch
-from vision.views.draw import draw_matches
+from vision.views.draw import draw_match_view
+from vision.views.match import RuleOutcome, match_view
+from vision.views.outcome import outcome_of
 
 GRID_COLUMNS = 3
 #: Match drawings (JPEG, ~100-300 KB) kept per session.
@@ -82,16 +89,25 @@ def errors_gallery(run: TuningRun, scored: ScoredSet) -> None:
 def _drawing(case: ErrorCase, run: TuningRun, scored: ScoredSet) -> bytes | None:
     """The match drawing of a case as JPEG bytes, kept per run, geometry and pair (a slider move redraws nothing)."""
     store: OrderedDict = st.session_state.setdefault("tune_drawings", OrderedDict())
-    key = (run.labelled.fingerprint, run.settings, geometry_key(scored.thresholds), case.run_index)
+    verdict = bool(scored.accepted[case.position])  # the drawing's colours follow the verdict
+    key = (
+        run.labelled.fingerprint,
+        run.settings,
+        geometry_key(scored.thresholds),
+        scored.rule,
+        verdict,
+        case.run_index,
+    )
     if key not in store:
         match = run.matches[case.run_index]
-        evidence = scored.evidence[case.position] if scored.evidence else None
         root, fp, side = run.labelled.root, run.labelled.fingerprint, run.settings.working_side
         ref = tv.working_photo(str(root / case.pair.ref), fp, side)
         query = tv.working_photo(str(root / case.pair.query), fp, side)
         jpeg = None
-        if isinstance(match, PairMatch) and evidence is not None and ref is not None and query is not None:
-            rgb = draw_matches(ref, match.ref, query, match.query, match.candidates, evidence)
+        if isinstance(match, PairMatch) and ref is not None and query is not None:
+            # Verify's own view: the rule that decided, its counted lines, its clipped outline and legend.
+            view = match_view(case_outcome(case, match, (ref, query), scored, run.labelled.root))
+            rgb = cv2.cvtColor(draw_match_view(ref, query, view), cv2.COLOR_BGR2RGB)
             # Stored at the size it is shown: Streamlit re-encodes any image wider than its content
             # width on every rerun (0.05 s each), which a slider move must not pay.
             scale = DRAWING_WIDTH / rgb.shape[1]
@@ -103,6 +119,25 @@ def _drawing(case: ErrorCase, run: TuningRun, scored: ScoredSet) -> bytes | None
         while len(store) > MAX_DRAWINGS:
             store.popitem(last=False)
     return store[key]
+
+
+def case_outcome(
+    case: ErrorCase, match: PairMatch, images: tuple[np.ndarray, np.ndarray], scored: ScoredSet, root: Path
+) -> RuleOutcome:
+    """The current rule's outcome on a case's cached pair, as the Verify page shows it (no replay step).
+
+    ``images`` are the pair's working images; ``root`` the set's folder (a full-resolution rule reads the files).
+    """
+    ref, query = images
+    full = None
+    if rules.get(scored.rule).needs.full_images:
+        full = (
+            decode_image((root / case.pair.ref).read_bytes()).bgr,
+            decode_image((root / case.pair.query).read_bytes()).bgr,
+        )
+    verification = decide_matched(match, query, scored.thresholds, rule=scored.rule, full_images=full)
+    sizes = ((ref.shape[1], ref.shape[0]), (query.shape[1], query.shape[0]))
+    return outcome_of(verification, scored.thresholds, *sizes)
 
 
 def show_case(case: ErrorCase, run: TuningRun, scored: ScoredSet) -> None:
@@ -133,7 +168,7 @@ def grid(cases: list[ErrorCase], run: TuningRun, scored: ScoredSet, key: str) ->
                 show_case(case, run, scored)
     if len(cases) > shown:
         st.button(
-            f"Show {min(tv.GALLERY_STEP, len(cases) - shown)} more of {len(cases) - shown}",
+            f"Show {min(tv.GALLERY_STEP, len(cases) - shown)} more ({len(cases) - shown} not shown yet)",
             key=f"tune_{key}_more",
             on_click=_show_more,
             args=(key,),

@@ -167,7 +167,7 @@ def verify_photo(
 
 def decide_matched(
     pair: PairMatch,
-    query: PreparedPhoto,
+    query: PreparedPhoto | np.ndarray,
     thresholds: Profile,
     *,
     rule: str | None = None,
@@ -177,15 +177,19 @@ def decide_matched(
     """The rule's verdict on matches already made (:func:`verify_photo`'s last step; pages call it per slider move).
 
     ``pair`` carries both photos' features with what the rule needs;
-    ``query`` is the new photo as prepared (its image and timings);
+    ``query`` is the new photo as prepared (its image and timings), or only
+    its ``(H, W, 3)`` working image (the lab's cached pairs: no timings, and
+    no replay step can follow);
     ``full_images`` or ``gathered`` (see :class:`~vision.rules.base.PairInput`)
     feed a rule that decides on full-resolution photos.
     """
     chosen = rules.get(rule or thresholds.rule)
-    decision = chosen.decide(PairInput(pair, query.image, full_images, gathered), thresholds)
-    timings = {**query.timings, "match": pair.match_ms, **decision.timings}
+    photo = query if isinstance(query, PreparedPhoto) else None
+    image: np.ndarray = query.image if isinstance(query, PreparedPhoto) else query
+    decision = chosen.decide(PairInput(pair, image, full_images, gathered), thresholds)
+    timings = {**(photo.timings if photo else {}), "match": pair.match_ms, **decision.timings}
     verdict = decision.verdict.with_extra(timings_ms=timings)
-    return Verification(verdict, decision, timings, query, pair)
+    return Verification(verdict, decision, timings, photo, pair)
 
 
 # -- the replay step -------------------------------------------------------------------
