@@ -419,6 +419,8 @@ def _point(name: str, rates: Rates, colour: str, shape: str, rule: str) -> Opera
 
 
 PART_COLOURS = ("#1f77b4", "#ff7f0e", "#17becf")
+#: Colour and point shape of each companion rule's ROC (the first is the robust rule's usual grey).
+COMPANION_MARKS = ((ROBUST_ROC, "diamond"), ("#9467bd", "triangle-up"), ("#8c564b", "cross"))
 
 
 def roc_from_scored(parts: dict[str, ScoredSet], show_original: bool = True) -> ChartSpec:
@@ -438,15 +440,14 @@ def roc_from_scored(parts: dict[str, ScoredSet], show_original: bool = True) -> 
         )
         now = f"{chosen.score_name} >= {chosen.lab_threshold(t):g}"
         points.append(_point(f"current {scored.rule}, {name}", scored.rates(), colour, "circle", now))
-        for companion in chosen.companions:
-            if not scored.available(companion):
-                continue
+        for j, companion in enumerate(c for c in chosen.companions if scored.available(c)):
             other = rules.get(companion)
             rc = scored.roc(companion)
             auc = scored.auc(companion)
-            lines.append(RocLine(f"{companion} rule, {name}", rc.fpr, rc.tpr, rc.thresholds, ROBUST_ROC, dash, auc))
+            colour, shape = COMPANION_MARKS[j % len(COMPANION_MARKS)]  # one mark per rule, never shared
+            lines.append(RocLine(f"{companion} rule, {name}", rc.fpr, rc.tpr, rc.thresholds, colour, dash, auc))
             at = f"{other.score_name} >= {other.lab_threshold(t):g}"
-            points.append(_point(f"{companion} point, {name}", scored.rates(companion), ROBUST_ROC, "diamond", at))
+            points.append(_point(f"{companion} point, {name}", scored.rates(companion), colour, shape, at))
         for comparison in comparison_rules(scored, scored.rule) if show_original else ():
             other = rules.get(comparison)
             oc = scored.roc(comparison)
