@@ -74,10 +74,11 @@ def _evaluate_learned(
     scores = score_learned(run, profile)
     lat = np.asarray(run.latency_ms, float) if run.latency_ms is not None else np.empty(0)
     lat = lat[np.isfinite(lat)]
+    scoring_errors = scores.errors or (None,) * len(run.pairs)
     failed = [
-        {"ref": p.ref, "query": p.query, "error": m}
-        for p, m in zip(run.pairs, run.matches, strict=True)
-        if isinstance(m, str)
+        {"ref": p.ref, "query": p.query, "error": m if isinstance(m, str) else e}
+        for p, m, e in zip(run.pairs, run.matches, scoring_errors, strict=True)
+        if isinstance(m, str) or e
     ]
     return {
         **summarise_learned(scores, profile),

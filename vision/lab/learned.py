@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from vision.lab.isolate import guarded
 from vision.lab.metrics import roc_auc
 from vision.lab.run import TuningRun
 from vision.learned import akaze_inliers, xfeat_inliers, xfeat_try
@@ -40,6 +41,8 @@ class LearnedScores:
     scenes: np.ndarray
     query_scenes: np.ndarray
     ok: np.ndarray
+    errors: tuple[str | None, ...] = ()
+    """Per pair, why its scoring raised (None when it did not); empty when nothing was recorded."""
 
     @property
     def evidence(self) -> np.ndarray:
@@ -71,8 +74,12 @@ def _pair_scores(match: PairMatch | str, profile: Profile) -> tuple[float, float
 
 
 def score_learned(run: TuningRun, profile: Profile) -> LearnedScores:
-    """Both matchers' checked inliers and the similarity of every pair of ``run`` (built with ``learned=True``)."""
-    rows = [_pair_scores(m, profile) for m in run.matches]
+    """Both matchers' checked inliers and the similarity of every pair of ``run`` (built with ``learned=True``).
+
+    A pair whose scoring raises is unusable (``ok`` False) with the reason in ``errors``.
+    """
+    outcomes = [guarded(lambda m: _pair_scores(m, profile), m, "learned scoring") for m in run.matches]
+    rows = [(0.0, 0.0, 0.0, False) if isinstance(o, str) else o for o in outcomes]
     arr = np.array(rows, dtype=float).reshape(-1, 4)
     return LearnedScores(
         akaze=arr[:, 0],
@@ -83,6 +90,7 @@ def score_learned(run: TuningRun, profile: Profile) -> LearnedScores:
         scenes=np.array([p.scene for p in run.pairs]),
         query_scenes=np.array([str(Path(p.query).parent) for p in run.pairs]),
         ok=arr[:, 3].astype(bool),
+        errors=tuple(o if isinstance(o, str) else None for o in outcomes),
     )
 
 
