@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import traceback
 from pathlib import Path
 
 import pytest
@@ -48,7 +49,10 @@ def test_a_slider_move_recomputes_no_xfeat(at: AppTest, monkeypatch: pytest.Monk
 
     def counting(name, fn):
         def wrapper(*args, **kwargs):
-            calls.append(name)
+            # The errors gallery draws the cases a move newly lists (their matches are the picture);
+            # re-deciding the set, its figures and charts must run no matcher at all.
+            if not any("lab_gallery" in frame.filename for frame in traceback.extract_stack()):
+                calls.append(name)
             return fn(*args, **kwargs)
 
         return wrapper

@@ -33,6 +33,7 @@ import numpy as np
 
 from vision.lab.cache import cache_dir, evidence_entry, image_features, pair_digest, read_evidence, write_evidence
 from vision.lab.data import LabelledPair, LabelledSet, open_folder
+from vision.lab.isolate import guarded, isolated_score
 from vision.lab.pool import DEFAULT_WORKERS, ProgressFn, Workers, as_workers, local_threads, parallel
 from vision.lab.scored import OriginalScores, ScoredSet, geometry_key
 from vision.matchers.akaze import Features, FeatureSettings
@@ -104,14 +105,15 @@ def score_rule(
 ) -> OriginalScores:
     """Run a rule with its own per-pair score (its module's ``score_pair``) on every pair, on ``workers``.
 
-    Errors become ``nan`` scores (never accepted) with the error text kept.
+    Errors become ``nan`` scores (never accepted) with the error text kept; a scorer that
+    raises fails that pair only (:func:`vision.lab.isolate.isolated_score`).
     """
     rule = get_rule(name)
     scorer = getattr(rule, "score_pair", None)
     if rule.geometric or scorer is None:
         raise ValueError(f"the {name} rule has no per-pair score of its own (it is scored from the geometry)")
     start = time.perf_counter()
-    one = functools.partial(scorer, labelled.root, profile=profile)
+    one = functools.partial(isolated_score, scorer, labelled.root, profile=profile)
     outcomes = parallel(one, labelled.pairs, as_workers(workers), (name, 1, 1), on_progress)
     errors = tuple(o[1] for o in outcomes)
     scores = np.array([np.nan if e else o[0] for o, e in zip(outcomes, errors, strict=True)], float)
@@ -128,7 +130,11 @@ def score_original(
     start = time.perf_counter()
     root = labelled.root
     outcomes = parallel(
-        functools.partial(score_pair, root), labelled.pairs, as_workers(workers), ("original", *stage), on_progress
+        functools.partial(isolated_score, score_pair, root),
+        labelled.pairs,
+        as_workers(workers),
+        ("original", *stage),
+        on_progress,
     )
     return OriginalScores(
         np.array([o[0] for o in outcomes], float),
@@ -176,6 +182,10 @@ class TuningRun:
     rule_scores: dict[str, np.ndarray] = field(default_factory=dict)
     #: The evidence thresholds each ``rule_scores`` entry was gathered with (see :meth:`add_rule`).
     rule_keys: dict[str, tuple] = field(default_factory=dict)
+    geometry_errors: dict[tuple, dict[int, str]] = field(default_factory=dict)
+    """Per geometry key, the pairs whose evidence raised: ``{pair index: reason}`` (reported as failed)."""
+    rule_errors: dict[str, dict[int, str]] = field(default_factory=dict)
+    """Per rule, the pairs whose own evidence (``add_rule``) raised: ``{pair index: reason}``."""
     _evidence: OrderedDict = field(default_factory=OrderedDict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -219,7 +229,7 @@ class TuningRun:
             ref, query = cache.get(pair.ref), cache.get(pair.query)
             if isinstance(ref, str) or isinstance(query, str):
                 return ref if isinstance(ref, str) else str(query)
-            return match_features(ref, query)
+            return guarded(lambda _: match_features(ref, query), pair, "matching")
 
         matches = parallel(one, labelled.pairs, local_threads(workers), ("matches", 2, n_stages), on_progress)
         timings["matches"] = time.perf_counter() - start
@@ -246,14 +256,18 @@ class TuningRun:
                 return self._evidence[key]
         start = time.perf_counter()
 
-        def one(match: PairMatch | str) -> MatchEvidence | None:
-            return None if isinstance(match, str) else evaluate_match(match, thresholds)
+        def one(match: PairMatch | str) -> MatchEvidence | str | None:
+            return (
+                None if isinstance(match, str) else guarded(lambda m: evaluate_match(m, thresholds), match, "geometry")
+            )
 
-        evidence = parallel(one, self.matches, local_threads(self.workers), ("geometry", 1, 1), on_progress)
+        outcomes = parallel(one, self.matches, local_threads(self.workers), ("geometry", 1, 1), on_progress)
+        evidence = [None if isinstance(o, str) else o for o in outcomes]
         with self._lock:
+            self.geometry_errors[key] = {i: o for i, o in enumerate(outcomes) if isinstance(o, str)}
             self._evidence[key] = evidence
             while len(self._evidence) > self.max_geometry_keys:
-                self._evidence.popitem(last=False)
+                self.geometry_errors.pop(self._evidence.popitem(last=False)[0], None)
             self.timings_s["geometry"] = time.perf_counter() - start
         return evidence
 
@@ -295,8 +309,15 @@ class TuningRun:
                 write_evidence(path, value)
             return value
 
-        values = parallel(one, self.matches, local_threads(self.workers), (name, 1, 1), on_progress)
-        self.rule_scores[name] = np.asarray(values, float)
+        outcomes = parallel(
+            functools.partial(guarded, one, stage=f"{name} evidence"),
+            self.matches,
+            local_threads(self.workers),
+            (name, 1, 1),
+            on_progress,
+        )
+        self.rule_errors[name] = {i: o for i, o in enumerate(outcomes) if isinstance(o, str)}
+        self.rule_scores[name] = np.array([np.nan if isinstance(o, str) else o for o in outcomes], float)
         self.timings_s[name] = time.perf_counter() - start
 
     def has_features_for(self, needs: Needs) -> bool:
@@ -316,7 +337,11 @@ class TuningRun:
     def scored(self, thresholds: Profile, on_progress: ProgressFn | None = None) -> ScoredSet:
         """The set's scores under ``thresholds`` (decisions applied lazily by :class:`ScoredSet`)."""
         evidence = self.evidence(thresholds, on_progress)
-        errors = tuple(m if isinstance(m, str) else None for m in self.matches)
+        failed = dict(self.geometry_errors.get(geometry_key(thresholds), {}))
+        for by_pair in self.rule_errors.values():  # a pair whose rule evidence raised is unusable, and said so
+            for i, reason in by_pair.items():
+                failed.setdefault(i, reason)
+        errors = tuple(m if isinstance(m, str) else failed.get(i) for i, m in enumerate(self.matches))
         scored = ScoredSet.from_evidence(self.pairs, evidence, errors, thresholds, self.original, self.similarity)
         return replace(scored, rule_scores=dict(self.rule_scores)) if self.rule_scores else scored
 

@@ -93,9 +93,12 @@ def fundamental_inliers(src: np.ndarray, dst: np.ndarray, reproj_px: float) -> i
     """Inliers of a MAGSAC fundamental matrix between ``(N, 2)`` point sets (0 below 8 points)."""
     if len(src) < 8:
         return 0
-    F, mask = cv2.findFundamentalMat(
-        src.astype(np.float32), dst.astype(np.float32), cv2.USAC_MAGSAC, reproj_px, 0.999, 2000
-    )
+    try:
+        F, mask = cv2.findFundamentalMat(
+            src.astype(np.float32), dst.astype(np.float32), cv2.USAC_MAGSAC, reproj_px, 0.999, 2000
+        )
+    except cv2.error:  # USAC asserts (!model.empty()) on degenerate matches: a few repeated points
+        return 0
     return int(mask.sum()) if F is not None and mask is not None else 0
 
 

@@ -211,7 +211,10 @@ def _fingerprint_alignment(candidate: Fingerprint, query: Features) -> tuple[np.
     src, dst = _match(candidate, query)
     if len(src) < _MIN_MATCHES:
         return None, len(src), 0, float("inf")
-    H, mask = cv2.findHomography(src, dst, cv2.USAC_MAGSAC, _REPROJ_PX)
+    try:
+        H, mask = cv2.findHomography(src, dst, cv2.USAC_MAGSAC, _REPROJ_PX)
+    except cv2.error:  # degenerate matches (repeated or collinear points)
+        return None, len(src), 0, float("inf")
     if H is None or mask is None or not np.all(np.isfinite(H)):
         return None, len(src), 0, float("inf")
     inliers = mask.ravel().astype(bool)

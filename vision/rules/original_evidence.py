@@ -48,7 +48,10 @@ def original_evidence(ref_image: np.ndarray, query_image: np.ndarray) -> Origina
 
     if len(good) < 4:
         return evidence(None, f"{len(good)} matches (the note crashes here)")
-    H, _ = cv2.findHomography(pts1.reshape(-1, 1, 2), pts2.reshape(-1, 1, 2), cv2.RANSAC)
+    try:
+        H, _ = cv2.findHomography(pts1.reshape(-1, 1, 2), pts2.reshape(-1, 1, 2), cv2.RANSAC)
+    except cv2.error:  # degenerate matches; the note would crash here too
+        H = None
     if H is None:
         return evidence(None, "findHomography returned None (the note crashes here)")
     h, w = ref_image.shape[:2]
