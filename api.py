@@ -94,12 +94,13 @@ def create_app(
         rt.store()
         thr = rt.thresholds()
         log.info(
-            "API ready: min_keypoints=%d min_inliers=%d workers=%d max_body=%d auth=%s",
+            "API ready: min_keypoints=%d min_inliers=%d workers=%d max_body=%d auth=%s limits=%s",
             thr.min_keypoints,
             thr.min_inliers,
             rt.workers,
             rt.max_body_bytes,
             rt.config.auth.mode,
+            rt.limit_storage.kind,
         )
         yield
 

@@ -14,7 +14,7 @@ from vision.api_settings import ApiSettings
 from vision.gate import CpuGate
 from vision.imageio import DEFAULT_LIMITS, DecodeLimits
 from vision.profile import Profile, load_profile
-from vision.ratelimit import RateLimiter
+from vision.ratelimit import LimitStorage, RateLimiter
 from vision.settings import load_settings
 from vision.store.guard import CircuitBreaker, GuardedStore
 
@@ -52,8 +52,10 @@ class Runtime:
         self._profile_thresholds: Profile | None = None
         self._lock = threading.Lock()
         self.gate = CpuGate(self.workers)
-        self.client_limit = RateLimiter(self.config.rate_client_per_min)
-        self.user_limit = RateLimiter(self.config.rate_user_per_min)
+        # Limits in this process, or shared by every process through VISION_REDIS_URL (vision/ratelimit.py).
+        self.limit_storage = LimitStorage((self.settings.get("VISION_REDIS_URL") or "").strip() or None)
+        self.client_limit = RateLimiter(self.config.rate_client_per_min, self.limit_storage, "client")
+        self.user_limit = RateLimiter(self.config.rate_user_per_min, self.limit_storage, "user")
         self._thread_limits: dict[str, anyio.CapacityLimiter] = {}
 
     def _guard(self, store: Any) -> GuardedStore:
