@@ -324,6 +324,11 @@ def _verify_against(
     except ImageInputError as exc:
         return v.Verdict(400, v.MISSING_PICTURE, False, str(exc))
     ref = _load_reference(store, record, thresholds)
+    if isinstance(ref, v.Verdict) and ref.status == 400:
+        # Deleted meanwhile: a concurrent register moved the pointer on and retention removed this one.
+        newer = _check_user(store, record.user_id)
+        if isinstance(newer, ReferenceRecord) and newer.key != record.key:
+            record, ref = newer, _load_reference(store, newer, thresholds)
     if isinstance(ref, v.Verdict):
         return ref
     with gate():
