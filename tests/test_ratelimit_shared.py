@@ -137,3 +137,13 @@ def test_without_redis_each_process_counts_alone(tmp_path):
     with api_processes(tmp_path, settings) as urls:
         seen = _statuses(urls, 4 * LIMIT)
     assert [sum(status != 429 for status in statuses) for statuses in seen] == [LIMIT, LIMIT]
+
+
+def test_storage_quotas_are_shared_through_redis_too(redis_url):
+    from vision.quota import StorageQuota
+
+    first = StorageQuota(LimitStorage(redis_url), user_mb=0, client_mb=1, total_mb=0)
+    second = StorageQuota(LimitStorage(redis_url), user_mb=0, client_mb=1, total_mb=0)
+    assert first.charge(600_000, "a", "198.51.100.7") is None
+    refusal = second.charge(600_000, "b", "198.51.100.7")  # the other process sees the first's 600 KB
+    assert refusal is not None and refusal.scope == "client"

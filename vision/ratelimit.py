@@ -25,7 +25,8 @@ from collections.abc import Callable
 from limits import RateLimitItem, RateLimitItemPerHour, RateLimitItemPerMinute
 from limits.errors import StorageError
 from limits.storage import MemoryStorage, storage_from_string
-from limits.strategies import MovingWindowRateLimiter
+from limits.strategies import MovingWindowRateLimiter, SlidingWindowCounterRateLimiter
+from limits.strategies import RateLimiter as RateLimiter_
 
 __all__ = ["LimitStorage", "RateLimiter"]
 
@@ -57,13 +58,17 @@ class LimitStorage:
         if url is not None and not url.startswith(REDIS_SCHEMES):
             raise ValueError(f"VISION_REDIS_URL must start with redis://, rediss:// or unix://, got {url[:16]!r}...")
         self.url = url
-        self._local = MovingWindowRateLimiter(MemoryStorage())
+        local = MemoryStorage()
+        self._local = MovingWindowRateLimiter(local)
+        self._local_counter = SlidingWindowCounterRateLimiter(local)
         self._shared: MovingWindowRateLimiter | None = None
+        self._shared_counter: SlidingWindowCounterRateLimiter | None = None
         if url is not None:
             storage = storage_from_string(
                 url, wrap_exceptions=True, socket_timeout=timeout_s, socket_connect_timeout=timeout_s
             )
             self._shared = MovingWindowRateLimiter(storage)
+            self._shared_counter = SlidingWindowCounterRateLimiter(storage)
         self._retry_after_s = retry_after_s
         self._clock = clock
         self._down_until = 0.0
@@ -74,12 +79,18 @@ class LimitStorage:
         """``"redis"`` or ``"memory"`` (what the log and the README call it)."""
         return "redis" if self._shared is not None else "memory"
 
-    def hit(self, item: RateLimitItem, key: str) -> float:
-        """Count one hit of ``key`` under ``item``: 0.0 when allowed, else the seconds to wait."""
-        shared = self._shared
+    def hit(self, item: RateLimitItem, key: str, cost: int = 1, *, counter: bool = False) -> float:
+        """Count ``cost`` hits of ``key`` under ``item``: 0.0 when allowed, else the seconds to wait.
+
+        ``counter`` (a byte quota counted in kilobytes; always the same for one
+        item) uses a sliding window *counter* (two counters per key, ``limits``'
+        ``SlidingWindowCounterRateLimiter``): a moving window keeps one entry per
+        unit, which is right for requests and far too many for bytes.
+        """
+        shared = self._shared_counter if counter else self._shared
         if shared is not None and self._clock() >= self._down_until:
             try:
-                return _hit(shared, item, key)
+                return _hit(shared, item, key, cost)
             except StorageError as exc:
                 with self._lock:
                     self._down_until = self._clock() + self._retry_after_s
@@ -88,14 +99,14 @@ class LimitStorage:
                     type(exc.storage_error).__name__,
                     self._retry_after_s,
                 )
-        return _hit(self._local, item, key)
+        return _hit(self._local_counter if counter else self._local, item, key, cost)
 
     def __repr__(self) -> str:
         return f"LimitStorage({self.kind})"
 
 
-def _hit(limiter: MovingWindowRateLimiter, item: RateLimitItem, key: str) -> float:
-    if limiter.hit(item, key):
+def _hit(limiter: RateLimiter_, item: RateLimitItem, key: str, cost: int) -> float:
+    if limiter.hit(item, key, cost=cost):
         return 0.0
     reset_at, _remaining = limiter.get_window_stats(item, key)
     return max(0.001, reset_at - time.time())

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from vision import verdict as v
@@ -30,7 +31,7 @@ from vision.imageio import DEFAULT_LIMITS, DecodeLimits, decode_base64, read_hea
 from vision.logsafe import safe_text
 from vision.pipeline import register_photo, verify_photo
 from vision.profile import Profile
-from vision.references import save_reference, stored_features
+from vision.references import save_reference, stored_features, stored_photo
 from vision.replay_flow import (
     apply_replay_rule,
     capture_time_extras,
@@ -63,6 +64,9 @@ __all__ = [
     "verify_b64",
     "verify_bytes",
 ]
+
+Charge = Callable[[int], "v.Verdict | None"]
+"""A storage quota: called with the stored photo's size in bytes; a verdict ends the register."""
 
 log = logging.getLogger("vision.service")
 
@@ -97,6 +101,8 @@ def register_b64(
     limits: DecodeLimits = DEFAULT_LIMITS,
     *,
     gate: Gate = no_gate,
+    charge: Charge | None = None,
+    keep_original: bool = False,
 ) -> v.Verdict:
     """Register flow from the client's base64 text; see :func:`register_bytes`.
 
@@ -115,7 +121,16 @@ def register_b64(
             raw = decode_base64(data, limits)
     except ImageInputError as exc:
         return v.Verdict(400, v.TAKE_PICTURE_AGAIN, False, str(exc))
-    return register_bytes(store, raw, user_id, thresholds, limits, gate=gate)  # type: ignore[arg-type]
+    return register_bytes(
+        store,
+        raw,
+        user_id,  # type: ignore[arg-type]
+        thresholds,
+        limits,
+        gate=gate,
+        charge=charge,
+        keep_original=keep_original,
+    )
 
 
 def register_bytes(
@@ -126,6 +141,8 @@ def register_bytes(
     limits: DecodeLimits = DEFAULT_LIMITS,
     *,
     gate: Gate = no_gate,
+    charge: Charge | None = None,
+    keep_original: bool = False,
 ) -> v.Verdict:
     """Check a photo and, when it is good, store it as ``user_id``'s latest reference.
 
@@ -133,7 +150,7 @@ def register_bytes(
     ----------
     store : ReferenceStore
     data : bytes
-        The encoded photo (JPEG, PNG or WebP), stored as sent.
+        The encoded photo (JPEG, PNG or WebP); stored re-encoded unless ``keep_original``.
     user_id : str or None
         Owner.  None stores the photo under a fresh anonymous id
         (:func:`new_anonymous_id`), returned as ``extra["name"]`` so the
@@ -142,14 +159,19 @@ def register_bytes(
         Decision thresholds and decode limits.
     gate : callable returning a context manager
         Held around the CPU-heavy step.
+    charge : callable, optional
+        Called with the stored photo's size before anything is stored; a
+        verdict it returns (a storage quota's 429) ends the flow.
+    keep_original : bool
+        Store ``data`` as sent instead of the re-encoded working image (:mod:`vision.stored_photo`).
 
     Returns
     -------
     Verdict
         400 ``Take Picture Again`` (not an image, bad user id), 400 ``Too
         Little Features``, 500 ``Something Wrong`` (store unreachable: nothing
-        stored), or 200 ``Good Picture`` with ``key``, ``name`` and, when the
-        store gives one, ``url``.
+        stored), the verdict of ``charge``, or 200 ``Good Picture`` with
+        ``key``, ``name`` and, when the store gives one, ``url``.
     """
     bad_id = _check_optional_id(user_id)
     if bad_id:
@@ -159,8 +181,13 @@ def register_bytes(
     if photo is None or not verdict.result:
         return verdict
     owner = user_id if user_id is not None else new_anonymous_id()
+    stored = stored_photo(data, photo, keep_original=keep_original)
+    refused = charge(len(stored.data)) if charge is not None else None
+    if refused is not None:
+        log.info("register %s: %s", describe_user_id(owner), refused.reason)
+        return refused
     try:
-        record = save_reference(store, owner, data, photo)
+        record = save_reference(store, owner, data, photo, stored=stored)
     except StoreUnavailableError as exc:
         log.error("register %s: store unavailable (%s): %s", describe_user_id(owner), exc.reason, exc)
         return v.Verdict(500, v.SOMETHING_WRONG, False, f"the reference store is unavailable ({exc.reason})")

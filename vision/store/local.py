@@ -2,7 +2,7 @@
 
 Layout::
 
-    <root>/<user_id>/<ref_id>.img        image bytes as uploaded
+    <root>/<user_id>/<ref_id>.img        image bytes (the re-encoded working image, or as uploaded)
     <root>/<user_id>/<ref_id>.features   opaque features blob
     <root>/<user_id>/<ref_id>.json       metadata, the commit marker
     <root>/<user_id>/latest.json         copy of the newest reference's metadata (written last)

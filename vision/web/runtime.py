@@ -14,6 +14,7 @@ from vision.api_settings import ApiSettings
 from vision.gate import CpuGate
 from vision.imageio import DEFAULT_LIMITS, DecodeLimits
 from vision.profile import Profile, load_profile
+from vision.quota import StorageQuota
 from vision.ratelimit import LimitStorage, RateLimiter
 from vision.settings import load_settings
 from vision.store.guard import CircuitBreaker, GuardedStore
@@ -56,6 +57,10 @@ class Runtime:
         self.limit_storage = LimitStorage((self.settings.get("VISION_REDIS_URL") or "").strip() or None)
         self.client_limit = RateLimiter(self.config.rate_client_per_min, self.limit_storage, "client")
         self.user_limit = RateLimiter(self.config.rate_user_per_min, self.limit_storage, "user")
+        c = self.config
+        self.quota = StorageQuota(
+            self.limit_storage, c.quota_user_mb_per_day, c.quota_client_mb_per_day, c.quota_total_mb_per_day
+        )
         self._thread_limits: dict[str, anyio.CapacityLimiter] = {}
 
     def _guard(self, store: Any) -> GuardedStore:
