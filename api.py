@@ -39,6 +39,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from vision import verdict as v
 from vision.logsafe import SafeLogFilter
 from vision.profile import Profile
+from vision.settings import truthy
+from vision.store.gc import collect_in_background
 from vision.web.body import BadBody, read_body
 from vision.web.docs import (
     _REGISTER_DOC,
@@ -91,7 +93,9 @@ def create_app(
             vision_log.addHandler(handler)
             vision_log.setLevel(logging.INFO)
         # Fail fast on configuration errors (nothing here contacts the network).
-        rt.store()
+        store = rt.store()
+        if truthy(rt.settings.get("VISION_STORE_GC_ON_START", "1")):
+            collect_in_background(store)  # leftovers of writers killed mid-register (vision/store/gc.py)
         thr = rt.thresholds()
         log.info(
             "API ready: min_keypoints=%d min_inliers=%d workers=%d max_body=%d auth=%s limits=%s",
