@@ -83,7 +83,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(store_dir: str, workers: int | None, arena_max: int = 2) -> tuple[subprocess.Popen, str]:
+def start_server(
+    store_dir: str, workers: int | None, arena_max: int = 2, clients: int = 32
+) -> tuple[subprocess.Popen, str]:
     port = free_port()
     env = {
         **os.environ,
@@ -93,6 +95,8 @@ def start_server(store_dir: str, workers: int | None, arena_max: int = 2) -> tup
         "VISION_RATE_CLIENT_PER_MIN": "0",
         "VISION_RATE_USER_PER_MIN": "240",
         "MALLOC_ARENA_MAX": str(arena_max),
+        # every genuine client shares 127.0.0.1 here (the attackers come from 127.0.0.2)
+        "VISION_MAX_CONNECTIONS_PER_CLIENT": str(max(64, 2 * clients)),
         "PYTHON": sys.executable,
         "HOST": "127.0.0.1",
         "PORT": str(port),
@@ -189,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         tmp = tempfile.TemporaryDirectory(prefix="load_api_")
         store_dir = tmp.name
-        proc, url = start_server(store_dir, args.workers, args.arena_max)
+        proc, url = start_server(store_dir, args.workers, args.arena_max, args.clients)
     try:
         return run(url, args, store_dir, proc.pid if proc else None)
     finally:
@@ -218,7 +222,7 @@ def peak_rss_mb(pid: int | None) -> float | None:
 
 
 def start_attacks(url: str, names: list[str]) -> tuple[threading.Event, list[threading.Thread], dict[str, list]]:
-    if "png" in names:
+    if {"png", "scanflood", "textbomb"} & set(names):
         prepare()
     stop = threading.Event()
     seen: dict[str, list[tuple[int, float]]] = {name: [] for name in names}
