@@ -1,7 +1,7 @@
 """HTTP API for the mobile client: ``uvicorn api:app``.
 
 The endpoints speak the JSON contract of ``SPEC.md``; the flow logic lives in
-:mod:`vision.service` (register, verify, tag) (framework-free, shared with the dashboard), this module
+:mod:`vision.service` (register, verify, tag: framework-free, shared with the dashboard), this module
 only reads requests, runs the flows off the event loop and writes answers.
 
 Settings (environment, read when first needed; ``create_app(settings=...)``
@@ -38,7 +38,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from vision.core import verdict as v
 from vision.core.logsafe import SafeLogFilter
+from vision.core.settings import truthy
 from vision.profile import Profile
+from vision.store.gc import collect_in_background
 from vision.web.body import BadBody, read_body
 from vision.web.docs import (
     REGISTER_DOC,
@@ -91,15 +93,18 @@ def create_app(
             vision_log.addHandler(handler)
             vision_log.setLevel(logging.INFO)
         # Fail fast on configuration errors (nothing here contacts the network).
-        rt.store()
+        store = rt.store()
+        if truthy(rt.settings.get("VISION_STORE_GC_ON_START", "1")):
+            collect_in_background(store)  # leftovers of writers killed mid-register (vision/store/gc.py)
         thr = rt.thresholds()
         log.info(
-            "API ready: min_keypoints=%d min_inliers=%d workers=%d max_body=%d auth=%s",
+            "API ready: min_keypoints=%d min_inliers=%d workers=%d max_body=%d auth=%s limits=%s",
             thr.min_keypoints,
             thr.min_inliers,
             rt.workers,
             rt.max_body_bytes,
             rt.config.auth.mode,
+            rt.limit_storage.kind,
         )
         yield
 

@@ -6,13 +6,19 @@ Usage::
     python -m bench.load_api --url http://127.0.0.1:8000 --clients 32 --requests 256
 
 Registers ``--users`` users (alternating two reference photos), then fires
-``--requests`` verifications from ``--clients`` concurrent clients, each user
-sending its true-pair photo (expected ``Complete``) or, every ``--wrong-every``
-request, an unrelated photo (expected ``You took wrong picture``).  Bounded in
-count and time: it stops after ``--requests`` or ``--timeout-s``, whichever
-comes first.  Afterwards it checks that every user's reference is still the
-one registered (no lost references): through the API, and directly in the
-store when it started the server itself.
+``--requests`` verifications from ``--clients`` concurrent clients.  Each
+verification sends a **new photo**, as a real user does: the true pair's
+other view (expected ``Complete``) or, every ``--wrong-every`` request, the
+other scene (expected ``You took wrong picture``), each time through a fresh
+random hand-held jitter (perspective of a few percent, light, sensor noise,
+JPEG quality), made before the clock starts.  Re-sending one photo would
+rightly be refused by the replay rule.  Answers flagged ``"replay": true``
+are counted apart from wrong verdicts (a genuine new photo flagged as a
+replay is a false replay).  Bounded in count and time: it stops after
+``--requests`` or ``--timeout-s``, whichever comes first.  Afterwards it
+checks in the store (the one it started the server on, or ``--store-dir``)
+that every user's latest reference is still the one registered; it does not
+re-send photos for that.
 
 Only loopback targets are accepted (``127.0.0.1``, ``::1``, ``localhost``).
 Prints throughput, p50/p99 latency, the error count (transport errors,
@@ -43,14 +49,16 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from urllib.parse import urlparse
 
+import cv2
 import httpx
+import numpy as np
 
 from bench.attacks import ATTACKS, prepare
 
 REPO = Path(__file__).resolve().parents[1]
-DATA = REPO.parent / "shared" / "data" / "images" / "lightglue"
-REF_A, QUERY_A = "DSC_0410.JPG", "DSC_0411.JPG"  # a true pair
-REF_B = "sacre_coeur1.jpg"  # users with this reference verify with itself
+DATA = REPO / "samples" / "images"  # bundled (samples/NOTICE.md)
+REF_A, QUERY_A = "lightglue/DSC_0410.JPG", "lightglue/DSC_0411.JPG"  # a true pair
+REF_B, QUERY_B = "vlfeat/roofs1.jpg", "vlfeat/roofs2.jpg"  # another scene's
 COMPLETE, WRONG = "Complete", "You took wrong picture"
 HEADERS = {"content-type": "application/json"}
 
@@ -75,7 +83,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(store_dir: str, workers: int | None, arena_max: int = 2) -> tuple[subprocess.Popen, str]:
+def start_server(
+    store_dir: str, workers: int | None, arena_max: int = 2, clients: int = 32
+) -> tuple[subprocess.Popen, str]:
     port = free_port()
     env = {
         **os.environ,
@@ -85,6 +95,8 @@ def start_server(store_dir: str, workers: int | None, arena_max: int = 2) -> tup
         "VISION_RATE_CLIENT_PER_MIN": "0",
         "VISION_RATE_USER_PER_MIN": "240",
         "MALLOC_ARENA_MAX": str(arena_max),
+        # every genuine client shares 127.0.0.1 here (the attackers come from 127.0.0.2)
+        "VISION_MAX_CONNECTIONS_PER_CLIENT": str(max(64, 2 * clients)),
         "PYTHON": sys.executable,
         "HOST": "127.0.0.1",
         "PORT": str(port),
@@ -123,6 +135,30 @@ def b64file(name: str) -> str:
     return base64.b64encode(path.read_bytes()).decode()
 
 
+def new_photo(name: str, rng: np.random.Generator) -> str:
+    """A fresh hand-held shot of the bundled photo ``name`` (base64): never the same bytes or pixels twice.
+
+    Corners moved by up to 3 % of the size (perspective), gain 0.85-1.15 and
+    offset +-12 (light), Gaussian noise of sigma 2-4 (sensor), JPEG quality 82-94.
+    """
+    image = cv2.imread(str(DATA / name), cv2.IMREAD_COLOR)
+    if image is None:
+        raise SystemExit(f"photo not found: {DATA / name}")
+    h, w = image.shape[:2]
+    corners = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
+    moved = corners + rng.uniform(-0.03, 0.03, (4, 2)).astype(np.float32) * np.float32([w, h])
+    warped = cv2.warpPerspective(
+        image, cv2.getPerspectiveTransform(corners, moved), (w, h), borderMode=cv2.BORDER_REFLECT
+    )
+    shot = warped.astype(np.float32) * rng.uniform(0.85, 1.15) + rng.uniform(-12, 12)
+    shot += rng.normal(0, rng.uniform(2, 4), shot.shape)
+    ok, buf = cv2.imencode(
+        ".jpg", np.clip(shot, 0, 255).astype(np.uint8), [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(82, 95))]
+    )
+    assert ok
+    return base64.b64encode(buf.tobytes()).decode()
+
+
 def percentile(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -143,6 +179,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", action="store_true", help="print the summary as JSON")
     ap.add_argument("--attack", default="", help=f"comma-separated attacks beside the load: {', '.join(ATTACKS)}, all")
     ap.add_argument("--arena-max", type=int, default=2, help="MALLOC_ARENA_MAX of the server this script starts")
+    ap.add_argument("--store-dir", help="the --url server's local store, to check its references in (else unchecked)")
+    ap.add_argument("--seed", type=int, default=22, help="seed of the new photos' jitter")
     args = ap.parse_args(argv)
     if not (1 <= args.clients <= 256 and 1 <= args.requests <= 100_000 and 1 <= args.users <= 1000):
         raise SystemExit("--clients 1..256, --requests 1..100000, --users 1..1000")
@@ -151,10 +189,11 @@ def main(argv: list[str] | None = None) -> int:
     store_dir = None
     if args.url:
         url = loopback_only(args.url)
+        store_dir = args.store_dir
     else:
         tmp = tempfile.TemporaryDirectory(prefix="load_api_")
         store_dir = tmp.name
-        proc, url = start_server(store_dir, args.workers, args.arena_max)
+        proc, url = start_server(store_dir, args.workers, args.arena_max, args.clients)
     try:
         return run(url, args, store_dir, proc.pid if proc else None)
     finally:
@@ -183,7 +222,7 @@ def peak_rss_mb(pid: int | None) -> float | None:
 
 
 def start_attacks(url: str, names: list[str]) -> tuple[threading.Event, list[threading.Thread], dict[str, list]]:
-    if "png" in names:
+    if {"png", "scanflood", "textbomb"} & set(names):
         prepare()
     stop = threading.Event()
     seen: dict[str, list[tuple[int, float]]] = {name: [] for name in names}
@@ -216,7 +255,7 @@ def attack_summary(seen: dict[str, list[tuple[int, float]]]) -> dict[str, dict]:
 
 
 def run(url: str, args: argparse.Namespace, store_dir: str | None, pid: int | None = None) -> int:
-    photos = {n: b64file(n) for n in (REF_A, QUERY_A, REF_B)}
+    photos = {n: b64file(n) for n in (REF_A, REF_B)}
     run_id = os.urandom(3).hex()
     users = {f"load-{run_id}-{i:03d}": (REF_A if i % 2 == 0 else REF_B) for i in range(args.users)}
     keys: dict[str, str] = {}
@@ -229,19 +268,21 @@ def run(url: str, args: argparse.Namespace, store_dir: str | None, pid: int | No
             keys[name] = body["key"]
 
     names = list(users)
+    rng = np.random.default_rng(args.seed)
     jobs = []
-    for i in range(args.requests):
+    for i in range(args.requests):  # every photo made before the clock starts
         name = names[i % len(names)]
         wrong = args.wrong_every > 0 and i % args.wrong_every == args.wrong_every - 1
         if users[name] == REF_A:
-            query, expected = (REF_B, WRONG) if wrong else (QUERY_A, COMPLETE)
+            query, expected = (QUERY_B, WRONG) if wrong else (QUERY_A, COMPLETE)
         else:
-            query, expected = (REF_A, WRONG) if wrong else (REF_B, COMPLETE)
-        jobs.append((name, json.dumps({"data": photos[query], "name": name}).encode(), expected))
+            query, expected = (QUERY_A, WRONG) if wrong else (QUERY_B, COMPLETE)
+        jobs.append((name, json.dumps({"data": new_photo(query, rng), "name": name}).encode(), expected))
 
     latencies: list[float] = []
     errors: list[str] = []
     unexpected: list[str] = []
+    replays: list[str] = []
     lock = threading.Lock()
     deadline = time.monotonic() + args.timeout_s
     local = threading.local()
@@ -273,6 +314,8 @@ def run(url: str, args: argparse.Namespace, store_dir: str | None, pid: int | No
             latencies.append(elapsed)
             if res.status_code != 200 or body.get("status") != res.status_code:
                 errors.append(f"{name}: HTTP {res.status_code} {body.get('message')} ({body.get('reason')})")
+            elif body.get("replay") is True:  # a new photo taken for a replay: counted apart
+                replays.append(f"{name}: {body.get('reason')}")
             elif body.get("message") != expected or body.get("key") != keys[name]:
                 unexpected.append(f"{name}: expected {expected}, got {body.get('message')} key {body.get('key')}")
 
@@ -293,17 +336,10 @@ def run(url: str, args: argparse.Namespace, store_dir: str | None, pid: int | No
     for c in clients:
         c.close()
 
-    # no lost references: through the API, and in the store when we own it
+    # no lost references: in the store (re-sending a photo would only test the replay rule)
     lost = []
     with httpx.Client(base_url=url, timeout=args.request_timeout_s) as client:
         health = client.get("/healthz").status_code
-        for name, ref in users.items():
-            query = QUERY_A if ref == REF_A else REF_B
-            body = client.post(
-                "/auth/feature", content=json.dumps({"data": photos[query], "name": name}), headers=HEADERS
-            ).json()
-            if body.get("message") != COMPLETE or body.get("key") != keys[name]:
-                lost.append(f"{name}: {body.get('message')} key {body.get('key')}")
     if store_dir is not None:
         from vision.store import LocalReferenceStore
 
@@ -327,7 +363,8 @@ def run(url: str, args: argparse.Namespace, store_dir: str | None, pid: int | No
         "mean_ms": round(statistics.fmean(latencies) * 1000, 1) if latencies else None,
         "errors": len(errors),
         "unexpected_verdicts": len(unexpected),
-        "lost_references": len(lost),
+        "replays_flagged": len(replays),
+        "lost_references": len(lost) if store_dir is not None else None,
         "healthz_after": health,
         "peak_rss_mb": peak_rss_mb(pid),
         "attacks": attack_summary(seen),
@@ -338,15 +375,17 @@ def run(url: str, args: argparse.Namespace, store_dir: str | None, pid: int | No
         print(f"target {url}: {args.requests} verifications, {args.clients} concurrent clients, {args.users} users")
         print(f"completed {done} in {summary['wall_s']} s -> {summary['throughput_rps']} req/s")
         print(f"latency p50 {summary['p50_ms']} ms, p99 {summary['p99_ms']} ms, max {summary['max_ms']} ms")
-        print(f"errors {len(errors)}, unexpected verdicts {len(unexpected)}, lost references {len(lost)}")
+        checked = len(lost) if store_dir is not None else "not checked (no --store-dir)"
+        print(f"errors {len(errors)}, wrong verdicts {len(unexpected)}, new photos flagged as replays {len(replays)}")
+        print(f"lost references {checked}")
         print(f"server peak RSS {summary['peak_rss_mb']} MB")
         for name, a in summary["attacks"].items():
             print(
                 f"attack {name}: {a['requests']} requests, statuses {a['statuses']}, p50 {a['p50_ms']} ms, max {a['max_ms']} ms"
             )
-    for line in (errors + unexpected + lost)[:10]:
+    for line in (errors + unexpected + replays + lost)[:10]:
         print("  " + line, file=sys.stderr)
-    return 1 if errors or unexpected or lost else 0
+    return 1 if errors or unexpected or replays or lost else 0
 
 
 if __name__ == "__main__":

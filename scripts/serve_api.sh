@@ -12,6 +12,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}"
-exec "${PYTHON:-python}" -m uvicorn api:app \
+#
+# vision.web.serve is uvicorn with a request-header deadline and a per-address
+# connection cap (vision/web/connections.py: uvicorn's own options do not
+# cover headers); it takes uvicorn's --host --port --workers --log-level ...
+exec "${PYTHON:-python}" -m vision.web.serve api:app \
     --host "${HOST:-0.0.0.0}" --port "${PORT:-8000}" \
     --timeout-keep-alive 5 --limit-concurrency "${LIMIT_CONCURRENCY:-256}" "$@"

@@ -17,6 +17,17 @@ if ! command -v chromium >/dev/null 2>&1; then
   fi
 fi
 
+# The shared rate-limit tests start Debian's redis-server on loopback.
+if ! command -v redis-server >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ]; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq redis-server >/dev/null
+  else
+    echo "redis-server is missing: sudo apt-get install redis-server (the shared-limit tests will fail)" >&2
+  fi
+fi
+
 python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 
 # Two workers (pytest-xdist), one test file per worker at a time: the files'

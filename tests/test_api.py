@@ -9,6 +9,8 @@ import threading
 import time
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 from api_fixtures import (
     ASSETS,
@@ -67,6 +69,16 @@ def assert_answer(resp, status: int, message: str, result: bool) -> dict:
     return body
 
 
+def _thumb_distance(a: bytes, b: bytes) -> float:
+    """Mean absolute difference of two photos' 64x64 gray thumbnails (0: the same picture)."""
+
+    def thumb(data: bytes) -> np.ndarray:
+        gray = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE)
+        return cv2.resize(gray, (64, 64), interpolation=cv2.INTER_AREA).astype(np.float32)
+
+    return float(np.abs(thumb(a) - thumb(b)).mean())
+
+
 def files_under(root: Path) -> list[Path]:
     return [p for p in root.rglob("*") if p.is_file()] if root.exists() else []
 
@@ -82,9 +94,11 @@ def test_register_good_picture_with_name(client, store, pair, path):
     assert body["keypoints"] >= 80 and body["reason"]
     latest = store.latest("hong")
     assert latest is not None and latest.key == body["key"]
-    assert store.load_image(latest.key) == photo("DSC_0410.JPG")  # stored as sent
+    stored = store.load_image(latest.key)  # re-encoded at the working resolution, no metadata
+    assert cv2.imdecode(np.frombuffer(stored, np.uint8), cv2.IMREAD_COLOR).shape == (666, 1000, 3)
+    assert _thumb_distance(stored, photo("DSC_0410.JPG")) < 3
     assert features_from_bytes(store.load_features(latest.key)).settings == Profile().feature_settings
-    assert latest.content_type == "image/jpeg" and (latest.width, latest.height) == (1024, 682)
+    assert latest.content_type == "image/jpeg" and (latest.width, latest.height) == (1000, 666)
 
 
 def test_register_without_name_stores_under_anonymous_id(client, store, pair):
@@ -618,6 +632,7 @@ def test_concurrent_users_keep_their_own_references(small_client, store, pair, o
     for name, key in keys.items():
         latest = store.latest(name)
         assert latest.key == key and latest.user_id == name
-        expected = photo("DSC_0410.JPG") if int(name[-2:]) % 2 == 0 else photo("sacre_coeur1.jpg")
-        assert store.load_image(key) == expected
+        mine, theirs = ("DSC_0410.JPG", "sacre_coeur1.jpg")[:: 1 if int(name[-2:]) % 2 == 0 else -1]
+        stored = store.load_image(key)  # re-encoded at the working resolution: compare the pictures
+        assert _thumb_distance(stored, photo(mine)) < _thumb_distance(stored, photo(theirs)) / 3
     assert store.users() == sorted(keys)

@@ -70,3 +70,29 @@ def test_random_bytes_exit_2_with_the_contract_body(command, random_bytes, capsy
 def test_usage_errors_are_json(args, fragment, capsys):
     code, body, err = run_here(capsys, *args)
     assert code == 2 and fragment in body["error"] and "usage:" in err
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("verify", "/dev/zero", SAME_REF),
+        ("verify", SAME_REF, "/dev/zero"),
+        ("register", "/dev/zero"),
+        ("tag", "/dev/zero"),
+    ],
+)
+def test_an_endless_input_is_refused_after_the_byte_limit_not_read_to_the_end(args):
+    """Issue 22, item 8: ``/dev/zero`` is read no further than the 20 MB limit (+1 byte), then exit 2 naming it."""
+    code, body, err = run(*args)
+    assert code == 2
+    assert "/dev/zero is larger than 20 MB" in body["error"]
+    assert "/dev/zero is larger than 20 MB" in err
+
+
+def test_a_regular_file_over_the_limit_is_refused_from_its_size(tmp_path, capsys):
+    big = tmp_path / "big.jpg"
+    with big.open("wb") as fh:  # sparse: 30 GB of size, no disk used; reading it would take minutes
+        fh.truncate(30_000_000_000)
+    code, body, _err = run_here(capsys, "verify", big, SAME_REF)
+    assert code == 2
+    assert "big.jpg is larger than 20 MB" in body["error"]

@@ -115,3 +115,27 @@ def test_describe_user_id_is_short():
     assert len(service_common.describe_user_id("x" * 5000)) < 60
     assert service_common.describe_user_id(None) == "<NoneType>"
     assert service_common.describe_user_id("hong") == "'hong'"
+
+
+class _RegisterDuringLoad(LocalReferenceStore):
+    """A store where, while a verification loads the reference, another register replaces it (keep=1)."""
+
+    raced = False
+
+    def load_features(self, key):
+        if not self.raced:
+            self.raced = True
+            user = key.split("/")[0]
+            service_register.register_bytes(self, photo("DSC_0410.JPG"), user, Profile())
+            self.trim(user, 1)  # retention deletes the reference being loaded
+        return super().load_features(key)
+
+
+def test_verify_follows_the_pointer_when_its_reference_is_replaced_meanwhile(tmp_path):
+    """Issue 22, item 5: a concurrent register + retention is not "You don't have std img"."""
+    store = _RegisterDuringLoad(tmp_path / "refs")
+    first = service_register.register_bytes(store, photo("DSC_0410.JPG"), "hong", Profile())
+    ok = service_verify.verify_bytes(store, photo("DSC_0411.JPG"), "hong", Profile())
+    assert store.raced
+    assert (ok.status, ok.message) == (200, v.COMPLETE)
+    assert ok.extra["key"] != first.extra["key"] and ok.extra["key"] == store.latest("hong").key

@@ -300,7 +300,7 @@ def test_local_layout_and_no_url(tmp_path: Path, put_ref: Callable[..., Any]) ->
     record = put_ref(store, "alice")
     ref_id = record.key.split("/")[1]
     assert sorted(p.name for p in (tmp_path / "alice").iterdir()) == sorted(
-        [*(f"{ref_id}{suffix}" for suffix in (".img", ".features", ".json")), "latest.json"]
+        [*(f"{ref_id}{suffix}" for suffix in (".img", ".features", ".json")), "latest.json", ".latest.lock"]
     )
     assert store.url(record.key) is None
 

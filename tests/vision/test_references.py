@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
+from PIL import Image
 
 from vision.core.errors import ImageInputError
 from vision.flows.prepare import prepare_photo
@@ -100,3 +103,53 @@ def test_stale_features_and_broken_image(store, pair_same, photo, tmp_path):
     # features that must be recomputed from a broken image: an input error, not a crash
     with pytest.raises(ImageInputError):
         load_reference(store, record.key, OTHER)
+
+
+# -- issue 22, item 6: what the API stores (keep_original=False) ----------------------------------
+
+
+def test_re_encoded_reference_is_the_working_image(store, pair_same, photo):
+    saved = save_reference(store, "alice", pair_same[0], photo, keep_original=False)
+    assert (saved.width, saved.height) == (photo.image.shape[1], photo.image.shape[0]) == (480, 320)
+    assert saved.content_type == "image/jpeg"
+    stored = cv2.imdecode(np.frombuffer(store.load_image(saved.key), np.uint8), cv2.IMREAD_COLOR)
+    assert stored.shape == photo.image.shape
+    assert np.abs(stored.astype(int) - photo.image.astype(int)).mean() < 3
+
+
+def test_recomputed_features_of_a_re_encoded_reference_are_nearly_the_same(store, pair_same, photo, tmp_path):
+    saved = save_reference(store, "alice", pair_same[0], photo, keep_original=False)
+    features_file(tmp_path / "refs").unlink()
+    loaded = load_reference(store, saved.key, SETTINGS)
+    assert loaded.recomputed is True
+    assert loaded.features.image_size == photo.features.image_size
+    assert abs(loaded.features.n_detected - photo.features.n_detected) <= 0.1 * photo.features.n_detected
+    near = np.linalg.norm(loaded.features.points[:, None] - photo.features.points[None], axis=2).min(axis=1) < 1.5
+    assert near.mean() > 0.8
+
+
+def test_a_padded_photo_is_stored_at_its_pictures_size(store, photo):
+    """Comment padding (here 7 MB, under the decode budget) is not stored."""
+    ok, encoded = cv2.imencode(".jpg", photo.image)
+    assert ok
+    comment = b"\xff\xfe" + (65_000).to_bytes(2, "big") + b"p" * 64_998
+    padded = encoded.tobytes()[:2] + comment * 110 + encoded.tobytes()[2:]
+    assert len(padded) > 7_000_000
+    saved = save_reference(store, "pad", padded, prepare_photo(padded, SETTINGS), keep_original=False)
+    assert len(store.load_image(saved.key)) < 600_000
+
+
+def test_stored_photo_is_upright_and_has_no_metadata(store, photo):
+    """EXIF (orientation, GPS position) is applied or dropped: the stored JPEG has none."""
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise to view
+    exif[0x8825] = {1: "N", 2: (48.0, 51.0, 24.0)}  # a GPS position
+    buf = io.BytesIO()
+    Image.fromarray(photo.image[:, :, ::-1]).save(buf, "JPEG", exif=exif.tobytes())
+    sent = buf.getvalue()
+    assert b"Exif\x00\x00" in sent
+    saved = save_reference(store, "gps", sent, prepare_photo(sent, SETTINGS), keep_original=False)
+    stored = store.load_image(saved.key)
+    assert b"Exif\x00\x00" not in stored
+    height, width = photo.image.shape[:2]
+    assert cv2.imdecode(np.frombuffer(stored, np.uint8), cv2.IMREAD_COLOR).shape == (width, height, 3)

@@ -1,4 +1,4 @@
-"""Command line: ``python -m vision {register,verify,evaluate,tune,tag,evaluate-tags}``; JSON on stdout.
+"""Command line: ``python -m vision {register,verify,evaluate,tune,tag,evaluate-tags,store gc}``; JSON on stdout.
 
 Other tools parse the output, so every command prints exactly one JSON
 document on stdout (progress goes to stderr) and exits 0 when it ran, 1 when a

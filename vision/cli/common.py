@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from vision.cli.errors import CommandError, UsageError
+from vision.core.errors import ImageInputError
+from vision.image.imageio import DEFAULT_LIMITS, read_file_bounded
 from vision.lab.pool import DEFAULT_WORKERS, Workers
 from vision.profile import Profile, load_profile
 
@@ -44,12 +46,16 @@ def _print(body: dict[str, Any]) -> None:
     print(json.dumps(body, indent=2, default=str, ensure_ascii=False))
 
 
-def read_input(path: str | Path) -> bytes:
-    """The bytes of an input file; ``UsageError`` naming it when it cannot be read."""
+def read_input(path: str | Path, max_bytes: int = DEFAULT_LIMITS.max_bytes) -> bytes:
+    """The bytes of an input photo, read no further than ``max_bytes + 1``; ``UsageError`` naming it.
+
+    ``/dev/zero`` or a 20 GB file is refused after at most ``max_bytes`` read
+    (a regular file from its size alone), not after filling the memory.
+    """
     try:
-        return Path(path).read_bytes()
-    except OSError as exc:
-        raise UsageError(f"cannot read {path}: {exc.strerror}") from None
+        return read_file_bounded(path, max_bytes)
+    except ImageInputError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def profile_of(args: argparse.Namespace) -> Profile:

@@ -7,7 +7,7 @@ import json
 import sys
 from typing import NoReturn
 
-from vision.cli import tag, tune, verify
+from vision.cli import store, tag, tune, verify
 
 DESCRIPTION = "Photo verification: every command prints one JSON document on stdout."
 
@@ -32,4 +32,5 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_commands(sub)
     tune.add_commands(sub)
     tag.add_commands(sub)
+    store.add_commands(sub)
     return parser

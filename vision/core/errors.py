@@ -25,3 +25,7 @@ class NotAnImageError(ImageInputError):
 
 class ImageTooLargeError(ImageInputError):
     """Too many bytes, or a header that claims too many pixels (decompression bomb)."""
+
+
+class ImageTooComplexError(ImageTooLargeError):
+    """A container that promises too much decoding work: too many scans, chunks or metadata bytes."""

@@ -15,6 +15,7 @@ import logging
 from dataclasses import dataclass
 
 from vision.flows.prepare import PreparedPhoto, reference_features
+from vision.image.stored_photo import StoredPhoto, photo_to_store
 from vision.matchers.akaze import Features, FeatureSettings, features_to_bytes
 from vision.rules.base import Needs
 from vision.store import ReferenceRecord, ReferenceStore, StoreError
@@ -32,21 +33,41 @@ class LoadedReference:
     recomputed: bool
 
 
-def save_reference(store: ReferenceStore, user_id: str, data: bytes, photo: PreparedPhoto) -> ReferenceRecord:
-    """Store the photo's original bytes and its features as ``user_id``'s newest reference.
+def save_reference(
+    store: ReferenceStore,
+    user_id: str,
+    data: bytes,
+    photo: PreparedPhoto,
+    *,
+    keep_original: bool = True,
+    stored: StoredPhoto | None = None,
+) -> ReferenceRecord:
+    """Store the photo and its features as ``user_id``'s newest reference.
 
-    The features blob keeps ``photo.features.embedding`` when it was computed
-    (``register_photo`` does so under the fused rule).
+    ``keep_original`` (the default here, for the dashboard: a local tool that
+    recognises its bundled examples by their bytes) stores ``data`` as sent;
+    ``False`` stores the re-encoded working image (:mod:`vision.image.stored_photo`),
+    what the API does unless ``VISION_STORE_ORIGINAL`` is set.  ``stored`` is
+    what :func:`stored_photo` already made of it.  The features blob keeps
+    ``photo.features.embedding`` when it was computed (``register_photo`` does
+    so under the fused rule).
     """
-    width, height = photo.header.upright_size
+    stored = stored if stored is not None else stored_photo(data, photo, keep_original=keep_original)
     return store.put(
         user_id,
-        data,
+        stored.data,
         features_to_bytes(photo.features),
         n_keypoints=photo.features.n_detected,
-        width=width,
-        height=height,
-        content_type=photo.header.content_type,
+        width=stored.width,
+        height=stored.height,
+        content_type=stored.content_type,
+    )
+
+
+def stored_photo(data: bytes, photo: PreparedPhoto, *, keep_original: bool = False) -> StoredPhoto:
+    """What :func:`save_reference` would store for ``photo`` (its size is what a storage quota charges)."""
+    return photo_to_store(
+        data, photo.image, photo.header.content_type, photo.header.upright_size, keep_original=keep_original
     )
 
 

@@ -20,6 +20,7 @@ import binascii
 import io
 import os
 import re
+import stat
 import warnings
 from dataclasses import dataclass
 
@@ -33,6 +34,7 @@ from vision.core.errors import (
     InvalidBase64Error,
     NotAnImageError,
 )
+from vision.image.decode_budget import check_budget
 
 SUPPORTED_FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
 _DATA_URL = re.compile(r"^\s*data:image/[\w.+-]+;base64,", re.IGNORECASE)
@@ -69,6 +71,20 @@ class DecodeLimits:
         100 MB: a 12 MP 16-bit RGB PNG is 72 MB, an 8-bit one 36 MB).
     min_side : int
         Smallest side in pixels; tinier images cannot hold features.
+    max_jpeg_scans : int
+        Most scans (SOS markers) a JPEG may have (default 64; encoders write
+        1-3 for baseline, about 10 for progressive): each scan walks the whole
+        image again (:mod:`vision.image.decode_budget`).
+    max_coefficient_bytes : int
+        Largest DCT coefficient buffer of a progressive or multi-scan JPEG
+        (default 160 MB: 48 MP at 4:2:0), which libjpeg holds whatever the scale.
+    max_chunks : int
+        Most JPEG segments, PNG chunks (IDAT included) or WebP chunks walked (default 20,000).
+    max_metadata_chunks, max_metadata_bytes : int
+        Most metadata chunks (JPEG APPn and COM, PNG ancillary chunks, WebP
+        chunks other than image data) and their total bytes (defaults 256, 8 MB).
+    max_exif_bytes : int
+        Largest EXIF block (default 65,535: what a JPEG APP1 segment can hold).
     """
 
     max_bytes: int = 20_000_000
@@ -76,6 +92,12 @@ class DecodeLimits:
     max_full_pixels: int = 24_000_000
     max_raw_bytes: int = 100_000_000
     min_side: int = 16
+    max_jpeg_scans: int = 64
+    max_coefficient_bytes: int = 160_000_000
+    max_chunks: int = 20_000
+    max_metadata_chunks: int = 256
+    max_metadata_bytes: int = 8_000_000
+    max_exif_bytes: int = 65_535
 
 
 DEFAULT_LIMITS = DecodeLimits()
@@ -166,11 +188,19 @@ def read_header(data: bytes, limits: DecodeLimits = DEFAULT_LIMITS) -> ImageHead
     EXIF orientation comes from the EXIF block Pillow found while opening
     (``Image.getexif()`` would decode a whole PNG to look for a trailing
     ``eXIf`` chunk), and a PNG's bit depth and colour type come from its IHDR.
+    The decode budget (:func:`vision.image.decode_budget.check_budget`: scans,
+    chunks, metadata) is checked first, so Pillow never sees a PNG's text chunks.
     """
+    return _checked_header(data, limits)[0]
+
+
+def _checked_header(data: bytes, limits: DecodeLimits) -> tuple[ImageHeader, bytes]:
+    """:func:`read_header`, plus the bytes the decoder may see (a PNG without its text chunks)."""
     if not data:
         raise EmptyImageError("the photo is empty")
     if len(data) > limits.max_bytes:
         raise ImageTooLargeError(f"the photo is larger than {limits.max_bytes // 1_000_000} MB")
+    data = check_budget(data, limits)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
@@ -203,7 +233,7 @@ def read_header(data: bytes, limits: DecodeLimits = DEFAULT_LIMITS) -> ImageHead
                 f"the {fmt} claims {width}x{height} pixels of {_bytes_per_pixel(fmt, mode, data)} bytes each "
                 f"({raw / 1e6:.0f} MB decoded), more than {limits.max_raw_bytes / 1e6:.0f} MB"
             )
-    return ImageHeader(fmt, width, height, orientation, raw)
+    return ImageHeader(fmt, width, height, orientation, raw), data
 
 
 _PNG_CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}  # IHDR colour type -> samples per pixel
@@ -235,7 +265,7 @@ def decode_image(data: bytes, max_side: int | None = None, limits: DecodeLimits 
     -------
     DecodedImage
     """
-    header = read_header(data, limits)
+    header, data = _checked_header(data, limits)
     if header.format == "JPEG" and _jpeg_is_truncated(data):
         raise NotAnImageError("the JPEG is truncated (no end-of-image marker)")
     factor, flag = _reduction(header, max_side)
@@ -308,9 +338,32 @@ def read_image_file(
     path: str | os.PathLike[str], max_side: int | None = None, limits: DecodeLimits = DEFAULT_LIMITS
 ) -> np.ndarray:
     """Decode an image file upright (BGR); ``NotAnImageError`` when it is missing or unusable."""
+    return decode_image(read_file_bounded(path, limits.max_bytes), max_side=max_side, limits=limits).bgr
+
+
+def read_file_bounded(path: str | os.PathLike[str], max_bytes: int) -> bytes:
+    """The bytes of a file of at most ``max_bytes``, never reading more than ``max_bytes + 1``.
+
+    A regular file is refused from its size before it is read; anything else
+    (``/dev/zero``, a pipe) is read up to one byte past the limit, so an
+    endless stream costs at most ``max_bytes`` of memory and is refused.
+
+    Raises
+    ------
+    NotAnImageError
+        The file cannot be opened or read (the message names it and why).
+    ImageTooLargeError
+        It holds more than ``max_bytes``.
+    """
+    too_large = f"{path} is larger than {max_bytes / 1e6:g} MB, the most a photo may be"
     try:
         with open(path, "rb") as fh:
-            data = fh.read()
+            info = os.fstat(fh.fileno())
+            if stat.S_ISREG(info.st_mode) and info.st_size > max_bytes:
+                raise ImageTooLargeError(too_large)
+            data = fh.read(max_bytes + 1)
     except OSError as exc:
         raise NotAnImageError(f"cannot read {path}: {exc.strerror}") from None
-    return decode_image(data, max_side=max_side, limits=limits).bgr
+    if len(data) > max_bytes:
+        raise ImageTooLargeError(too_large)
+    return data

@@ -1,1 +1,1 @@
-"""vision.service.contract: see docs/ARCHITECTURE.md."""
+"""vision.service: the contract's flows as plain functions (register, verify, tag); see docs/ARCHITECTURE.md."""

@@ -10,12 +10,13 @@ inside ``gate``; store I/O outside it.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from vision.core import verdict as v
 from vision.core.errors import ImageInputError
 from vision.flows.prepare import register_photo
-from vision.flows.references import save_reference
+from vision.flows.references import save_reference, stored_photo
 from vision.image.imageio import DEFAULT_LIMITS, DecodeLimits, decode_base64
 from vision.profile import Profile
 from vision.replay.memory import save_reference_fingerprint
@@ -27,6 +28,9 @@ __all__ = ["register_b64", "register_bytes"]
 
 log = logging.getLogger("vision.service")
 
+Charge = Callable[[int], "v.Verdict | None"]
+"""A storage quota: called with the stored photo's size in bytes; a verdict ends the register."""
+
 
 def register_b64(
     store: ReferenceStore,
@@ -36,6 +40,8 @@ def register_b64(
     limits: DecodeLimits = DEFAULT_LIMITS,
     *,
     gate: Gate = no_gate,
+    charge: Charge | None = None,
+    keep_original: bool = False,
 ) -> v.Verdict:
     """Register flow from the client's base64 text; see :func:`register_bytes`.
 
@@ -54,7 +60,16 @@ def register_b64(
             raw = decode_base64(data, limits)
     except ImageInputError as exc:
         return v.Verdict(400, v.TAKE_PICTURE_AGAIN, False, str(exc))
-    return register_bytes(store, raw, user_id, thresholds, limits, gate=gate)  # type: ignore[arg-type]
+    return register_bytes(
+        store,
+        raw,
+        user_id,  # type: ignore[arg-type]
+        thresholds,
+        limits,
+        gate=gate,
+        charge=charge,
+        keep_original=keep_original,
+    )
 
 
 def register_bytes(
@@ -65,6 +80,8 @@ def register_bytes(
     limits: DecodeLimits = DEFAULT_LIMITS,
     *,
     gate: Gate = no_gate,
+    charge: Charge | None = None,
+    keep_original: bool = False,
 ) -> v.Verdict:
     """Check a photo and, when it is good, store it as ``user_id``'s latest reference.
 
@@ -72,7 +89,7 @@ def register_bytes(
     ----------
     store : ReferenceStore
     data : bytes
-        The encoded photo (JPEG, PNG or WebP), stored as sent.
+        The encoded photo (JPEG, PNG or WebP); stored re-encoded unless ``keep_original``.
     user_id : str or None
         Owner.  None stores the photo under a fresh anonymous id
         (:func:`new_anonymous_id`), returned as ``extra["name"]`` so the
@@ -81,14 +98,19 @@ def register_bytes(
         Decision thresholds and decode limits.
     gate : callable returning a context manager
         Held around the CPU-heavy step.
+    charge : callable, optional
+        Called with the stored photo's size before anything is stored; a
+        verdict it returns (a storage quota's 429) ends the flow.
+    keep_original : bool
+        Store ``data`` as sent instead of the re-encoded working image (:mod:`vision.image.stored_photo`).
 
     Returns
     -------
     Verdict
         400 ``Take Picture Again`` (not an image, bad user id), 400 ``Too
         Little Features``, 500 ``Something Wrong`` (store unreachable: nothing
-        stored), or 200 ``Good Picture`` with ``key``, ``name`` and, when the
-        store gives one, ``url``.
+        stored), the verdict of ``charge``, or 200 ``Good Picture`` with
+        ``key``, ``name`` and, when the store gives one, ``url``.
     """
     bad_id = _check_optional_id(user_id)
     if bad_id:
@@ -98,8 +120,13 @@ def register_bytes(
     if photo is None or not verdict.result:
         return verdict
     owner = user_id if user_id is not None else new_anonymous_id()
+    stored = stored_photo(data, photo, keep_original=keep_original)
+    refused = charge(len(stored.data)) if charge is not None else None
+    if refused is not None:
+        log.info("register %s: %s", describe_user_id(owner), refused.reason)
+        return refused
     try:
-        record = save_reference(store, owner, data, photo)
+        record = save_reference(store, owner, data, photo, stored=stored)
     except StoreUnavailableError as exc:
         log.error("register %s: store unavailable (%s): %s", describe_user_id(owner), exc.reason, exc)
         return v.Verdict(500, v.SOMETHING_WRONG, False, f"the reference store is unavailable ({exc.reason})")

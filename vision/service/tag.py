@@ -13,7 +13,7 @@ from vision.profile import Profile
 from vision.service.common import Gate, json_type, no_gate
 from vision.tagging.words import check_tag
 
-log = logging.getLogger("vision.service.contract")
+log = logging.getLogger("vision.service")
 
 TAG_DECODE_SIDE = 512
 """JPEGs are DCT-reduced to about this long side before tagging (the model sees 224 px)."""

@@ -166,6 +166,11 @@ def _verify_against(
         return v.Verdict(400, v.MISSING_PICTURE, False, str(exc))
     needs = rules.get(thresholds.rule).needs
     ref = _load_reference(store, record, thresholds)
+    if isinstance(ref, v.Verdict) and ref.status == 400:
+        # Deleted meanwhile: a concurrent register moved the pointer on and retention removed this one.
+        newer = _check_user(store, record.user_id)
+        if isinstance(newer, ReferenceRecord) and newer.key != record.key:
+            record, ref = newer, _load_reference(store, newer, thresholds)
     if isinstance(ref, v.Verdict):
         return ref
     ref_image = _load_image(store, record) if needs.full_images else None

@@ -311,6 +311,19 @@ class ReferenceStore(Protocol):
 
 
 _USER_LOCKS = tuple(threading.RLock() for _ in range(64))
+POINTER_ATTEMPTS = 64
+"""Compare-and-swap attempts on a user's pointer before giving up (each conflict means another writer won)."""
+
+
+def _order(record: ReferenceRecord) -> tuple[datetime, str]:
+    """What "newer" means everywhere: creation time, then the key (a total order across processes)."""
+    return record.created_at, record.key
+
+
+def _contended(user_id: str) -> StoreUnavailableError:
+    return StoreUnavailableError(
+        f"the latest pointer of {user_id!r} changed under {POINTER_ATTEMPTS} attempts in a row", reason="contention"
+    )
 
 
 class BlobReferenceStore:
@@ -327,9 +340,16 @@ class BlobReferenceStore:
     uncommitted reference).  :meth:`latest` is therefore one read whatever the
     number of references.  A user without a pointer (stores written before
     it existed) is answered by one listing, strictly: unreadable metadata is
-    an error, never skipped for an older reference.  Pointer updates and
-    :meth:`trim` hold a per-user lock, so within one process a slower
-    concurrent ``put`` never moves the pointer back to an older reference.
+    an error, never skipped for an older reference.
+
+    **Concurrent writers** (threads, or processes sharing the store): every
+    pointer change is a compare-and-swap (``_swap_pointer``: an S3 conditional
+    write, a file lock locally) against the version read just before, retried
+    on conflict, and a ``put`` only moves the pointer forward (to a newer
+    ``(created_at, key)``), so a slower writer never moves it back.
+    :meth:`trim` only deletes references older than the one the pointer
+    names, so it never deletes the pointer's reference, nor one a concurrent
+    ``put`` is about to publish.  A per-user lock in the process cuts conflicts.
     """
 
     IMAGE_SUFFIX = ".img"
@@ -347,13 +367,20 @@ class BlobReferenceStore:
     def _load_blob(self, key: str, suffix: str, what: str) -> bytes | None:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def _read_pointer(self, user_id: str) -> bytes | None:  # pragma: no cover - abstract
+    def _read_pointer(self, user_id: str) -> bytes | None:
+        """The pointer's bytes, or None when the user has none (one read)."""
+        return self._read_pointer_versioned(user_id)[0]
+
+    def _read_pointer_versioned(self, user_id: str) -> tuple[bytes | None, str | None]:  # pragma: no cover - abstract
+        """``(bytes, version)`` of the pointer, ``(None, None)`` when absent; the version is opaque (ETag, hash)."""
         raise NotImplementedError
 
-    def _write_pointer(self, user_id: str, raw: bytes) -> None:  # pragma: no cover - abstract
-        raise NotImplementedError
+    def _swap_pointer(self, user_id: str, raw: bytes | None, expected: str | None) -> bool:  # pragma: no cover
+        """Write ``raw`` as the pointer (``None``: remove it) iff its version is still ``expected``.
 
-    def _remove_pointer(self, user_id: str) -> None:  # pragma: no cover - abstract
+        ``expected=None`` means "no pointer exists".  Returns False, changing
+        nothing, when another writer changed the pointer since it was read.
+        """
         raise NotImplementedError
 
     def delete(self, key: str) -> None:  # pragma: no cover - abstract
@@ -390,36 +417,40 @@ class BlobReferenceStore:
         return record
 
     def _publish(self, record: ReferenceRecord) -> None:
-        """Point the user's pointer at ``record`` unless it already names a newer reference."""
+        """Point the user's pointer at ``record`` unless it already names a newer reference (compare-and-swap)."""
         with self._user_lock(record.user_id):
-            raw = self._read_pointer(record.user_id)
-            if raw is not None:
-                try:
-                    current = decode_metadata(raw)
-                except CorruptReferenceError:
-                    current = None  # overwritten: the new reference is sound
-                if current is not None and (current.created_at, current.key) > (record.created_at, record.key):
+            for _attempt in range(POINTER_ATTEMPTS):
+                raw, version = self._read_pointer_versioned(record.user_id)
+                if raw is not None:
+                    try:
+                        current = decode_metadata(raw)
+                    except CorruptReferenceError:
+                        current = None  # overwritten: the new reference is sound
+                    if current is not None and _order(current) > _order(record):
+                        return
+                if self._swap_pointer(record.user_id, encode_metadata(record), version):
                     return
-            self._write_pointer(record.user_id, encode_metadata(record))
+        raise _contended(record.user_id)
 
     def _unpublish(self, key: str) -> None:
         """After ``key`` was deleted: move the pointer to the newest remaining reference (or remove it)."""
         user_id, _ = split_key(key)
         with self._user_lock(user_id):
-            raw = self._read_pointer(user_id)
-            if raw is None:
-                return
-            try:
-                named = decode_metadata(raw).key
-            except CorruptReferenceError:
-                named = None
-            if named is not None and named != key:
-                return
-            remaining = newest_first(self._list(user_id, strict=False))
-            if remaining:
-                self._write_pointer(user_id, encode_metadata(remaining[0]))
-            else:
-                self._remove_pointer(user_id)
+            for _attempt in range(POINTER_ATTEMPTS):
+                raw, version = self._read_pointer_versioned(user_id)
+                if raw is None:
+                    return
+                try:
+                    named = decode_metadata(raw).key
+                except CorruptReferenceError:
+                    named = None
+                if named is not None and named != key:
+                    return
+                remaining = newest_first(self._list(user_id, strict=False))
+                replacement = encode_metadata(remaining[0]) if remaining else None
+                if self._swap_pointer(user_id, replacement, version):
+                    return
+        raise _contended(user_id)
 
     def trim(self, user_id: str, keep: int) -> builtins.list[str]:
         """Delete the user's oldest references so that at most ``keep`` remain; return the deleted keys.
@@ -435,7 +466,9 @@ class BlobReferenceStore:
             if len(records) <= keep:
                 return []
             pointed = self.latest(user_id)
-            doomed = [r.key for r in records[keep:] if pointed is None or r.key != pointed.key]
+            # Only references older than the pointer's: a newer one may be about to be published by
+            # another writer, and the pointer only moves forward, so what is deleted is never named again.
+            doomed = [r.key for r in records[keep:] if pointed is None or _order(r) < _order(pointed)]
             deleted = []
             for key in doomed:
                 try:

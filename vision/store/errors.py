@@ -38,7 +38,8 @@ class StoreUnavailableError(StoreError):
     reason : str
         A short machine-readable cause: ``"unreachable"``, ``"timeout"``,
         ``"access-denied"``, ``"no-bucket"``, ``"no-credentials"``,
-        ``"server-error"``, ``"io-error"`` or ``"error"``.  The message says the
+        ``"server-error"``, ``"io-error"``, ``"contention"`` (the latest pointer kept
+        changing under concurrent writers) or ``"error"``.  The message says the
         same for humans and never contains credentials.
     """
 

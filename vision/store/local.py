@@ -2,10 +2,11 @@
 
 Layout::
 
-    <root>/<user_id>/<ref_id>.img        image bytes as uploaded
+    <root>/<user_id>/<ref_id>.img        image bytes (the re-encoded working image, or as uploaded)
     <root>/<user_id>/<ref_id>.features   opaque features blob
     <root>/<user_id>/<ref_id>.json       metadata, the commit marker
     <root>/<user_id>/latest.json         copy of the newest reference's metadata (written last)
+    <root>/<user_id>/.latest.lock        lock file of the pointer's compare-and-swap (empty)
 
 Every file is written to a uniquely named temporary file in the same directory
 (``mkstemp``: no fixed names, so concurrent puts never clobber each other),
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import hashlib
 import logging
 import os
 import re
@@ -37,6 +39,7 @@ from vision.store.base import (
     newest_first,
     utc_now,
 )
+from vision.store.file_lock import exclusive
 from vision.store.ids import new_key, split_key, validate_key, validate_user_id
 from vision.store.proofs import (
     FINGERPRINT_SUFFIX,
@@ -58,6 +61,7 @@ DEFAULT_ROOT = Path("references")
 
 _IMAGE, _FEATURES, _META = BlobReferenceStore.IMAGE_SUFFIX, BlobReferenceStore.FEATURES_SUFFIX, ".json"
 _META_NAME = re.compile(r"([0-9a-f]{32})\.json")
+POINTER_LOCK_NAME = ".latest.lock"  # beside latest.json; a dot file, so no listing sees it
 
 
 class LocalReferenceStore(BlobReferenceStore):
@@ -169,23 +173,36 @@ class LocalReferenceStore(BlobReferenceStore):
     def _pointer_path(self, user_id: str) -> Path:
         return self.root / validate_user_id(user_id) / self.POINTER_NAME
 
-    def _read_pointer(self, user_id: str) -> bytes | None:
+    def _read_pointer_versioned(self, user_id: str) -> tuple[bytes | None, str | None]:
         path = self._pointer_path(user_id)
         try:
-            return path.read_bytes()
+            raw = path.read_bytes()
         except FileNotFoundError:
-            return None
-        except NotADirectoryError as exc:
-            # The root (or the user's folder) is a file: a broken store, not "no reference".
-            raise self._unavailable(f"read the latest reference of {user_id!r}", exc) from exc
+            return None, None
         except OSError as exc:
+            # NotADirectoryError included: the root (or the user's folder) is a file, a broken store.
             raise self._unavailable(f"read the latest reference of {user_id!r}", exc) from exc
+        return raw, hashlib.sha256(raw).hexdigest()
 
-    def _write_pointer(self, user_id: str, raw: bytes) -> None:
-        self._write_atomic(self._pointer_path(user_id), raw)
-
-    def _remove_pointer(self, user_id: str) -> None:
-        self._pointer_path(user_id).unlink(missing_ok=True)
+    def _swap_pointer(self, user_id: str, raw: bytes | None, expected: str | None) -> bool:
+        """Compare-and-swap under the user's lock file (:mod:`vision.store.file_lock`), then ``os.replace``."""
+        path = self._pointer_path(user_id)
+        if not path.parent.is_dir():  # no folder, so no pointer
+            if expected is not None or raw is None:
+                return expected is None
+            path.parent.mkdir(parents=True, exist_ok=True)
+        with exclusive(path.parent / POINTER_LOCK_NAME):
+            try:
+                current: str | None = hashlib.sha256(path.read_bytes()).hexdigest()
+            except FileNotFoundError:
+                current = None
+            if current != expected:
+                return False
+            if raw is None:
+                path.unlink(missing_ok=True)
+            else:
+                self._write_atomic(path, raw)
+        return True
 
     def save_features(self, key: str, features: bytes) -> None:
         """Replace the features blob of an existing reference.

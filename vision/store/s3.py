@@ -48,6 +48,7 @@ from vision.store.proofs import FINGERPRINT_SUFFIX
 from vision.store.s3_errors import NotFound as _NotFound
 from vision.store.s3_errors import is_botocore as _is_botocore
 from vision.store.s3_errors import translate as _translate
+from vision.store.s3_pointer import read_versioned, swap
 from vision.store.s3_proofs import S3ProofMemory
 
 __all__ = [
@@ -302,29 +303,14 @@ class S3ReferenceStore(S3ProofMemory, BlobReferenceStore):
     def _pointer_key(self, user_id: str) -> str:
         return f"{self.prefix}{validate_user_id(user_id)}/{self.POINTER_NAME}"
 
-    def _read_pointer(self, user_id: str) -> bytes | None:
-        try:
-            return self._get_bytes(f"read the latest reference of {user_id!r}", self._pointer_key(user_id))
-        except _NotFound:
-            return None
+    def _read_pointer_versioned(self, user_id: str) -> tuple[bytes | None, str | None]:
+        action = f"read the latest reference of {user_id!r}"
+        return read_versioned(self._call, self.client, self.bucket, self._pointer_key(user_id), action)
 
-    def _write_pointer(self, user_id: str, raw: bytes) -> None:
-        self._call(
-            f"update the latest reference of {user_id!r}",
-            self.client.put_object,
-            Bucket=self.bucket,
-            Key=self._pointer_key(user_id),
-            Body=raw,
-            ContentType="application/json",
-        )
-
-    def _remove_pointer(self, user_id: str) -> None:
-        self._call(
-            f"remove the latest pointer of {user_id!r}",
-            self.client.delete_object,
-            Bucket=self.bucket,
-            Key=self._pointer_key(user_id),
-        )
+    def _swap_pointer(self, user_id: str, raw: bytes | None, expected: str | None) -> bool:
+        """A conditional write or delete of the pointer (:mod:`vision.store.s3_pointer`)."""
+        action = f"update the latest pointer of {user_id!r}"
+        return swap(self._call, self.client, self.bucket, self._pointer_key(user_id), raw, expected, action)
 
     # -- reading -----------------------------------------------------------
 

@@ -138,7 +138,7 @@ _COMMON_ANSWERS = {
     401: ("Unauthorized: missing or invalid API key or bearer token (auth modes api-key, jwt)", UNAUTHORIZED),
     403: ("Forbidden: the token's subject is not the `name` asked for", FORBIDDEN),
     408: ("Request Timeout: the body was not sent in time", TIMEOUT),
-    429: ("Too Many Requests: per-client or per-user rate limit (see Retry-After)", TOO_MANY),
+    429: ("Too Many Requests: per-client or per-user rate limit, or a storage quota (see Retry-After)", TOO_MANY),
     503: ("Server Busy: no CPU slot before the request's deadline (see Retry-After)", BUSY),
 }
 

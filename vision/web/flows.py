@@ -28,25 +28,43 @@ log = logging.getLogger("vision.api")
 
 @dataclass(frozen=True)
 class Flow:
-    """One endpoint's contract: its 400 for unusable bodies, its 500, and its runner."""
+    """One endpoint's contract: its 400 for unusable bodies, its 500, and its runner ``(runtime, body, client)``."""
 
     name: str
     bad_request: str
     fault: str
-    run: Callable[[Runtime, dict[str, Any]], v.Verdict]
+    run: Callable[[Runtime, dict[str, Any], str], v.Verdict]
 
 
-def _run_register(rt: Runtime, body: dict[str, Any]) -> v.Verdict:
+def _run_register(rt: Runtime, body: dict[str, Any], client: str) -> v.Verdict:
+    name = body.get("name")
+
+    def charge(nbytes: int) -> v.Verdict | None:
+        """The storage quotas (:mod:`vision.web.quota`); an anonymous register counts against ``anon@<client>``."""
+        user = name if isinstance(name, str) else f"anon@{client}"
+        refusal = rt.quota.charge(nbytes, user, client)
+        if refusal is None:
+            return None
+        retry = max(1, int(refusal.retry_after_s + 0.999))
+        return v.Verdict(429, TOO_MANY, False, refusal.reason, {"retry_after": retry, "error": "quota"})
+
     return register.register_b64(
-        rt.store(), body.get("data"), body.get("name"), rt.thresholds(), rt.limits, gate=rt.gate
+        rt.store(),
+        body.get("data"),
+        name,
+        rt.thresholds(),
+        rt.limits,
+        gate=rt.gate,
+        charge=charge,
+        keep_original=rt.config.store_original,
     )
 
 
-def _run_verify(rt: Runtime, body: dict[str, Any]) -> v.Verdict:
+def _run_verify(rt: Runtime, body: dict[str, Any], client: str) -> v.Verdict:
     return verify.verify_b64(rt.store(), body.get("data"), body.get("name"), rt.thresholds(), rt.limits, gate=rt.gate)
 
 
-def _run_tag(rt: Runtime, body: dict[str, Any]) -> v.Verdict:
+def _run_tag(rt: Runtime, body: dict[str, Any], client: str) -> v.Verdict:
     return tag.tag_b64(rt.tagger, body.get("data"), body.get("tag"), rt.thresholds(), rt.limits, gate=rt.gate)
 
 
@@ -105,7 +123,7 @@ def _timed_run(flow: Flow, rt: Runtime, raw: bytes, principal: Principal, client
             return too_many("user", wait)
     try:
         with rt.gate.deadline(rt.config.request_timeout_s):
-            return flow.run(rt, body)
+            return flow.run(rt, body, client)
     except DeadlineExceeded as exc:
         return v.Verdict(503, BUSY, False, str(exc), {"retry_after": 2})
 

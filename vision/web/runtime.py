@@ -15,7 +15,8 @@ from vision.image.imageio import DEFAULT_LIMITS, DecodeLimits
 from vision.profile import Profile, load_profile
 from vision.store.guard import CircuitBreaker, GuardedStore
 from vision.web.gate import CpuGate
-from vision.web.ratelimit import RateLimiter
+from vision.web.quota import StorageQuota
+from vision.web.ratelimit import LimitStorage, RateLimiter
 from vision.web.settings import ApiSettings
 
 log = logging.getLogger("vision.api")
@@ -52,8 +53,14 @@ class Runtime:
         self._profile_thresholds: Profile | None = None
         self._lock = threading.Lock()
         self.gate = CpuGate(self.workers)
-        self.client_limit = RateLimiter(self.config.rate_client_per_min)
-        self.user_limit = RateLimiter(self.config.rate_user_per_min)
+        # Limits in this process, or shared by every process through VISION_REDIS_URL (vision/web/ratelimit.py).
+        self.limit_storage = LimitStorage((self.settings.get("VISION_REDIS_URL") or "").strip() or None)
+        self.client_limit = RateLimiter(self.config.rate_client_per_min, self.limit_storage, "client")
+        self.user_limit = RateLimiter(self.config.rate_user_per_min, self.limit_storage, "user")
+        c = self.config
+        self.quota = StorageQuota(
+            self.limit_storage, c.quota_user_mb_per_day, c.quota_client_mb_per_day, c.quota_total_mb_per_day
+        )
         self._thread_limits: dict[str, anyio.CapacityLimiter] = {}
 
     def _guard(self, store: Any) -> GuardedStore:

@@ -11,7 +11,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from vision.core.settings import number
+from vision.core.settings import number, truthy
 from vision.web.auth import AuthConfig
 
 __all__ = ["ApiSettings"]
@@ -35,6 +35,10 @@ class ApiSettings:
     max_references_per_user: int = 10
     rate_client_per_min: float = 120.0
     rate_user_per_min: float = 30.0
+    store_original: bool = False
+    quota_user_mb_per_day: float = 20.0
+    quota_client_mb_per_day: float = 100.0
+    quota_total_mb_per_day: float = 5000.0
     auth: AuthConfig = field(default_factory=AuthConfig)
 
     @classmethod
@@ -60,5 +64,9 @@ class ApiSettings:
             max_references_per_user=int(num("VISION_MAX_REFERENCES_PER_USER", d.max_references_per_user)),
             rate_client_per_min=num("VISION_RATE_CLIENT_PER_MIN", d.rate_client_per_min, False, 0),
             rate_user_per_min=num("VISION_RATE_USER_PER_MIN", d.rate_user_per_min, False, 0),
+            store_original=truthy(s.get("VISION_STORE_ORIGINAL")),
+            quota_user_mb_per_day=num("VISION_QUOTA_USER_MB_PER_DAY", d.quota_user_mb_per_day, False, 0),
+            quota_client_mb_per_day=num("VISION_QUOTA_CLIENT_MB_PER_DAY", d.quota_client_mb_per_day, False, 0),
+            quota_total_mb_per_day=num("VISION_QUOTA_TOTAL_MB_PER_DAY", d.quota_total_mb_per_day, False, 0),
             auth=AuthConfig.from_settings(s),
         )

@@ -1,0 +1,67 @@
+"""One writer process of the concurrent-register test (``tests/store/test_pointer_concurrency.py``).
+
+Each round does what the API's register does (``GuardedStore.put``): put a
+reference, then trim the user to ``keep``; then it reads the pointer as a
+verification would and classifies what it sees.  Run in a process of its own
+(multiprocessing "spawn"), so two writers share nothing but the store.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from vision.store import LocalReferenceStore, ReferenceNotFoundError
+from vision.store.base import CorruptReferenceError
+
+
+def open_store(kind: str, where: dict[str, str]) -> Any:
+    """The store a writer uses: local at ``where["root"]``, or S3 at ``where["endpoint"]`` / ``where["bucket"]``."""
+    if kind == "local":
+        return LocalReferenceStore(where["root"])
+    from moto_server import s3_client
+
+    from vision.store.s3 import S3ReferenceStore
+
+    client = s3_client(where["endpoint"], "testing-key-id", "testing-secret-do-not-print", read_timeout=20)
+    return S3ReferenceStore(client, where["bucket"])
+
+
+def _live(store: Any, key: str) -> bool:
+    try:
+        store.get(key)
+        store.load_image(key)
+    except (ReferenceNotFoundError, CorruptReferenceError):
+        return False
+    return True
+
+
+def register_rounds(
+    kind: str, where: dict[str, str], user: str, rounds: int, keep: int, barrier: Any
+) -> dict[str, int]:
+    """``rounds`` registers of ``user``; counts of what the pointer showed after each.
+
+    - ``behind``: the pointer named a reference older than the one this round had just published;
+    - ``dangling``: it named a deleted reference, and still did when read again;
+    - ``moved``: it named a reference deleted since, but had already moved to a newer one
+      (the reader raced a newer register: the next read is right);
+    - ``missing``: no pointer at all.
+    """
+    store = open_store(kind, where)
+    counts = {"rounds": 0, "behind": 0, "dangling": 0, "moved": 0, "missing": 0}
+    barrier.wait()
+    for i in range(rounds):
+        record = store.put(
+            user, b"image-%d" % i, b"features", n_keypoints=100, width=640, height=480, content_type="image/jpeg"
+        )
+        store.trim(user, keep)
+        pointed = store.latest(user)
+        counts["rounds"] += 1
+        if pointed is None:
+            counts["missing"] += 1
+            continue
+        if (pointed.created_at, pointed.key) < (record.created_at, record.key):
+            counts["behind"] += 1
+        if not _live(store, pointed.key):
+            again = store.latest(user)
+            counts["dangling" if again is not None and again.key == pointed.key else "moved"] += 1
+    return counts
