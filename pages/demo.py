@@ -149,7 +149,7 @@ with verdict_box:
             if said is not None:
                 st.caption(contract_words(said))
     if replayed.picture is not None and replayed.replay:  # the evidence of this verdict, right under it
-        replay_picture(replayed)
+        replay_picture(replayed, stacked=True)
 
 st.image(
     draw_match_view(ref.image, query.image, view, legend=False),

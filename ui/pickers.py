@@ -104,7 +104,8 @@ def photo_input(
     visibility: Literal["visible", "collapsed"] = "collapsed" if compact else "visible"
     chosen = st.radio(label, SOURCES, horizontal=True, key=radio_key, label_visibility=visibility)
     if chosen == "Example":
-        example = thumbnail_picker(f"{key}_example", examples, default, width=100)
+        # 78 px: five thumbnails (and 16 px gaps) fit one row of the Demo's picker column at 1400 px (and three on a phone)
+        example = thumbnail_picker(f"{key}_example", examples, default, width=78 if compact else 100)
         return Photo(example.title, example.read(), example)
     if chosen == "Upload":
         refused = st.session_state.pop(f"{key}_refused", None)

@@ -10,7 +10,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from html import escape
 
+import numpy as np
 import streamlit as st
+import streamlit.components.v1 as components
 
 from vision.core.verdict import Verdict
 from vision.views.draw import STRONG
@@ -48,6 +50,8 @@ CSS = """
 .legend .sw {display: inline-block; width: 1.6rem; height: .55rem; border-radius: .2rem; margin-right: .35rem;
   vertical-align: middle;}
 .picknote {font-size: .85rem; opacity: .85; margin: -.2rem 0 .5rem 0;}
+[class*="st-key-thumbs_"] [data-testid^="stBaseButton-"] {padding: .2rem .25rem; min-height: 2rem;}
+[class*="st-key-thumbs_"] [data-testid^="stBaseButton-"] p {font-size: .8rem; line-height: 1.15;}
 </style>
 """
 
@@ -108,21 +112,30 @@ def show_timings(timings: dict[str, float]) -> None:
         st.caption("Time (ms): " + " · ".join(f"{k} {v:.0f}" for k, v in timings.items()))
 
 
-def replay_picture(step: ReplayStep) -> None:
+def replay_picture(step: ReplayStep, *, stacked: bool = False) -> None:
     """The replay check's aligned difference at a useful size, with its caption (nothing without one).
 
     :func:`vision.views.replay.difference_image` is one strip of three equal
-    panels; the difference (what decides) is shown large, the two aligned
-    photos small above it.
+    panels; each is cropped to where the reference landed in the new photo
+    (the area compared), the difference (what decides) shown twice the size
+    of the two aligned photos: beside them, or under them when ``stacked``.
     """
     if step.picture is None:
         return
     third = step.picture.shape[1] // 3
     earlier, new, diff = (step.picture[:, i * third : (i + 1) * third] for i in range(3))
-    a, b = st.columns(2, gap="small")
+    rows, cols = np.nonzero(earlier.any(axis=2))  # where the reference landed: the compared area
+    if rows.size:  # a phone screenshot is a tall frame around the photo: show the part that was compared
+        y0, y1, x0, x1 = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
+        earlier, new, diff = (panel[y0:y1, x0:x1] for panel in (earlier, new, diff))
+    if stacked:  # a narrow column: the two photos side by side, the difference under them at full width
+        a, b = st.columns(2, gap="small")
+        big = st.container()
+    else:  # a full-width row: the two photos small, the difference twice their size
+        a, b, big = st.columns([1, 1, 2], gap="small")
     a.image(earlier, caption="The reference, aligned", width="stretch", channels="BGR")
     b.image(new, caption="The new photo", width="stretch", channels="BGR")
-    st.image(diff, width="stretch", channels="BGR")  # BGR: OpenCV's colour map
+    big.image(diff, caption="Their fine detail's difference", width="stretch", channels="BGR")  # OpenCV's colours
     st.caption(step.caption)
 
 
@@ -139,13 +152,16 @@ def legend(rows: Sequence[tuple[str, tuple[int, int, int]]]) -> None:
 def scroll_into_view(key: str, nonce: str) -> None:
     """On a narrow screen (a phone), scroll the container ``st-key-<key>`` to the top of the window.
 
-    ``nonce`` changes with each choice (a new script runs once per change);
+    ``nonce`` changes with each choice (a new frame runs once per change);
     on a wide screen nothing moves, the answer is already beside the pickers.
+    The script runs in a component's same-origin frame and reaches the page
+    through ``window.parent`` (a script in ``st.html`` leaves the previous
+    run's elements on the page).
     """
     script = (
-        f"<script>/* {escape(nonce)} */(function(){{let n=0;const go=()=>{{"
-        f"const el=document.querySelector('.st-key-{key}');"
-        "if(el&&window.innerWidth<=640){el.scrollIntoView({block:'start'});}"
-        "else if(!el&&n++<40){setTimeout(go,50);}};setTimeout(go,50);})();</script>"
+        f"<script>/* {escape(nonce)} */(function(){{const doc=window.parent.document;let n=0;const go=()=>{{"
+        f"const el=doc.querySelector('.st-key-{key}');"
+        "if(el&&window.parent.innerWidth<=640){el.scrollIntoView({block:'start'});}"
+        "else if(!el&&n++<40){setTimeout(go,50);}};setTimeout(go,150);})();</script>"
     )
-    st.html(script, unsafe_allow_javascript=True)
+    components.html(script, height=0)
