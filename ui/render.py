@@ -49,6 +49,8 @@ CSS = """
 .legend {display: flex; flex-wrap: wrap; gap: .2rem 1rem; font-size: .9rem; margin: -.3rem 0 .6rem 0;}
 .legend .sw {display: inline-block; width: 1.6rem; height: .55rem; border-radius: .2rem; margin-right: .35rem;
   vertical-align: middle;}
+/* every uploader takes one photo: no "+" that suggests several */
+[data-testid="stFileUploader"] button[aria-label="Add files"] {display: none;}
 .picknote {font-size: .85rem; opacity: .85; margin: -.2rem 0 .5rem 0;}
 [class*="st-key-thumbs_"] [data-testid^="stBaseButton-"] {padding: .2rem .25rem; min-height: 2rem;}
 [class*="st-key-thumbs_"] [data-testid^="stBaseButton-"] p {font-size: .8rem; line-height: 1.15;}

@@ -109,3 +109,15 @@ def test_a_rejected_fit_draws_no_counted_lines(store_dir):
     legend = [card(m.value) for m in at.markdown if 'class="legend"' in m.value]
     assert legend and "nothing drawn" in legend[0] and "points that line up" not in legend[0]
     assert headlines(at)[2] == "❌ Tag check: no patio here"  # not "(0% sure)"
+
+
+def test_a_bad_reference_says_what_to_do_without_contract_words(store_dir):
+    """Item 3: no "You don't have std img" on a bad reference: the Demo says to pick another, the API's why folded."""
+    at = open_page("pages/demo.py")
+    at.radio(key="demo_ref_source").set_value("Upload").run()
+    at.file_uploader(key="demo_ref_upload").set_value(("bad.jpg", b"\xff\xd8\xff\xe0garbage", "image/jpeg")).run()
+    assert not at.exception, at.exception
+    for said in _cards(at):
+        assert not any(word in said for word in JARGON), said
+    assert headlines(at)[-1] == "⚠️ This reference cannot be checked against: pick another"
+    assert "Take Picture Again" in _details(at) and "You don't have std img" not in texts(at)
