@@ -116,3 +116,14 @@ def test_the_tagger_s_word_and_everyday_synonyms(store_dir):
     assert headlines(at)[0].startswith("✅ Yes: it shows a mug (") and "Matched" in texts(at)
     at.text_input(key="tag_word").set_value("").run()
     assert [i.value for i in at.info] == ["Type a tag to check."] and not headlines(at)
+
+
+def test_every_everyday_synonym_names_classes_the_tagger_knows():
+    """The synonym table (vision/tagging/words.py) points only at words the offline tagger's vocabulary has."""
+    from vision.tagging.local import load_vocabulary
+    from vision.tagging.words import TAG_SYNONYMS
+
+    vocabulary = load_vocabulary()
+    for word, known in TAG_SYNONYMS.items():
+        assert vocabulary.mask(known).any(), known
+        assert vocabulary.mask(known).sum() <= vocabulary.mask(word).sum(), word  # the word covers its synonym
