@@ -13,15 +13,16 @@ import streamlit as st
 
 from ui.decide import page_verdict
 from ui.examples import REFERENCES, any_new_photos, demo_queries, scenario_of
-from ui.pickers import photo_input
-from ui.render import figures, inject_css, replay_picture, verdict_card
+from ui.pickers import forget_upload, photo_input
+from ui.render import contract_words, figures, inject_css, legend, replay_picture, scroll_into_view, verdict_card
 from ui.resources import decoded, prepared, registration, tagger
 from ui.sidebar import prepare_state
+from vision import rules
 from vision.core import verdict as v
 from vision.core.errors import ImageInputError
 from vision.flows.prepare import unreadable_photo
 from vision.tagging import TaggerError, tag_verdict
-from vision.views.draw import draw_keypoints, draw_match_view
+from vision.views.draw import draw_keypoints, draw_match_view, legend_rows
 from vision.views.replay_step import replay_match_view
 
 thresholds = prepare_state()
@@ -31,6 +32,16 @@ st.caption(
     "A habit app keeps a reference photo of something (a desk, a plant, a building) and later checks that a new "
     "photo shows the same thing. Pick both below, or take your own."
 )
+
+
+def details(*verdicts: v.Verdict, lines: tuple[str, ...] = ()) -> None:
+    """The engineers' part, folded: the contract's answers and how the verdict was reached."""
+    with st.expander("Details"):
+        for line in lines:
+            st.caption(line)
+        for verdict in verdicts:
+            st.caption(contract_words(verdict))
+
 
 pick_col, verdict_col = st.columns([1.15, 1], gap="large")
 with pick_col:
@@ -45,11 +56,22 @@ with pick_col:
         )
     else:
         new = photo_input("demo_new", "New photo", any_new_photos(), source="Upload", compact=True)
-verdict_box = verdict_col.container(key="verdict_first")  # first on a phone (see ui.render.CSS)
+# After each pick, a phone scrolls here (on a wide screen the answer is beside the pickers already).
+verdict_box = verdict_col.container(key="demo_answer")
 verdict_box.markdown("**3 · The answer**")
+choice = f"{reference.name if reference else ''}|{new.name if new else ''}"
+if st.session_state.get("demo_last_choice", choice) != choice:
+    with verdict_box:
+        scroll_into_view("demo_answer", choice)
+st.session_state["demo_last_choice"] = choice
 
 if reference is None:
     verdict_box.info("Upload or take the reference photo.")
+    st.stop()
+if reference.rejected is not None:
+    with verdict_box:
+        verdict_card(reference.rejected, "This reference could not be read: try another photo", contract=False)
+        details(reference.rejected)
     st.stop()
 reg_verdict, ref = registration(reference.data, thresholds)
 with accepted_box:
@@ -65,21 +87,33 @@ with accepted_box:
                 if reg_verdict.result
                 else f"Too plain: {shown} distinctive points, {thresholds.min_keypoints} needed",
                 small=True,
+                contract=False,
             )
     else:
-        verdict_card(reg_verdict, small=True)
+        verdict_card(reg_verdict, small=True, contract=False)
 if ref is None or not reg_verdict.result:
     with verdict_box:
-        verdict_card(v.Verdict(400, v.NO_STD_IMG, False, "the reference was not accepted"), "Pick another reference")
+        verdict_card(
+            v.Verdict(400, v.NO_STD_IMG, False, "the reference was not accepted"),
+            "This reference cannot be checked against: pick another",
+            contract=False,
+        )
+        details(reg_verdict)
     st.stop()
 if new is None:
     verdict_box.info("Upload or take the new photo of the same thing.")
     st.stop()
+if new.rejected is not None:
+    with verdict_box:
+        verdict_card(new.rejected, "This photo could not be read: try another", contract=False)
+        details(new.rejected)
+    st.stop()
 try:
     query = prepared(new.data, thresholds.feature_settings)
 except ImageInputError as exc:
+    forget_upload(new, unreadable_photo(exc, v.MISSING_PICTURE))  # a fresh uploader, the reason kept (reruns)
     with verdict_box:
-        verdict_card(unreadable_photo(exc, v.MISSING_PICTURE))
+        verdict_card(unreadable_photo(exc, v.MISSING_PICTURE), "This photo could not be read: try another")
     st.stop()
 
 # --- the verdict: the profile's default rule, as the API decides ------------------
@@ -87,27 +121,41 @@ rule = thresholds.rule
 decided = page_verdict(rule, (reference.data, ref.features, ref.image), (new.data, query), thresholds)
 outcome, replayed = decided.replayed.outcome, decided.replayed
 view = replay_match_view(replayed, scenario.noun if scenario else "thing")
+example = new.example
 with verdict_box:
-    verdict_card(outcome.verdict, view.headline, view.detail)
-    figures(view.figures[:3])
-    if replayed.picture is not None and replayed.replay:  # the evidence of this verdict, right under it
-        replay_picture(replayed)
+    # one sentence and its number; the rest is under "Details"
+    verdict_card(outcome.verdict, view.headline, contract=False)
+    if example is not None and example.derived:
+        st.caption(f"{example.title}: {example.note}.")
+    if example is not None and example.if_rejected and not outcome.verdict.result:
+        st.info(example.if_rejected)
     tag = scenario.tag if scenario else ""
+    tagged = None
     if tag:
         try:
             tagged = tag_verdict(tagger("local"), decoded(new.data), tag, thresholds.tag_min_confidence)
         except (TaggerError, ImageInputError) as exc:
             tagged = v.Verdict(400, v.NO_TAG, False, str(exc))
         score = tagged.extra.get("score")
-        sure = f"{score:.0%} sure" if isinstance(score, float) else "not sure"
-        head = f"Tag check: it shows a {tag} ({sure})" if tagged.result else f"Tag check: no {tag} here ({sure})"
-        verdict_card(tagged, head, small=True)
-    st.caption(f"Decided by the {outcome.rule} rule, as the API decides; thresholds are set in the Tuning lab.")
+        sure = f" ({score:.0%} sure)" if tagged.result and isinstance(score, float) else ""
+        head = f"Tag check: it shows a {tag}{sure}" if tagged.result else f"Tag check: no {tag} here"
+        verdict_card(tagged, head, small=True, contract=False)
+    with st.expander("Details"):
+        if view.detail:
+            st.caption(view.detail)
+        figures(view.figures)
+        st.caption(f"Decided as the API decides, by the rule {rules.get(outcome.rule).label}.")
+        for said in (outcome.verdict, tagged):
+            if said is not None:
+                st.caption(contract_words(said))
+    if replayed.picture is not None and replayed.replay:  # the evidence of this verdict, right under it
+        replay_picture(replayed, stacked=True)
 
 st.image(
-    draw_match_view(ref.image, query.image, view),
+    draw_match_view(ref.image, query.image, view, legend=False),
     caption="Reference (left) and new photo (right): the points that line up, and where the reference lies",
     width="stretch",
 )
+legend(legend_rows(view, False, 100, query.image.shape))
 if replayed.picture is not None and not replayed.replay:  # what the replay rule compared, and its finding
     replay_picture(replayed)

@@ -25,6 +25,12 @@ EXAMPLES = (
     *REFERENCES[:3],
 )
 
+
+def _article(word: str) -> str:
+    """'a' or 'an' before ``word`` (by its first letter: enough for the tagger's nouns)."""
+    return "an" if word[:1].lower() in "aeiou" else "a"
+
+
 thresholds = render_sidebar(PAGE_CONTROLS["tag"])
 inject_css()
 st.title("Tag check")
@@ -61,13 +67,18 @@ with right:
     except TaggerError as exc:
         verdict_card(v.Verdict(500, v.CLARIFAI_API_FAULT, False, f"{backend} tagger: {exc.cause}"))
         st.stop()
+    if not word.strip():  # nothing asked yet: say what to do, not an error
+        st.info("Type a tag to check.")
+        st.altair_chart(concept_chart(found, None, thresholds.tag_min_confidence, ""), width="stretch")
+        st.stop()
     verdict = tag_verdict(tagger(backend), image, word, thresholds.tag_min_confidence)
     asked, score = verdict.extra.get("concept"), verdict.extra.get("score")
     shown = word.strip()
     if verdict.status != 200:
         headline = None
     elif verdict.result:
-        headline = f"Yes: it shows a {shown} ({score:.0%} sure)"
+        said = asked if isinstance(asked, str) and asked else shown  # the tagger's singular: "a cat", not "a Cats"
+        headline = f"Yes: it shows {_article(said)} {said} ({score:.0%} sure)"
     elif asked:
         headline = f"No {shown} found: {score:.0%} sure, {thresholds.tag_min_confidence:.0%} needed"
     else:

@@ -7,18 +7,18 @@ import streamlit as st
 from ui.decide import page_verdict
 from ui.examples import any_new_photos, scenario_of_bytes
 from ui.handoff import clear, received
-from ui.pickers import Photo, photo_input
+from ui.pickers import Photo, forget_upload, photo_input
 from ui.reference_picker import ChosenReference, choose_reference
-from ui.render import figures, inject_css, replay_picture, show_timings, verdict_card
+from ui.render import figures, inject_css, legend, replay_picture, show_timings, verdict_card
 from ui.resources import prepared, stored_reference
 from ui.sidebar import prepare_state, render_sidebar, rule_controls
 from vision import rules
 from vision.core import verdict as v
 from vision.core.errors import ImageInputError
 from vision.flows.prepare import unreadable_photo
-from vision.rules.catalogue import rule_names
+from vision.rules.catalogue import default_rule_names, rule_names
 from vision.store import StoreError
-from vision.views.draw import draw_match_view
+from vision.views.draw import draw_match_view, legend_rows
 from vision.views.replay_step import replay_match_view
 
 defaults = prepare_state()
@@ -80,9 +80,13 @@ with right:
 if photo is None:
     st.info("Upload or take the new photo of the same thing.")
     st.stop()
+if photo.rejected is not None:  # refused on the run before, its uploader cleared
+    verdict_card(photo.rejected, f"{photo.name}: this photo could not be read")
+    st.stop()
 try:
     query = prepared(photo.data, settings)
 except ImageInputError as exc:
+    forget_upload(photo, unreadable_photo(exc, v.MISSING_PICTURE))  # a fresh uploader, the verdict kept (reruns)
     verdict_card(unreadable_photo(exc, v.MISSING_PICTURE))
     st.stop()
 
@@ -92,13 +96,19 @@ decided = page_verdict(rule, (ref_bytes, ref_features, ref_image), (photo.data, 
 outcome, replayed = decided.replayed.outcome, decided.replayed
 view = replay_match_view(replayed, scenario.noun if scenario else "thing")
 
+deciding = rules.get(outcome.rule)
+if outcome.rule not in default_rule_names():  # a comparison-only rule says so beside its verdict
+    st.caption(f"Decided by the {deciding.label}: not a rule the API may use.")
 verdict_card(outcome.verdict, view.headline, view.detail)
 figures(view.figures)
+if not deciding.aligns:
+    st.caption("Replay check: not run; this rule gives no alignment to compare the photos by.")
 show_others = st.toggle(f"Also show the {view.others_name}, faint", key="verify_others", disabled=not len(view.others))
 st.image(
-    draw_match_view(ref_image, query.image, view, show_others),
+    draw_match_view(ref_image, query.image, view, show_others, legend=False),
     caption=f"Reference (left) and new photo (right), as the {outcome.rule} rule saw them",
     width="stretch",
 )
+legend(legend_rows(view, show_others, 100, query.image.shape))
 show_timings(decided.verification.timings)
 replay_picture(replayed)

@@ -6,7 +6,7 @@ store in a temporary folder, drives Debian's chromium through Playwright the
 way a person would, and saves one full-length PNG per page:
 
 * ``demo.png``: the Demo page, one screen (1400x1000): reference, new photo, the answer, the picture;
-* ``demo_phone.png``: the same at a phone's 390x844 (the answer first);
+* ``demo_phone.png``: the same at a phone's 390x844 after a tap (scrolled to the answer);
 * ``register.png``: the default example with its keypoints, stored for ``demo``;
 * ``verify.png``: another building against that reference under the fused rule (no points line up);
 * ``tag.png``: the coffee example tagged "cup" by the offline tagger (the asked tag marked);
@@ -149,11 +149,14 @@ PAGES = (
 
 
 def phone_demo(browser, server, path: Path) -> int:
-    """The Demo page on a 390x844 phone screen (the first screen only, as a phone shows it)."""
+    """The Demo page on a 390x844 phone screen after a tap on "Simulated night" (the screen the phone shows)."""
     page = h.new_page(browser, server, width=390, height=844)
     try:
         demo(page)
+        h.pick_example(page, "Simulated night")  # a tap: the phone scrolls to the answer
+        expect(h.verdict_headline(page)).to_contain_text("Same building")
         h.wait_until_idle(page)
+        page.wait_for_timeout(800)
         page.wait_for_timeout(500)
         h.assert_no_exception(page)
         return save_small(page.screenshot(animations="disabled"), path)

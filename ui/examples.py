@@ -3,7 +3,7 @@
 Each scenario is a reference and four new photos that tell the story: the
 same thing from another angle, at night, a different thing of the same
 kind, and something else.  Only Apache-2.0 / BSD / CC0 photos are bundled
-(``samples/NOTICE.md``); the darkened "at night" copies are derived and say so.
+(``samples/NOTICE.md``); the darkened "simulated night" copies are derived and say so on screen.
 The Demo adds one more new photo, "Sent again": the reference itself re-saved
 as a phone screenshot at run time (:func:`demo_queries`), for the replay check.
 """
@@ -26,12 +26,23 @@ class Example:
 
     ``resent`` names a :data:`vision.replay.transforms.TRANSFORMS` entry: the
     photo is then that bundled photo sent again that way (made at run time).
+    ``derived`` marks a photo made from another (a darkened copy), said on
+    screen, not only in a tooltip; ``if_rejected`` is what the user can do
+    when the rule rejects this (real, hard) photo.
     """
 
     path: str
     title: str
     note: str = ""
     resent: str = ""
+    derived: bool = False
+    if_rejected: str = ""
+
+    @property
+    def on_screen(self) -> str:
+        """What the photo is, said on screen under the picker (a derived copy says so)."""
+        note = self.note or self.title
+        return f"{self.title}: {note}"
 
     @property
     def key(self) -> str:
@@ -64,6 +75,9 @@ class Scenario:
         return self.queries[0]
 
 
+DARKENED = "a darkened copy of the other angle, made from it, not a real photo at night"
+"""The note of the derived night / dusk photos (``scripts/make_demo_samples.py``), shown on screen."""
+
 COFFEE = Example("tag/coffee.jpg", "Something else", "a cup of coffee (scikit-image, CC0)")
 CAT = Example("tag/chelsea.jpg", "Something else", "a cat (scikit-image, CC0)")
 
@@ -75,7 +89,7 @@ SCENARIOS: tuple[Scenario, ...] = (
         "building",
         (
             Example("images/lightglue/DSC_0411.JPG", "Another angle", "the same facade, a step to the side"),
-            Example("demo/DSC_0411_dark.jpg", "At night", "a darkened copy of the other angle (derived)"),
+            Example("demo/DSC_0411_dark.jpg", "Simulated night", DARKENED, derived=True),
             Example("images/sacre_coeur/17295357_9106075285.jpg", "Another building", "the Sacré-Cœur"),
             COFFEE,
         ),
@@ -87,7 +101,13 @@ SCENARIOS: tuple[Scenario, ...] = (
         "building",
         (
             Example("images/sacre_coeur/93341989_396310999.jpg", "Another angle", "another visitor's photo"),
-            Example("images/lightglue/sacre_coeur2.jpg", "At night", "a real night photo, from the side"),
+            Example(
+                "images/lightglue/sacre_coeur2.jpg",
+                "Real night photo",
+                "a real photo at night, from the side: a hard case",
+                if_rejected="A daytime reference rarely matches a real night photo. To prove this habit at night, "
+                "register a night photo as a second reference.",
+            ),
             Example("images/lightglue/DSC_0410.JPG", "Another building", "a university facade"),
             COFFEE,
         ),
@@ -99,7 +119,7 @@ SCENARIOS: tuple[Scenario, ...] = (
         "roof",
         (
             Example("images/vlfeat/roofs2.jpg", "Another angle", "the same roofs, the camera turned"),
-            Example("demo/roofs2_dark.jpg", "At dusk", "a darkened copy of the other angle (derived)"),
+            Example("demo/roofs2_dark.jpg", "Simulated dusk", DARKENED, derived=True),
             Example("images/lines/terrace0.JPG", "Another building", "a terrace"),
             CAT,
         ),
@@ -111,7 +131,7 @@ SCENARIOS: tuple[Scenario, ...] = (
         "patio",
         (
             Example("images/lines/terrace1.JPG", "Another angle", "the same terrace, a step back"),
-            Example("demo/terrace1_dark.jpg", "At night", "a darkened copy of the other angle (derived)"),
+            Example("demo/terrace1_dark.jpg", "Simulated night", DARKENED, derived=True),
             Example("images/vlfeat/roofs1.jpg", "Another building", "rooftops"),
             COFFEE,
         ),

@@ -14,6 +14,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from vision import rules
+
 from . import harness as h
 
 pytestmark = pytest.mark.e2e
@@ -91,7 +93,7 @@ def test_register_then_verify_tells_the_truth(app_page) -> None:
     assert headline.bounding_box()["y"] < picture.bounding_box()["y"]
 
     # --- Fused, another building: the implausible fit counts 0 points, no impossible similarity asked.
-    h.choose_radio(page, "Decision rule", "fused: points + look-alike")
+    h.choose_radio(page, "Decision rule", rules.get("fused").label)
     h.pick_example(page, "Another building")
     expect(headline).to_contain_text("Different: no points line up, 8 needed")
     expect(h.figure_value(page, "Points that line up")).to_have_text("0")
@@ -104,8 +106,12 @@ def test_register_then_verify_tells_the_truth(app_page) -> None:
 
     # --- The original rule: its own numbers and picture, its own threshold in the sidebar.
     h.pick_example(page, "Another angle")
-    h.choose_radio(page, "Decision rule", "original: the design note")
+    h.choose_radio(page, "Decision rule", rules.get("original").label)
     expect(h.figure_value(page, "Best matches used")).to_have_text("80")
+    # issue 23, item 7: labelled as the note's rule kept for comparison, and no replay line without its check
+    expect(headline).to_contain_text("by the note's rule")
+    expect(page.get_by_text("not a rule the API may use")).to_be_visible()
+    expect(page.get_by_text("Replay check: not run")).to_be_visible()
     expect(page.locator(".fig").filter(has_text="Points that line up")).to_have_count(0)
     _image_loaded(page, "as the original rule saw them")
     sidebar = page.get_by_test_id("stSidebarUserContent")
@@ -121,7 +127,7 @@ def test_register_then_verify_tells_the_truth(app_page) -> None:
 def test_threshold_slider_changes_the_verdict(app_page) -> None:
     page = app_page
     h.open_page(page, "Verify", "Verify a new photo")
-    h.choose_radio(page, "Decision rule", "robust: points only")
+    h.choose_radio(page, "Decision rule", rules.get("robust").label)
     h.choose_radio(page, "Reference", "An example")
     h.pick_example(page, "Landmark")
     headline = h.verdict_headline(page)

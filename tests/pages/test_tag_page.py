@@ -48,11 +48,11 @@ def test_cat_sample_and_confidence_slider(store_dir):
     assert "Not Matched" in texts(at)
 
 
-def test_empty_tag_is_no_tag_and_no_clarifai_without_token(store_dir):
+def test_blank_tag_is_a_prompt_and_no_clarifai_without_token(store_dir):
     at = open_page("pages/tag.py")
     assert at.radio(key="tag_backend").options == ["Offline (EfficientNet-Lite0, ImageNet + WordNet)"]
     at.text_input(key="tag_word").set_value("  ").run()
-    assert "No Tag" in texts(at)
+    assert "Type a tag to check." in texts(at) and "No Tag" not in texts(at)
 
 
 class _Clarifai(service_pb2_grpc.V2Servicer):
@@ -103,3 +103,27 @@ def test_clarifai_down_is_api_fault(store_dir, monkeypatch):
     assert not at.exception
     said = texts(at)
     assert "Clarifai Api Fault" in said and "test-token-not-real" not in said
+
+
+def test_the_tagger_s_word_and_everyday_synonyms(store_dir):
+    """Issue 23, item 10: "Cats" is said as the tagger's "cat"; "mug" counts the cups; an empty tag is a prompt."""
+    at = open_page("pages/tag.py")
+    at.button(key="tag_example__tag/chelsea.jpg").click().run()
+    at.text_input(key="tag_word").set_value("Cats").run()
+    assert headlines(at)[0].startswith("✅ Yes: it shows a cat (")
+    at.button(key="tag_example__tag/coffee.jpg").click().run()
+    at.text_input(key="tag_word").set_value("mug").run()
+    assert headlines(at)[0].startswith("✅ Yes: it shows a mug (") and "Matched" in texts(at)
+    at.text_input(key="tag_word").set_value("").run()
+    assert [i.value for i in at.info] == ["Type a tag to check."] and not headlines(at)
+
+
+def test_every_everyday_synonym_names_classes_the_tagger_knows():
+    """The synonym table (vision/tagging/words.py) points only at words the offline tagger's vocabulary has."""
+    from vision.tagging.local import load_vocabulary
+    from vision.tagging.words import TAG_SYNONYMS
+
+    vocabulary = load_vocabulary()
+    for word, known in TAG_SYNONYMS.items():
+        assert vocabulary.mask(known).any(), known
+        assert vocabulary.mask(known).sum() <= vocabulary.mask(word).sum(), word  # the word covers its synonym

@@ -25,7 +25,7 @@ def test_new_photo_shows_the_difference_image_and_the_copy_is_a_replay(store_dir
     _register(store_dir, "bob", REF)
     at = open_page("pages/verify.py")  # default new photo: DSC_0411, a genuine re-photograph
     said = texts(at)
-    assert "Complete" in said and "Replay check" in said and "New photo:" in said
+    assert "Complete" in said and "Replay check" in said and "A new photo:" in said
     assert len(at.get("image")) >= 2  # the matches and the aligned difference image
     at.radio(key="verify_facade_source").set_value("Upload").run()  # the reference itself, sent again
     at.file_uploader(key="verify_facade_upload").set_value(

@@ -109,3 +109,28 @@ def test_thumbnail():
     assert small.shape == (60, 120, 3)
     assert (small[:, :, 2] == 255).all() and (small[:, :, 0] == 0).all()  # RGB out
     assert thumbnail(np.zeros((50, 40), np.uint8)).shape == (50, 40, 3)
+
+
+def test_a_tiny_outline_is_ringed_so_it_can_be_seen():
+    """Issue 23, item 7: the note's rule may accept a 495 px² sliver; it is drawn ringed, and the legend says so."""
+    from vision.views.draw import FILL, draw_match_view, legend_rows
+    from vision.views.match import Lines, MatchView
+
+    ref = np.full((400, 600, 3), 90, np.uint8)
+    query = np.full((400, 600, 3), 90, np.uint8)
+    sliver = np.array([[300, 200], [310, 200], [310, 203], [300, 203]], np.float32)
+    view = MatchView("original", True, "Same", "", Lines.empty(), "best matches", outline=sliver)
+    drawn = draw_match_view(ref, query, view, legend=False)[:, 600:]
+    changed = np.any(drawn != 90, axis=2)
+    assert changed.sum() > 1000  # far more than the 10 x 3 px sliver and its edge
+    _ys, xs = np.nonzero(np.all(drawn == np.array(rgb(FILL), np.uint8), axis=2))
+    assert xs.min() < 300 - 20 and xs.max() > 310 + 20  # the ring reaches well around it
+    rows = [text for text, _ in legend_rows(view, False, 100, query.shape)]
+    assert "reference outline in the new photo (tiny: ringed)" in rows
+    big = np.array([[50, 50], [550, 50], [550, 350], [50, 350]], np.float32)
+    assert "reference outline in the new photo" in [
+        t
+        for t, _ in legend_rows(
+            MatchView("original", True, "", "", Lines.empty(), "m", outline=big), False, 100, query.shape
+        )
+    ]

@@ -184,3 +184,38 @@ def test_a_catalogued_rule_without_a_view_gets_the_generic_view(same, monkeypatc
     view = match_view(outcome, "desk")
     assert view.outline is None and not len(view.counted)  # draws nothing it cannot vouch for
     assert outcome.verdict.extra["keypoint_balance"] > 0
+
+
+# -- issue 23 ---------------------------------------------------------------------------
+
+
+def test_a_rejected_verdict_draws_its_fit_only_faint(same):
+    """Item 6: a refused fit's lines and outline move to the faint layer; nothing is drawn as counted."""
+    outcome = _outcome(same, "robust", replace(T, min_inliers=1000))
+    accepted_view = match_view(_outcome(same, "robust"), "desk")
+    view = match_view(outcome, "desk")
+    assert not view.accepted and len(view.counted) == 0 and view.outline is None
+    assert len(view.others) == len(accepted_view.counted) + len(accepted_view.others)
+    assert view.outline_rejected is not None
+    from vision.views.draw import legend_rows
+
+    assert [text for text, _ in legend_rows(view, False)] == ["nothing drawn: the rule counted no points"]
+
+
+def test_new_photo_words_say_only_what_is_true_with_enough_decimals():
+    """Item 5: no "or roll 0.0 > 1.0" when only the perspective changed; 0.845 is not printed as the 0.85 line."""
+    from vision.replay.check import ReplayEvidence, ReplayFinding
+    from vision.views.replay_step import new_photo_words
+
+    def finding(**kw) -> ReplayFinding:
+        base = {"n_points": 96, "n_matches": 60, "n_inliers": 50, "inlier_fraction": 0.5, "reproj_px": 1.0}
+        base.update({"detail_ncc": 0.5, "hash_distance": 20, "similarity_residual": 0.0, "angle_off_deg": 0.0})
+        base.update(kw)
+        return ReplayFinding(False, "the check's own sentence", None, ReplayEvidence(**base))
+
+    t = Profile()
+    assert "0.845; a copy has 0.85" in new_photo_words(finding(detail_ncc=0.8454), t)
+    assert "0.70; a copy has 0.85" in new_photo_words(finding(detail_ncc=0.7), t)
+    said = new_photo_words(finding(detail_ncc=0.9, similarity_residual=0.0094), t)
+    assert "perspective changed (0.94%" in said and "roll" not in said
+    assert "only 3 of the reference's points align" in new_photo_words(finding(n_inliers=3), t)

@@ -32,6 +32,7 @@ if TYPE_CHECKING:  # onnxruntime itself is imported on first use
 
 from vision.core.errors import ImageInputError
 from vision.tagging.base import Concept, TagMatch, normalise_tag
+from vision.tagging.words import TAG_SYNONYMS
 
 MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
 MODEL_PATH = MODELS_DIR / "efficientnet_lite0.onnx"
@@ -129,8 +130,10 @@ class Vocabulary:
     words: tuple[frozenset[str], ...]
 
     def mask(self, tag: str) -> np.ndarray:
-        """Boolean (1000,) mask of the classes a tag names (normalised inside)."""
-        return _mask(self, normalise_tag(tag))
+        """Boolean (1000,) mask of the classes a tag or its everyday synonym names (normalised inside)."""
+        key = normalise_tag(tag)
+        synonym = TAG_SYNONYMS.get(key)
+        return _mask(self, key) | _mask(self, synonym) if synonym else _mask(self, key)
 
     def display_name(self, index: int) -> str:
         """A class's first lemma ("tabby" for "tabby, tabby cat")."""

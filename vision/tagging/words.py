@@ -6,7 +6,7 @@ import re
 
 from vision.core.logsafe import safe_text
 
-__all__ = ["MAX_TAG_CHARS", "TAG_PATTERN", "TAG_WORDS", "check_tag"]
+__all__ = ["MAX_TAG_CHARS", "TAG_PATTERN", "TAG_SYNONYMS", "TAG_WORDS", "check_tag"]
 
 MAX_TAG_CHARS = 64
 """Longest tag word accepted (longer ones are ``400 No Tag``; nothing longer is logged or echoed)."""
@@ -25,3 +25,26 @@ def check_tag(tag: str) -> str:
     if not TAG_WORDS.fullmatch(tag):
         return f"the tag must be words (letters, digits, spaces, ' . & -), got {safe_text(tag)!r}"
     return ""
+
+
+TAG_SYNONYMS: dict[str, str] = {
+    "mug": "cup",  # WordNet's "mug" is only the beer mug; a coffee mug photo is "coffee mug" or "espresso"
+    "coffee cup": "cup",
+    "teacup": "cup",
+    "kitten": "cat",
+    "kitty": "cat",
+    "puppy": "dog",
+    "tv": "television",
+    "houseplant": "plant",
+    "potted plant": "plant",
+    "sneaker": "running shoe",
+    "cellphone": "cellular telephone",
+    "smartphone": "cellular telephone",
+    "bike": "bicycle",
+}
+"""Everyday word -> the word the tagger knows for it (both normalised: singular, lower case).
+
+A tag matches what its own word names *and* what its synonym names, so
+"mug" on a coffee photo counts the cups.  Short on purpose: only words
+people type for a habit photo that WordNet files elsewhere or not at all.
+"""

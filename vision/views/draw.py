@@ -145,6 +145,7 @@ def draw_match_view(
     view: MatchView,
     show_others: bool = False,
     max_lines: int = 100,
+    legend: bool = True,
 ) -> np.ndarray:
     """The picture of one verification, as its rule saw it.
 
@@ -152,7 +153,10 @@ def draw_match_view(
     counted are drawn (the ``max_lines`` strongest, thick, amber to green by
     confidence) and its outline, clipped to the new photo and filled
     translucent.  ``show_others`` adds the matches it did not count and an
-    implausible outline, faint.  A legend sits in the top-left corner.
+    implausible outline, faint.  A legend sits in the top-left corner
+    (``legend=False``: none, for a page that writes :func:`legend_rows` as
+    text, readable at any width).  An outline too small to see (under 1 %
+    of the new photo, as the note's rule may accept) is also ringed.
 
     Parameters
     ----------
@@ -171,6 +175,8 @@ def draw_match_view(
     query_part = np.ascontiguousarray(canvas[:hq, w1 : w1 + wq])
     if view.outline is not None:
         _fill_outline(query_part, view.outline, thick)
+        if _tiny(view.outline, query_part.shape):
+            _ring(query_part, view.outline, thick)
     if show_others and view.outline_rejected is not None:
         _faint_polygon(query_part, view.outline_rejected, thick)
     canvas[:hq, w1 : w1 + wq] = query_part
@@ -179,8 +185,29 @@ def draw_match_view(
         _draw_lines(overlay, view.others, w1, max(1, thick // 2), max_lines, faint=True)
         cv2.addWeighted(overlay, FAINT_ALPHA, canvas, 1 - FAINT_ALPHA, 0, dst=canvas)
     _draw_lines(canvas, view.counted, w1, thick, max_lines)
-    _legend(canvas, _legend_rows(view, show_others, max_lines))
+    if legend:
+        _legend(canvas, legend_rows(view, show_others, max_lines, query_part.shape))
     return cv2.cvtColor(canvas, cv2.COLOR_BGR2RGB)
+
+
+TINY_OUTLINE = 0.01
+"""An outline covering less of the new photo than this is ringed so that it can be seen."""
+
+
+def _tiny(outline: np.ndarray, shape: tuple[int, ...]) -> bool:
+    area = abs(float(cv2.contourArea(np.asarray(outline, np.float32).reshape(-1, 1, 2))))
+    return area < TINY_OUTLINE * shape[0] * shape[1]
+
+
+def _ring(image: np.ndarray, outline: np.ndarray, thick: int) -> None:
+    """A bold circle around a tiny outline (at least 4 % of the photo's diagonal across)."""
+    pts = np.asarray(outline, np.float32).reshape(-1, 2)
+    centre = pts.mean(axis=0)
+    spread = float(np.max(np.linalg.norm(pts - centre, axis=1))) if len(pts) else 0.0
+    radius = int(max(spread + 3 * thick, 0.04 * float(np.hypot(*image.shape[:2]))))
+    cx, cy = (int(np.rint(c)) for c in np.clip(centre, -1e5, 1e5))
+    cv2.circle(image, (cx, cy), radius, (0, 0, 0), thick * 2 + 4, cv2.LINE_AA)
+    cv2.circle(image, (cx, cy), radius, FILL, thick * 2, cv2.LINE_AA)
 
 
 def strength_colour(strength: float) -> tuple[int, int, int]:
@@ -219,14 +246,25 @@ def _faint_polygon(image: np.ndarray, outline: np.ndarray, thick: int) -> None:
     cv2.addWeighted(overlay, FAINT_ALPHA, image, 1 - FAINT_ALPHA, 0, dst=image)
 
 
-def _legend_rows(view: MatchView, show_others: bool, limit: int) -> list[tuple[str, tuple[int, int, int]]]:
+def legend_rows(
+    view: MatchView, show_others: bool, limit: int = 100, query_shape: tuple[int, ...] | None = None
+) -> list[tuple[str, tuple[int, int, int]]]:
+    """What the picture draws, as ``(text, BGR colour)`` rows: the counted lines first (the confidence ramp).
+
+    ``query_shape`` is the drawn new photo's ``(h, w, ...)`` (says when the outline is ringed for being tiny).
+    """
     n = len(view.counted)
     drawn = f" ({limit} surest drawn)" if n > limit else ""
-    rows = [(f"{n} {view.counted_name}{drawn}", STRONG)]
+    rows = [(f"{n} {view.counted_name}{drawn}", STRONG)] if n or view.accepted else []
     if view.outline is not None:
-        rows.append(("reference outline in the new photo", FILL))
+        tiny = " (tiny: ringed)" if query_shape is not None and _tiny(view.outline, query_shape) else ""
+        rows.append((f"reference outline in the new photo{tiny}", FILL))
     if show_others and len(view.others):
         rows.append((f"{len(view.others)} {view.others_name} (faint)", FAINT))
+    if show_others and view.outline_rejected is not None:
+        rows.append(("the rejected outline (faint)", FAINT))
+    if not rows:
+        rows.append(("nothing drawn: the rule counted no points", FAINT))
     return rows
 
 

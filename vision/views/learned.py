@@ -47,7 +47,7 @@ def learned_view(outcome: RuleOutcome, noun: str) -> MatchView:
     n = max(akaze, xf)
     sim = learned.similarity
     accepted = learned.verdict.result
-    if accepted and n >= t.min_inliers:
+    if accepted and akaze >= t.min_inliers:
         headline = same(noun, f"{n} points line up")
     elif accepted:
         headline = same(noun, f"{n} points line up and the photos look alike ({(sim or 0.0):.2f})")
@@ -56,12 +56,18 @@ def learned_view(outcome: RuleOutcome, noun: str) -> MatchView:
     else:
         headline = different(f"only {n} points line up and the photos do not look alike enough ({(sim or 0.0):.2f})")
     matcher = "XFeat + LighterGlue" if by_xfeat else "AKAZE"
+    # the threshold this verdict was held to: AKAZE's alone, or the minimum that lets the look-alike score decide
+    alone = accepted and akaze >= t.min_inliers
+    need = f"{t.min_inliers}" if alone else f"{t.learned_min_inliers}"
+    if not alone and n >= t.learned_min_inliers:
+        need += " + look-alike"
     figures = (
         Figure(
             "Points that line up",
             str(n),
-            f"{t.learned_min_inliers} ({t.min_inliers} alone)",
-            "The stronger matcher's checked inliers.",
+            need,
+            f"{t.min_inliers} or more accept on their own; from {t.learned_min_inliers} the look-alike score "
+            "decides with them.",
         ),
         Figure("Counted by", matcher, help="XFeat + LighterGlue runs only when AKAZE is not conclusive."),
         Figure("Look-alike score", "n/a" if sim is None else f"{sim:.2f}"),

@@ -135,10 +135,32 @@ def match_view(outcome: RuleOutcome, noun: str = "thing") -> MatchView:
         why = verdict.reason or verdict.message
         headline = same(noun, why) if verdict.result else different(why)
         view = replace(view, accepted=verdict.result, headline=headline)
+    if not verdict.result:
+        view = faint_rejected(view)
     said = _replay_words(verdict.extra)
     if said:
         view = replace(view, figures=(*view.figures, Figure("Replay check", said)))
     return view
+
+
+def faint_rejected(view: MatchView) -> MatchView:
+    """A rejected verdict's view: nothing drawn as counted, the fit's lines and outline only in the faint layer.
+
+    Green lines and a solid outline beside a red verdict would say "these
+    agree" about a fit the verdict refused, so they move behind the toggle.
+    """
+    if not len(view.counted) and view.outline is None:
+        return view
+    others = Lines(
+        np.concatenate([view.counted.ref, view.others.ref]).astype(np.float32),
+        np.concatenate([view.counted.query, view.others.query]).astype(np.float32),
+        np.concatenate([view.counted.strength, view.others.strength]).astype(np.float32),
+    )
+    rejected = view.outline_rejected if view.outline_rejected is not None else view.outline
+    return replace(
+        view, counted=Lines.empty(), others=others, others_name="matches of a rejected fit", outline=None,
+        outline_rejected=rejected,
+    )  # fmt: skip
 
 
 def _replay_words(extra: dict[str, Any]) -> str:
@@ -304,11 +326,14 @@ def fused_view(outcome: RuleOutcome, noun: str) -> MatchView:
         )
     else:
         headline = _failure_headline(e, n, t.fused_min_inliers, noun)
+    need_points = f"{alone}" if f.decided_by == "geometry" else f"{t.fused_min_inliers}"
+    if sim_weighed:
+        need_points += " + look-alike"
     figures = (
         Figure(
             "Points that line up",
             str(n),
-            f"{t.fused_min_inliers} ({alone} alone)",
+            need_points,
             f"At least {t.fused_min_inliers}; {alone} or more accept without the similarity.",
         ),
         Figure(
@@ -372,9 +397,12 @@ def original_view(outcome: RuleOutcome, noun: str) -> MatchView:
     if area is None:
         headline = different(f"the note's rule could not fit an outline ({e.problem})")
     elif accepted:
-        headline = same(noun, f"the outline covers {area:,.0f} px² (more than {t.original_min_area_px:g} needed)")
+        headline = same(
+            noun, f"by the note's rule, the outline covers {area:,.0f} px² (more than {t.original_min_area_px:g})"
+        )
     else:
-        headline = different(f"the outline covers only {area:,.0f} px² ({t.original_min_area_px:g} needed)")
+        headline = different(f"by the note's rule, the outline covers only {area:,.0f} px² (more than "
+                             f"{t.original_min_area_px:g} needed)")  # fmt: skip
     figures = (
         Figure("Outline area", "none" if area is None else f"{area:,.0f} px²", f"> {t.original_min_area_px:g} px²"),
         Figure(

@@ -15,11 +15,13 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from vision.flows.verify import Verification
+from vision.profile import Profile
 from vision.replay.check import ReplayFinding
-from vision.views.match import MatchView, RuleOutcome, match_view
+from vision.replay.memory import replay_thresholds
+from vision.views.match import Figure, MatchView, RuleOutcome, match_view
 from vision.views.replay import finding_picture
 
-__all__ = ["ReplayStep", "replay_match_view", "replay_step"]
+__all__ = ["ReplayStep", "new_photo_words", "replay_match_view", "replay_step"]
 
 
 @dataclass(frozen=True)
@@ -42,14 +44,45 @@ class ReplayStep:
 
     @property
     def caption(self) -> str:
-        """The difference image's caption, from the finding ("" without a picture)."""
+        """The difference image's caption: what it shows and, for a new photo, why it is new ("" without one).
+
+        A replay's reason is the verdict's (said once, on the card); a new
+        photo's is worded here from the finding's numbers, each clause true of
+        this photo (the check's own sentence joins alternatives with "or").
+        """
         if self.picture is None or self.finding is None:
             return ""
-        said = "Replay" if self.finding.replay else "New photo"
-        return (
-            "Replay check: reference aligned onto the new photo (left), new photo (middle), "
-            f"difference of their fine detail (right). {said}: {self.finding.reason}"
+        panels = "Replay check: the reference aligned onto the new photo, the new photo, and the difference of their fine detail"
+        if self.finding.replay:
+            return f"{panels} (dark: nothing changed, a copy)."
+        return f"{panels} (bright where the scene changed). {new_photo_words(self.finding, self.outcome.thresholds)}"
+
+
+def new_photo_words(finding: ReplayFinding, thresholds: Profile) -> str:
+    """Why the replay check found a photo new, in one true sentence with its numbers (3 decimals near a line)."""
+    e, t = finding.evidence, replay_thresholds(thresholds)
+    if e is None:
+        return "A new photo: " + finding.reason
+    if e.n_inliers < t.min_inliers:
+        return f"A new photo: only {e.n_inliers} of the reference's points align with it ({t.min_inliers} for a copy)."
+    ncc = _number(e.detail_ncc, (t.min_detail_ncc, t.min_framed_ncc))
+    if e.detail_ncc < t.min_detail_ncc:
+        return f"A new photo: its fine detail differs (correlation {ncc}; a copy has {t.min_detail_ncc:.2f} or more)."
+    changed = []
+    if e.similarity_residual > t.max_similarity_residual:
+        changed.append(
+            f"the perspective changed ({e.similarity_residual:.2%}; a copy at most {t.max_similarity_residual:.2%})"
         )
+    if e.angle_off_deg > t.max_angle_off_deg:
+        changed.append(f"the camera rolled {e.angle_off_deg:.1f} degrees (a copy at most {t.max_angle_off_deg:.1f})")
+    view = " and ".join(changed) or "the view is new"
+    return f"A new photo: its fine detail is close (correlation {ncc}) but {view}, with no screen border around it."
+
+
+def _number(value: float, lines: tuple[float, ...]) -> str:
+    """``value`` with 2 decimals, or 3 when 2 would print one of the thresholds it is compared with."""
+    two = f"{value:.2f}"
+    return f"{value:.3f}" if any(two == f"{x:.2f}" and value != x for x in lines) else two
 
 
 def replay_step(verification: Verification, outcome: RuleOutcome) -> ReplayStep:
@@ -71,5 +104,11 @@ def replay_match_view(step: ReplayStep, noun: str = "thing") -> MatchView:
     if not step.replay or step.finding is None:
         return view
     label = step.finding.candidate.label if step.finding.candidate is not None else "an earlier photo"
-    reason = step.finding.reason
-    return replace(view, headline=f"Not a new photo: this repeats {label}", detail=reason[:1].upper() + reason[1:])
+    # Said once: the headline in words; the check's numbers are the caption's and the verdict's reason's.
+    figures = (Figure("Replay check", "an old photo sent again", help=step.finding.reason),)
+    return replace(
+        view,
+        headline=f"Not a new photo: this is {label} sent again",
+        detail="A proof must be a new photo, taken now.",
+        figures=figures,
+    )
