@@ -23,6 +23,7 @@ from vision.core.errors import ImageInputError
 from vision.flows.prepare import unreadable_photo
 from vision.tagging import TaggerError, tag_verdict
 from vision.views.draw import draw_keypoints, draw_match_view, legend_rows
+from vision.views.plain import plain_message
 from vision.views.replay_step import replay_match_view
 
 thresholds = prepare_state()
@@ -70,7 +71,7 @@ if reference is None:
     st.stop()
 if reference.rejected is not None:
     with verdict_box:
-        verdict_card(reference.rejected, "This reference could not be read: try another photo", contract=False)
+        verdict_card(reference.rejected, f"{plain_message(reference.rejected)}: try another photo", contract=False)
         details(reference.rejected)
     st.stop()
 reg_verdict, ref = registration(reference.data, thresholds)
@@ -105,7 +106,7 @@ if new is None:
     st.stop()
 if new.rejected is not None:
     with verdict_box:
-        verdict_card(new.rejected, "This photo could not be read: try another", contract=False)
+        verdict_card(new.rejected, f"{plain_message(new.rejected)}: try another", contract=False)
         details(new.rejected)
     st.stop()
 try:
@@ -113,7 +114,8 @@ try:
 except ImageInputError as exc:
     forget_upload(new, unreadable_photo(exc, v.MISSING_PICTURE))  # a fresh uploader, the reason kept (reruns)
     with verdict_box:
-        verdict_card(unreadable_photo(exc, v.MISSING_PICTURE), "This photo could not be read: try another")
+        unusable = unreadable_photo(exc, v.MISSING_PICTURE)
+        verdict_card(unusable, f"{plain_message(unusable)}: try another")
     st.stop()
 
 # --- the verdict: the profile's default rule, as the API decides ------------------

@@ -56,7 +56,7 @@ if photo is None:
 try:
     image = decoded(photo.data)
 except ImageInputError as exc:  # the API answers an unusable photo with 400 No Tag
-    verdict_card(unreadable_photo(exc, v.NO_TAG), "This photo could not be read")
+    verdict_card(unreadable_photo(exc, v.NO_TAG))  # says why, specifically (plain_message)
     st.stop()
 
 left, right = st.columns([2, 3])

@@ -19,6 +19,7 @@ from vision.flows.prepare import unreadable_photo
 from vision.rules.catalogue import default_rule_names, rule_names
 from vision.store import StoreError
 from vision.views.draw import draw_match_view, legend_rows
+from vision.views.plain import plain_message
 from vision.views.replay_step import replay_match_view
 
 defaults = prepare_state()
@@ -81,7 +82,7 @@ if photo is None:
     st.info("Upload or take the new photo of the same thing.")
     st.stop()
 if photo.rejected is not None:  # refused on the run before, its uploader cleared
-    verdict_card(photo.rejected, f"{photo.name}: this photo could not be read")
+    verdict_card(photo.rejected, f"{photo.name}: {plain_message(photo.rejected)}")
     st.stop()
 try:
     query = prepared(photo.data, settings)

@@ -206,8 +206,9 @@ def test_tuning_lab_on_the_bundled_set(app_page) -> None:
     page.get_by_role("button", name="Run", exact=True).click()
 
     charts = page.get_by_test_id("stVegaLiteChart")
-    expect(charts).to_have_count(4, timeout=h.TUNE_TIMEOUT_MS)  # scatter, two histograms, ROC: live Altair charts
-    expect(page.get_by_test_id("stMetric").filter(has_text="ROC AUC (fused score)")).to_contain_text(
+    # Scatter, two histograms, ROC, then the learned rule's (the profile's) score histogram and matcher scatter.
+    expect(charts).to_have_count(6, timeout=h.TUNE_TIMEOUT_MS)
+    expect(page.get_by_test_id("stMetric").filter(has_text="ROC AUC (learned score)").first).to_contain_text(
         re.compile(r"0\.\d{3}|1\.000")
     )
     expect(page.get_by_text(re.compile(r"^\d+ / \d+ · 95 %: "))).to_have_count(3)  # counts under each rate

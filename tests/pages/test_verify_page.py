@@ -147,3 +147,20 @@ def test_a_pair_opened_from_the_lab_is_verified_at_the_lab_s_thresholds(store_di
     assert headlines(at)[0].startswith("✅ Same")  # 600+ points: still accepted at 150
     at.button(key="verify_handoff_clear").click().run()
     assert "From the Tuning lab" not in texts(at)
+
+
+def test_an_unusable_photo_says_what_is_wrong(store_dir, make_jpeg):
+    """Issue 23 item 9: "too small: 1x1 px", not "could not be read: take it again"."""
+    import cv2
+    import numpy as np
+
+    from ui.handoff import Handoff
+
+    ok, tiny = cv2.imencode(".png", np.zeros((1, 1, 3), np.uint8))
+    assert ok
+    at = open_page("pages/verify.py")
+    ref = (SAMPLES / REF).read_bytes()
+    at.session_state["verify_handoff"] = Handoff("ref.jpg", ref, "tiny.png", tiny.tobytes(), "a test")
+    at.run()
+    assert not at.exception, at.exception
+    assert headlines(at)[0].endswith("This photo cannot be used: too small: 1x1 px")

@@ -219,3 +219,15 @@ def test_new_photo_words_say_only_what_is_true_with_enough_decimals():
     said = new_photo_words(finding(detail_ncc=0.9, similarity_residual=0.0094), t)
     assert "perspective changed (0.94%" in said and "roll" not in said
     assert "only 3 of the reference's points align" in new_photo_words(finding(n_inliers=3), t)
+
+
+def test_unusable_photos_are_named_specifically() -> None:
+    from vision.views.plain import plain_message
+
+    large = v.Verdict(
+        400, v.MISSING_PICTURE, False, "the image claims 12000x9000 pixels, more than 64 MP", {"error": "E"}
+    )
+    assert plain_message(large) == "This photo cannot be used: too large: 108 MP, at most 64"
+    small = v.Verdict(400, v.TAKE_PICTURE_AGAIN, False, "the image is only 1x1 pixels", {"error": "E"})
+    assert plain_message(small) == "This photo cannot be used: too small: 1x1 px"
+    assert plain_message(v.Verdict(200, v.COMPLETE, True, "669 inliers")) == "Same"  # decisions keep their words

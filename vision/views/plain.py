@@ -61,6 +61,28 @@ def plain_problems(problems: list[str]) -> str:
     return "; ".join(dict.fromkeys(plain_problem(p) for p in problems))
 
 
+_UNUSABLE = (
+    (re.compile(r"claims (\d+)x(\d+) pixels, more than ([\d.]+) MP"), "too large: {mp} MP, at most {2}"),
+    (re.compile(r"only (\d+)x(\d+) pixels"), "too small: {0}x{1} px"),
+)
+
+
+def unusable_words(reason: str) -> str:
+    """Why a photo cannot be used, short and specific ("too large: 108 MP, at most 64"; else the reason itself)."""
+    for pattern, text in _UNUSABLE:
+        found = pattern.search(reason)
+        if found:
+            groups = found.groups()
+            mp = f"{int(groups[0]) * int(groups[1]) / 1e6:.0f}"
+            return text.format(*groups, mp=mp)
+    return reason
+
+
 def plain_message(verdict: v.Verdict) -> str:
-    """A headline for any verdict from its contract message (the decision views say more)."""
+    """A headline for any verdict from its contract message (the decision views say more).
+
+    A photo that cannot be used (``extra["error"]``) says why, specifically.
+    """
+    if verdict.extra.get("error") and verdict.reason:
+        return f"This photo cannot be used: {unusable_words(verdict.reason)}"
     return PLAIN_MESSAGES.get(verdict.message, verdict.message)
