@@ -231,5 +231,5 @@ def test_tuning_lab_on_the_bundled_set(app_page) -> None:
     page.wait_for_function(f"before => ({SCATTER_PIXELS})() !== before", arg=before)
     expect(page.get_by_role("button", name=re.compile("Run again"))).to_be_visible()
     h.wait_until_idle(page)
-    expect(charts).to_have_count(4)
+    expect(charts).to_have_count(6)
     h.assert_no_exception(page)
