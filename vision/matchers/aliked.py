@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import functools
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
+
+from vision.matchers.keypoints import LearnedKeypoints, no_keypoints
 
 MODEL_PATH = Path(__file__).resolve().parents[1] / "models" / "aliked_n16rot.onnx"
 ALIKED_SIDE = 640
@@ -41,39 +42,13 @@ MIN_SIDE = 64
 _lock = threading.Lock()
 
 
-@dataclass(frozen=True)
-class AlikedFeatures:
-    """ALIKED keypoints of one image.
-
-    Attributes
-    ----------
-    keypoints : np.ndarray
-        ``(N, 2)`` float32 sub-pixel ``(x, y)`` in the pixels of the image passed to :func:`extract`.
-    scores : np.ndarray
-        ``(N,)`` float32 score map values at the keypoints (strongest peak first).
-    descriptors : np.ndarray
-        ``(N, 128)`` float16, L2-normalised.
-    image_size : tuple[int, int]
-        ``(width, height)`` of that image (LightGlue normalises by it).
-    """
-
-    keypoints: np.ndarray
-    scores: np.ndarray
-    descriptors: np.ndarray
-    image_size: tuple[int, int]
-
-    def __len__(self) -> int:
-        return int(self.keypoints.shape[0])
+AlikedFeatures = LearnedKeypoints
+"""Aliked keypoints of one image (:class:`vision.matchers.keypoints.LearnedKeypoints`, ``D = 128``)."""
 
 
-def empty(image_size: tuple[int, int]) -> AlikedFeatures:
+def empty(image_size: tuple[int, int]) -> LearnedKeypoints:
     """The explicit result for an image without keypoints (or too small to run)."""
-    return AlikedFeatures(
-        np.zeros((0, 2), np.float32),
-        np.zeros(0, np.float32),
-        np.zeros((0, DESCRIPTOR_DIM), np.float16),
-        (int(image_size[0]), int(image_size[1])),
-    )
+    return no_keypoints(image_size, DESCRIPTOR_DIM)
 
 
 @functools.lru_cache(maxsize=1)

@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import functools
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
+
+from vision.matchers.keypoints import LearnedKeypoints, no_keypoints
 
 MODEL_PATH = Path(__file__).resolve().parents[1] / "models" / "xfeat_backbone.onnx"
 XFEAT_SIDE = 640
@@ -34,39 +35,13 @@ DESCRIPTOR_DIM = 64
 _lock = threading.Lock()
 
 
-@dataclass(frozen=True)
-class XFeatFeatures:
-    """XFeat keypoints of one image.
-
-    Attributes
-    ----------
-    keypoints : np.ndarray
-        ``(N, 2)`` float32 ``(x, y)`` in the pixels of the image passed to :func:`extract`.
-    scores : np.ndarray
-        ``(N,)`` float32 detection scores, descending.
-    descriptors : np.ndarray
-        ``(N, 64)`` float16, L2-normalised.
-    image_size : tuple[int, int]
-        ``(width, height)`` of that image (LighterGlue normalises by it).
-    """
-
-    keypoints: np.ndarray
-    scores: np.ndarray
-    descriptors: np.ndarray
-    image_size: tuple[int, int]
-
-    def __len__(self) -> int:
-        return int(self.keypoints.shape[0])
+XFeatFeatures = LearnedKeypoints
+"""XFeat keypoints of one image (:class:`vision.matchers.keypoints.LearnedKeypoints`, ``D = 64``)."""
 
 
-def empty(image_size: tuple[int, int]) -> XFeatFeatures:
+def empty(image_size: tuple[int, int]) -> LearnedKeypoints:
     """The explicit result for an image without keypoints."""
-    return XFeatFeatures(
-        np.zeros((0, 2), np.float32),
-        np.zeros(0, np.float32),
-        np.zeros((0, DESCRIPTOR_DIM), np.float16),
-        (int(image_size[0]), int(image_size[1])),
-    )
+    return no_keypoints(image_size, DESCRIPTOR_DIM)
 
 
 @functools.lru_cache(maxsize=1)
