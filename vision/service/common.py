@@ -19,6 +19,18 @@ def no_gate() -> ContextManager[Any]:
     return contextlib.nullcontext()
 
 
+def photo_text(data: object) -> tuple[str, str]:
+    """A request's ``data`` field as ``(base64 text, "")``, or ``("", why it cannot be a base64 photo)``.
+
+    Only the field's presence and type are checked here; decoding the text says the rest.
+    """
+    if data is None:
+        return "", "the request has no 'data' field (base64 photo)"
+    if not isinstance(data, str):
+        return "", f"'data' must be a base64 string, got {json_type(data)}"
+    return data, ""
+
+
 def json_type(value: object) -> str:
     """The JSON name of a decoded value's type (for reasons)."""
     if value is None:

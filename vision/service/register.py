@@ -20,7 +20,7 @@ from vision.flows.references import save_reference, stored_photo
 from vision.image.imageio import DEFAULT_LIMITS, DecodeLimits, decode_base64
 from vision.profile import Profile
 from vision.replay.memory import save_reference_fingerprint
-from vision.service.common import Gate, describe_user_id, json_type, new_anonymous_id, no_gate
+from vision.service.common import Gate, describe_user_id, json_type, new_anonymous_id, no_gate, photo_text
 from vision.store.base import InvalidUserIdError, ReferenceStore, StoreError, StoreUnavailableError
 from vision.store.ids import validate_user_id
 
@@ -48,16 +48,15 @@ def register_b64(
     A ``data`` that is missing, not a string, empty or not base64 is
     ``400 Take Picture Again``.
     """
-    if data is None:
-        return v.Verdict(400, v.TAKE_PICTURE_AGAIN, False, "the request has no 'data' field (base64 photo)")
-    if not isinstance(data, str):
-        return v.Verdict(400, v.TAKE_PICTURE_AGAIN, False, f"'data' must be a base64 string, got {json_type(data)}")
+    text, bad_photo = photo_text(data)
+    if bad_photo:
+        return v.Verdict(400, v.TAKE_PICTURE_AGAIN, False, bad_photo)
     bad_id = _check_optional_id(user_id)
     if bad_id:
         return v.Verdict(400, v.TAKE_PICTURE_AGAIN, False, bad_id)
     try:
         with gate():  # base64 of a 15 MB body is CPU work too
-            raw = decode_base64(data, limits)
+            raw = decode_base64(text, limits)
     except ImageInputError as exc:
         return v.Verdict(400, v.TAKE_PICTURE_AGAIN, False, str(exc))
     return register_bytes(

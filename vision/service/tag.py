@@ -10,7 +10,7 @@ from vision.core.errors import ImageInputError
 from vision.core.logsafe import safe_text
 from vision.image.imageio import DEFAULT_LIMITS, DecodeLimits, decode_base64, decode_image
 from vision.profile import Profile
-from vision.service.common import Gate, json_type, no_gate
+from vision.service.common import Gate, json_type, no_gate, photo_text
 from vision.tagging.words import check_tag
 
 log = logging.getLogger("vision.service")
@@ -40,13 +40,12 @@ def tag_b64(
     bad_tag = check_tag(tag)
     if bad_tag:
         return v.Verdict(400, v.NO_TAG, False, bad_tag)
-    if data is None:
-        return v.Verdict(400, v.NO_TAG, False, "the request has no 'data' field (base64 photo)")
-    if not isinstance(data, str):
-        return v.Verdict(400, v.NO_TAG, False, f"'data' must be a base64 string, got {json_type(data)}")
+    text, bad_photo = photo_text(data)
+    if bad_photo:
+        return v.Verdict(400, v.NO_TAG, False, bad_photo)
     try:
         with gate():
-            raw = decode_base64(data, limits)
+            raw = decode_base64(text, limits)
     except ImageInputError as exc:
         return v.Verdict(400, v.NO_TAG, False, f"no usable photo: {exc}")
     return tag_bytes(tagger_or_factory, raw, tag, thresholds, limits, gate=gate)

@@ -20,7 +20,7 @@ from vision.image.imageio import DEFAULT_LIMITS, DecodeLimits, decode_base64, re
 from vision.matchers.akaze import Features
 from vision.profile import Profile
 from vision.replay.memory import capture_time_extras
-from vision.service.common import Gate, describe_user_id, json_type, no_gate
+from vision.service.common import Gate, describe_user_id, json_type, no_gate, photo_text
 from vision.store.base import (
     CorruptReferenceError,
     InvalidUserIdError,
@@ -64,13 +64,12 @@ def _verify_b64(
     bad = _check_user_id(user_id)
     if bad is not None:
         return bad
-    if data is None:
-        return v.Verdict(400, v.MISSING_PICTURE, False, "the request has no 'data' field (base64 photo)")
-    if not isinstance(data, str):
-        return v.Verdict(400, v.MISSING_PICTURE, False, f"'data' must be a base64 string, got {json_type(data)}")
+    text, bad_photo = photo_text(data)
+    if bad_photo:
+        return v.Verdict(400, v.MISSING_PICTURE, False, bad_photo)
     try:
         with gate():
-            raw = decode_base64(data, limits)
+            raw = decode_base64(text, limits)
             read_header(raw, limits)
     except ImageInputError as exc:
         return v.Verdict(400, v.MISSING_PICTURE, False, str(exc))
