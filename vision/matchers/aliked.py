@@ -18,7 +18,6 @@ imported and the session built on first use; one session per process.
 
 from __future__ import annotations
 
-import functools
 import threading
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ import cv2
 import numpy as np
 
 from vision.matchers.keypoints import LearnedKeypoints, no_keypoints
+from vision.matchers.onnx_session import cpu_session
 
 MODEL_PATH = Path(__file__).resolve().parents[1] / "models" / "aliked_n16rot.onnx"
 ALIKED_SIDE = 640
@@ -51,14 +51,8 @@ def empty(image_size: tuple[int, int]) -> LearnedKeypoints:
     return no_keypoints(image_size, DESCRIPTOR_DIM)
 
 
-@functools.lru_cache(maxsize=1)
 def _session() -> Any:
-    import onnxruntime as ort  # lazy: only a flow that needs ALIKED pays the import
-
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = 2  # two cores on the target machine
-    opts.inter_op_num_threads = 1
-    return ort.InferenceSession(str(MODEL_PATH), sess_options=opts, providers=["CPUExecutionProvider"])
+    return cpu_session(MODEL_PATH)
 
 
 def network_size(width: int, height: int, side: int = ALIKED_SIDE) -> tuple[int, int]:

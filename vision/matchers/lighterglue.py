@@ -9,13 +9,14 @@ assignment probability exceeds ``min_confidence``.
 
 from __future__ import annotations
 
-import functools
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from vision.matchers.onnx_session import cpu_session
 from vision.matchers.xfeat import XFeatFeatures
 
 MODEL_PATH = Path(__file__).resolve().parents[1] / "models" / "xfeat_lighterglue.onnx"
@@ -50,14 +51,8 @@ def no_matches() -> LearnedMatches:
     return LearnedMatches(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32))
 
 
-@functools.lru_cache(maxsize=1)
-def _session():
-    import onnxruntime as ort  # lazy
-
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = 2
-    opts.inter_op_num_threads = 1
-    return ort.InferenceSession(str(MODEL_PATH), sess_options=opts, providers=["CPUExecutionProvider"])
+def _session() -> Any:
+    return cpu_session(MODEL_PATH)
 
 
 def normalize_keypoints(keypoints: np.ndarray, image_size: tuple[int, int]) -> np.ndarray:

@@ -14,7 +14,6 @@ there is no point pruning or early stop, so the cost does not depend on the pair
 
 from __future__ import annotations
 
-import functools
 import threading
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,7 @@ from vision.matchers.lighterglue import (
     no_matches,
     normalize_keypoints,
 )
+from vision.matchers.onnx_session import cpu_session
 
 MODEL_PATH = Path(__file__).resolve().parents[1] / "models" / "lightglue_aliked.onnx"
 
@@ -37,14 +37,8 @@ _lock = threading.Lock()
 __all__ = ["DEFAULT_MIN_CONFIDENCE", "LearnedMatches", "log_assignment", "match"]
 
 
-@functools.lru_cache(maxsize=1)
 def _session() -> Any:
-    import onnxruntime as ort  # lazy
-
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = 2
-    opts.inter_op_num_threads = 1
-    return ort.InferenceSession(str(MODEL_PATH), sess_options=opts, providers=["CPUExecutionProvider"])
+    return cpu_session(MODEL_PATH)
 
 
 def log_assignment(ref: AlikedFeatures, query: AlikedFeatures) -> np.ndarray:

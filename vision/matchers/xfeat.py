@@ -15,14 +15,15 @@ onnxruntime is imported on first use; one session per process.
 
 from __future__ import annotations
 
-import functools
 import threading
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
 
 from vision.matchers.keypoints import LearnedKeypoints, no_keypoints
+from vision.matchers.onnx_session import cpu_session
 
 MODEL_PATH = Path(__file__).resolve().parents[1] / "models" / "xfeat_backbone.onnx"
 XFEAT_SIDE = 640
@@ -44,15 +45,8 @@ def empty(image_size: tuple[int, int]) -> LearnedKeypoints:
     return no_keypoints(image_size, DESCRIPTOR_DIM)
 
 
-@functools.lru_cache(maxsize=1)
-def _session():
-    import onnxruntime as ort  # lazy: only a flow that needs XFeat pays the import
-
-    opts = ort.SessionOptions()
-    # two cores on the target machine; one more thread only adds contention
-    opts.intra_op_num_threads = 2
-    opts.inter_op_num_threads = 1
-    return ort.InferenceSession(str(MODEL_PATH), sess_options=opts, providers=["CPUExecutionProvider"])
+def _session() -> Any:
+    return cpu_session(MODEL_PATH)
 
 
 def backbone_size(width: int, height: int, side: int = XFEAT_SIDE) -> tuple[int, int]:
