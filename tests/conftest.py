@@ -16,7 +16,7 @@ import copy
 import io
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -125,3 +125,15 @@ def blank_jpeg() -> bytes:
     ok, buf = cv2.imencode(".jpg", np.full((480, 640, 3), 128, np.uint8))
     assert ok
     return buf.tobytes()
+
+
+@pytest.fixture(scope="module")
+def moto_url() -> Iterator[str]:
+    """A real moto S3 server on loopback for one test module (``ThreadedMotoServer``), stopped after it."""
+    from moto_server import start_moto, stop_moto
+
+    server, url = start_moto()
+    try:
+        yield url
+    finally:
+        stop_moto(server)

@@ -26,7 +26,6 @@ import pytest
 pytest.importorskip("moto.server")
 
 from api_fixtures import REPO, FakeTagger, b64, s3_client
-from moto_server import start_moto, stop_moto
 from stall_proxy import StallProxy
 from test_api_uvicorn import LiveServer
 
@@ -40,15 +39,6 @@ SAME_REF, SAME_QUERY = SAMPLES / "lightglue" / "DSC_0410.JPG", SAMPLES / "lightg
 DIFFERENT_QUERY = SAMPLES / "vlfeat" / "river1.jpg"
 
 JSON = {"content-type": "application/json"}
-
-
-@pytest.fixture(scope="module")
-def moto_url():
-    server, url = start_moto()
-    try:
-        yield url
-    finally:
-        stop_moto(server)
 
 
 def test_hanging_store_fails_fast_and_tag_stays_fast(moto_url):

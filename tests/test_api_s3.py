@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -20,15 +19,6 @@ from api import create_app
 from vision.core import verdict as v
 from vision.profile import Profile
 from vision.store import S3ReferenceStore
-
-
-@pytest.fixture(scope="module")
-def moto_url() -> Iterator[str]:
-    server, url = start_moto()
-    try:
-        yield url
-    finally:
-        stop_moto(server)
 
 
 def new_bucket(url: str) -> str:

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from api_fixtures import DUMMY_KEY_ID, DUMMY_SECRET, s3_client
 from cli_runner import invoke
-from moto_server import start_moto, stop_moto
 
 from vision.lab.data import open_folder
 from vision.lab.runs import LocalRunArchive, S3RunArchive, archive_from_settings, compare, content_hash, record_of
@@ -19,15 +17,6 @@ from vision.lab.scored import ScoredSet
 from vision.profile import Profile, load_profile
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
-
-
-@pytest.fixture(scope="module")
-def moto_url() -> Iterator[str]:
-    server, url = start_moto()
-    try:
-        yield url
-    finally:
-        stop_moto(server)
 
 
 def _record(tmp_path: Path, inliers: list[float], profile: Profile = Profile(rule="robust")):
