@@ -5,7 +5,7 @@ matches, so these must stay small next to the decision itself.  Prints
 medians over ``--runs`` repetitions on the bundled facade pair (DSC_0410 /
 DSC_0411, about 700 inliers) at the default working resolution:
 
-* ``decide``: ratio test + MAGSAC + the fused decision (``rule_outcome``);
+* ``decide``: ratio test + MAGSAC + the fused decision (``decide_matched`` + ``outcome_of``, as the pages);
 * ``view``: :func:`vision.views.match.match_view` (lines, figures, headline);
 * ``draw``: :func:`vision.views.draw.draw_match_view` (100 surest lines, outline, legend);
 * ``draw+others``: the same with the faint layer of uncounted matches;
@@ -23,12 +23,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 from vision.flows.prepare import prepare_photo
+from vision.flows.verify import decide_matched
 from vision.profile import Profile
 from vision.rules.base import Needs
 from vision.rules.evidence import match_features
 from vision.views.draw import draw_match_view, draw_matches
 from vision.views.match import match_view
-from vision.views.outcome import rule_outcome
+from vision.views.outcome import outcome_of
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples" / "images" / "lightglue"
 
@@ -53,10 +54,14 @@ def main(argv: list[str] | None = None) -> None:
     )
     pair = match_features(ref.features, query.features)
     sizes = ((ref.image.shape[1], ref.image.shape[0]), (query.image.shape[1], query.image.shape[0]))
-    outcome, _ = rule_outcome("fused", pair, profile, *sizes)
+
+    def decide():  # the pages' cheap step: the rule's decision on cached matches, as its view takes it
+        return outcome_of(decide_matched(pair, query, profile, rule="fused"), profile, *sizes)
+
+    outcome = decide()
     view = match_view(outcome, "building")
     steps = {
-        "decide": lambda: rule_outcome("fused", pair, profile, *sizes),
+        "decide": decide,
         "view": lambda: match_view(outcome, "building"),
         "draw": lambda: draw_match_view(ref.image, query.image, view),
         "draw+others": lambda: draw_match_view(ref.image, query.image, view, show_others=True),
