@@ -10,6 +10,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from vision import rules
@@ -28,12 +29,17 @@ def store(tmp_path: Path) -> LocalReferenceStore:
     return LocalReferenceStore(tmp_path / "store")
 
 
-def test_a_reference_stored_before_loads_without_recomputing(store: LocalReferenceStore) -> None:
+def test_a_reference_stored_before_loads_and_gains_only_its_aliked_features(store: LocalReferenceStore) -> None:
     record = store.latest("compat-user")
     assert record is not None
-    features, recomputed = stored_features(store, record.key, Profile().feature_settings, rules.get("learned").needs)
-    assert not recomputed  # the blob parses, with its descriptor and XFeat features
-    assert features.embedding is not None and features.xfeat is not None and features.n_detected > 1000
+    settings = Profile().feature_settings
+    old = stored_features(store, record.key, settings, rules.get("robust").needs)[0]
+    assert old.aliked is None  # written before the second opinion
+    features, recomputed = stored_features(store, record.key, settings, rules.get("learned").needs)
+    # the blob parses, with its descriptor and XFeat features; only ALIKED's are added (and stored back)
+    assert recomputed and features.aliked is not None and len(features.aliked) > 100
+    assert np.array_equal(features.points, old.points) and np.array_equal(features.xfeat.keypoints, old.xfeat.keypoints)
+    assert features.embedding is not None and features.n_detected > 1000
 
 
 def test_a_reference_stored_before_verifies(store: LocalReferenceStore) -> None:

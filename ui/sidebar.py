@@ -176,6 +176,20 @@ LEARNED_CONTROLS = (
         "1: when XFeat is inconclusive, try the new photo turned by 90, 180 and 270 degrees (XFeat is not "
         "rotation-invariant; costs up to three more tries).",
     ),
+    Control(
+        "second_opinion_min_similarity",
+        "Second opinion: least similarity (grey zone)",
+        "slider",
+        (-1.0, 1.0, 0.01),
+        "A rejected pair whose photos look at least this alike is matched again with ALIKED + LightGlue.",
+    ),
+    Control(
+        "second_opinion_min_inliers",
+        "Second opinion: ALIKED inliers that accept",
+        "slider",
+        (0, 200, 1),
+        "ALIKED + LightGlue checked inliers that accept a pair in the grey zone (0: no second opinion).",
+    ),
 )
 FEATURE_CONTROLS = (
     Control("working_side", "Working resolution (long side, px)", "select_slider", (640, 800, 1000, 1200, 1600)),

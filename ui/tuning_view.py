@@ -148,8 +148,7 @@ def add_rule_evidence(run: TuningRun, thresholds: Profile) -> None:
     slider never recomputes it.
     """
     rule = get_rule(thresholds.rule)
-    key = tuple(getattr(thresholds, f) for f in getattr(rule, "evidence_thresholds", ()))
-    if rule.name in run.rule_scores and run.rule_keys.get(rule.name) == key:
+    if run.has_rule_evidence(rule.name, thresholds):
         return
     bar = st.progress(0.0, text=f"The {rule.name} rule's own evidence on every pair...")
     run.add_rule(rule.name, thresholds, _progress_reporter(bar))

@@ -68,6 +68,14 @@ class Profile:
     learned_max_stretch: float = 16.0
     learned_min_coverage: float = 0.0
     learned_rotations: int = 0
+    # The learned rule's second opinion (vision.rules.second_opinion): a pair the
+    # rule rejects whose global similarity is >= second_opinion_min_similarity
+    # (the grey zone: it looks alike, the inliers are too few) is matched again
+    # with ALIKED + LightGlue; >= second_opinion_min_inliers checked inliers
+    # accept it.  0 inliers = off.  Picked on shared/data holding out whole scenes
+    # (scripts/measure_second_opinion.py).
+    second_opinion_min_similarity: float = 0.4
+    second_opinion_min_inliers: int = 21
     # The original note's rule
     original_min_area_px: float = 30.0
     # Tag check
@@ -108,6 +116,11 @@ class Profile:
             (1 <= self.learned_max_stretch <= 1e6, "learned_max_stretch must be in [1, 1e6]"),
             (0 <= self.learned_min_coverage <= 1, "learned_min_coverage must be in [0, 1]"),
             (self.learned_rotations in (0, 1), "learned_rotations must be 0 or 1"),
+            (-1 <= self.second_opinion_min_similarity <= 1, "second_opinion_min_similarity must be in [-1, 1]"),
+            (
+                self.second_opinion_min_inliers == 0 or self.second_opinion_min_inliers >= 4,
+                "second_opinion_min_inliers must be 0 (off) or >= 4 (a homography needs 4 points)",
+            ),
             (self.original_min_area_px >= 0, "original_min_area_px must be >= 0"),
             (0 <= self.tag_min_confidence <= 1, "tag_min_confidence must be in [0, 1]"),
             (self.replay_check in ("on", "off"), "replay_check must be 'on' or 'off'"),

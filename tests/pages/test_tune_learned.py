@@ -61,7 +61,13 @@ def test_a_slider_move_recomputes_no_xfeat(at: AppTest, monkeypatch: pytest.Monk
     monkeypatch.setattr(lighterglue, "match", counting("lighterglue", lighterglue.match))
     monkeypatch.setattr(xfeat, "extract", counting("xfeat", xfeat.extract))
     monkeypatch.setattr(tuning, "match_features", counting("matches", tuning.match_features))
+    import vision.lab.aliked_evidence as aliked_evidence
+
+    monkeypatch.setattr(aliked_evidence, "aliked_match", counting("lightglue (ALIKED)", aliked_evidence.aliked_match))
+    monkeypatch.setattr(aliked_evidence.aliked, "extract", counting("aliked", aliked_evidence.aliked.extract))
     before = _rates(at)["learned"]["true accepts"]
+    # the second opinion off first: on these pairs ALIKED accepts what a stricter threshold rejects
+    at.sidebar.slider(key="th_second_opinion_min_inliers").set_value(0).run()
     at.sidebar.slider(key="th_learned_threshold").set_value(9.5).run()
     _no_exception(at)
     strict = _rates(at)["learned"]["true accepts"]

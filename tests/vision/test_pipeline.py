@@ -38,8 +38,8 @@ def test_register_good_photo(pair_same):
     verdict, photo = register_photo(pair_same[0], DEFAULT)
     assert verdict.body() == {"status": 200, "message": v.GOOD_PICTURE, "result": True}
     assert verdict.extra["keypoints"] == photo.features.n_detected > 80
-    # the default (learned) rule also computes the global descriptor and XFeat features to store with the reference
-    assert set(verdict.extra["timings_ms"]) == {"decode", "features", "embedding", "xfeat"}
+    # the default (learned) rule also computes the global descriptor, XFeat and ALIKED features to store with the reference
+    assert set(verdict.extra["timings_ms"]) == {"decode", "features", "embedding", "xfeat", "aliked"}
     assert photo.features.embedding is not None and len(photo.features.xfeat) > 100
     fused, _ = register_photo(pair_same[0], replace(DEFAULT, rule="fused"))
     assert set(fused.extra["timings_ms"]) == {"decode", "features", "embedding"}

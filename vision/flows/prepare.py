@@ -20,6 +20,7 @@ from vision.core import verdict as v
 from vision.core.errors import ImageInputError
 from vision.image.imageio import DEFAULT_LIMITS, DecodeLimits, ImageHeader
 from vision.matchers.akaze import Features, FeatureSettings, decode_working, extract_features, features_from_bytes
+from vision.matchers.aliked import extract as aliked_extract
 from vision.matchers.descriptor import with_descriptor
 from vision.matchers.xfeat import extract as xfeat_extract
 from vision.profile import Profile
@@ -85,6 +86,16 @@ def with_xfeat(photo: PreparedPhoto) -> PreparedPhoto:
     return replace(photo, features=replace(photo.features, xfeat=found), timings=timings)
 
 
+def with_aliked(photo: PreparedPhoto) -> PreparedPhoto:
+    """``photo`` with its ALIKED features in ``features.aliked`` (computed once, on the working image)."""
+    if photo.features.aliked is not None:
+        return photo
+    start = time.perf_counter()
+    found = aliked_extract(photo.image)
+    timings = {**photo.timings, "aliked": _ms(start)}
+    return replace(photo, features=replace(photo.features, aliked=found), timings=timings)
+
+
 def with_embedding(photo: PreparedPhoto) -> PreparedPhoto:
     """``photo`` with its global descriptor in ``features.embedding`` (computed once)."""
     if photo.features.embedding is not None:
@@ -127,15 +138,20 @@ def register_photo(
 
 
 def with_needs(photo: PreparedPhoto, needs: Needs) -> PreparedPhoto:
-    """``photo`` with what ``needs`` ask for its features (global descriptor, XFeat), each computed once."""
+    """``photo`` with what ``needs`` ask for its features (global descriptor, XFeat, ALIKED), each computed once."""
     photo = with_embedding(photo) if needs.embedding or needs.xfeat else photo
-    return with_xfeat(photo) if needs.xfeat else photo
+    photo = with_xfeat(photo) if needs.xfeat else photo
+    return with_aliked(photo) if needs.aliked else photo
 
 
 def lacks(features: Features, needs: Needs) -> bool:
-    """Whether ``features`` miss something ``needs`` ask for (a global descriptor, XFeat features)."""
+    """Whether ``features`` miss something ``needs`` ask for (a global descriptor, XFeat or ALIKED features)."""
     embed = needs.embedding or needs.xfeat
-    return (embed and features.embedding is None) or (needs.xfeat and features.xfeat is None)
+    return (
+        (embed and features.embedding is None)
+        or (needs.xfeat and features.xfeat is None)
+        or (needs.aliked and features.aliked is None)
+    )
 
 
 def upgraded_reference(
@@ -156,6 +172,8 @@ def _completed(features: Features, working: np.ndarray, needs: Needs) -> Feature
         features = with_descriptor(features, working)
     if needs.xfeat and features.xfeat is None:
         features = replace(features, xfeat=xfeat_extract(working))
+    if needs.aliked and features.aliked is None:
+        features = replace(features, aliked=aliked_extract(working))
     return features
 
 

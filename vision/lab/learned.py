@@ -16,12 +16,14 @@ from typing import Any
 
 import numpy as np
 
+from vision.lab.aliked_evidence import EVIDENCE_NAME
 from vision.lab.metrics import roc_auc
 from vision.lab.run import TuningRun
 from vision.lab.scored import ScoredSet
 from vision.profile import Profile
 from vision.rules.evidence import visible_inliers
 from vision.rules.learned_score import fit_threshold, learned_accepts, learned_score
+from vision.rules.second_opinion import second_opinion_accepts
 
 
 @dataclass(frozen=True)
@@ -29,7 +31,9 @@ class LearnedScores:
     """Per pair (``(N,)`` arrays; unusable pairs have ``ok`` False and zeros).
 
     ``akaze`` and ``xfeat`` are checked inliers (see :mod:`vision.rules.learned_steps`),
-    ``similarity`` the global descriptors' cosine (0 when missing).
+    ``similarity`` the global descriptors' cosine (0 when missing), ``aliked`` the
+    second opinion's checked inliers (``nan`` where it was not scored: below its
+    similarity gate, see :mod:`vision.rules.second_opinion`).
     """
 
     akaze: np.ndarray
@@ -40,6 +44,7 @@ class LearnedScores:
     scenes: np.ndarray
     query_scenes: np.ndarray
     ok: np.ndarray
+    aliked: np.ndarray | None = None
 
     @property
     def evidence(self) -> np.ndarray:
@@ -49,12 +54,23 @@ class LearnedScores:
         return learned_score(self.evidence, self.similarity, profile.learned_weight)
 
     def accepted(self, profile: Profile) -> np.ndarray:
-        """The rule's verdicts (:func:`vision.rules.learned_score.learned_accepts`, as the verify path)."""
-        return self.ok & learned_accepts(self.akaze, self.xfeat, self.similarity, profile)
+        """The rule's verdicts (:func:`learned_verdicts`, as the verify path)."""
+        return self.ok & learned_verdicts(self, profile)
 
-    def decided_by(self) -> np.ndarray:
-        """``"xfeat"`` where XFeat's evidence is the stronger, else ``"akaze"``."""
-        return np.where(self.xfeat > self.akaze, "xfeat", "akaze")
+    def decided_by(self, profile: Profile) -> np.ndarray:
+        """``"aliked"`` where the second opinion accepts, else ``"xfeat"`` where XFeat's evidence is the stronger,
+        else ``"akaze"``."""
+        first = learned_accepts(self.akaze, self.xfeat, self.similarity, profile)
+        by_second = self.ok & ~first & self.accepted(profile)
+        return np.where(by_second, "aliked", np.where(self.xfeat > self.akaze, "xfeat", "akaze"))
+
+
+def learned_verdicts(scores: LearnedScores, profile: Profile, select: np.ndarray | slice = slice(None)) -> np.ndarray:
+    """The learned rule's verdicts on ``scores[select]``: its own acceptance, then the second opinion's."""
+    first = learned_accepts(scores.akaze[select], scores.xfeat[select], scores.similarity[select], profile)
+    if scores.aliked is None:
+        return np.asarray(first, bool)
+    return second_opinion_accepts(first, scores.similarity[select], scores.aliked[select], profile)
 
 
 def score_learned(run: TuningRun, profile: Profile) -> LearnedScores:
@@ -81,6 +97,7 @@ def learned_scores(scored: ScoredSet) -> LearnedScores:
         scenes=np.array([p.scene for p in scored.pairs]),
         query_scenes=np.array([str(Path(p.query).parent) for p in scored.pairs]),
         ok=ok,
+        aliked=scored.rule_scores.get(EVIDENCE_NAME),
     )
 
 
@@ -109,7 +126,7 @@ def held_out_accepts(scores: LearnedScores, profile: Profile, target_far: float 
             e[train], sim[train], lab[train], profile.learned_weight, profile.learned_min_inliers, target_far
         )
         fitted = replace(profile, learned_threshold=t)
-        accepted[test] = learned_accepts(scores.akaze[test], scores.xfeat[test], sim[test], fitted)
+        accepted[test] = learned_verdicts(scores, fitted, test)
     return accepted
 
 
@@ -150,7 +167,7 @@ def summarise_learned(scores: LearnedScores, profile: Profile) -> dict[str, Any]
             "median_akaze_inliers": float(np.median(scores.akaze[m])),
             "median_xfeat_inliers": float(np.median(scores.xfeat[m])),
         }
-    decided = scores.decided_by()
+    decided = scores.decided_by(profile)
     auc = roc_auc(scores.scores(profile)[ok], scores.labels[ok])
     return {
         "rule": "learned",
@@ -159,6 +176,6 @@ def summarise_learned(scores: LearnedScores, profile: Profile) -> dict[str, Any]
         "true_accept_rate": round(tar, 4),
         "false_accept_rate": round(far, 4),
         "roc_auc": None if auc != auc else round(auc, 4),
-        "accepted_by": {k: int((accepted & (decided == k)).sum()) for k in ("akaze", "xfeat")},
+        "accepted_by": {k: int((accepted & (decided == k)).sum()) for k in ("akaze", "xfeat", "aliked")},
         "per_kind": per_kind,
     }

@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from vision.lab.aliked_evidence import EVIDENCE_NAME, evidence_key, gather_aliked
 from vision.lab.cache import cache_dir, evidence_entry, image_features, pair_digest, read_evidence, write_evidence
 from vision.lab.data import LabelledPair, LabelledSet, open_folder
 from vision.lab.isolate import guarded, isolated_score
@@ -283,6 +284,8 @@ class TuningRun:
         (decision thresholds re-decide from these arrays, instantly).
         """
         rule = get_rule(name)
+        if rule.needs.aliked:
+            self._add_aliked(profile, on_progress)
         # The evidence depends on the features (in the digest) and the rule's evidence thresholds, nothing else.
         key_values = tuple(getattr(profile, f) for f in getattr(rule, "evidence_thresholds", ()))
         if name in self.rule_scores and self.rule_keys.get(name) == key_values:
@@ -319,6 +322,35 @@ class TuningRun:
         self.rule_errors[name] = {i: o for i, o in enumerate(outcomes) if isinstance(o, str)}
         self.rule_scores[name] = np.array([np.nan if isinstance(o, str) else o for o in outcomes], float)
         self.timings_s[name] = time.perf_counter() - start
+
+    def has_rule_evidence(self, name: str, profile: Profile) -> bool:
+        """Whether :meth:`add_rule` would compute nothing for ``name`` at ``profile`` (a slider move is instant)."""
+        rule = get_rule(name)
+        key_values = tuple(getattr(profile, f) for f in getattr(rule, "evidence_thresholds", ()))
+        if name not in self.rule_scores or self.rule_keys.get(name) != key_values:
+            return False
+        if not rule.needs.aliked or profile.second_opinion_min_inliers <= 0 or self.similarity is None:
+            return True
+        if self.rule_keys.get(EVIDENCE_NAME) != evidence_key(profile):
+            return False
+        found = self.rule_scores[EVIDENCE_NAME]
+        wanted = np.nan_to_num(self.similarity, nan=-np.inf) >= profile.second_opinion_min_similarity
+        failed = np.zeros(len(found), bool)
+        failed[list(self.rule_errors.get(EVIDENCE_NAME, {}))] = True
+        return not bool((wanted & np.isnan(found) & ~failed).any())
+
+    def _add_aliked(self, profile: Profile, on_progress: ProgressFn | None) -> None:
+        """The second opinion's ALIKED inliers for the pairs at the gate (:mod:`vision.lab.aliked_evidence`)."""
+        key = evidence_key(profile)
+        known = self.rule_scores.get(EVIDENCE_NAME) if self.rule_keys.get(EVIDENCE_NAME) == key else None
+        values, errors, seconds = gather_aliked(self.labelled, self.similarity, profile, known, on_progress)
+        self.rule_scores[EVIDENCE_NAME] = values
+        self.rule_keys[EVIDENCE_NAME] = key
+        self.rule_errors[EVIDENCE_NAME] = {
+            **(self.rule_errors.get(EVIDENCE_NAME, {}) if known is not None else {}),
+            **errors,
+        }
+        self.timings_s[EVIDENCE_NAME] = self.timings_s.get(EVIDENCE_NAME, 0.0) + seconds
 
     def has_features_for(self, needs: Needs) -> bool:
         """Whether this run's features carry what ``needs`` ask (XFeat's: built with ``learned``)."""

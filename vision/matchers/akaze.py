@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 
 from vision.image.imageio import DEFAULT_LIMITS, DecodeLimits, ImageHeader, decode_image
+from vision.matchers.keypoints import LearnedKeypoints
 from vision.matchers.xfeat import XFeatFeatures
 
 FEATURES_FORMAT_VERSION = 1
@@ -72,6 +73,10 @@ class Features:
     xfeat : XFeatFeatures or None
         Optional XFeat keypoints (working-image pixels) and float16
         descriptors, for the learned rule.
+    aliked : LearnedKeypoints or None
+        Optional ALIKED keypoints (working-image pixels) and float16
+        descriptors: the learned rule's second opinion, stored with a reference
+        so a verification extracts them for the new photo only.
     """
 
     points: np.ndarray
@@ -82,6 +87,7 @@ class Features:
     settings: FeatureSettings = field(default_factory=FeatureSettings)
     embedding: np.ndarray | None = None
     xfeat: XFeatFeatures | None = None
+    aliked: LearnedKeypoints | None = None
 
     def __len__(self) -> int:
         return int(self.points.shape[0])
@@ -180,12 +186,12 @@ def features_to_bytes(features: Features) -> bytes:
     }
     if features.embedding is not None:
         arrays["embedding"] = features.embedding.astype(np.float32)
-    if features.xfeat is not None:
-        x = features.xfeat
-        arrays["xfeat_keypoints"] = x.keypoints.astype(np.float32)
-        arrays["xfeat_scores"] = x.scores.astype(np.float32)
-        arrays["xfeat_descriptors"] = x.descriptors.astype(np.float16)
-        arrays["xfeat_size"] = np.array(x.image_size, np.int64)
+    for prefix, found in (("xfeat", features.xfeat), ("aliked", features.aliked)):
+        if found is not None:
+            arrays[f"{prefix}_keypoints"] = found.keypoints.astype(np.float32)
+            arrays[f"{prefix}_scores"] = found.scores.astype(np.float32)
+            arrays[f"{prefix}_descriptors"] = found.descriptors.astype(np.float16)
+            arrays[f"{prefix}_size"] = np.array(found.image_size, np.int64)
     buf = io.BytesIO()
     np.savez_compressed(buf, allow_pickle=False, **arrays)
     return buf.getvalue()
@@ -198,7 +204,8 @@ def features_from_bytes(blob: bytes) -> Features:
             version, width, height, n_detected = (int(v) for v in npz["header"])
             side, max_kp, thr = (float(v) for v in npz["settings"])
             embedding = npz["embedding"] if "embedding" in npz.files else None
-            xfeat = _xfeat_from(npz)
+            xfeat = _learned_from(npz, "xfeat", 64, "XFeat")
+            aliked = _learned_from(npz, "aliked", 128, "ALIKED")
             features = Features(
                 points=npz["points"].astype(np.float32),
                 attributes=npz["attributes"].astype(np.float32),
@@ -208,6 +215,7 @@ def features_from_bytes(blob: bytes) -> Features:
                 settings=FeatureSettings(int(side), int(max_kp), thr),
                 embedding=embedding,
                 xfeat=xfeat,
+                aliked=aliked,
             )
     except Exception as exc:  # corrupt zip, missing array, wrong shape ...
         raise ValueError(f"not a features blob: {exc}") from None
@@ -216,17 +224,17 @@ def features_from_bytes(blob: bytes) -> Features:
     return features
 
 
-def _xfeat_from(npz: np.lib.npyio.NpzFile) -> XFeatFeatures | None:
-    """The XFeat arrays of a features blob (None in blobs stored before the learned rule)."""
-    if "xfeat_keypoints" not in npz.files:
+def _learned_from(npz: np.lib.npyio.NpzFile, prefix: str, dim: int, name: str) -> LearnedKeypoints | None:
+    """A learned detector's arrays (``prefix``: xfeat, aliked) of a features blob; None in blobs stored without them."""
+    if f"{prefix}_keypoints" not in npz.files:
         return None
-    keypoints = npz["xfeat_keypoints"].astype(np.float32).reshape(-1, 2)
-    descriptors = npz["xfeat_descriptors"].astype(np.float16)
-    scores = npz["xfeat_scores"].astype(np.float32)
-    if descriptors.shape != (len(keypoints), 64) or scores.shape != (len(keypoints),):
-        raise ValueError(f"XFeat arrays disagree: {keypoints.shape}, {descriptors.shape}, {scores.shape}")
-    width, height = (int(v) for v in npz["xfeat_size"])
-    return XFeatFeatures(keypoints, scores, descriptors, (width, height))
+    keypoints = npz[f"{prefix}_keypoints"].astype(np.float32).reshape(-1, 2)
+    descriptors = npz[f"{prefix}_descriptors"].astype(np.float16)
+    scores = npz[f"{prefix}_scores"].astype(np.float32)
+    if descriptors.shape != (len(keypoints), dim) or scores.shape != (len(keypoints),):
+        raise ValueError(f"{name} arrays disagree: {keypoints.shape}, {descriptors.shape}, {scores.shape}")
+    width, height = (int(v) for v in npz[f"{prefix}_size"])
+    return LearnedKeypoints(keypoints, scores, descriptors, (width, height))
 
 
 def decode_working(

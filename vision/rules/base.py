@@ -39,12 +39,17 @@ class Needs:
     xfeat : bool
         The reference's XFeat features (``Features.xfeat``); the query's are
         computed by the rule itself, only when it needs them.
+    aliked : bool
+        The reference's ALIKED features (``Features.aliked``), stored at
+        registration for the learned rule's second opinion; the query's are
+        computed by the rule, only for a pair in its grey zone.
     full_images : bool
         Both photos decoded at full resolution (the original note's rule).
     """
 
     embedding: bool = False
     xfeat: bool = False
+    aliked: bool = False
     full_images: bool = False
 
 

@@ -18,6 +18,7 @@ from vision.rules.base import Decision, LabScores, Needs, PairInput
 from vision.rules.evidence import PairMatch, evaluate_match, pair_similarity, visible_inliers
 from vision.rules.learned_score import learned_accepts, learned_evidence, learned_score
 from vision.rules.learned_steps import verify_learned, xfeat_inliers, xfeat_try
+from vision.rules.second_opinion import ALIKED_EVIDENCE, in_grey_zone, second_opinion_accepts, with_second_opinion
 
 if TYPE_CHECKING:
     from vision.profile import Profile
@@ -33,11 +34,12 @@ class LearnedRule:
     decided_by: Mapping[str, str] = {
         "akaze": "AKAZE (hand-made features)",
         "xfeat": "XFeat (learned features, LighterGlue matches)",
+        "aliked": "ALIKED (learned features, LightGlue matches): the second opinion",
     }
     # The shared geometric evidence of the lab lacks XFeat's inliers: the lab
     # gathers them per pair from its cached XFeat features (pair_evidence).
     geometric = False
-    needs = Needs(embedding=True, xfeat=True)
+    needs = Needs(embedding=True, xfeat=True, aliked=True)
     aligns = True  # its AKAZE homography aligns the replay check
     # Shown beside it: its AKAZE + similarity half (what the lab shows without XFeat evidence) and AKAZE alone.
     companions = ("fused", "robust")
@@ -54,6 +56,8 @@ class LearnedRule:
         "learned_max_stretch",
         "learned_min_coverage",
         "learned_rotations",
+        "second_opinion_min_similarity",
+        "second_opinion_min_inliers",
     )
     #: Thresholds the lab cannot follow live (they change XFeat's checked inliers: a new run scores them).
     evidence_thresholds = ("learned_max_stretch", "learned_min_coverage", "learned_rotations")
@@ -70,6 +74,7 @@ class LearnedRule:
         similarity = pair_similarity(pair)
         start = time.perf_counter()
         outcome = verify_learned(evidence, similarity, pair.ref.xfeat, inputs.query_image, profile, pair.query.xfeat)
+        outcome = with_second_opinion(outcome, pair.ref.aliked, inputs.query_image, profile)
         # "decision" is the rule's own arithmetic; XFeat's tries are listed on their own
         decision_ms = max(_ms(start) - sum(outcome.timings.values()), 0.0)
         verdict = outcome.verdict
@@ -96,23 +101,34 @@ class LearnedRule:
         xfeat = np.nan_to_num(scored.rule_scores[self.name], nan=0.0)
         return akaze, xfeat, np.nan_to_num(scored.similarities, nan=0.0)
 
+    def _second(self, scored: LabScores, first: np.ndarray, sim: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The pairs in the grey zone and their ALIKED inliers (``nan`` where not scored: never accepted)."""
+        found = scored.rule_scores.get(ALIKED_EVIDENCE)
+        aliked = np.full(len(first), np.nan) if found is None else np.asarray(found, float)
+        return in_grey_zone(first, sim, scored.thresholds), aliked
+
     def lab_scores(self, scored: LabScores) -> np.ndarray:
-        """The learned score, 0 below the evidence minimum, at least the threshold where AKAZE accepts alone."""
+        """The learned score, 0 below the evidence minimum, at least the threshold where AKAZE or the second
+        opinion accepts."""
         t = scored.thresholds
         akaze, xfeat, sim = self._parts(scored)
         evidence = learned_evidence(akaze, xfeat)
         score = np.where(evidence >= t.learned_min_inliers, learned_score(evidence, sim, t.learned_weight), 0.0)
-        return np.where(akaze >= t.min_inliers, np.maximum(score, t.learned_threshold), score)
+        score = np.where(akaze >= t.min_inliers, np.maximum(score, t.learned_threshold), score)
+        return np.where(self.lab_accepts(scored), np.maximum(score, t.learned_threshold), score)
 
     def lab_accepts(self, scored: LabScores) -> np.ndarray:
         akaze, xfeat, sim = self._parts(scored)
-        return learned_accepts(akaze, xfeat, sim, scored.thresholds)
+        first = learned_accepts(akaze, xfeat, sim, scored.thresholds)
+        _, aliked = self._second(scored, first, sim)
+        return second_opinion_accepts(first, sim, aliked, scored.thresholds)
 
     def lab_threshold(self, profile: Profile) -> float:
         return float(profile.learned_threshold)
 
     def lab_margin(self, scored: LabScores) -> np.ndarray:
-        """The learned score over its threshold, or AKAZE's inliers over ``min_inliers`` where they decide alone."""
+        """The learned score over its threshold, or AKAZE's inliers over ``min_inliers`` where they decide alone,
+        or in the grey zone the second opinion's inliers over ``second_opinion_min_inliers`` when higher."""
         t = scored.thresholds
         akaze, xfeat, sim = self._parts(scored)
         evidence = learned_evidence(akaze, xfeat)
@@ -120,7 +136,11 @@ class LearnedRule:
         short = (evidence - t.learned_min_inliers) / t.learned_min_inliers  # below the evidence minimum
         by_score = np.where(evidence >= t.learned_min_inliers, by_score, np.minimum(by_score, short))
         alone = (akaze - t.min_inliers) / t.min_inliers
-        return np.where(akaze >= t.min_inliers, np.maximum(alone, by_score), by_score)
+        margin = np.where(akaze >= t.min_inliers, np.maximum(alone, by_score), by_score)
+        grey, aliked = self._second(scored, learned_accepts(akaze, xfeat, sim, t), sim)
+        need = max(t.second_opinion_min_inliers, 1)
+        second = (np.nan_to_num(aliked, nan=0.0) - need) / need
+        return np.where(grey, np.maximum(margin, second), margin)
 
     def lab_reason(self, scored: LabScores, i: int) -> str:
         t = scored.thresholds
@@ -130,9 +150,18 @@ class LearnedRule:
         if akaze >= t.min_inliers:
             return f"{numbers}; AKAZE alone >= {t.min_inliers} (as the robust rule)"
         if max(akaze, xfeat) < t.learned_min_inliers:
-            return f"{numbers}; fewer than {t.learned_min_inliers} inliers from both matchers"
-        side = ">=" if score >= t.learned_threshold else "<"
-        return f"{numbers} {side} {t.learned_threshold:g}"
+            first = f"{numbers}; fewer than {t.learned_min_inliers} inliers from both matchers"
+        else:
+            side = ">=" if score >= t.learned_threshold else "<"
+            first = f"{numbers} {side} {t.learned_threshold:g}"
+        accepted = bool(learned_accepts(akaze, xfeat, sim, t))
+        if not bool(in_grey_zone(accepted, sim, t)):
+            return first
+        found = float(scored.rule_scores.get(ALIKED_EVIDENCE, np.full(i + 1, np.nan))[i])
+        if found != found:
+            return f"{first}; ALIKED second opinion not scored"
+        side = ">=" if found >= t.second_opinion_min_inliers else "<"
+        return f"{first}; ALIKED second opinion: {found:.0f} inliers {side} {t.second_opinion_min_inliers}"
 
 
 RULE = LearnedRule()

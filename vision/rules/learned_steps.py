@@ -50,13 +50,18 @@ class XFeatMatch:
 
 @dataclass(frozen=True)
 class LearnedOutcome:
-    """The learned rule's verdict and what produced it (``xfeat`` None when it was not needed or not available)."""
+    """The learned rule's verdict and what produced it (``xfeat`` None when it was not needed or not available).
+
+    ``aliked`` holds the second opinion's ALIKED + LightGlue matches when one ran
+    (:mod:`vision.rules.second_opinion`).
+    """
 
     verdict: v.Verdict
     akaze_inliers: int
     xfeat: XFeatMatch | None
     similarity: float | None
     timings: dict[str, float]
+    aliked: XFeatMatch | None = None
 
 
 def _ms(start: float) -> float:

@@ -3,7 +3,9 @@
 The learned rule counts the stronger matcher's checked inliers: AKAZE's
 (a plausible homography with a visible outline) or XFeat + LighterGlue's.
 The view draws the lines of the matcher that decided, and only when they
-counted; the other matches go to the faint layer.
+counted; the other matches go to the faint layer.  A pair accepted by the
+second opinion (ALIKED + LightGlue, :mod:`vision.rules.second_opinion`) shows
+ALIKED's matches.
 """
 
 from __future__ import annotations
@@ -30,24 +32,28 @@ def learned_view(outcome: RuleOutcome, noun: str) -> MatchView:
     t = outcome.thresholds
     extra = learned.verdict.extra
     akaze, xf = int(extra.get("akaze_inliers", 0)), int(extra.get("xfeat_inliers", 0))
-    match = learned.xfeat
+    by_aliked = extra.get("decided_by") == "aliked" and learned.aliked is not None
+    match = learned.aliked if by_aliked else learned.xfeat
     by_xfeat = extra.get("decided_by") == "xfeat" and match is not None
+    counted_n = int(extra.get("aliked_inliers", 0)) if by_aliked else xf
     outline = None
-    if by_xfeat:
+    if (by_xfeat or by_aliked) and match is not None:
         inliers = np.asarray(match.geometry.inliers, bool)
-        counted = _xfeat_lines(match, inliers) if xf else Lines.empty()
-        others = _xfeat_lines(match, ~inliers if xf else np.ones_like(inliers))
+        counted = _xfeat_lines(match, inliers) if counted_n else Lines.empty()
+        others = _xfeat_lines(match, ~inliers if counted_n else np.ones_like(inliers))
         g = match.geometry
-        if xf and g.H is not None and not g.problems and g.rotation == 0:
+        if counted_n and g.H is not None and not g.problems and g.rotation == 0:
             outline = project_outline(g.H, outcome.ref_size)
     else:
         counted = candidate_lines(outcome.pair, evidence.inliers) if akaze else Lines.empty()
         others = candidate_lines(outcome.pair, evidence.tentative & ~evidence.inliers if akaze else evidence.tentative)
         outline = evidence.outline if akaze else None
-    n = max(akaze, xf)
+    n = counted_n if by_aliked else max(akaze, xf)
     sim = learned.similarity
     accepted = learned.verdict.result
-    if accepted and akaze >= t.min_inliers:
+    if by_aliked:
+        headline = same(noun, f"{n} points line up on a second look (ALIKED) and the photos look alike")
+    elif accepted and akaze >= t.min_inliers:
         headline = same(noun, f"{n} points line up")
     elif accepted:
         headline = same(noun, f"{n} points line up and the photos look alike ({(sim or 0.0):.2f})")
@@ -55,13 +61,15 @@ def learned_view(outcome: RuleOutcome, noun: str) -> MatchView:
         headline = different(f"{f'only {n}' if n else 'no'} points line up, {t.learned_min_inliers} needed")
     else:
         headline = different(f"only {n} points line up and the photos do not look alike enough ({(sim or 0.0):.2f})")
-    matcher = "XFeat + LighterGlue" if by_xfeat else "AKAZE"
+    matcher = "ALIKED + LightGlue" if by_aliked else "XFeat + LighterGlue" if by_xfeat else "AKAZE"
     # the threshold this verdict was held to: AKAZE's alone, or the minimum that lets the look-alike score decide
     alone = accepted and akaze >= t.min_inliers
     need = f"{t.min_inliers}" if alone else f"{t.learned_min_inliers}"
-    if not alone and n >= t.learned_min_inliers:
+    if by_aliked:
+        need = f"{t.second_opinion_min_inliers} (second opinion)"
+    elif not alone and n >= t.learned_min_inliers:
         need += " + look-alike"
-    figures = (
+    figures: tuple[Figure, ...] = (
         Figure(
             "Points that line up",
             str(n),
@@ -71,8 +79,18 @@ def learned_view(outcome: RuleOutcome, noun: str) -> MatchView:
         ),
         Figure("Counted by", matcher, help="XFeat + LighterGlue runs only when AKAZE is not conclusive."),
         Figure("Look-alike score", "n/a" if sim is None else f"{sim:.2f}"),
-        Figure("AKAZE / XFeat", f"{akaze} / {'not run' if match is None else xf}"),
+        Figure("AKAZE / XFeat", f"{akaze} / {'not run' if learned.xfeat is None else xf}"),
     )
+    if "aliked_inliers" in extra:
+        figures += (
+            Figure(
+                "Second opinion (ALIKED)",
+                str(int(extra["aliked_inliers"])),
+                str(t.second_opinion_min_inliers),
+                f"Runs only when the rule rejects photos that look alike (similarity >= "
+                f"{t.second_opinion_min_similarity:g}).",
+            ),
+        )
     detail = f"{n or 'No'} points agree with one view of the reference ({matcher})."
     return MatchView(
         "learned",

@@ -1,0 +1,111 @@
+"""The learned rule's second opinion (ALIKED + LightGlue in the grey zone): the arithmetic, the verify path, the lab."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from vision.flows.verify import verify_pair_bytes
+from vision.lab.aliked_evidence import EVIDENCE_NAME, gather_aliked
+from vision.lab.data import LabelledPair, LabelledSet
+from vision.matchers.akaze import features_from_bytes, features_to_bytes
+from vision.profile import Profile
+from vision.rules import get as get_rule
+from vision.rules.second_opinion import in_grey_zone, second_opinion_accepts
+
+SAMPLES = Path(__file__).resolve().parents[2] / "samples"
+IMAGES = SAMPLES / "images"
+DEFAULT = Profile()
+# A real night photo of the Sacre-Coeur from the side, against a daytime one (LightGlue's assets, Apache-2.0):
+# AKAZE and XFeat find no inliers; ALIKED + LightGlue find about 30.
+NIGHT_REF, NIGHT_QUERY = "lightglue/sacre_coeur1.jpg", "lightglue/sacre_coeur2.jpg"
+
+
+def test_grey_zone_is_rejected_and_alike_and_on() -> None:
+    accepted = np.array([True, False, False, False])
+    similarity = np.array([0.9, 0.9, 0.39, np.nan])
+    assert in_grey_zone(accepted, similarity, DEFAULT).tolist() == [False, True, False, False]
+    off = replace(DEFAULT, second_opinion_min_inliers=0)
+    assert not in_grey_zone(accepted, similarity, off).any()
+    assert bool(in_grey_zone(False, None, replace(DEFAULT, second_opinion_min_similarity=-1.0)))
+
+
+def test_second_opinion_accepts_only_in_the_grey_zone_and_never_on_nan() -> None:
+    first = np.array([True, False, False, False, False])
+    similarity = np.array([0.1, 0.8, 0.8, 0.2, 0.8])
+    aliked = np.array([0.0, 21.0, 20.0, 300.0, np.nan])
+    got = second_opinion_accepts(first, similarity, aliked, DEFAULT)
+    # accepted stays; 21 in the zone accepts, 20 does not; outside the zone nothing counts; not scored never accepts
+    assert got.tolist() == [True, True, False, False, False]
+
+
+def test_profile_checks_the_second_opinion_numbers() -> None:
+    with pytest.raises(ValueError, match="second_opinion_min_inliers"):
+        Profile(second_opinion_min_inliers=3)
+    with pytest.raises(ValueError, match="second_opinion_min_similarity"):
+        Profile(second_opinion_min_similarity=1.5)
+    assert Profile(second_opinion_min_inliers=0).second_opinion_min_inliers == 0
+
+
+def test_a_real_night_photo_is_accepted_only_by_the_second_opinion() -> None:
+    ref, query = (IMAGES / NIGHT_REF).read_bytes(), (IMAGES / NIGHT_QUERY).read_bytes()
+    body = verify_pair_bytes(ref, query, DEFAULT)
+    assert body["message"] == "Complete" and body["result"] is True
+    assert body["decided_by"] == "aliked" and body["second_opinion"] == "accepted"
+    assert body["aliked_inliers"] >= DEFAULT.second_opinion_min_inliers
+    assert body["akaze_inliers"] < DEFAULT.learned_min_inliers and body["xfeat_inliers"] < DEFAULT.learned_min_inliers
+    assert "ALIKED second opinion" in body["reason"] and "aliked" in body["timings_ms"]
+    without = verify_pair_bytes(ref, query, replace(DEFAULT, second_opinion_min_inliers=0))
+    assert without["message"] == "You took wrong picture" and "second_opinion" not in without
+
+
+def test_a_stranger_in_the_grey_zone_stays_rejected() -> None:
+    # a facade against the night Sacre-Coeur: alike to the descriptor, no geometry for ALIKED either
+    body = verify_pair_bytes(
+        (IMAGES / "lightglue/DSC_0410.JPG").read_bytes(), (IMAGES / NIGHT_QUERY).read_bytes(), DEFAULT
+    )
+    assert body["result"] is False
+    if body.get("second_opinion"):
+        assert body["second_opinion"] == "rejected" and body["aliked_inliers"] < DEFAULT.second_opinion_min_inliers
+
+
+def test_features_blob_keeps_aliked_and_rejects_bad_arrays() -> None:
+    from vision.flows.prepare import prepare_photo
+
+    photo = prepare_photo((IMAGES / NIGHT_REF).read_bytes(), DEFAULT.feature_settings, needs=get_rule("learned").needs)
+    assert photo.features.aliked is not None and len(photo.features.aliked) > 100
+    back = features_from_bytes(features_to_bytes(photo.features))
+    assert back.aliked is not None and np.array_equal(back.aliked.keypoints, photo.features.aliked.keypoints)
+    assert back.aliked.descriptors.shape[1] == 128
+    broken = replace(photo.features, aliked=replace(photo.features.aliked, scores=photo.features.aliked.scores[:-1]))
+    with pytest.raises(ValueError, match="ALIKED arrays"):
+        features_from_bytes(features_to_bytes(broken))
+
+
+def test_the_lab_scores_the_gate_and_lowering_it_scores_only_the_new_pairs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VISION_CACHE_DIR", str(tmp_path / "cache"))
+    import vision.lab.aliked_evidence as evidence
+
+    calls: list[str] = []
+    real = evidence.aliked_match
+    monkeypatch.setattr(evidence, "aliked_match", lambda *a, **k: calls.append("match") or real(*a, **k))
+    pairs = [
+        LabelledPair(NIGHT_REF, NIGHT_QUERY, 1, "viewpoint_landmark"),
+        LabelledPair("vlfeat/roofs1.jpg", "vlfeat/river1.jpg", 0, "hard_negative"),
+    ]
+    labelled = LabelledSet(IMAGES, "two pairs", "test", pairs)
+    similarity = np.array([0.63, 0.2])
+    high, errors, _ = gather_aliked(labelled, similarity, DEFAULT)
+    assert errors == {} and high[0] >= DEFAULT.second_opinion_min_inliers and np.isnan(high[1])
+    assert calls == ["match"]
+    lower = replace(DEFAULT, second_opinion_min_similarity=0.1)
+    both, _, _ = gather_aliked(labelled, similarity, lower, known=high)
+    assert both[0] == high[0] and np.isfinite(both[1]) and calls == ["match", "match"]  # only the new pair
+    again, _, _ = gather_aliked(labelled, similarity, lower)  # a new run: both from the disk cache
+    assert np.array_equal(again, both) and len(calls) == 2
+    assert EVIDENCE_NAME == "learned:aliked"
