@@ -8,7 +8,7 @@ from typing import Any
 from vision.core import verdict as v
 from vision.core.errors import ImageInputError
 from vision.core.logsafe import safe_text
-from vision.image.imageio import DEFAULT_LIMITS, DecodeLimits, decode_base64, decode_image
+from vision.image.imageio import DEFAULT_LIMITS, DecodeLimits, decode_base64, decode_image, read_header
 from vision.profile import Profile
 from vision.service.common import Gate, json_type, no_gate, photo_text
 from vision.tagging.words import check_tag
@@ -44,8 +44,9 @@ def tag_b64(
     if bad_photo:
         return v.Verdict(400, v.NO_TAG, False, bad_photo)
     try:
-        with gate():
-            raw = decode_base64(text, limits)
+        # Outside the CPU gate: bounded by the body cap (ms), so a hostile photo is refused at once (issue 22).
+        raw = decode_base64(text, limits)
+        read_header(raw, limits)
     except ImageInputError as exc:
         return v.Verdict(400, v.NO_TAG, False, f"no usable photo: {exc}")
     return tag_bytes(tagger_or_factory, raw, tag, thresholds, limits, gate=gate)
