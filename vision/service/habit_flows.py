@@ -15,7 +15,7 @@ from vision.core import verdict as v
 from vision.core.logsafe import safe_text
 from vision.image.imageio import DEFAULT_LIMITS, DecodeLimits, decode_base64
 from vision.profile import Profile
-from vision.service.common import Gate, describe_user_id, no_gate, photo_text
+from vision.service.common import Gate, describe_user_id, new_anonymous_id, no_gate, photo_text
 from vision.service.habits import (
     DEFAULT_MAX_REFERENCES,
     HabitError,
@@ -70,7 +70,11 @@ def register_habit_b64(
     """
     if replace_all is not None and not isinstance(replace_all, bool):
         return v.Verdict(400, v.TAKE_PICTURE_AGAIN, False, "'replace' must be true or false")
-    who = _owner(user_id, habit, v.TAKE_PICTURE_AGAIN)
+    _, bad_photo = photo_text(data)
+    if bad_photo:
+        return v.Verdict(400, v.TAKE_PICTURE_AGAIN, False, bad_photo)
+    # Without a name the photo is stored under a fresh anonymous id, as today's register does.
+    who = _owner(new_anonymous_id() if user_id is None else user_id, habit, v.TAKE_PICTURE_AGAIN)
     if isinstance(who, v.Verdict):
         return who
     user, name, owner = who

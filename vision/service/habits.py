@@ -71,8 +71,9 @@ def check_habit(habit: object) -> str:
 def habit_owner(user_id: str, habit: str) -> str:
     """The store id of ``user_id``'s ``habit``: the user id for ``"default"``, else ``"<user>@@<habit>"``.
 
+    When that would pass 64 characters it is ``"@@"`` and 40 hex digits of the pair's SHA-256.
     Raises :class:`HabitError` when the user id already contains the separator (it would reach
-    another user's habit) or the owner id would pass 64 characters.
+    another user's habit).
     """
     habit = check_habit(habit)
     if SEPARATOR in user_id:
@@ -80,8 +81,8 @@ def habit_owner(user_id: str, habit: str) -> str:
     if habit == DEFAULT_HABIT:
         return user_id
     owner = f"{user_id}{SEPARATOR}{habit}"
-    if len(owner) > MAX_USER_ID_LENGTH:
-        raise HabitError(f"user id and habit together are at most {MAX_USER_ID_LENGTH - len(SEPARATOR)} characters")
+    if len(owner) > MAX_USER_ID_LENGTH:  # too long to read: a digest of both, still a valid store id
+        owner = SEPARATOR + hashlib.sha256(f"{user_id}\0{habit}".encode()).hexdigest()[:40]
     return owner
 
 

@@ -11,18 +11,37 @@ from __future__ import annotations
 from typing import Any
 
 import anyio
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from vision.core import verdict as v
 from vision.service import habit_flows
+from vision.store.history import MAX_PAGE
 from vision.store.ids import MAX_USER_ID_LENGTH
 from vision.web.auth import AuthError, authenticate, effective_user
+from vision.web.docs import USER_ID_PATTERN
 from vision.web.flows import FORBIDDEN, UNAUTHORIZED, Flow, answer, handle, too_many
 from vision.web.runtime import Runtime
 
 __all__ = ["DISPUTE", "add_habit_routes"]
 
+_ANSWERS = {
+    code: {"description": desc, "content": {"application/json": {"example": {"status": code, "result": False}}}}
+    for code, desc in (
+        (400, "a field is malformed (the reason names it)"),
+        (401, "authentication required"),
+        (403, "the token is for another user"),
+        (404, "no such verification in the habit's history"),
+        (408, "the body came too slowly"),
+        (413, "the body is too large"),
+        (429, "rate limit"),
+        (500, "the store cannot be read or written"),
+        (503, "busy or out of time"),
+    )
+}
+
+HABIT_PATTERN = r"^[a-z0-9_-]{1,32}$"
+ENTRY_PATTERN = r"^[0-9]{8}T[0-9]{12}Z-[0-9a-f]{32}$"
 _MAX_QUERY_VALUE = 128
 """Longest query-string value read (the cursor is 55 characters); longer ones are refused before any work."""
 
@@ -76,13 +95,14 @@ def add_habit_routes(app: FastAPI, rt: Runtime) -> None:
         summary="A habit's verification history (paginated)",
         description=HISTORY_DOC,
         response_class=JSONResponse,
+        responses=_ANSWERS,  # type: ignore[arg-type]
     )
     async def history(
         request: Request,
-        name: str | None = None,
-        habit: str | None = None,
-        limit: int | None = None,
-        before: str | None = None,
+        name: str = Query(min_length=1, max_length=MAX_USER_ID_LENGTH, pattern=USER_ID_PATTERN),
+        habit: str | None = Query(None, pattern=HABIT_PATTERN),
+        limit: int = Query(20, ge=1, le=MAX_PAGE),
+        before: str | None = Query(None, pattern=ENTRY_PATTERN),
     ) -> Response:
         verdict = await anyio.to_thread.run_sync(_history, rt, request, limiter=rt.threads_for("history"))
         return answer(verdict)
@@ -92,6 +112,7 @@ def add_habit_routes(app: FastAPI, rt: Runtime) -> None:
         summary="Dispute a verdict of the history",
         description=DISPUTE_DOC,
         response_class=JSONResponse,
+        responses=_ANSWERS,  # type: ignore[arg-type]
         openapi_extra={
             "requestBody": {
                 "required": True,
@@ -99,11 +120,16 @@ def add_habit_routes(app: FastAPI, rt: Runtime) -> None:
                     "application/json": {
                         "schema": {
                             "type": "object",
-                            "required": ["id", "claim"],
+                            "required": ["name", "id", "claim"],
                             "properties": {
-                                "name": {"type": "string", "maxLength": MAX_USER_ID_LENGTH},
-                                "habit": {"type": "string", "maxLength": 32},
-                                "id": {"type": "string", "maxLength": 64},
+                                "name": {
+                                    "type": "string",
+                                    "minLength": 1,
+                                    "maxLength": MAX_USER_ID_LENGTH,
+                                    "pattern": USER_ID_PATTERN,
+                                },
+                                "habit": {"type": "string", "pattern": HABIT_PATTERN},
+                                "id": {"type": "string", "pattern": ENTRY_PATTERN},
                                 "claim": {"type": "string", "enum": list(habit_flows.CLAIMS)},
                             },
                         }
