@@ -6,6 +6,8 @@ decides.  The same data as ``GET /auth/history``.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import streamlit as st
 
 from ui.resources import reference_store
@@ -28,7 +30,8 @@ if user:
     store = reference_store()
     try:
         records = store.list(owner)
-        entries, _ = history_log(getattr(store, "inner", store)).page(owner, 50)
+        log = history_log(getattr(store, "inner", store))
+        entries, _ = log.page(owner, 50)
     except StoreError as exc:
         st.error(f"The store cannot be read: {exc}")
         st.stop()
@@ -55,3 +58,7 @@ if user:
             if dispute:
                 state = "reviewed" if dispute.get("reviewed") else "awaiting review"
                 st.warning(f"Disputed: the user says '{dispute.get('claim')}' ({state})")
+                if not dispute.get("reviewed") and st.button("Confirm the claim", key=f"review_{entry.entry_id}"):
+                    reviewed = {**data, "dispute": {**dispute, "reviewed": True}}
+                    log.put(owner, replace(entry, data=reviewed))
+                    st.rerun()

@@ -31,5 +31,8 @@ def test_history_shows_verdicts_and_disputes(store_dir):
     assert "Disputed: the user says 'same' (awaiting review)" in said
     labels = [e.label for e in at.expander]
     assert len(labels) == 2 and "You took wrong picture" in labels[0] and "Complete" in labels[1]
+    at.button[0].click().run()  # the reviewer confirms the claim
+    assert "Disputed: the user says 'same' (reviewed)" in texts(at)
+    assert log.page(owner, 1)[0][0].data["dispute"]["reviewed"] is True
     at.text_input(key="history_habit").set_value("Not A Habit").run()
     assert "Cannot show this history" in texts(at)
