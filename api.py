@@ -52,6 +52,7 @@ from vision.web.docs import (
     route_docs,
 )
 from vision.web.flows import FLOW_BY_PATH, REGISTER, TAG, VERIFY, answer, handle
+from vision.web.habits import add_habit_routes
 from vision.web.runtime import Runtime
 
 __all__ = ["DEFAULT_MAX_BODY_BYTES", "BadBody", "Runtime", "app", "create_app", "read_body"]
@@ -150,6 +151,8 @@ def create_app(
     )
     async def tag(request: Request) -> Response:
         return await handle(TAG, rt, request)
+
+    add_habit_routes(app, rt)
 
     @app.get("/healthz", summary="Liveness (never touches the store or the models)")
     async def healthz() -> JSONResponse:

@@ -17,6 +17,7 @@ PAGES = [
     st.Page("pages/verify.py", title="Verify", icon="🔍"),
     st.Page("pages/tag.py", title="Tag", icon="🏷️"),
     st.Page("pages/tune.py", title="Tuning lab", icon="🎛️"),
+    st.Page("pages/history.py", title="History", icon="🕒"),
 ]
 
 st.navigation(PAGES).run()

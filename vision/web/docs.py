@@ -44,6 +44,15 @@ class RegisterRequest(BaseModel):
         max_length=MAX_USER_ID_LENGTH,
         pattern=USER_ID_PATTERN,
     )
+    habit: str | None = Field(
+        None,
+        description="Habit name (1-32 of a-z 0-9 _ -; default `default`). With it the habit keeps up to "
+        "VISION_MAX_REFERENCES_PER_HABIT references (3) and the answer names the habit.",
+        min_length=1,
+        max_length=32,
+        pattern=r"^[a-z0-9_-]{1,32}$",
+    )
+    replace: bool | None = Field(None, description="With `habit`: true replaces all the habit's references.")
 
 
 class FeatureRequest(BaseModel):
@@ -54,6 +63,14 @@ class FeatureRequest(BaseModel):
         min_length=1,
         max_length=MAX_USER_ID_LENGTH,
         pattern=USER_ID_PATTERN,
+    )
+    habit: str | None = Field(
+        None,
+        description="Habit name (1-32 of a-z 0-9 _ -; default `default`). With it every reference of the "
+        "habit is tried, most similar first; the answer has `matched_reference` and `verification_id`.",
+        min_length=1,
+        max_length=32,
+        pattern=r"^[a-z0-9_-]{1,32}$",
     )
 
 

@@ -16,7 +16,7 @@ from starlette.requests import ClientDisconnect
 
 from vision.core import verdict as v
 from vision.core.logsafe import safe_text
-from vision.service import register, tag, verify
+from vision.service import habit_flows, register, tag, verify
 from vision.store.ids import MAX_USER_ID_LENGTH
 from vision.web.auth import AuthError, Principal, authenticate, effective_user
 from vision.web.body import BadBody, BodyTimeout, parse_json_object, read_body
@@ -48,6 +48,20 @@ def _run_register(rt: Runtime, body: dict[str, Any], client: str) -> v.Verdict:
         retry = max(1, int(refusal.retry_after_s + 0.999))
         return v.Verdict(429, TOO_MANY, False, refusal.reason, {"retry_after": retry, "error": "quota"})
 
+    if "habit" in body or "replace" in body:
+        return habit_flows.register_habit_b64(
+            rt.store(),
+            body.get("data"),
+            name,
+            body.get("habit"),
+            body.get("replace"),
+            rt.thresholds(),
+            rt.limits,
+            gate=rt.gate,
+            charge=charge,
+            keep_original=rt.config.store_original,
+            max_refs=max_references_per_habit(rt),
+        )
     return register.register_b64(
         rt.store(),
         body.get("data"),
@@ -60,7 +74,25 @@ def _run_register(rt: Runtime, body: dict[str, Any], client: str) -> v.Verdict:
     )
 
 
+def max_references_per_habit(rt: Runtime) -> int:
+    """``VISION_MAX_REFERENCES_PER_HABIT`` (default 3, 1..20): references a habit keeps and verify tries."""
+    raw = (rt.settings.get("VISION_MAX_REFERENCES_PER_HABIT") or "3").strip()
+    value = int(raw) if raw.isdigit() else 3
+    return min(max(value, 1), 20)
+
+
 def _run_verify(rt: Runtime, body: dict[str, Any], client: str) -> v.Verdict:
+    if "habit" in body:
+        return habit_flows.verify_habit_b64(
+            rt.store(),
+            body.get("data"),
+            body.get("name"),
+            body.get("habit"),
+            rt.thresholds(),
+            rt.limits,
+            gate=rt.gate,
+            max_refs=max_references_per_habit(rt),
+        )
     return verify.verify_b64(rt.store(), body.get("data"), body.get("name"), rt.thresholds(), rt.limits, gate=rt.gate)
 
 

@@ -1,0 +1,160 @@
+"""Habits (issue 24): several references per habit, the history log in both stores, history and dispute endpoints."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from pathlib import Path
+
+import pytest
+from api_fixtures import FakeTagger, b64, s3_client
+from fastapi.testclient import TestClient
+
+from api import create_app
+from vision.core import verdict as v
+from vision.flows.prepare import prepare_photo
+from vision.flows.references import save_reference
+from vision.profile import Profile
+from vision.service.habits import HabitError, habit_owner, verify_habit_bytes
+from vision.store import LocalReferenceStore, S3ReferenceStore
+from vision.store.history import history_log
+
+HABITS = Path(__file__).resolve().parents[1] / "samples" / "habits"
+
+
+def _photo(name: str) -> bytes:
+    return (HABITS / name).read_bytes()
+
+
+@pytest.fixture(scope="module")
+def night_habit(tmp_path_factory: pytest.TempPathFactory) -> tuple[TestClient, LocalReferenceStore]:
+    """An API on a local store where bob's ``facade`` habit has a day and a night reference.
+
+    The simulated night reference is too dark for AKAZE's 80-keypoint register minimum (it has none;
+    XFeat still matches it), so it is saved the way the register flow saves one, without that check.
+    """
+    store = LocalReferenceStore(tmp_path_factory.mktemp("habits"))
+    app = create_app({}, store=store, tagger=FakeTagger(), thresholds=Profile())
+    with TestClient(app, raise_server_exceptions=False) as client:
+        body = client.post(
+            "/auth/stdimg", json={"data": b64(_photo("facade_day.jpg")), "name": "bob", "habit": "facade"}
+        ).json()
+        assert body["result"] is True, body
+        night = _photo("facade_night_ref.jpg")
+        save_reference(store, habit_owner("bob", "facade"), night, prepare_photo(night, Profile().feature_settings))
+        yield client, store
+
+
+def test_night_photo_accepted_only_through_its_night_reference(night_habit) -> None:
+    client, store = night_habit
+    owner = habit_owner("bob", "facade")
+    day_key, night_key = [r.key for r in reversed(store.list(owner))]
+    night = _photo("facade_night_proof.jpg")
+    # The day reference alone rejects the night photo (the habit-less flow of another user with only it).
+    alone = client.post("/auth/stdimg", json={"data": b64(_photo("facade_day.jpg")), "name": "carol"}).json()
+    assert alone["result"] is True
+    assert client.post("/auth/feature", json={"data": b64(night), "name": "carol"}).json()["result"] is False
+    body = client.post("/auth/feature", json={"data": b64(night), "name": "bob", "habit": "facade"}).json()
+    assert body["message"] == v.COMPLETE and body["matched_reference"] == night_key != day_key, body
+    assert body["habit"] == "facade" and body["replay"] is False and len(body["verification_id"]) == 55
+
+
+def test_resent_reference_is_a_replay_of_the_habit(night_habit) -> None:
+    client, _ = night_habit
+    day = b64(_photo("facade_day.jpg"))
+    body = client.post("/auth/feature", json={"data": day, "name": "bob", "habit": "facade"}).json()
+    assert body["result"] is False and body["replay"] is True and body["matched_reference"] is None, body
+
+
+def test_history_pages_and_dispute(night_habit) -> None:
+    client, _ = night_habit
+    first = client.get("/auth/history", params={"name": "bob", "habit": "facade", "limit": 1}).json()
+    assert first["status"] == 200 and len(first["entries"]) == 1 and first["next"], first
+    rest = client.get("/auth/history", params={"name": "bob", "habit": "facade", "before": first["next"]}).json()
+    entries = first["entries"] + rest["entries"]
+    assert [e["result"] for e in entries] == [False, True]  # newest first: the replay, then the acceptance
+    assert entries[1]["reference"] and entries[1]["profile"] and "photo" not in entries[1]
+    vid = entries[0]["id"]
+    claim = {"name": "bob", "habit": "facade", "id": vid, "claim": "same"}
+    assert client.post("/auth/dispute", json=claim).json()["message"] == "Recorded"
+    again = client.get("/auth/history", params={"name": "bob", "habit": "facade", "limit": 1}).json()
+    assert again["entries"][0]["dispute"] == {"claim": "same", "label": 1, "reviewed": False}
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        ({"name": "bob", "habit": "facade", "id": "20260101T000000000000Z-" + "0" * 32, "claim": "same"}, 404),
+        ({"name": "bob", "habit": "facade", "id": "../../etc", "claim": "same"}, 400),
+        ({"name": "bob", "habit": "facade", "id": "x", "claim": "maybe"}, 400),
+        ({"name": "bob", "habit": "Not A Habit", "id": "x", "claim": "same"}, 400),
+    ],
+)
+def test_bad_dispute_is_refused(night_habit, body, status) -> None:
+    client, _ = night_habit
+    assert client.post("/auth/dispute", json=body).json()["status"] == status
+
+
+def test_bad_history_reads_are_refused(night_habit) -> None:
+    client, _ = night_habit
+    for params in ({"name": "bob", "habit": "facade", "limit": 1000}, {"name": "bob", "before": "../x"}, {}):
+        assert client.get("/auth/history", params=params).json()["status"] == 400, params
+
+
+def test_replace_and_the_reference_cap(tmp_path: Path) -> None:
+    store = LocalReferenceStore(tmp_path)
+    app = create_app({"VISION_MAX_REFERENCES_PER_HABIT": "2"}, store=store, tagger=FakeTagger(), thresholds=Profile())
+    day = b64(_photo("facade_day.jpg"))
+    with TestClient(app) as client:
+        for _ in range(3):
+            body = client.post("/auth/stdimg", json={"data": day, "name": "dan", "habit": "desk"}).json()
+        assert len(body["references"]) == 2 and body["name"] == "dan"
+        body = client.post("/auth/stdimg", json={"data": day, "name": "dan", "habit": "desk", "replace": True}).json()
+        assert body["references"] == [body["key"]]
+        bad = client.post("/auth/stdimg", json={"data": day, "name": "dan", "habit": "desk", "replace": "yes"}).json()
+        assert bad["status"] == 400
+    assert store.list("dan") == []  # the default habit is untouched
+
+
+def test_owner_ids_cannot_reach_another_users_habit() -> None:
+    assert habit_owner("bob", "default") == "bob"
+    with pytest.raises(HabitError):
+        habit_owner("bob@@desk", "plant")
+    long = habit_owner("x" * 60, "desk")
+    assert long.startswith("@@") and len(long) == 42 and long != habit_owner("x" * 60, "gym")
+
+
+def _history_round(log, owner: str) -> None:
+    writers = [
+        threading.Thread(target=lambda i=i: [log.append(owner, {"i": i, "j": j}) for j in range(5)]) for i in range(2)
+    ]
+    for w in writers:
+        w.start()
+    for w in writers:
+        w.join()
+    entries, nxt = log.page(owner, 100)
+    assert sorted((e.data["i"], e.data["j"]) for e in entries) == [(i, j) for i in range(2) for j in range(5)]
+    assert nxt is None
+    small = type(log)(log.blobs, keep=3)
+    small.append(owner, {"last": True})
+    kept, _ = small.page(owner, 100)
+    assert len(kept) == 3 and kept[0].data == {"last": True}
+    with pytest.raises(ValueError):
+        log.append(owner, {"big": "x" * 20_000})
+
+
+def test_local_history_two_writers_and_retention(tmp_path: Path) -> None:
+    _history_round(history_log(LocalReferenceStore(tmp_path)), "eve")
+
+
+def test_s3_history_two_writers_and_retention(moto_url: str) -> None:
+    bucket = f"hist-{uuid.uuid4().hex[:12]}"
+    s3_client(moto_url).create_bucket(Bucket=bucket)
+    store = S3ReferenceStore(s3_client(moto_url), bucket)
+    _history_round(history_log(store), "eve")
+    assert store.list("eve") == []  # history objects are not references
+
+
+def test_habit_without_references(tmp_path: Path) -> None:
+    verdict = verify_habit_bytes(LocalReferenceStore(tmp_path), _photo("facade_day.jpg"), "zed@@desk")
+    assert (verdict.status, verdict.message) == (400, v.NO_STD_IMG)

@@ -1,0 +1,205 @@
+"""The habit endpoints' flows as plain functions: register into a habit, verify it, read its history, dispute.
+
+Each takes the parsed JSON body's fields, validates them (a clear ``400`` naming the field, nothing
+changed), and returns a :class:`~vision.core.verdict.Verdict`; none raises for bad input or store
+trouble.  The decisions are :mod:`vision.service.habits`'s; the HTTP glue is :mod:`vision.web.habits`.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from typing import Any
+
+from vision.core import verdict as v
+from vision.core.logsafe import safe_text
+from vision.image.imageio import DEFAULT_LIMITS, DecodeLimits, decode_base64
+from vision.profile import Profile
+from vision.service.common import Gate, describe_user_id, new_anonymous_id, no_gate, photo_text
+from vision.service.habits import (
+    DEFAULT_MAX_REFERENCES,
+    HabitError,
+    check_habit,
+    habit_owner,
+    remember,
+    verify_habit_bytes,
+)
+from vision.service.register import Charge, register_b64
+from vision.store.base import InvalidUserIdError, ReferenceNotFoundError, StoreError
+from vision.store.history import MAX_PAGE, check_entry_id, history_log
+from vision.store.ids import validate_user_id
+
+__all__ = ["CLAIMS", "dispute", "history_page", "register_habit_b64", "verify_habit_b64"]
+
+log = logging.getLogger("vision.service")
+
+CLAIMS = ("same", "different")
+BAD, NOT_FOUND, RECORDED, HISTORY = "Bad Request", "Not Found", "Recorded", "History"
+
+
+def _owner(user_id: object, habit: object, message: str) -> tuple[str, str, str] | v.Verdict:
+    """``(user, habit, owner)`` or the 400 verdict with ``message`` naming what is wrong."""
+    if not isinstance(user_id, str):
+        return v.Verdict(400, message, False, "a habit needs the user id 'name' (a string)")
+    try:
+        validate_user_id(user_id)
+        name = check_habit(habit)
+        return user_id, name, habit_owner(user_id, name)
+    except (InvalidUserIdError, HabitError) as exc:
+        return v.Verdict(400, message, False, str(exc))
+
+
+def register_habit_b64(
+    store: Any,
+    data: object,
+    user_id: object,
+    habit: object,
+    replace_all: object,
+    thresholds: Profile = Profile(),
+    limits: DecodeLimits = DEFAULT_LIMITS,
+    *,
+    gate: Gate = no_gate,
+    charge: Charge | None = None,
+    keep_original: bool = False,
+    max_refs: int = DEFAULT_MAX_REFERENCES,
+) -> v.Verdict:
+    """Add a reference to the habit (``replace_all``: it becomes the only one); the oldest beyond ``max_refs`` go.
+
+    Answers as :func:`vision.service.register.register_b64`, with ``name`` the user, ``habit`` and
+    ``references`` (the habit's keys, newest first).
+    """
+    if replace_all is not None and not isinstance(replace_all, bool):
+        return v.Verdict(400, v.TAKE_PICTURE_AGAIN, False, "'replace' must be true or false")
+    _, bad_photo = photo_text(data)
+    if bad_photo:
+        return v.Verdict(400, v.TAKE_PICTURE_AGAIN, False, bad_photo)
+    # Without a name the photo is stored under a fresh anonymous id, as today's register does.
+    who = _owner(new_anonymous_id() if user_id is None else user_id, habit, v.TAKE_PICTURE_AGAIN)
+    if isinstance(who, v.Verdict):
+        return who
+    user, name, owner = who
+    verdict = register_b64(
+        store, data, owner, thresholds, limits, gate=gate, charge=charge, keep_original=keep_original
+    )
+    if not verdict.result:
+        return verdict
+    key = verdict.extra.get("key")
+    try:
+        records = store.list(owner)
+        doomed = [r.key for r in records if r.key != key] if replace_all else [r.key for r in records[max_refs:]]
+        for old in doomed:
+            try:
+                store.delete(old)
+            except ReferenceNotFoundError:
+                continue
+        keys = [r.key for r in store.list(owner)]
+    except StoreError as exc:
+        log.warning("register %s: stored %s; older references not pruned: %s", describe_user_id(owner), key, exc)
+        keys = [str(key)]
+    return verdict.with_extra(name=user, habit=name, references=keys)
+
+
+def verify_habit_b64(
+    store: Any,
+    data: object,
+    user_id: object,
+    habit: object,
+    thresholds: Profile = Profile(),
+    limits: DecodeLimits = DEFAULT_LIMITS,
+    *,
+    gate: Gate = no_gate,
+    max_refs: int = DEFAULT_MAX_REFERENCES,
+) -> v.Verdict:
+    """Verify against the habit's references (:func:`verify_habit_bytes`) and append the verdict to its history.
+
+    The answer gains ``habit`` and ``verification_id`` (the history entry a dispute names).
+    """
+    who = _owner(user_id, habit, v.NO_STD_IMG)
+    if isinstance(who, v.Verdict):
+        return who.with_extra(replay=False)
+    _, name, owner = who
+    text, bad_photo = photo_text(data)
+    if bad_photo:
+        return v.Verdict(400, v.MISSING_PICTURE, False, bad_photo, {"replay": False})
+    try:
+        with gate():
+            raw = decode_base64(text, limits)
+    except Exception as exc:  # ImageInputError: not base64, too large
+        return v.Verdict(400, v.MISSING_PICTURE, False, str(exc), {"replay": False})
+    verdict = verify_habit_bytes(store, raw, owner, thresholds, limits, gate=gate, max_refs=max_refs)
+    entry = remember(store, owner, verdict, name, thresholds)
+    return verdict.with_extra(habit=name, verification_id=entry.entry_id if entry else None)
+
+
+def history_page(store: Any, user_id: object, habit: object, limit: object, before: object) -> v.Verdict:
+    """One page of the habit's history, newest first: ``entries`` and ``next`` (the cursor, None at the end)."""
+    who = _owner(user_id, habit, BAD)
+    if isinstance(who, v.Verdict):
+        return who
+    _, name, owner = who
+    try:
+        count = 20 if limit in (None, "") else int(str(limit))
+    except ValueError:
+        return v.Verdict(400, BAD, False, f"'limit' must be an integer 1..{MAX_PAGE}")
+    if not 1 <= count <= MAX_PAGE:
+        return v.Verdict(400, BAD, False, f"'limit' must be an integer 1..{MAX_PAGE}")
+    cursor = None if before in (None, "") else before
+    try:
+        if cursor is not None:
+            check_entry_id(cursor)
+        entries, nxt = history_log(getattr(store, "inner", store)).page(owner, count, cursor)  # type: ignore[arg-type]
+    except ValueError as exc:
+        return v.Verdict(400, BAD, False, str(exc))
+    except StoreError as exc:
+        log.error("history %s: %s", describe_user_id(owner), exc)
+        return v.Verdict(500, v.SOMETHING_WRONG, False, "the history cannot be read")
+    return v.Verdict(
+        200,
+        HISTORY,
+        True,
+        f"{len(entries)} entries",
+        {
+            "habit": name,
+            "entries": [e.to_json() for e in entries],
+            "next": nxt,
+        },
+    )
+
+
+def dispute(store: Any, user_id: object, habit: object, verification_id: object, claim: object) -> v.Verdict:
+    """Record the user's claim (``same`` or ``different``) on one verification of the habit's history.
+
+    The entry gains ``dispute: {claim, label, reviewed: false}`` (label 1 for ``same``); a second
+    dispute of the same verification replaces the claim.  Unknown id: 404 ``Not Found``.
+    """
+    who = _owner(user_id, habit, BAD)
+    if isinstance(who, v.Verdict):
+        return who
+    _, name, owner = who
+    if claim not in CLAIMS:
+        return v.Verdict(400, BAD, False, f"'claim' must be one of {list(CLAIMS)}, got {safe_text(claim, 40)!r}")
+    try:
+        entry_id = check_entry_id(verification_id)
+    except ValueError as exc:
+        return v.Verdict(400, BAD, False, f"'id': {exc}")
+    log_ = history_log(getattr(store, "inner", store))
+    try:
+        entry = log_.get(owner, entry_id)
+        if entry is None:
+            return v.Verdict(404, NOT_FOUND, False, "no such verification in this habit's history")
+        marked = {**entry.data, "dispute": {"claim": claim, "label": int(claim == "same"), "reviewed": False}}
+        log_.put(owner, replace(entry, data=marked))
+    except StoreError as exc:
+        log.error("dispute %s: %s", describe_user_id(owner), exc)
+        return v.Verdict(500, v.SOMETHING_WRONG, False, "the dispute cannot be recorded")
+    return v.Verdict(
+        200,
+        RECORDED,
+        True,
+        f"claim {claim!r} recorded, awaiting review",
+        {
+            "habit": name,
+            "id": entry_id,
+            "claim": claim,
+        },
+    )

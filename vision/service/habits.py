@@ -1,0 +1,203 @@
+"""Habits: several references per user and habit, verified most similar first, every verdict in a history.
+
+A habit is a short name (``[a-z0-9_-]``, 1-32 characters, default ``"default"``).  Its references
+live in the store under the habit's *owner* id (:func:`habit_owner`): the user id itself for
+``"default"``, else ``"<user>@@<habit>"``; so the replay proofs, the retention of references and the
+history are per habit with no change to either store.  A request without a ``habit`` field keeps
+today's flow (:mod:`vision.service.verify`: the latest reference only); with one, the verify flow is
+:func:`verify_habit_bytes`: every reference of the habit (at most ``max_refs``), most similar first
+by the global descriptor, each through :func:`vision.flows.verify.verify_photo` (the one dispatch),
+stopping at the first acceptance, whose key is ``matched_reference``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+from typing import Any
+
+from vision import rules
+from vision.core import verdict as v
+from vision.core.errors import ImageInputError
+from vision.flows.prepare import prepare_photo, with_embedding
+from vision.flows.references import stored_features
+from vision.flows.verify import StoredMemory, Verification, replay_step, verify_photo
+from vision.image.imageio import DEFAULT_LIMITS, DecodeLimits, read_header
+from vision.matchers.akaze import Features
+from vision.matchers.descriptor import cosine_similarity
+from vision.profile import Profile
+from vision.service.common import Gate, describe_user_id, no_gate
+from vision.store.base import ReferenceRecord, ReferenceStore, StoreError
+from vision.store.history import HistoryEntry, history_log
+from vision.store.ids import MAX_USER_ID_LENGTH
+
+__all__ = [
+    "DEFAULT_HABIT",
+    "DEFAULT_MAX_REFERENCES",
+    "HabitError",
+    "check_habit",
+    "habit_owner",
+    "history_record",
+    "profile_hash",
+    "remember",
+    "verify_habit_bytes",
+]
+
+log = logging.getLogger("vision.service")
+
+DEFAULT_HABIT = "default"
+DEFAULT_MAX_REFERENCES = 3
+SEPARATOR = "@@"
+_HABIT = re.compile(r"[a-z0-9_-]{1,32}")
+
+
+class HabitError(ValueError):
+    """A habit name or a user id that cannot own a habit (the message says which rule failed)."""
+
+
+def check_habit(habit: object) -> str:
+    """The habit name (None means ``"default"``), or :class:`HabitError` naming the rule."""
+    if habit is None:
+        return DEFAULT_HABIT
+    if not isinstance(habit, str):
+        raise HabitError(f"'habit' must be a string, got {type(habit).__name__}")
+    if not _HABIT.fullmatch(habit):
+        raise HabitError("'habit' is 1-32 characters of a-z 0-9 _ -")
+    return habit
+
+
+def habit_owner(user_id: str, habit: str) -> str:
+    """The store id of ``user_id``'s ``habit``: the user id for ``"default"``, else ``"<user>@@<habit>"``.
+
+    When that would pass 64 characters it is ``"@@"`` and 40 hex digits of the pair's SHA-256.
+    Raises :class:`HabitError` when the user id already contains the separator (it would reach
+    another user's habit).
+    """
+    habit = check_habit(habit)
+    if SEPARATOR in user_id:
+        raise HabitError(f"a user id with habits may not contain {SEPARATOR!r}")
+    if habit == DEFAULT_HABIT:
+        return user_id
+    owner = f"{user_id}{SEPARATOR}{habit}"
+    if len(owner) > MAX_USER_ID_LENGTH:  # too long to read: a digest of both, still a valid store id
+        owner = SEPARATOR + hashlib.sha256(f"{user_id}\0{habit}".encode()).hexdigest()[:40]
+    return owner
+
+
+def profile_hash(thresholds: Profile) -> str:
+    """12 hex digits of the profile's SHA-256: which thresholds decided (the history's ``profile``)."""
+    text = json.dumps(thresholds.to_dict(), sort_keys=True, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
+
+
+def _ranked(
+    refs: list[tuple[ReferenceRecord, Features]], query_embedding: Any
+) -> list[tuple[ReferenceRecord, Features]]:
+    """Most similar first by the global descriptors' cosine; newest first where a descriptor is missing."""
+    if query_embedding is None or any(f.embedding is None for _, f in refs):
+        return refs
+    return sorted(refs, key=lambda rf: -cosine_similarity(rf[1].embedding, query_embedding))
+
+
+def _load(store: ReferenceStore, records: list[ReferenceRecord], thresholds: Profile) -> list[tuple[Any, Any]]:
+    """The references' usable features; one that no longer loads is logged and left out."""
+    needs = rules.get(thresholds.rule).needs
+    loaded = []
+    for record in records:
+        try:
+            features, _ = stored_features(store, record.key, thresholds.feature_settings, needs)
+        except (StoreError, ImageInputError) as exc:
+            log.warning("habit reference %s does not load: %s", record.key, exc)
+            continue
+        loaded.append((record, features))
+    return loaded
+
+
+def verify_habit_bytes(
+    store: ReferenceStore,
+    data: bytes,
+    owner: str,
+    thresholds: Profile = Profile(),
+    limits: DecodeLimits = DEFAULT_LIMITS,
+    *,
+    gate: Gate = no_gate,
+    max_refs: int = DEFAULT_MAX_REFERENCES,
+) -> v.Verdict:
+    """Verify ``data`` against the habit's references (``owner``: :func:`habit_owner`).
+
+    The new photo is prepared once; the references (newest ``max_refs``) are tried most similar
+    first, each by :func:`verify_photo`; the first acceptance goes through the replay step against
+    its reference and the habit's proofs.  Answers as :func:`vision.service.verify.verify_bytes`,
+    plus ``matched_reference`` (the accepted reference's key, None when none accepted) and
+    ``references_tried``.  A rejection reports the most similar reference's verdict.
+    """
+    try:
+        with gate():
+            read_header(data, limits)
+    except ImageInputError as exc:
+        return v.Verdict(400, v.MISSING_PICTURE, False, str(exc), {"replay": False})
+    try:
+        records = store.list(owner)[:max_refs]
+    except StoreError as exc:
+        log.error("verify %s: cannot list the habit's references: %s", describe_user_id(owner), exc)
+        return v.Verdict(500, v.MISSING_STD_PICTURE, False, "the habit's references cannot be read", {"replay": False})
+    if not records:
+        return v.Verdict(400, v.NO_STD_IMG, False, "this habit has no reference photo", {"replay": False})
+    refs = _load(store, records, thresholds)
+    if not refs:
+        return v.Verdict(500, v.MISSING_STD_PICTURE, False, "no reference of the habit loads", {"replay": False})
+    needs = rules.get(thresholds.rule).needs
+    try:
+        with gate():
+            query = prepare_photo(data, thresholds.feature_settings, limits)
+            if len(refs) > 1 and all(f.embedding is not None for _, f in refs):
+                query = with_embedding(query)
+    except ImageInputError as exc:
+        return v.Verdict(400, v.MISSING_PICTURE, False, str(exc), {"replay": False})
+    first: tuple[Verification, ReferenceRecord, Features] | None = None
+    tried = 0
+    for record, features in _ranked(refs, query.features.embedding):
+        ref_image = store.load_image(record.key) if needs.full_images else None
+        with gate():
+            verification = verify_photo(features, data, thresholds, limits, ref_image=ref_image, query=query)
+        tried += 1
+        first = first or (verification, record, features)
+        if verification.verdict.result:
+            verification = replay_step(verification, features, thresholds, StoredMemory(store, record, gate))
+            matched = record.key if verification.verdict.result else None
+            return verification.verdict.with_extra(key=record.key, matched_reference=matched, references_tried=tried)
+    assert first is not None
+    verification, record, _ = first
+    return verification.verdict.with_extra(key=record.key, matched_reference=None, references_tried=tried, replay=False)
+
+
+def history_record(verdict: v.Verdict, habit: str, thresholds: Profile) -> dict[str, Any]:
+    """What the history keeps of a verdict: time comes from the log; no photo, only the small numbers."""
+    numbers = {
+        k: val for k, val in verdict.extra.items() if isinstance(val, (int, float)) and not isinstance(val, bool)
+    }
+    return {
+        "habit": habit,
+        "status": verdict.status,
+        "message": verdict.message,
+        "result": verdict.result,
+        "reason": str(verdict.reason)[:300],
+        "rule": str(verdict.extra.get("rule", ""))[:32],
+        "numbers": {k: numbers[k] for k in sorted(numbers)[:24]},
+        "replay": bool(verdict.extra.get("replay", False)),
+        "profile": profile_hash(thresholds),
+        "reference": verdict.extra.get("matched_reference", verdict.extra.get("key")),
+    }
+
+
+def remember(store: Any, owner: str, verdict: v.Verdict, habit: str, thresholds: Profile) -> HistoryEntry | None:
+    """Append the verdict to the habit's history (not for a request that named no usable user); never raises."""
+    if verdict.status not in (200,) and verdict.message != v.MISSING_STD_PICTURE:
+        return None
+    try:
+        return history_log(getattr(store, "inner", store)).append(owner, history_record(verdict, habit, thresholds))
+    except (StoreError, ValueError, TypeError) as exc:
+        log.warning("history of %s not written: %s", describe_user_id(owner), exc)
+        return None
