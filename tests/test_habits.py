@@ -124,6 +124,15 @@ def test_owner_ids_cannot_reach_another_users_habit() -> None:
     assert long.startswith("@@") and len(long) == 42 and long != habit_owner("x" * 60, "gym")
 
 
+@pytest.mark.parametrize("path", ["/auth/stdimg", "/auth/feature"])
+def test_a_client_id_with_the_habit_separator_is_refused_without_a_habit(night_habit, path: str) -> None:
+    client, store = night_habit
+    before = sorted(p.name for p in store.root.rglob("*"))
+    body = client.post(path, json={"data": b64(_photo("facade_day.jpg")), "name": "bob@@facade"}).json()
+    assert body["result"] is False and "@@" in body["reason"]  # never bob's 'facade' habit
+    assert sorted(p.name for p in store.root.rglob("*")) == before
+
+
 def _history_round(log, owner: str) -> None:
     writers = [
         threading.Thread(target=lambda i=i: [log.append(owner, {"i": i, "j": j}) for j in range(5)]) for i in range(2)

@@ -27,7 +27,7 @@ from vision.service.habits import (
 from vision.service.register import Charge, register_b64
 from vision.store.base import InvalidUserIdError, ReferenceNotFoundError, StoreError
 from vision.store.history import MAX_PAGE, check_entry_id, history_log
-from vision.store.ids import validate_user_id
+from vision.store.ids import validate_client_user_id
 
 __all__ = ["CLAIMS", "dispute", "history_page", "register_habit_b64", "verify_habit_b64"]
 
@@ -42,7 +42,7 @@ def _owner(user_id: object, habit: object, message: str) -> tuple[str, str, str]
     if not isinstance(user_id, str):
         return v.Verdict(400, message, False, "a habit needs the user id 'name' (a string)")
     try:
-        validate_user_id(user_id)
+        validate_client_user_id(user_id)
         name = check_habit(habit)
         return user_id, name, habit_owner(user_id, name)
     except (InvalidUserIdError, HabitError) as exc:
@@ -79,7 +79,7 @@ def register_habit_b64(
         return who
     user, name, owner = who
     verdict = register_b64(
-        store, data, owner, thresholds, limits, gate=gate, charge=charge, keep_original=keep_original
+        store, data, owner, thresholds, limits, gate=gate, charge=charge, keep_original=keep_original, owner_id=True
     )
     if not verdict.result:
         return verdict

@@ -22,7 +22,7 @@ from vision.profile import Profile
 from vision.replay.memory import save_reference_fingerprint
 from vision.service.common import Gate, describe_user_id, json_type, new_anonymous_id, no_gate, photo_text
 from vision.store.base import InvalidUserIdError, ReferenceStore, StoreError, StoreUnavailableError
-from vision.store.ids import validate_user_id
+from vision.store.ids import validate_client_user_id, validate_user_id
 
 __all__ = ["register_b64", "register_bytes"]
 
@@ -42,8 +42,12 @@ def register_b64(
     gate: Gate = no_gate,
     charge: Charge | None = None,
     keep_original: bool = False,
+    owner_id: bool = False,
 ) -> v.Verdict:
     """Register flow from the client's base64 text; see :func:`register_bytes`.
+
+    ``owner_id`` says ``user_id`` is a store owner id the habit flow composed
+    (``<user>@@<habit>``, already checked); a client's own id may not hold ``@@``.
 
     A ``data`` that is missing, not a string, empty or not base64 is
     ``400 Take Picture Again``.
@@ -51,7 +55,7 @@ def register_b64(
     text, bad_photo = photo_text(data)
     if bad_photo:
         return v.Verdict(400, v.TAKE_PICTURE_AGAIN, False, bad_photo)
-    bad_id = _check_optional_id(user_id)
+    bad_id = _check_optional_id(user_id, owner_id)
     if bad_id:
         return v.Verdict(400, v.TAKE_PICTURE_AGAIN, False, bad_id)
     try:
@@ -72,6 +76,7 @@ def register_b64(
         gate=gate,
         charge=charge,
         keep_original=keep_original,
+        owner_id=owner_id,
     )
 
 
@@ -85,6 +90,7 @@ def register_bytes(
     gate: Gate = no_gate,
     charge: Charge | None = None,
     keep_original: bool = False,
+    owner_id: bool = False,
 ) -> v.Verdict:
     """Check a photo and, when it is good, store it as ``user_id``'s latest reference.
 
@@ -115,7 +121,7 @@ def register_bytes(
         stored), the verdict of ``charge``, or 200 ``Good Picture`` with
         ``key``, ``name`` and, when the store gives one, ``url``.
     """
-    bad_id = _check_optional_id(user_id)
+    bad_id = _check_optional_id(user_id, owner_id)
     if bad_id:
         return v.Verdict(400, v.TAKE_PICTURE_AGAIN, False, bad_id)
     with gate():
@@ -149,14 +155,14 @@ def register_bytes(
     return verdict.with_extra(**extra)
 
 
-def _check_optional_id(user_id: object) -> str:
-    """'' when ``user_id`` is None or a valid id, else the reason it is rejected."""
+def _check_optional_id(user_id: object, owner_id: bool = False) -> str:
+    """'' when ``user_id`` is None or a valid id (a client's, or a store owner's), else the reason it is rejected."""
     if user_id is None:
         return ""
     if not isinstance(user_id, str):
         return f"'name' must be a string user id, got {json_type(user_id)}"
     try:
-        validate_user_id(user_id)
+        (validate_user_id if owner_id else validate_client_user_id)(user_id)
     except InvalidUserIdError as exc:
         return f"invalid user id: {exc}"
     return ""

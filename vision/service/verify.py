@@ -30,7 +30,7 @@ from vision.store.base import (
     StoreError,
     StoreUnavailableError,
 )
-from vision.store.ids import validate_user_id
+from vision.store.ids import validate_client_user_id
 
 __all__ = ["verify_b64", "verify_bytes"]
 
@@ -122,7 +122,7 @@ def _check_user_id(user_id: object) -> v.Verdict | None:
     if not isinstance(user_id, str):
         return v.Verdict(400, v.NO_STD_IMG, False, f"'name' must be a string user id, got {json_type(user_id)}")
     try:
-        validate_user_id(user_id)
+        validate_client_user_id(user_id)
     except InvalidUserIdError as exc:
         return v.Verdict(400, v.NO_STD_IMG, False, f"invalid user id: {exc}")
     return None

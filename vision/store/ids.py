@@ -72,6 +72,22 @@ def validate_user_id(user_id: str) -> str:
     return user_id
 
 
+
+RESERVED_IN_CLIENT_IDS = "@@"
+"""Joins a user id and a habit in the store's owner ids (:mod:`vision.service.habits`): never in a client's id."""
+
+
+def validate_client_user_id(user_id: str) -> str:
+    """:func:`validate_user_id` for an id a client sent, which may not contain ``@@``.
+
+    The store names a habit's owner ``<user>@@<habit>``; a client calling
+    itself ``bob@@desk`` would otherwise reach bob's ``desk`` habit.
+    """
+    validate_user_id(user_id)
+    if RESERVED_IN_CLIENT_IDS in user_id:
+        raise InvalidUserIdError(f"user id may not contain {RESERVED_IN_CLIENT_IDS!r} (it names habits in the store)")
+    return user_id
+
 def validate_key(key: str) -> str:
     """Check that ``key`` has the form ``"<valid user id>/<32 lowercase hex>"``.
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import jwt
 
 from vision.core.logsafe import safe_text
-from vision.store.ids import validate_user_id
+from vision.store.ids import validate_client_user_id
 
 __all__ = ["AUTH_MODES", "AuthConfig", "AuthError", "Principal", "authenticate", "effective_user"]
 
@@ -156,7 +156,7 @@ def _verify_token(config: AuthConfig, header: str) -> str:
         raise AuthError(401, f"invalid token ({type(exc).__name__})", challenge) from None
     subject = claims.get("sub")
     try:
-        return validate_user_id(subject if isinstance(subject, str) else "")
+        return validate_client_user_id(subject if isinstance(subject, str) else "")
     except ValueError:
         raise AuthError(401, "the token's subject is not a valid user id", challenge) from None
 
