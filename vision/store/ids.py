@@ -72,7 +72,6 @@ def validate_user_id(user_id: str) -> str:
     return user_id
 
 
-
 RESERVED_IN_CLIENT_IDS = "@@"
 """Joins a user id and a habit in the store's owner ids (:mod:`vision.service.habits`): never in a client's id."""
 
@@ -87,6 +86,7 @@ def validate_client_user_id(user_id: str) -> str:
     if RESERVED_IN_CLIENT_IDS in user_id:
         raise InvalidUserIdError(f"user id may not contain {RESERVED_IN_CLIENT_IDS!r} (it names habits in the store)")
     return user_id
+
 
 def validate_key(key: str) -> str:
     """Check that ``key`` has the form ``"<valid user id>/<32 lowercase hex>"``.
