@@ -31,6 +31,7 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
@@ -98,6 +99,7 @@ def create_app(
         if truthy(rt.settings.get("VISION_STORE_GC_ON_START", "1")):
             collect_in_background(store)  # leftovers of writers killed mid-register (vision/store/gc.py)
         thr = rt.thresholds()
+        await anyio.to_thread.run_sync(rt.start_decoders)  # worker processes: a decode's wall-clock budget
         log.info(
             "API ready: min_keypoints=%d min_inliers=%d workers=%d max_body=%d auth=%s limits=%s",
             thr.min_keypoints,
@@ -107,7 +109,10 @@ def create_app(
             rt.config.auth.mode,
             rt.limit_storage.kind,
         )
-        yield
+        try:
+            yield
+        finally:
+            rt.stop_decoders()
 
     app = FastAPI(
         title="Habit photo verification API",

@@ -22,6 +22,7 @@ import os
 import re
 import stat
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
@@ -101,6 +102,33 @@ class DecodeLimits:
 
 
 DEFAULT_LIMITS = DecodeLimits()
+
+PixelDecoder = Callable[[bytes, int], "np.ndarray | None"]
+"""``(encoded bytes, cv2.IMREAD_* flags) -> pixels or None``: what :func:`decode_image` runs last."""
+
+
+def _decode_here(data: bytes, flag: int) -> np.ndarray | None:
+    """``cv2.imdecode`` in this process (the CLI, the dashboard, tests)."""
+    return cv2.imdecode(np.frombuffer(data, dtype=np.uint8), flag)
+
+
+_pixel_decoder: PixelDecoder = _decode_here
+
+
+def use_pixel_decoder(decoder: PixelDecoder | None) -> None:
+    """Decode pixels with ``decoder`` from now on, process-wide (None: in this process again).
+
+    The API installs :class:`vision.image.decode_pool.DecodePool` here, so a
+    decode that overruns its wall-clock budget is abandoned (its worker killed)
+    instead of holding a CPU slot; every check before the pixels stays in process.
+    """
+    global _pixel_decoder
+    _pixel_decoder = decoder or _decode_here
+
+
+def pixel_decoder() -> PixelDecoder:
+    """The decoder :func:`decode_image` uses now."""
+    return _pixel_decoder
 
 
 @dataclass(frozen=True)
@@ -269,8 +297,7 @@ def decode_image(data: bytes, max_side: int | None = None, limits: DecodeLimits 
     if header.format == "JPEG" and _jpeg_is_truncated(data):
         raise NotAnImageError("the JPEG is truncated (no end-of-image marker)")
     factor, flag = _reduction(header, max_side)
-    buf = np.frombuffer(data, dtype=np.uint8)
-    bgr = cv2.imdecode(buf, flag | cv2.IMREAD_IGNORE_ORIENTATION)
+    bgr = _pixel_decoder(data, flag | cv2.IMREAD_IGNORE_ORIENTATION)
     if bgr is None or bgr.size == 0:
         raise NotAnImageError(f"the {header.format} data could not be decoded (damaged file?)")
     bgr = apply_orientation(bgr, header.orientation)

@@ -16,6 +16,7 @@ from starlette.requests import ClientDisconnect
 
 from vision.core import verdict as v
 from vision.core.logsafe import safe_text
+from vision.core.memory import release_memory
 from vision.service import habit_flows, register, tag, verify
 from vision.store.ids import MAX_USER_ID_LENGTH
 from vision.web.auth import AuthError, Principal, authenticate, effective_user
@@ -158,6 +159,15 @@ def _timed_run(flow: Flow, rt: Runtime, raw: bytes, principal: Principal, client
             return flow.run(rt, body, client)
     except DeadlineExceeded as exc:
         return v.Verdict(503, BUSY, False, str(exc), {"retry_after": 2})
+    finally:
+        del body
+        if len(raw) >= _TRIM_AFTER_BYTES:
+            # A large photo's buffers (body, base64, pixels) were just freed: give them back to the system.
+            release_memory()
+
+
+_TRIM_AFTER_BYTES = 256_000
+"""Bodies at least this large are followed by ``malloc_trim``; smaller ones leave too little to return."""
 
 
 def _client_of(request: Request) -> str:

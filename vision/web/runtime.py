@@ -11,6 +11,7 @@ from typing import Any
 import anyio
 
 from vision.core.settings import load_settings
+from vision.image.decode_pool import DecodePool
 from vision.image.imageio import DEFAULT_LIMITS, DecodeLimits
 from vision.profile import Profile, load_profile
 from vision.store.guard import CircuitBreaker, GuardedStore
@@ -62,6 +63,22 @@ class Runtime:
             self.limit_storage, c.quota_user_mb_per_day, c.quota_client_mb_per_day, c.quota_total_mb_per_day
         )
         self._thread_limits: dict[str, anyio.CapacityLimiter] = {}
+        self.decoders: DecodePool | None = None
+
+    def start_decoders(self) -> None:
+        """Decode pixels in worker processes under ``VISION_DECODE_TIMEOUT_S`` (0: in process, no time budget).
+
+        One worker per CPU slot (decodes run inside the gate); started and
+        warmed up once, at start-up, and installed process-wide.
+        """
+        if self.decoders is None and self.config.decode_timeout_s > 0:
+            self.decoders = DecodePool(self.workers, self.config.decode_timeout_s).install()
+            self.decoders.warm_up()
+
+    def stop_decoders(self) -> None:
+        if self.decoders is not None:
+            self.decoders.close()
+            self.decoders = None
 
     def _guard(self, store: Any) -> GuardedStore:
         """Store I/O on its own small pool, with timeouts, a circuit breaker and the retention cap."""

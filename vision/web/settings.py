@@ -39,6 +39,9 @@ class ApiSettings:
     quota_user_mb_per_day: float = 20.0
     quota_client_mb_per_day: float = 100.0
     quota_total_mb_per_day: float = 5000.0
+    decode_timeout_s: float = 5.0
+    quota_user_mb_total: float = 50.0
+    quota_total_mb_total: float = 20000.0
     auth: AuthConfig = field(default_factory=AuthConfig)
 
     @classmethod
@@ -68,5 +71,8 @@ class ApiSettings:
             quota_user_mb_per_day=num("VISION_QUOTA_USER_MB_PER_DAY", d.quota_user_mb_per_day, False, 0),
             quota_client_mb_per_day=num("VISION_QUOTA_CLIENT_MB_PER_DAY", d.quota_client_mb_per_day, False, 0),
             quota_total_mb_per_day=num("VISION_QUOTA_TOTAL_MB_PER_DAY", d.quota_total_mb_per_day, False, 0),
+            decode_timeout_s=num("VISION_DECODE_TIMEOUT_S", d.decode_timeout_s, False, 0),
+            quota_user_mb_total=num("VISION_QUOTA_USER_MB_TOTAL", d.quota_user_mb_total, False, 0),
+            quota_total_mb_total=num("VISION_QUOTA_TOTAL_MB_TOTAL", d.quota_total_mb_total, False, 0),
             auth=AuthConfig.from_settings(s),
         )
