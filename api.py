@@ -99,6 +99,8 @@ def create_app(
         if truthy(rt.settings.get("VISION_STORE_GC_ON_START", "1")):
             collect_in_background(store)  # leftovers of writers killed mid-register (vision/store/gc.py)
         thr = rt.thresholds()
+        if rt.config.quota_total_mb_total:
+            rt.stored_quota().refresh_soon()  # the whole store's bytes, measured in the background
         await anyio.to_thread.run_sync(rt.start_decoders)  # worker processes: a decode's wall-clock budget
         log.info(
             "API ready: min_keypoints=%d min_inliers=%d workers=%d max_body=%d auth=%s limits=%s",

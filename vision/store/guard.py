@@ -222,6 +222,10 @@ class GuardedStore:
     def list_proofs(self, user_id: str, limit: int | None = None, *, load: bool = True) -> builtins.list[ProofRecord]:
         return self._run("list remembered proofs", self._memory.list_proofs, user_id, limit, load=load)
 
+    def stored_bytes(self, user_id: str | None = None) -> int:
+        """The inner store's ``stored_bytes`` (timeouts and breaker as any call)."""
+        return self._run("measure stored bytes", self.inner.stored_bytes, user_id)
+
     def url(self, key: str) -> str | None:
         # Presigning is local computation (no request), so it needs no guard.
         return self.inner.url(key)

@@ -348,6 +348,30 @@ class LocalReferenceStore(BlobReferenceStore):
                 found.update(record.user_id for record in self._records(entry.name))
         return sorted(found)
 
+    def stored_bytes(self, user_id: str | None = None) -> int:
+        """Bytes on disk under the user's folder, or (None) the whole store: images, features, proofs, pointers.
+
+        Derived from the files themselves, so it survives restarts and counts
+        every process's writes; a user's folder is small (retention), the whole
+        store is walked once (the API rescans it in the background).
+        """
+        top = self.root if user_id is None else self.root / validate_user_id(user_id)
+        total = 0
+        pending = [top]
+        try:
+            while pending:
+                with os.scandir(pending.pop()) as entries:
+                    for entry in entries:
+                        if entry.is_dir(follow_symlinks=False):
+                            pending.append(Path(entry.path))
+                        elif entry.is_file(follow_symlinks=False):
+                            total += entry.stat(follow_symlinks=False).st_size
+        except FileNotFoundError:
+            return total
+        except OSError as exc:
+            raise self._unavailable("measure stored bytes", exc) from exc
+        return total
+
     def url(self, key: str) -> str | None:
         """Return None: local files have no URL (the caller serves the bytes)."""
         validate_key(key)

@@ -403,6 +403,19 @@ class S3ReferenceStore(S3ProofMemory, BlobReferenceStore):
                     continue  # not written by this store
         return sorted(set(found))
 
+    def stored_bytes(self, user_id: str | None = None) -> int:
+        """Bytes of the objects under ``<prefix><user_id>/``, or (None) under the whole prefix (one listing).
+
+        Derived from the bucket's listing (``Size`` of each object), so it survives
+        restarts and counts every process's writes.
+        """
+        prefix = self.prefix if user_id is None else f"{self.prefix}{validate_user_id(user_id)}/"
+        return sum(
+            int(item.get("Size", 0))
+            for page in self._list_pages("measure stored bytes", Prefix=prefix)
+            for item in page.get("Contents", [])
+        )
+
     def url(self, key: str) -> str | None:
         """Return a presigned GET URL of the image, valid for ``presign_expiry_s``.
 

@@ -18,10 +18,12 @@ from vision.core import verdict as v
 from vision.core.logsafe import safe_text
 from vision.core.memory import release_memory
 from vision.service import habit_flows, register, tag, verify
+from vision.store.errors import StoreError
 from vision.store.ids import MAX_USER_ID_LENGTH
 from vision.web.auth import AuthError, Principal, authenticate, effective_user
 from vision.web.body import BadBody, BodyTimeout, parse_json_object, read_body
 from vision.web.gate import DeadlineExceeded
+from vision.web.quota import Admission, StoredRefusal
 from vision.web.runtime import Runtime
 
 log = logging.getLogger("vision.api")
@@ -43,12 +45,34 @@ def _run_register(rt: Runtime, body: dict[str, Any], client: str) -> v.Verdict:
     def charge(nbytes: int) -> v.Verdict | None:
         """The storage quotas (:mod:`vision.web.quota`); an anonymous register counts against ``anon@<client>``."""
         user = name if isinstance(name, str) else f"anon@{client}"
+        try:  # the totals first: a refusal there charges nothing to the daily quotas
+            stored = rt.stored_quota().check(nbytes, name if isinstance(name, str) else None)
+        except StoreError as exc:
+            log.error("register: cannot measure the stored bytes: %s", exc)
+            return v.Verdict(500, v.SOMETHING_WRONG, False, "the reference store is unavailable (quota check)")
+        if isinstance(stored, StoredRefusal):
+            return v.Verdict(429, TOO_MANY, False, stored.reason, {"error": "storage-quota"})
+        admitted.append(stored)
         refusal = rt.quota.charge(nbytes, user, client)
         if refusal is None:
             return None
         retry = max(1, int(refusal.retry_after_s + 0.999))
         return v.Verdict(429, TOO_MANY, False, refusal.reason, {"retry_after": retry, "error": "quota"})
 
+    admitted: list[Admission] = []
+    verdict = _register(rt, body, name, charge)
+    owner = verdict.extra.get("name")
+    if admitted and verdict.status == 200 and isinstance(owner, str):
+        try:
+            rt.stored_quota().settle(admitted[0], owner)
+        except StoreError as exc:  # stored already: the next whole-store scan corrects the total
+            log.warning("register: cannot measure what %s stores now: %s", safe_text(owner, 40), exc)
+    elif admitted:  # admitted, then refused by a daily quota or not stored: it takes no room
+        rt.stored_quota().cancel(admitted[0])
+    return verdict
+
+
+def _register(rt: Runtime, body: dict[str, Any], name: Any, charge: Callable[[int], v.Verdict | None]) -> v.Verdict:
     if "habit" in body or "replace" in body:
         return habit_flows.register_habit_b64(
             rt.store(),

@@ -16,7 +16,7 @@ from vision.image.imageio import DEFAULT_LIMITS, DecodeLimits
 from vision.profile import Profile, load_profile
 from vision.store.guard import CircuitBreaker, GuardedStore
 from vision.web.gate import CpuGate
-from vision.web.quota import StorageQuota
+from vision.web.quota import StorageQuota, StoredBytesQuota
 from vision.web.ratelimit import LimitStorage, RateLimiter
 from vision.web.settings import ApiSettings
 
@@ -64,6 +64,17 @@ class Runtime:
         )
         self._thread_limits: dict[str, anyio.CapacityLimiter] = {}
         self.decoders: DecodePool | None = None
+        self._stored_quota: StoredBytesQuota | None = None
+
+    def stored_quota(self) -> StoredBytesQuota:
+        """Total stored bytes per user and for the whole store (:class:`vision.web.quota.StoredBytesQuota`)."""
+        if self._stored_quota is None:
+            store = self.store()
+            with self._lock:
+                if self._stored_quota is None:
+                    c = self.config
+                    self._stored_quota = StoredBytesQuota(store, c.quota_user_mb_total, c.quota_total_mb_total)
+        return self._stored_quota
 
     def start_decoders(self) -> None:
         """Decode pixels in worker processes under ``VISION_DECODE_TIMEOUT_S`` (0: in process, no time budget).
