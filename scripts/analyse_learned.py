@@ -66,7 +66,9 @@ def geometry_table(cache: Path) -> dict:
                 "topology": not [
                     p for p in g.problems if "convex" in p or "mirrored" in p or "infinity" in p or "finite" in p
                 ],
-                "stretch": _anisotropy(g.H, m["ref_size"]) if g.H is not None else math.inf,
+                "stretch": _anisotropy(g.H, (m["ref_size"][0] / 2.0, m["ref_size"][1] / 2.0))
+                if g.H is not None
+                else math.inf,
                 "fitted": g.H is not None,
             }
     path.write_bytes(pickle.dumps(out))

@@ -177,6 +177,14 @@ LEARNED_CONTROLS = (
         "rotation-invariant; costs up to three more tries).",
     ),
     Control(
+        "learned_outline",
+        "Learned: what the homography checks project",
+        "select",
+        ("inliers", "frame"),
+        "inliers: the box around XFeat's (and ALIKED's) inliers must stay convex, unmirrored and not overstretched "
+        "(a homography fitted to part of an object or a room folds outside it); frame: the whole reference frame.",
+    ),
+    Control(
         "second_opinion_min_similarity",
         "Second opinion: least similarity (grey zone)",
         "slider",

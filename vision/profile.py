@@ -68,6 +68,10 @@ class Profile:
     learned_max_stretch: float = 16.0
     learned_min_coverage: float = 0.0
     learned_rotations: int = 0
+    # What XFeat's and ALIKED's plausibility checks project: "inliers" (the box
+    # around the homography's inliers: objects, rooms and far buildings fold
+    # only outside the matched part) or "frame" (the whole reference frame).
+    learned_outline: str = "inliers"
     # The learned rule's second opinion (vision.rules.second_opinion): a pair the
     # rule rejects whose global similarity is >= second_opinion_min_similarity
     # (the grey zone: it looks alike, the inliers are too few) is matched again
@@ -116,6 +120,7 @@ class Profile:
             (1 <= self.learned_max_stretch <= 1e6, "learned_max_stretch must be in [1, 1e6]"),
             (0 <= self.learned_min_coverage <= 1, "learned_min_coverage must be in [0, 1]"),
             (self.learned_rotations in (0, 1), "learned_rotations must be 0 or 1"),
+            (self.learned_outline in ("inliers", "frame"), "learned_outline must be 'inliers' or 'frame'"),
             (-1 <= self.second_opinion_min_similarity <= 1, "second_opinion_min_similarity must be in [-1, 1]"),
             (
                 self.second_opinion_min_inliers == 0 or self.second_opinion_min_inliers >= 4,

@@ -214,3 +214,45 @@ def test_visible_fraction_is_the_clipped_share_of_the_frame() -> None:
     assert visible_fraction(mirrored, size) == 0.0
     assert visible_fraction(np.array([[np.nan, 0], [1, 0], [1, 1], [0, 1]]), size) == 0.0
     assert visible_fraction(np.array([[700, 500], [800, 500], [800, 600], [700, 600]], float), size) == 0.0
+
+
+# A plane seen at a grazing angle: the homography's horizon (denominator 0) crosses the reference frame at
+# x = 667, as for the near face of an object or a wall of a room that fills only the left of the photo.
+FOLDING = np.array([[1.0, 0, 0], [0, 1.0, 0], [-0.0015, 0, 1.0]])
+
+
+def test_inlier_box_corners_and_degenerate_points() -> None:
+    from vision.matchers.geometry import inlier_box
+
+    box = inlier_box(np.array([[10, 20], [110, 20], [60, 220], [30, 90]], np.float32))
+    assert box is not None
+    assert box.tolist() == [[10, 20], [110, 20], [110, 220], [10, 220]]
+    assert shoelace_area(box) > 0  # clockwise on screen, as the frame outline
+    assert inlier_box(np.array([[0, 5], [10, 5], [20, 5], [30, 5]], np.float32)) is None  # collinear
+    assert inlier_box(np.zeros((3, 2), np.float32)) is None  # fewer than a homography needs
+
+
+def test_the_region_is_checked_where_the_matches_are() -> None:
+    from vision.matchers.geometry import inlier_box
+
+    assert "projected outline is not convex" in homography_problems(FOLDING, REF, QUERY) or any(
+        "infinity" in p for p in homography_problems(FOLDING, REF, QUERY)
+    )
+    left = inlier_box(np.array([[20, 50], [400, 50], [400, 700], [20, 700]], np.float32))
+    assert homography_problems(FOLDING, REF, QUERY, region=left) == []
+    # a region across the horizon folds: the matches themselves would be impossible
+    across = inlier_box(np.array([[500, 50], [900, 50], [900, 700], [500, 700]], np.float32))
+    assert homography_problems(FOLDING, REF, QUERY, region=across)
+
+
+def test_the_region_checks_keep_the_physics() -> None:
+    from vision.matchers.geometry import inlier_box
+
+    box = inlier_box(np.array([[100, 100], [300, 100], [300, 300], [100, 300]], np.float32))
+    mirror = np.array([[-1.0, 0, REF[0] - 1], [0, 1, 0], [0, 0, 1]])
+    assert homography_problems(mirror, REF, QUERY, region=box) == ["projected inlier box is mirrored"]
+    # stretch measured at the box's centre, not the frame's
+    stretch = homography_problems(np.diag([10.0, 1.0, 1.0]), REF, QUERY, region=box)
+    assert stretch == ["stretch ratio 10.0 (max 8)"]
+    huge = homography_problems(np.diag([40.0, 40.0, 1.0]), REF, QUERY, region=box)
+    assert len(huge) == 1 and huge[0].startswith("inlier box covers 85.")

@@ -201,3 +201,25 @@ def test_lab_figures_of_the_learned_rule():
     assert len(frame) == n and (frame["verdict"] == "accepted").sum() == int(scores.accepted(LEARNED).sum())
     spec = matcher_scatter_chart(scores, LEARNED)
     assert spec["layer"][0]["encoding"]["x"]["field"] == "akaze"
+
+
+def test_learned_geometry_checks_the_inliers_box_or_the_frame() -> None:
+    """Matches on the left of a grazing plane: the frame folds, the matched part does not."""
+    import cv2
+
+    from vision.matchers.xfeat_geometry import learned_geometry
+
+    H = np.array([[1.0, 0, 0], [0, 1.0, 0], [-0.0015, 0, 1.0]])
+    rng = np.random.default_rng(3)
+    src = np.column_stack([rng.uniform(20, 400, 80), rng.uniform(40, 700, 80)]).astype(np.float32)
+    dst = cv2.perspectiveTransform(src.reshape(-1, 1, 2).astype(np.float64), H).reshape(-1, 2).astype(np.float32)
+    size = (1000, 750)
+    frame = learned_geometry(src, dst, size, size, max_anisotropy=16, outline="frame")
+    boxed = learned_geometry(src, dst, size, size, max_anisotropy=16, outline="inliers")
+    assert frame.n_inliers == boxed.n_inliers >= 75
+    assert frame.problems and frame.plausible_inliers == 0 and frame.region is None
+    assert boxed.problems == [] and boxed.plausible_inliers == boxed.n_inliers
+    assert boxed.region is not None and boxed.region.shape == (4, 2)
+    assert boxed.region[:, 0].max() <= 400.5  # the box around the inliers, what a view draws
+    with pytest.raises(ValueError, match="outline"):
+        learned_geometry(src, dst, size, size, outline="corners")

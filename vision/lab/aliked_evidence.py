@@ -42,7 +42,7 @@ _VERSION = "aliked-n16rot-1"  # changes when the model or the extraction changes
 
 def evidence_key(profile: Profile) -> tuple[object, ...]:
     """The thresholds the inliers depend on (the gate only says which pairs are scored)."""
-    return (_VERSION, profile.learned_max_stretch, profile.learned_min_coverage)
+    return (_VERSION, profile.learned_max_stretch, profile.learned_min_coverage, profile.learned_outline)
 
 
 def image_aliked(path: Path, settings: FeatureSettings, folder: Path | None) -> LearnedKeypoints:

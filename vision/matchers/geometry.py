@@ -86,8 +86,27 @@ def outline(size: tuple[int, int]) -> np.ndarray:
 
 def project_outline(H: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """Project the ``(width, height)`` frame's corners by ``H``: ``(4, 2)`` float64."""
-    pts = cv2.perspectiveTransform(outline(size).reshape(-1, 1, 2).astype(np.float64), H)
-    return pts.reshape(4, 2)
+    return project_polygon(H, outline(size))
+
+
+def project_polygon(H: np.ndarray, polygon: np.ndarray) -> np.ndarray:
+    """Project ``(N, 2)`` reference points by ``H``: ``(N, 2)`` float64."""
+    pts = cv2.perspectiveTransform(np.asarray(polygon, np.float64).reshape(-1, 1, 2), H)
+    return pts.reshape(-1, 2)
+
+
+def inlier_box(points: np.ndarray) -> np.ndarray | None:
+    """``(4, 2)`` corners (clockwise on screen) of the axis-aligned box around ``(N, 2)`` points.
+
+    None when the points span less than a pixel either way (collinear or
+    repeated: no box, and no plane, to check).
+    """
+    if len(points) < MIN_POINTS:
+        return None
+    lo, hi = np.min(points, axis=0).astype(np.float64), np.max(points, axis=0).astype(np.float64)
+    if np.any(hi - lo < 1.0):
+        return None
+    return np.array([[lo[0], lo[1]], [hi[0], lo[1]], [hi[0], hi[1]], [lo[0], hi[1]]], np.float64)
 
 
 def shoelace_area(polygon: np.ndarray) -> float:
@@ -109,37 +128,49 @@ def homography_problems(
     query_size: tuple[int, int],
     max_area_fraction: float = 16.0,
     max_anisotropy: float = 8.0,
+    region: np.ndarray | None = None,
 ) -> list[str]:
     """Reasons why ``H`` cannot be a re-photograph of the reference; ``[]`` if plausible.
 
     Checks: finite entries; the projected outline convex (a real plane seen by
     a camera stays convex); orientation preserved (a photo is never mirrored);
     the outline's area at most ``max_area_fraction`` query frames; the local
-    stretch at the reference centre not more anisotropic than ``max_anisotropy``.
+    stretch at the outline's centre not more anisotropic than ``max_anisotropy``.
+
+    The outline is the reference frame, or ``region`` (``(4, 2)`` reference
+    pixels, e.g. :func:`inlier_box` of the inliers).  The frame suits a flat
+    subject that fills the photo; in a 3-D scene (an object seen from around
+    it, a room, a building far off) the homography holds only for the plane
+    the matches lie on, and extrapolated to the frame's corners it may fold
+    (its horizon crosses the frame) or blow up without anything being wrong
+    where the matches are.  The region's checks ask the same physics of the
+    part of the scene that was matched.
     """
     if not np.all(np.isfinite(H)) or abs(H[2, 2]) < 1e-12:
         return ["homography is not finite"]
-    corners = project_outline(H, ref_size)
+    name = "outline" if region is None else "inlier box"
+    corners = project_outline(H, ref_size) if region is None else project_polygon(H, region)
     if not np.all(np.isfinite(corners)):
-        return ["outline projects to infinity"]
+        return [f"{name} projects to infinity"]
     problems = []
     if not is_convex(corners):
-        problems.append("projected outline is not convex")
+        problems.append(f"projected {name} is not convex")
     elif shoelace_area(corners) <= 0:
-        problems.append("projected outline is mirrored")
+        problems.append(f"projected {name} is mirrored")
     frame = float(query_size[0] * query_size[1])
     fraction = abs(shoelace_area(corners)) / frame
     if fraction > max_area_fraction:
-        problems.append(f"outline covers {fraction:.1f} frames (max {max_area_fraction:g})")
-    stretch = _anisotropy(H, ref_size)
+        problems.append(f"{name} covers {fraction:.1f} frames (max {max_area_fraction:g})")
+    centre = (ref_size[0] / 2.0, ref_size[1] / 2.0) if region is None else tuple(np.mean(region, axis=0))
+    stretch = _anisotropy(H, centre)
     if stretch > max_anisotropy:
         problems.append(f"stretch ratio {stretch:.1f} (max {max_anisotropy:g})")
     return problems
 
 
-def _anisotropy(H: np.ndarray, ref_size: tuple[int, int]) -> float:
-    """Ratio of the singular values of H's Jacobian at the reference centre."""
-    cx, cy = ref_size[0] / 2.0, ref_size[1] / 2.0
+def _anisotropy(H: np.ndarray, centre: tuple[float, float]) -> float:
+    """Ratio of the singular values of H's Jacobian at ``centre`` (reference pixels)."""
+    cx, cy = float(centre[0]), float(centre[1])
     denom = H[2, 0] * cx + H[2, 1] * cy + H[2, 2]
     if abs(denom) < 1e-12:
         return float("inf")

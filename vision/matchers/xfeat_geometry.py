@@ -19,7 +19,10 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from vision.matchers.geometry import fit_homography, homography_problems
+from vision.matchers.geometry import fit_homography, homography_problems, inlier_box
+
+OUTLINES = ("inliers", "frame")
+"""What the plausibility checks project: the box of the homography's inliers, or the whole reference frame."""
 
 ROTATIONS = (0, 90, 180, 270)
 """Clockwise turns of the query that a second XFeat try may use (XFeat is not rotation-invariant)."""
@@ -46,6 +49,10 @@ class LearnedGeometry:
         Why ``H`` is implausible (``[]`` if fine or absent).
     rotation : int
         Clockwise degrees the query was turned before matching.
+    region : np.ndarray or None
+        ``(4, 2)`` reference pixels the plausibility checks projected (the
+        inliers' box), or None for the whole reference frame; a view draws
+        ``H`` applied to it, the outline the verdict was checked on.
     """
 
     n_matches: int
@@ -55,6 +62,7 @@ class LearnedGeometry:
     coverage: float
     problems: list[str] = field(default_factory=list)
     rotation: int = 0
+    region: np.ndarray | None = None
 
     @property
     def n_inliers(self) -> int:
@@ -112,6 +120,7 @@ def learned_geometry(
     max_anisotropy: float = 8.0,
     rotation: int = 0,
     with_fundamental: bool = True,
+    outline: str = "inliers",
 ) -> LearnedGeometry:
     """Homography (MAGSAC), plausibility, inlier spread and fundamental inliers of matched points.
 
@@ -125,16 +134,32 @@ def learned_geometry(
         RANSAC threshold for both models.
     max_anisotropy : float
         Stretch bound of the plausibility check.
+    outline : str
+        ``"inliers"``: the checks project the box around the inliers (a 3-D
+        object, a room: the homography holds where the matches are, not at the
+        frame's corners; see :func:`vision.matchers.geometry.homography_problems`);
+        ``"frame"``: the whole reference frame.
     """
+    if outline not in OUTLINES:
+        raise ValueError(f"outline must be one of {OUTLINES}, got {outline!r}")
     k = len(src)
     fit = fit_homography(src, dst, "magsac", reproj_px)
     if fit.H is None:
         return no_geometry(k, rotation)
-    problems = homography_problems(fit.H, ref_size, query_size, max_anisotropy=max_anisotropy)
     inl = np.asarray(fit.inliers, bool)
+    box = None
+    if outline == "frame":
+        problems = homography_problems(fit.H, ref_size, query_size, max_anisotropy=max_anisotropy)
+    else:
+        box = inlier_box(src[inl])
+        problems = (
+            ["inliers span no area (collinear)"]
+            if box is None
+            else homography_problems(fit.H, ref_size, query_size, max_anisotropy=max_anisotropy, region=box)
+        )
     coverage = min(hull_fraction(src[inl], ref_size), hull_fraction(dst[inl], query_size))
     f_inl = fundamental_inliers(src, dst, reproj_px) if with_fundamental else 0
-    return LearnedGeometry(k, inl, fit.H, f_inl, coverage, problems, rotation)
+    return LearnedGeometry(k, inl, fit.H, f_inl, coverage, problems, rotation, box)
 
 
 def rotate_image(image: np.ndarray, degrees: int) -> np.ndarray:

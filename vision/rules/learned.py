@@ -56,11 +56,12 @@ class LearnedRule:
         "learned_max_stretch",
         "learned_min_coverage",
         "learned_rotations",
+        "learned_outline",
         "second_opinion_min_similarity",
         "second_opinion_min_inliers",
     )
     #: Thresholds the lab cannot follow live (they change XFeat's checked inliers: a new run scores them).
-    evidence_thresholds = ("learned_max_stretch", "learned_min_coverage", "learned_rotations")
+    evidence_thresholds = ("learned_max_stretch", "learned_min_coverage", "learned_rotations", "learned_outline")
 
     def gather(self, full_images: tuple[np.ndarray, np.ndarray]) -> None:
         return None  # decided from the working-resolution features in PairInput.pair

@@ -150,7 +150,13 @@ def xfeat_try(
     m = lighterglue.match(ref, q)
     src, dst = ref.keypoints[m.idx0], q.keypoints[m.idx1]
     geometry = learned_geometry(
-        src, dst, ref.image_size, q.image_size, max_anisotropy=thresholds.learned_max_stretch, rotation=rotation
+        src,
+        dst,
+        ref.image_size,
+        q.image_size,
+        max_anisotropy=thresholds.learned_max_stretch,
+        rotation=rotation,
+        outline=thresholds.learned_outline,
     )
     return XFeatMatch(geometry, src, unrotate_points(dst, rotation, size).astype(np.float32), len(q))
 

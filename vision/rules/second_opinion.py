@@ -93,7 +93,12 @@ def aliked_match(ref: LearnedKeypoints, query: LearnedKeypoints, thresholds: Pro
     m = lightglue_aliked.match(ref, query)
     src, dst = ref.keypoints[m.idx0], query.keypoints[m.idx1]
     geometry = learned_geometry(
-        src, dst, ref.image_size, query.image_size, max_anisotropy=thresholds.learned_max_stretch
+        src,
+        dst,
+        ref.image_size,
+        query.image_size,
+        max_anisotropy=thresholds.learned_max_stretch,
+        outline=thresholds.learned_outline,
     )
     match = XFeatMatch(geometry, src.astype(np.float32), dst.astype(np.float32), len(query))
     return match, xfeat_inliers(geometry, thresholds)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from vision.matchers.geometry import project_outline
+from vision.matchers.geometry import project_outline, project_polygon
 from vision.rules.learned_steps import XFeatMatch
 from vision.views.match import Figure, Lines, MatchView, RuleOutcome, candidate_lines, register_view
 from vision.views.plain import different, same
@@ -43,7 +43,8 @@ def learned_view(outcome: RuleOutcome, noun: str) -> MatchView:
         others = _xfeat_lines(match, ~inliers if counted_n else np.ones_like(inliers))
         g = match.geometry
         if counted_n and g.H is not None and not g.problems and g.rotation == 0:
-            outline = project_outline(g.H, outcome.ref_size)
+            # what the checks projected: the inliers' box (3-D scenes fold outside it) or the frame
+            outline = project_outline(g.H, outcome.ref_size) if g.region is None else project_polygon(g.H, g.region)
     else:
         counted = candidate_lines(outcome.pair, evidence.inliers) if akaze else Lines.empty()
         others = candidate_lines(outcome.pair, evidence.tentative & ~evidence.inliers if akaze else evidence.tentative)

@@ -31,7 +31,8 @@ PLAIN_MESSAGES = {
 _PROBLEMS = (
     (re.compile(r"not convex"), "the outline would fold over itself"),
     (re.compile(r"mirrored"), "the outline would be mirrored"),
-    (re.compile(r"outline covers ([\d.]+) frames"), "the outline would be {0} times the photo"),
+    (re.compile(r"(?:outline|inlier box) covers ([\d.]+) frames"), "the outline would be {0} times the photo"),
+    (re.compile(r"collinear"), "the matched points lie on one line"),
     (re.compile(r"stretch ratio ([\d.]+)"), "the reference would be stretched {0} times more one way than the other"),
     (re.compile(r"not finite|infinity"), "the outline would run off to infinity"),
 )

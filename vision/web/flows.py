@@ -48,7 +48,7 @@ def _run_register(rt: Runtime, body: dict[str, Any], client: str) -> v.Verdict:
         try:  # the totals first: a refusal there charges nothing to the daily quotas
             stored = rt.stored_quota().check(nbytes, name if isinstance(name, str) else None)
         except StoreError as exc:
-            log.error("register: cannot measure the stored bytes: %s", exc)
+            log.error("register: store unavailable (measuring the stored bytes for the quota): %s", exc)
             return v.Verdict(500, v.SOMETHING_WRONG, False, "the reference store is unavailable (quota check)")
         if isinstance(stored, StoredRefusal):
             return v.Verdict(429, TOO_MANY, False, stored.reason, {"error": "storage-quota"})
