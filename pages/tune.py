@@ -114,18 +114,17 @@ if st.button("Recommend for target FAR", key="tune_recommend"):
     st.session_state["tune_recommend_on"] = True
 report = None
 if st.session_state.get("tune_recommend_on"):
-    report = tune(scored, target, split)
+    report = tune(scored, target, split, ranges=lp.SLIDER_RANGES)
     rec = report.recommendation
     kept = st.session_state.get("tune_kept_recommendation")
     signature = (labelled.fingerprint, str(rec.thresholds), target, str(split))
     if kept is None or kept[0] != signature:  # every new recommendation is kept once, with its held-out figures
-        record = tv.lab_record(
-            labelled, scored.with_thresholds(rec.thresholds), {"target_far": target, "held_out": report.holdout}
-        )
+        extra = {"target_far": target, "held_out": report.holdout, "checks": report.to_json()["checks"]}
+        record = tv.lab_record(labelled, scored.with_thresholds(rec.thresholds), extra)
         st.session_state["tune_kept_recommendation"] = (signature, record, tv.keep_run(record))
     tv.show_recommendation(rec, "train" if split else "all")
-    for warning in lp.warnings_for(rec, parts.get("train", scored)):
-        st.warning(warning)
+    if report.checks is not None:  # computed on the rule tuned: the learned rule's own verdicts and score
+        lp.show_checks(report.checks)
     st.dataframe(
         tv.recommendation_frame(rec, {"train" if split else "all": report.train, "held-out": report.holdout}),
         hide_index=True,
