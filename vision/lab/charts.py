@@ -110,13 +110,19 @@ def histogram_frame(
 
 
 @functools.lru_cache(maxsize=8)
-def _histogram_template(x_title: str, symlog: bool, height: int) -> dict[str, Any]:
+def _histogram_template(x_title: str, symlog: bool, height: int, panels: bool = False) -> dict[str, Any]:
+    """Bars per bin and label with the threshold rules; ``panels``: one panel per label, each its own count axis.
+
+    Separate panels because a spike of hundreds of different pairs at 0 inliers flattens the
+    same pairs' bars to a few pixels on a shared count axis (issue 19); the x axis stays shared
+    so the thresholds line up.
+    """
     scale = alt.Scale(type="symlog", constant=LINTHRESH) if symlog else alt.Scale(zero=False)
     axis = alt.Axis(values=list(INLIER_TICKS), grid=False) if symlog else alt.Axis()
     colour = alt.Color(
         "label:N",
         scale=alt.Scale(domain=["same", "different"], range=[SAME, DIFFERENT]),
-        legend=alt.Legend(title=None, orient="top"),
+        legend=None if panels else alt.Legend(title=None, orient="top"),
     )
     bars = (
         alt.Chart(_data("bins"))
@@ -140,7 +146,15 @@ def _histogram_template(x_title: str, symlog: bool, height: int) -> dict[str, An
     names = marks.mark_text(align="left", baseline="top", dx=4, fontSize=13, color=POINT).encode(
         x="value:Q", y=alt.Y("ypx:Q", scale=None), text="name:N"
     )
-    return _style(alt.layer(bars, rules, names).properties(height=height, width="container"))
+    if not panels:
+        return _style(alt.layer(bars, rules, names).properties(height=height, width="container"))
+    rows = [
+        alt.layer(bars.transform_filter(alt.datum.label == label), rules, names)
+        .resolve_scale(y="independent")
+        .properties(title=f"{label} pairs", height=height // 2, width="container")
+        for label in ("same", "different")
+    ]
+    return _style(alt.vconcat(*rows).resolve_scale(x="shared", y="independent"))
 
 
 def histogram_chart(
@@ -149,8 +163,10 @@ def histogram_chart(
     marks: Sequence[tuple[float, str]] = (),
     symlog: bool = False,
     height: int = 340,
+    panels: bool = False,
 ) -> ChartSpec:
-    """Same and different pairs per bin (overlaid, translucent), with vertical rules at ``marks`` ``(value, name)``."""
+    """Same and different pairs per bin (overlaid, translucent, or with ``panels`` one panel each with its own
+    count axis), with vertical rules at ``marks`` ``(value, name)``."""
     rules = pd.DataFrame(
         {
             "value": [float(v) for v, _ in marks],
@@ -158,7 +174,7 @@ def histogram_chart(
             "ypx": [4 + 17 * k for k in range(len(marks))],
         }
     )
-    return ChartSpec(_histogram_template(x_title, symlog, height), {"bins": frame, "marks": rules})
+    return ChartSpec(_histogram_template(x_title, symlog, height, panels), {"bins": frame, "marks": rules})
 
 
 # --------------------------------------------------------------------------
@@ -380,7 +396,9 @@ def inlier_histogram_from_scored(scored: ScoredSet, n_bins: int = 30) -> ChartSp
     """The inlier histogram with the current rule's inlier thresholds marked."""
     hist = score_histogram(scored, n_bins)
     frame = histogram_frame(hist.edges, hist.same, hist.different)
-    return histogram_chart(frame, "inliers (0 = no plausible homography)", inlier_marks(scored), symlog=True)
+    # Panels: the different pairs' spike at 0 inliers would flatten the same pairs' bars.
+    title = "inliers (0 = no plausible homography)"
+    return histogram_chart(frame, title, inlier_marks(scored), symlog=True, height=420, panels=True)
 
 
 def inlier_marks(scored: ScoredSet) -> list[tuple[float, str]]:
