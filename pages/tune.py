@@ -163,11 +163,22 @@ tv.show_runs()
 st.subheader("Export")
 profile = report.recommendation.thresholds if report else thresholds
 held = st.session_state.get("tune_kept_recommendation") if report else None
-provenance = held[1].provenance() if held else None  # which data, which commit, which rates
+
+
+def exported_profile() -> str:
+    """The profile with its provenance (which data, which commit, which rates): the recommendation's kept run,
+    or for the current sliders a run kept when the button is pressed (not on every slider move)."""
+    assert labelled is not None  # the page stopped above without a set
+    record = held[1] if held else tv.lab_record(labelled, scored, {"exported": True})
+    if not held:
+        tv.keep_run(record)
+    return dumps_profile(profile, "json", record.provenance())
+
+
 c1, c2 = st.columns(2)
 c1.download_button(
-    "Profile JSON" + (" (recommended, with its provenance)" if report else " (current sliders)"),
-    dumps_profile(profile, "json", provenance),
+    "Profile JSON, with its provenance" + (" (recommended)" if report else " (current sliders)"),
+    exported_profile,
     "profile.json",
     "application/json",
     key="tune_download_profile",
