@@ -114,18 +114,17 @@ if st.button("Recommend for target FAR", key="tune_recommend"):
     st.session_state["tune_recommend_on"] = True
 report = None
 if st.session_state.get("tune_recommend_on"):
-    report = tune(scored, target, split)
+    report = tune(scored, target, split, ranges=lp.SLIDER_RANGES)
     rec = report.recommendation
     kept = st.session_state.get("tune_kept_recommendation")
     signature = (labelled.fingerprint, str(rec.thresholds), target, str(split))
     if kept is None or kept[0] != signature:  # every new recommendation is kept once, with its held-out figures
-        record = tv.lab_record(
-            labelled, scored.with_thresholds(rec.thresholds), {"target_far": target, "held_out": report.holdout}
-        )
+        extra = {"target_far": target, "held_out": report.holdout, "checks": report.to_json()["checks"]}
+        record = tv.lab_record(labelled, scored.with_thresholds(rec.thresholds), extra)
         st.session_state["tune_kept_recommendation"] = (signature, record, tv.keep_run(record))
     tv.show_recommendation(rec, "train" if split else "all")
-    for warning in lp.warnings_for(rec, parts.get("train", scored)):
-        st.warning(warning)
+    if report.checks is not None:  # computed on the rule tuned: the learned rule's own verdicts and score
+        lp.show_checks(report.checks)
     st.dataframe(
         tv.recommendation_frame(rec, {"train" if split else "all": report.train, "held-out": report.holdout}),
         hide_index=True,
@@ -164,11 +163,22 @@ tv.show_runs()
 st.subheader("Export")
 profile = report.recommendation.thresholds if report else thresholds
 held = st.session_state.get("tune_kept_recommendation") if report else None
-provenance = held[1].provenance() if held else None  # which data, which commit, which rates
+
+
+def exported_profile() -> str:
+    """The profile with its provenance (which data, which commit, which rates): the recommendation's kept run,
+    or for the current sliders a run kept when the button is pressed (not on every slider move)."""
+    assert labelled is not None  # the page stopped above without a set
+    record = held[1] if held else tv.lab_record(labelled, scored, {"exported": True})
+    if not held:
+        tv.keep_run(record)
+    return dumps_profile(profile, "json", record.provenance())
+
+
 c1, c2 = st.columns(2)
 c1.download_button(
-    "Profile JSON" + (" (recommended, with its provenance)" if report else " (current sliders)"),
-    dumps_profile(profile, "json", provenance),
+    "Profile JSON, with its provenance" + (" (recommended)" if report else " (current sliders)"),
+    exported_profile,
     "profile.json",
     "application/json",
     key="tune_download_profile",

@@ -49,6 +49,11 @@ def test_tune_by_default_tunes_the_shipped_learned_rule_as_evaluate_scores_it(tm
     assert body["rule"] == "learned" and body["recommendation"]["learned"] is not None
     changed = {k for k, v in body["thresholds"].items() if v != Profile().to_dict()[k]}
     assert changed <= {"learned_threshold"}  # AKAZE's own numbers are not moved under the learned rule
+    checks = body["checks"]  # the sample-size warnings, on the learned rule's own verdicts and score
+    assert checks["rule"] == "learned" and checks["false_accepts"]["n"] == body["figures"]["train"]["negatives"]
+    assert any(n["path"] == "learned score" and n["units"] == "score" for n in checks["nearest_negatives"])
+    assert checks["warnings"] and body["provenance"]["warnings"] == checks["warnings"]
+    assert json.loads(Path(body["run"]).read_text())["extra"]["checks"] == checks  # kept with the run
     report = json.loads(_vision("evaluate", "samples", "--profile", str(out), "--quiet").stdout)
     assert report["rule"] == "learned"
     for key in ("true_accepts", "false_accepts", "pairs"):

@@ -17,7 +17,7 @@ import streamlit as st
 
 import ui.lab_gallery as lg
 import ui.tuning_view as tv
-from ui.sidebar import DECISION_CONTROLS, FUSED_CONTROLS, apply_thresholds, current_thresholds
+from ui.sidebar import DECISION_CONTROLS, FUSED_CONTROLS, LEARNED_CONTROLS, apply_thresholds, current_thresholds
 from vision import rules
 from vision.lab.charts import (
     PAIR_SELECTION,
@@ -27,10 +27,11 @@ from vision.lab.charts import (
     scatter_from_scored,
     similarity_histogram_from_scored,
 )
+from vision.lab.checks import Checks
 from vision.lab.compare import ABReport, compare
 from vision.lab.data import LabelledSet
 from vision.lab.eta import extrapolate_s
-from vision.lab.intervals import Interval, highest_rejected, rate_intervals, recommendation_warnings, wilson
+from vision.lab.intervals import Interval, rate_intervals, wilson
 from vision.lab.metrics import Rates
 from vision.lab.recommend import Recommendation
 from vision.lab.report import comparison_rules
@@ -41,8 +42,9 @@ from vision.profile import Profile, loads_profile
 #: Slider ranges of the decision thresholds a recommendation sets (for the edge warnings).
 SLIDER_RANGES = {
     c.name: (float(c.options[0]), float(c.options[1]))
-    for c in (*DECISION_CONTROLS, *FUSED_CONTROLS)
-    if c.kind == "slider" and c.name in ("min_inliers", "fused_min_inliers", "fused_weight", "fused_threshold")
+    for c in (*DECISION_CONTROLS, *FUSED_CONTROLS, *LEARNED_CONTROLS)
+    if c.kind == "slider"
+    and c.name in ("min_inliers", "fused_min_inliers", "fused_weight", "fused_threshold", "learned_threshold")
 }
 FEATURE_FIELDS = ("working_side", "max_keypoints")
 ORIGINAL_SAMPLE = 2
@@ -216,17 +218,16 @@ def show_charts(scored: ScoredSet, parts: dict[str, ScoredSet], run: TuningRun) 
 # --------------------------------------------------------------------------
 
 
-def warnings_for(rec: Recommendation, train: ScoredSet) -> list[str]:
-    """The sample-size warnings of a recommendation made on ``train``."""
-    ok = train.ok
-    labels = train.labels[ok]
-    t = rec.thresholds
-    values = {"min_inliers": float(t.min_inliers)}
-    if rec.fused is not None:
-        values |= {name: float(getattr(t, name)) for name in ("fused_min_inliers", "fused_weight", "fused_threshold")}
-    scores = train.effective_scores(t.min_area_fraction)[ok]
-    highest = highest_rejected(scores, labels, t.min_inliers)
-    return recommendation_warnings(rec.target_far, int((labels == 0).sum()), values, SLIDER_RANGES, highest)
+def show_checks(checks: Checks) -> None:
+    """A recommendation's sample-size warnings, then the nearest different pair of each way the rule accepts."""
+    for warning in checks.warnings:
+        st.warning(warning)
+    if checks.nearest:
+        parts = [
+            f"{n.path}: {n.value:g} {n.units} vs {n.threshold:g} (margin {n.margin:.3g}, {n.short} inliers short)"
+            for n in checks.nearest
+        ]
+        st.caption(f"Nearest rejected different pair ({checks.rule} rule, on the pairs tuned on): " + "; ".join(parts))
 
 
 def apply_with_undo(rec: Recommendation) -> None:

@@ -65,7 +65,7 @@ def test_rate_intervals_from_counts() -> None:
 def test_resolution_warning_when_target_is_finer_than_one_negative() -> None:
     text = resolution_warning(0.01, 16)  # 1 % of 16 negatives is impossible
     assert text is not None
-    assert "one different pair out of 16 (6.2%)" in text and "19.4%" in text and "300 different pairs" in text
+    assert "one different pair out of 16 (6.2%)" in text and "19.4%" in text and "381 different pairs" in text
     assert resolution_warning(0.0625, 16) is None  # exactly one negative: measurable
     assert resolution_warning(0.01, 100) is None
     assert resolution_warning(0.01, 99) is not None
@@ -81,10 +81,11 @@ def test_edge_warnings_name_the_clipped_values() -> None:
     assert found[1].startswith("fused_weight = 0.5 is the lowest value")
 
 
-def test_margin_warning_within_one_inlier() -> None:
+def test_margin_warning_within_two_inliers() -> None:
     assert margin_warning(13, 12, 16) is not None  # the next inlier accepts that pair
     assert margin_warning(12.5, 12, 16) is not None
-    assert margin_warning(14, 12, 16) is None
+    assert "2 more on a photo" in margin_warning(14, 12, 16)  # issue 19: "within 1-2 inliers"
+    assert margin_warning(15, 12, 16) is None
     assert margin_warning(13, float("nan"), 16) is None  # no different pair below the threshold
     assert margin_warning(13, 12, 0) is None
 
@@ -101,6 +102,9 @@ def test_recommendation_warnings_in_order() -> None:
     found = recommendation_warnings(0.01, 16, {"min_inliers": 4}, ranges, highest_negative=3)
     assert [w.split(" ")[0] for w in found] == ["A", "min_inliers", "min"]
     assert recommendation_warnings(0.05, 40, {"min_inliers": 20}, ranges, highest_negative=10) == []
+    # with the rule's false accepts: 1 / 40 meets 5 % but its 95 % bound (12.9 %) does not
+    found = recommendation_warnings(0.05, 40, {"min_inliers": 20}, ranges, 10, wilson(1, 40), "fused")
+    assert len(found) == 1 and found[0].startswith("The fused rule accepts 1 / 40")
 
 
 def test_ab_compare_rates_kinds_and_flips() -> None:

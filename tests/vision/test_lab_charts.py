@@ -117,3 +117,24 @@ def test_no_similarity_no_scatter() -> None:
     plain = ScoredSet.from_arrays([1, 0], [30, 2])
     assert scatter_from_scored(plain) is None
     assert similarity_histogram_from_scored(plain) is None
+
+
+def test_inlier_histogram_has_a_panel_per_label_with_its_own_count_axis() -> None:
+    # 250 different pairs at 0 inliers beside a few same pairs: the spike of issue 19
+    labels = [0] * 250 + [1] * 6
+    inliers = [0] * 250 + [20, 35, 60, 90, 150, 400]
+    spec = inlier_histogram_from_scored(ScoredSet.from_arrays(labels, inliers))
+    chart = spec.to_dict()
+    assert "vconcat" in chart and len(chart["vconcat"]) == 2
+    assert chart["resolve"]["scale"] == {"x": "shared", "y": "independent"}  # thresholds line up, counts do not
+    titles, filters = [], []
+    for panel in chart["vconcat"]:
+        bars, rule, text = panel["layer"]
+        titles.append(panel["title"])
+        filters.append(bars["transform"][0]["filter"])
+        assert bars["encoding"]["y"]["field"] == "pairs" and rule["mark"]["type"] == "rule"
+        assert text["encoding"]["text"]["field"] == "name"  # every panel names the thresholds
+    assert titles == ["same pairs", "different pairs"]
+    assert filters == ["(datum.label === 'same')", "(datum.label === 'different')"]
+    bins = spec.datasets["bins"]  # one table for both panels: each filters its label
+    assert bins.loc[bins["label"] == "same", "pairs"].sum() == 6 and bins["pairs"].sum() == 256

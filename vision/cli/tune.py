@@ -61,9 +61,20 @@ def cmd_tune(args: argparse.Namespace) -> dict[str, Any]:
     if args.holdout > 0:
         body["split"] |= {"fraction": args.holdout, "seed": args.seed}
     tuned = scored.with_thresholds(report.recommendation.thresholds)
-    extra = {"target_far": args.target_far, "figures": body["figures"], "split": body["split"]}
+    extra = {
+        "target_far": args.target_far,
+        "figures": body["figures"],
+        "split": body["split"],
+        "checks": body["checks"],
+    }
     record = record_of("tune", labelled, tuned, extra)
-    provenance = {**record.provenance(), "target_far": args.target_far, "held_out": report.holdout}
+    warnings = body["checks"]["warnings"] if body["checks"] else []
+    provenance = {
+        **record.provenance(),
+        "target_far": args.target_far,
+        "held_out": report.holdout,
+        "warnings": warnings,
+    }
     body["provenance"] = provenance
     try:
         body["run"] = archive_from_settings(load_settings()).save(record)

@@ -25,10 +25,9 @@ that every line drawn comes from the rule that made the verdicts.
 
 from __future__ import annotations
 
-import copy
 import functools
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import altair as alt
@@ -36,57 +35,30 @@ import numpy as np
 import pandas as pd
 
 from vision import rules
+from vision.lab.chart_spec import (  # noqa: F401  (re-exported: the charts' names)
+    DASHES,
+    DIFFERENT,
+    FAR_LINTHRESH,
+    FAR_TICKS,
+    INLIER_TICKS,
+    LABEL_FONT,
+    LABEL_NAMES,
+    LINTHRESH,
+    ORIGINAL,
+    PAIR_SELECTION,
+    POINT,
+    ROBUST,
+    ROBUST_ROC,
+    SAME,
+    TITLE_FONT,
+    ChartSpec,
+    named_data,
+    style_chart,
+)
 from vision.lab.metrics import Rates
 from vision.lab.report import comparison_rules, score_histogram, similarity_histogram
 from vision.lab.scored import ScoredSet
 from vision.rules.fusion import fused_boundary
-
-SAME, DIFFERENT, ORIGINAL, POINT, ROBUST = "#2e9d4f", "#d2453a", "#8a6bbf", "#1f1f1f", "#3b6fb6"
-#: The robust rule's ROC curve and point, set apart from the parts' colours.
-ROBUST_ROC = "#8c8c8c"
-#: The inlier axis is linear up to this count, logarithmic above (most pairs sit near 0 or in the hundreds).
-LINTHRESH = 10
-#: Tick values of the inlier axis (Vega's own ticks on a symlog scale land on 800, 1600, ...).
-INLIER_TICKS = (0, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000)
-#: The false-accept axis is linear below this rate, logarithmic above: 0-5 % gets about 40 % of the width.
-FAR_LINTHRESH = 0.01
-FAR_TICKS = (0.0, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
-PAIR_SELECTION = "pair"
-LABEL_FONT, TITLE_FONT = 13, 14
-LABEL_NAMES = ("different", "same")
-DASHES = {"solid": [1, 0], "dashed": [6, 3], "dotted": [2, 2]}
-
-
-@dataclass(frozen=True)
-class ChartSpec:
-    """A Vega-Lite spec whose layers read named datasets, and those datasets.
-
-    ``spec`` is shared (cached): :meth:`to_dict` returns a fresh copy with the data in it.
-    """
-
-    spec: dict[str, Any]
-    datasets: dict[str, pd.DataFrame] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        """The full spec for ``st.vega_lite_chart`` (a copy: Streamlit moves the datasets out of it)."""
-        out = copy.deepcopy(self.spec)
-        out["datasets"] = dict(self.datasets)
-        return out
-
-
-def _style(chart: alt.TopLevelMixin) -> dict[str, Any]:
-    """The chart as a dict, with readable text at dashboard size (13-14 px, legend labels never cut)."""
-    styled = (
-        chart.configure_axis(labelFontSize=LABEL_FONT, titleFontSize=TITLE_FONT)
-        .configure_legend(labelFontSize=LABEL_FONT, titleFontSize=TITLE_FONT, labelLimit=0)
-        .configure_title(fontSize=15)
-    )
-    return styled.to_dict()
-
-
-def _data(name: str) -> alt.NamedData:
-    return alt.NamedData(name=name)
-
 
 # --------------------------------------------------------------------------
 # Histograms
@@ -110,16 +82,22 @@ def histogram_frame(
 
 
 @functools.lru_cache(maxsize=8)
-def _histogram_template(x_title: str, symlog: bool, height: int) -> dict[str, Any]:
+def _histogram_template(x_title: str, symlog: bool, height: int, panels: bool = False) -> dict[str, Any]:
+    """Bars per bin and label with the threshold rules; ``panels``: one panel per label, each its own count axis.
+
+    Separate panels because a spike of hundreds of different pairs at 0 inliers flattens the
+    same pairs' bars to a few pixels on a shared count axis (issue 19); the x axis stays shared
+    so the thresholds line up.
+    """
     scale = alt.Scale(type="symlog", constant=LINTHRESH) if symlog else alt.Scale(zero=False)
     axis = alt.Axis(values=list(INLIER_TICKS), grid=False) if symlog else alt.Axis()
     colour = alt.Color(
         "label:N",
         scale=alt.Scale(domain=["same", "different"], range=[SAME, DIFFERENT]),
-        legend=alt.Legend(title=None, orient="top"),
+        legend=None if panels else alt.Legend(title=None, orient="top"),
     )
     bars = (
-        alt.Chart(_data("bins"))
+        alt.Chart(named_data("bins"))
         .mark_rect(opacity=0.6)
         .encode(
             x=alt.X("start:Q", scale=scale, axis=axis, title=x_title),
@@ -134,13 +112,21 @@ def _histogram_template(x_title: str, symlog: bool, height: int) -> dict[str, An
             ],
         )
     )
-    marks = alt.Chart(_data("marks"))
+    marks = alt.Chart(named_data("marks"))
     rules = marks.mark_rule(color=POINT, strokeDash=[5, 3], strokeWidth=1.5).encode(x="value:Q")
     # One text line per mark (``row``), so that two close thresholds do not print over each other.
     names = marks.mark_text(align="left", baseline="top", dx=4, fontSize=13, color=POINT).encode(
         x="value:Q", y=alt.Y("ypx:Q", scale=None), text="name:N"
     )
-    return _style(alt.layer(bars, rules, names).properties(height=height, width="container"))
+    if not panels:
+        return style_chart(alt.layer(bars, rules, names).properties(height=height, width="container"))
+    rows = [
+        alt.layer(bars.transform_filter(alt.datum.label == label), rules, names)
+        .resolve_scale(y="independent")
+        .properties(title=f"{label} pairs", height=height // 2, width="container")
+        for label in ("same", "different")
+    ]
+    return style_chart(alt.vconcat(*rows).resolve_scale(x="shared", y="independent"))
 
 
 def histogram_chart(
@@ -149,8 +135,10 @@ def histogram_chart(
     marks: Sequence[tuple[float, str]] = (),
     symlog: bool = False,
     height: int = 340,
+    panels: bool = False,
 ) -> ChartSpec:
-    """Same and different pairs per bin (overlaid, translucent), with vertical rules at ``marks`` ``(value, name)``."""
+    """Same and different pairs per bin (overlaid, translucent, or with ``panels`` one panel each with its own
+    count axis), with vertical rules at ``marks`` ``(value, name)``."""
     rules = pd.DataFrame(
         {
             "value": [float(v) for v, _ in marks],
@@ -158,7 +146,7 @@ def histogram_chart(
             "ypx": [4 + 17 * k for k in range(len(marks))],
         }
     )
-    return ChartSpec(_histogram_template(x_title, symlog, height), {"bins": frame, "marks": rules})
+    return ChartSpec(_histogram_template(x_title, symlog, height, panels), {"bins": frame, "marks": rules})
 
 
 # --------------------------------------------------------------------------
@@ -243,7 +231,7 @@ def _roc_template(
     legend = alt.Legend(title=None, orient="bottom", direction="vertical", columns=1)
     colour_scale = alt.Scale(domain=[c[0] for c in curves + points], range=[c[1] for c in curves + points])
     lines = (
-        alt.Chart(_data("curves"))
+        alt.Chart(named_data("curves"))
         .mark_line(interpolate="step-after", strokeWidth=2)
         .encode(
             x=far_axis,
@@ -264,7 +252,7 @@ def _roc_template(
         )
     )
     dots = (
-        alt.Chart(_data("points"))
+        alt.Chart(named_data("points"))
         .mark_point(size=140, filled=True, stroke=POINT, strokeWidth=1.2, opacity=1)
         .encode(
             x="far:Q",
@@ -281,7 +269,7 @@ def _roc_template(
         .mark_line(color="#bbbbbb")
         .encode(x="far:Q", y="tar:Q")
     )
-    return _style(alt.layer(chance, lines, dots).properties(height=height, width="container"))
+    return style_chart(alt.layer(chance, lines, dots).properties(height=height, width="container"))
 
 
 def roc_chart(lines: Sequence[RocLine], points: Sequence[OperatingPoint], height: int = 560) -> ChartSpec:
@@ -305,7 +293,7 @@ def _scatter_template(height: int) -> dict[str, Any]:
     x_axis = alt.Axis(values=list(INLIER_TICKS), gridOpacity=0.5)
     y_scale = alt.Scale(zero=False, nice=False)
     pick = alt.selection_point(name=PAIR_SELECTION, fields=["position"], on="click", clear="dblclick")
-    base = alt.Chart(_data("pairs")).encode(
+    base = alt.Chart(named_data("pairs")).encode(
         x=alt.X(
             "x:Q", scale=x_scale, axis=x_axis, title="inliers of a plausible homography (0 = none; log scale above 10)"
         ),
@@ -337,16 +325,16 @@ def _scatter_template(height: int) -> dict[str, Any]:
     )
     rings = base.transform_filter(alt.datum.wrong).mark_point(size=260, color=POINT, strokeWidth=1.2, filled=False)
     edge = (
-        alt.Chart(_data("boundary"))
+        alt.Chart(named_data("boundary"))
         .mark_line(color=POINT, strokeWidth=2)
         .encode(x=alt.X("x:Q", scale=x_scale), y=alt.Y("similarity:Q", scale=y_scale), order="order:Q")
     )
     robust = (
-        alt.Chart(_data("robust"))
+        alt.Chart(named_data("robust"))
         .mark_rule(color=ROBUST, strokeDash=[6, 3], strokeWidth=1.5)
         .encode(x=alt.X("x:Q", scale=x_scale))
     )
-    return _style(alt.layer(edge, robust, rings, points).properties(height=height, width="container"))
+    return style_chart(alt.layer(edge, robust, rings, points).properties(height=height, width="container"))
 
 
 def scatter_chart(
@@ -380,7 +368,9 @@ def inlier_histogram_from_scored(scored: ScoredSet, n_bins: int = 30) -> ChartSp
     """The inlier histogram with the current rule's inlier thresholds marked."""
     hist = score_histogram(scored, n_bins)
     frame = histogram_frame(hist.edges, hist.same, hist.different)
-    return histogram_chart(frame, "inliers (0 = no plausible homography)", inlier_marks(scored), symlog=True)
+    # Panels: the different pairs' spike at 0 inliers would flatten the same pairs' bars.
+    title = "inliers (0 = no plausible homography)"
+    return histogram_chart(frame, title, inlier_marks(scored), symlog=True, height=420, panels=True)
 
 
 def inlier_marks(scored: ScoredSet) -> list[tuple[float, str]]:

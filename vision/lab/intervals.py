@@ -73,6 +73,18 @@ def wilson(k: int, n: int, z: float = Z95) -> Interval:
     return Interval(k, n, low, high)
 
 
+def pairs_to_show(target_far: float) -> int | None:
+    """The fewest different pairs whose ``0 / n`` has a Wilson 95 % upper bound at or below ``target_far``.
+
+    ``wilson(0, n).high = z² / (n + z²)``; None for a target of 0 (no finite set shows it).
+    """
+    if target_far <= 0:
+        return None
+    if target_far >= 1:
+        return 1
+    return max(math.ceil(Z95 * Z95 * (1 - target_far) / target_far - 1e-9), 1)
+
+
 @dataclass(frozen=True)
 class RateIntervals:
     """The three rates of a rule on a set, each with its interval and counts."""
@@ -117,8 +129,7 @@ def resolution_warning(target_far: float, negatives: int) -> str | None:
     return (
         f"A target of {target_far:.1%} is finer than one different pair out of {negatives} ({step:.1%}): on this set "
         f"it can only mean no false accept at all, and 0 / {negatives} still allows a true rate up to {bound:.1%} "
-        f"(95 %). About {math.ceil(3 / target_far) if target_far > 0 else 'infinitely many'} different pairs would "
-        "be needed to show it."
+        f"(95 %). About {pairs_to_show(target_far) or 'infinitely many'} different pairs would be needed to show it."
     )
 
 
@@ -142,20 +153,45 @@ def edge_warnings(values: Mapping[str, float], ranges: Mapping[str, tuple[float,
     return out
 
 
-def margin_warning(min_inliers: float, highest_negative: float, negatives: int) -> str | None:
-    """A warning when ``min_inliers`` is within one inlier of the highest different pair it rejects.
+#: A margin of this many inliers or fewer to the nearest different pair warns (issue 19: "within 1-2 inliers").
+MARGIN_INLIERS = 2
 
-    ``highest_negative`` is that pair's inlier count (``nan`` or below 0 without one). One
-    more inlier on a new photo of a different scene would then be accepted.
+
+def margin_warning(
+    min_inliers: float, highest_negative: float, negatives: int, within: float = MARGIN_INLIERS
+) -> str | None:
+    """A warning when ``min_inliers`` is within ``within`` inliers of the highest different pair it rejects.
+
+    ``highest_negative`` is that pair's inlier count (``nan`` or below 0 without one). That
+    many more inliers on a new photo of a different scene would then be accepted.
     """
     if negatives <= 0 or not (math.isfinite(highest_negative) and math.isfinite(min_inliers)) or highest_negative < 0:
         return None
     gap = min_inliers - highest_negative
-    if gap > 1:
+    if gap > within:
         return None
+    more = max(math.ceil(gap), 1)
     return (
-        f"min inliers = {min_inliers:g} is within one inlier of the highest different pair ({highest_negative:g} "
-        "inliers): one more inlier on a photo of another scene and it is accepted. Keep a margin, or look at that pair."
+        f"min inliers = {min_inliers:g} is {more} inlier{'s' if more > 1 else ''} above the highest different pair "
+        f"({highest_negative:g} inliers): {more} more on a photo of another scene and it is accepted. Keep a margin, "
+        "or look at that pair."
+    )
+
+
+def far_bound_warning(far: Interval, target_far: float, rule: str) -> str | None:
+    """A warning when the Wilson 95 % upper bound of ``rule``'s false-accept rate exceeds ``target_far``.
+
+    The measured rate may meet the target while the set is too small to show it: 0 of 23
+    different pairs is compatible with a true rate up to 14.3 %.
+    """
+    if not far.n or far.high <= target_far:
+        return None
+    more = pairs_to_show(target_far)
+    need = f" (about {more} different pairs with no false accept would)" if more and far.k == 0 else ""
+    return (
+        f"The {rule} rule accepts {far.counts()} different pairs here ({far.rate:.1%}), but the 95 % upper bound of "
+        f"its false-accept rate is {far.high:.1%}, above the target of {target_far:.1%}: this set cannot show that "
+        f"the target is met{need}."
     )
 
 
@@ -171,8 +207,17 @@ def recommendation_warnings(
     values: Mapping[str, float],
     ranges: Mapping[str, tuple[float, float]],
     highest_negative: float,
+    far: Interval | None = None,
+    rule: str = "robust",
 ) -> list[str]:
-    """All the warnings about one recommendation, most basic first (resolution, edges, margin)."""
-    found = [resolution_warning(target_far, negatives), *edge_warnings(values, ranges)]
+    """All the warnings about one recommendation, most basic first (resolution, edges, FAR bound, margin).
+
+    ``far`` is ``rule``'s false accepts on the pairs tuned on; the bound warning is left out when the
+    resolution warning already says it (no false accept and a target finer than one pair).
+    """
+    resolution = resolution_warning(target_far, negatives)
+    found = [resolution, *edge_warnings(values, ranges)]
+    if far is not None and not (resolution and far.k == 0):
+        found.append(far_bound_warning(far, target_far, rule))
     found.append(margin_warning(values.get("min_inliers", float("nan")), highest_negative, negatives))
     return [w for w in found if w]

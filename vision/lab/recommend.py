@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
 import numpy as np
 
 from vision import rules
+from vision.lab.checks import Checks, recommendation_checks
 from vision.lab.learned import learned_scores
 from vision.lab.metrics import accept_rates, threshold_for_far
 from vision.lab.report import figures, json_float
@@ -294,6 +295,15 @@ def threshold_changes(before: Profile, after: Profile) -> list[dict[str, Any]]:
     return rows
 
 
+def tuned_values(rec: Recommendation) -> dict[str, float]:
+    """The numbers the recommendation chose (what its slider-end warnings are about), by the rule it tunes."""
+    t = rec.thresholds
+    if rec.rule == "learned":
+        return {"learned_threshold": float(t.learned_threshold)}
+    names = ("min_inliers", *(("fused_min_inliers", "fused_weight", "fused_threshold") if rec.fused else ()))
+    return {name: float(getattr(t, name)) for name in names}
+
+
 def recommend(scored: ScoredSet, target_far: float = 0.01, **kwargs: Any) -> Profile:
     """The thresholds of :func:`recommend_details` (same parameters)."""
     return recommend_details(scored, target_far, **kwargs).thresholds
@@ -301,7 +311,11 @@ def recommend(scored: ScoredSet, target_far: float = 0.01, **kwargs: Any) -> Pro
 
 @dataclass(frozen=True)
 class TuneReport:
-    """A recommendation with its figures on the training and held-out parts (the current rule's)."""
+    """A recommendation with its figures on the training and held-out parts (the current rule's).
+
+    ``checks`` are its sample-size warnings on the training pairs, computed on the rule tuned
+    (:func:`vision.lab.checks.recommendation_checks`).
+    """
 
     recommendation: Recommendation
     split: Split | None
@@ -309,6 +323,7 @@ class TuneReport:
     holdout: dict[str, Any] | None
     overall: dict[str, Any]
     baseline: dict[str, Any]
+    checks: Checks | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -318,16 +333,27 @@ class TuneReport:
             "split": self.split.to_json() if self.split else None,
             "figures": {"train": self.train, "holdout": self.holdout, "all": self.overall},
             "baseline_all": self.baseline,
+            "checks": None if self.checks is None else self.checks.to_json(),
         }
 
 
-def tune(scored: ScoredSet, target_far: float = 0.01, split: Split | None = None, **kwargs: Any) -> TuneReport:
+def tune(
+    scored: ScoredSet,
+    target_far: float = 0.01,
+    split: Split | None = None,
+    ranges: Mapping[str, tuple[float, float]] | None = None,
+    **kwargs: Any,
+) -> TuneReport:
     """Recommend on the training part (all pairs without ``split``) and judge on every part.
 
-    ``baseline`` gives the figures of ``scored``'s own thresholds on the whole set.
+    ``baseline`` gives the figures of ``scored``'s own thresholds on the whole set; ``ranges``
+    the sliders' ranges for the slider-end warnings (default: ``min_inliers``'s,
+    :data:`MIN_INLIERS_RANGE`).
     """
     train_set = scored.subset(split.train) if split else scored
     rec = recommend_details(train_set, target_far, **kwargs)
     tuned = scored.with_thresholds(rec.thresholds)
     holdout = figures(tuned.subset(split.holdout)) if split and split.holdout.size else None
-    return TuneReport(rec, split, rec.train, holdout, figures(tuned), figures(scored))
+    limits = {"min_inliers": (float(MIN_INLIERS_RANGE[0]), float(MIN_INLIERS_RANGE[1]))} if ranges is None else ranges
+    checks = recommendation_checks(train_set.with_thresholds(rec.thresholds), target_far, tuned_values(rec), limits)
+    return TuneReport(rec, split, rec.train, holdout, figures(tuned), figures(scored), checks)
