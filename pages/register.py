@@ -1,51 +1,74 @@
-"""Register page: check a reference photo, store it for a user, manage a user's references."""
+"""Register page: check a reference photo, add it to a user's habit, list and remove the habit's references.
+
+Widgets in (:mod:`ui.habit_refs`: user id, habit, Remove with its confirmation), the habit flows of
+:mod:`vision.service` (the API's register with ``habit``, :func:`~vision.service.habits.remove_habit_reference`)
+out; nothing here decides.
+"""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 
 import streamlit as st
 
 from ui.examples import REFERENCES
+from ui.habit_refs import HabitChoice, choose_habit, confirmed_removal, habit_capacity, known_habits, reference_list
 from ui.pickers import photo_input
 from ui.render import figures, inject_css, verdict_card
-from ui.resources import reference_store, registration, thumbnail_of
+from ui.resources import reference_store, registration
 from ui.sidebar import PAGE_CONTROLS, render_sidebar
-from vision.flows.prepare import PreparedPhoto
-from vision.flows.references import save_reference
+from vision.service.habit_flows import register_habit_b64
+from vision.service.habits import habit_references, remove_habit_reference
 from vision.store import StoreError
-from vision.store.ids import validate_user_id
 from vision.views.draw import draw_keypoints
 from vision.views.match import Figure
 
 thresholds = render_sidebar(PAGE_CONTROLS["register"])
 store = reference_store()
+capacity = habit_capacity()
 inject_css()
 
 st.title("Register a reference photo")
-st.write("A reference needs enough distinctive points to be recognised later. Good photos can be stored for a user.")
+st.write(
+    "A reference needs enough distinctive points to be recognised later. Good photos can be stored for a "
+    f"user's habit; a habit keeps up to {capacity} references (say, one by day and one at night)."
+)
 
-user_id = st.text_input(
-    "User id", value="demo", max_chars=64, key="register_user", help="Letters, digits and _ . @ - (up to 64)."
-).strip()
-user_error = ""
-if user_id:
-    try:
-        validate_user_id(user_id)
-    except StoreError as exc:  # InvalidUserIdError: the message names the rule that failed
-        user_error = str(exc)
+choice = choose_habit("register")
 photo = photo_input("register", "Photo source", REFERENCES, REFERENCES[0])
 
-
-def _store(user: str, data: bytes, prepared: PreparedPhoto, digest: str) -> None:
-    """Button callback: store once per (user, photo) in this session, however often it is pressed."""
-    stored = st.session_state.setdefault("register_stored", {})
-    if (user, digest) in stored:
-        return
+# A Remove confirmed by the click that caused this run: removed before the habit is listed.
+removed = confirmed_removal()
+notices: list[str] = []
+problems: list[str] = []
+records = []
+if choice.ready:
+    if removed:
+        try:
+            remove_habit_reference(store, choice.user, choice.habit, removed)
+            notices.append(f"Removed the reference {removed}.")
+        except StoreError as exc:  # not of this habit, gone meanwhile, or the store failed: nothing removed
+            problems.append(f"Could not remove the reference: {exc}")
     try:
-        stored[(user, digest)] = save_reference(store, user, data, prepared).key
+        records = habit_references(store, choice.user, choice.habit)
     except StoreError as exc:
-        st.session_state["register_error"] = f"Could not store the reference: {exc}"
+        problems.append(f"The habit's references cannot be read: {exc}")
+
+
+def _store(chosen: HabitChoice, data: bytes, digest: str) -> None:
+    """Button callback: add the photo to the habit once per (user, habit, photo) in this session (the API's flow)."""
+    stored = st.session_state.setdefault("register_stored", {})
+    if (chosen.user, chosen.habit, digest) in stored:
+        return
+    text = base64.b64encode(data).decode("ascii")
+    verdict = register_habit_b64(
+        store, text, chosen.user, chosen.habit, False, thresholds, keep_original=True, max_refs=capacity
+    )
+    if verdict.result:
+        stored[(chosen.user, chosen.habit, digest)] = verdict.extra.get("key")
+    else:
+        st.session_state["register_error"] = f"Could not store the reference: {verdict.reason}"
 
 
 if photo is not None:
@@ -83,21 +106,24 @@ if photo is not None:
             verdict_card(verdict)
         if verdict.result and prepared is not None:
             digest = hashlib.sha256(photo.data).hexdigest()
-            done = st.session_state.get("register_stored", {}).get((user_id, digest))
+            done = st.session_state.get("register_stored", {}).get((choice.user, choice.habit, digest))
             if done:
-                st.success(f"Stored for '{user_id}'. Verify a new photo against it on the Verify page.")
-            elif not user_id:
+                st.success(f"Stored for {choice.describe()}. Verify a new photo against it on the Verify page.")
+            elif not choice.user:
                 st.caption("Enter a user id above to store this photo as their reference.")
-            elif user_error:
-                st.error(f"Cannot store for this user id: {user_error}")
+            elif choice.error:
+                st.error(f"Cannot store for this user id or habit: {choice.error}")
             else:
+                more = "Add as another reference" if records else "Store as reference"
                 st.button(
-                    f"Store as reference for '{user_id}'",
+                    f"{more} for {choice.describe()}",
                     type="primary",
                     key="store_reference",
                     on_click=_store,
-                    args=(user_id, photo.data, prepared, digest),
+                    args=(choice, photo.data, digest),
                 )
+                if len(records) >= capacity:
+                    st.caption(f"This habit keeps {capacity} references: adding one removes the oldest.")
             message = st.session_state.pop("register_error", None)
             if message:
                 st.error(message)
@@ -109,26 +135,18 @@ if photo is not None:
                 width="stretch",
             )
 
-st.subheader(f"References of '{user_id}'" if user_id else "References")
-try:
-    records = store.list(user_id) if user_id and not user_error else []
-except StoreError as exc:
-    st.error(str(exc))
-    records = []
-if not records:
-    st.caption("No references stored for this user yet.")
-for record in records:
-    thumb, info, action = st.columns([1, 3, 1], vertical_alignment="center")
-    with thumb:
-        image = thumbnail_of(record.key)
-        if image is not None:
-            st.image(image)
-    info.write(
-        f"{record.created_at:%Y-%m-%d %H:%M} UTC · {record.n_keypoints} keypoints · {record.width}x{record.height}"
-    )
-    if action.button("Delete", key=f"delete_{record.key}"):
-        try:
-            store.delete(record.key)
-            st.rerun()
-        except StoreError as exc:
-            st.error(str(exc))
+st.subheader(f"References of {choice.describe()} ({len(records)} of {capacity})" if choice.ready else "References")
+for notice in notices:
+    st.success(notice)
+for problem in problems:
+    st.error(problem)
+if choice.ready and not records:
+    st.caption("No references stored for this habit yet.")
+reference_list(records)
+if choice.ready:
+    try:
+        habits = known_habits(store.users(), choice.user)
+    except StoreError:
+        habits = []  # only a hint: the list above already said whether the store answers
+    if habits:
+        st.caption(f"Habits of '{choice.user}' with references: {', '.join(habits)}.")

@@ -65,3 +65,60 @@ def register_rounds(
             again = store.latest(user)
             counts["dangling" if again is not None and again.key == pointed.key else "moved"] += 1
     return counts
+
+
+def add_rounds(kind: str, where: dict[str, str], user: str, rounds: int, barrier: Any) -> dict[str, int]:
+    """``rounds`` registers of ``user`` (put only, as the register flow stores one), racing :func:`remove_rounds`."""
+    store = open_store(kind, where)
+    barrier.wait()
+    for i in range(rounds):
+        store.put(user, b"image-%d" % i, b"features", n_keypoints=100, width=640, height=480, content_type="image/jpeg")
+    return {"rounds": rounds}
+
+
+def _settles(store: Any, user: str, dead: str) -> bool:
+    """Whether the pointer, naming the deleted ``dead``, moves off it within about a second (a writer fixing it)."""
+    import time
+
+    for _ in range(200):
+        time.sleep(0.005)
+        now = store.latest(user)
+        if now is None or now.key != dead:
+            return True
+    return False
+
+
+def remove_rounds(kind: str, where: dict[str, str], user: str, rounds: int, barrier: Any) -> dict[str, int]:
+    """``rounds`` tries to remove the reference ``user``'s pointer names (``delete_reference``), racing registers.
+
+    Without a pointer, ``latest`` lists, so the remover may delete a reference the register has
+    committed but not yet published; the register's publish then sees it gone and moves the pointer
+    on itself.  A read in that moment sees a deleted reference for a moment: ``moved`` when the
+    pointer leaves it, ``dangling`` (the failure) when it stays there.  Also counted: ``removed``;
+    ``stale`` (the reference named was gone when the remover came to delete it: the same moment);
+    ``empty`` (nothing to remove that round).
+    """
+    import time
+
+    store = open_store(kind, where)
+    counts = {"rounds": 0, "removed": 0, "dangling": 0, "moved": 0, "stale": 0, "empty": 0}
+    barrier.wait()
+    for _ in range(rounds):
+        counts["rounds"] += 1
+        pointed = store.latest(user)
+        if pointed is None:
+            counts["empty"] += 1
+            time.sleep(0.001)  # let the register catch up
+            continue
+        try:
+            store.delete_reference(user, pointed.key)
+        except ReferenceNotFoundError:
+            counts["stale"] += 1
+            if not _settles(store, user, pointed.key):
+                counts["dangling"] += 1
+            continue
+        counts["removed"] += 1
+        after = store.latest(user)
+        if after is not None and not _live(store, after.key):
+            counts["moved" if _settles(store, user, after.key) else "dangling"] += 1
+    return counts

@@ -1,4 +1,4 @@
-"""AppTest of the Register page: examples, uploads, the keypoint slider, storing once, deleting."""
+"""AppTest of the Register page: examples, uploads, the keypoint slider, storing once, a habit's references."""
 
 from __future__ import annotations
 
@@ -9,9 +9,11 @@ import numpy as np
 from page_helpers import figure_values, headlines, open_page, texts
 from PIL import Image
 
+from vision.service.habits import habit_owner
 from vision.store import LocalReferenceStore
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
+_META = {"n_keypoints": 300, "width": 451, "height": 300, "content_type": "image/jpeg"}
 
 
 def _upload_bytes(image: np.ndarray, fmt: str = "JPEG") -> bytes:
@@ -68,21 +70,80 @@ def test_upload_garbage_is_take_picture_again(store_dir):
     assert "Take Picture Again" in said and "not a JPEG, PNG or WebP" in said
 
 
-def test_store_once_list_and_delete(store_dir):
-    at = open_page("pages/register.py")
-    at.text_input(key="register_user").set_value("alice").run()
+def _buttons(at) -> set[str]:
+    return {b.key for b in at.button}
+
+
+def _habit(at, user: str, habit: str):
+    at.text_input(key="register_user").set_value(user).run()
+    at.text_input(key="register_habit").set_value(habit).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_store_once_and_list_with_thumbnail_date_and_key(store_dir):
+    at = _habit(open_page("pages/register.py"), "alice", "default")
+    assert "No references stored for this habit yet." in texts(at)
+    images_before = len(at.get("image"))
     at.button(key="store_reference").click().run()
     assert not at.exception
     assert "Stored for 'alice'" in texts(at)
-    assert not any(b.key == "store_reference" for b in at.button)  # no second store of the same photo
-    at.run()
-    records = LocalReferenceStore(store_dir).list("alice")
+    assert "store_reference" not in _buttons(at)  # no second store of the same photo
+    records = LocalReferenceStore(store_dir).list("alice")  # the default habit: the user's own id
     assert len(records) == 1 and records[0].n_keypoints > 80
-    delete = [b for b in at.button if b.key == f"delete_{records[0].key}"]
-    assert delete, "the stored reference is listed with a delete button"
-    assert records[0].key not in texts(at)  # dates and sizes, not storage keys
-    delete[0].click().run()
-    assert LocalReferenceStore(store_dir).list("alice") == []
+    said = texts(at)
+    assert f"key {records[0].key}" in said and f"{records[0].created_at:%Y-%m-%d %H:%M} UTC" in said
+    assert len(at.get("image")) == images_before + 1  # its thumbnail
+    assert at.subheader[-1].value == "References of 'alice' (1 of 3)"
+    assert f"remove_{records[0].key}" in _buttons(at)
+
+
+def test_add_a_second_reference_into_a_habit(store_dir):
+    store = LocalReferenceStore(store_dir)
+    owner = habit_owner("bob", "desk")
+    first = store.put(owner, (SAMPLES / "tag/chelsea.jpg").read_bytes(), b"", **_META)
+    at = _habit(open_page("pages/register.py"), "bob", "desk")
+    assert at.subheader[-1].value == "References of 'bob' · habit 'desk' (1 of 3)"
+    assert at.button(key="store_reference").label == "Add as another reference for 'bob' · habit 'desk'"
+    at.button(key="store_reference").click().run()
+    assert not at.exception, at.exception
+    assert "Stored for 'bob' · habit 'desk'" in texts(at)
+    records = store.list(owner)
+    assert len(records) == 2 and records[1] == first and records[0].n_keypoints > 80
+    assert store.latest(owner) == records[0]
+    assert store.list("bob") == []  # the default habit is another one
+    assert at.subheader[-1].value == "References of 'bob' · habit 'desk' (2 of 3)"
+    assert "Habits of 'bob' with references: desk." in texts(at)
+
+
+def test_remove_asks_first_then_removes(store_dir):
+    store = LocalReferenceStore(store_dir)
+    owner = habit_owner("cy", "plant")
+    old, new = (store.put(owner, (SAMPLES / "tag/chelsea.jpg").read_bytes(), b"", **_META) for _ in range(2))
+    at = _habit(open_page("pages/register.py"), "cy", "plant")
+    at.button(key=f"remove_{new.key}").click().run()
+    assert "Remove this reference?" in texts(at)
+    assert {"remove_confirm", "remove_cancel"} <= _buttons(at)
+    at.button(key="remove_cancel").click().run()  # changed their mind: nothing removed
+    assert "remove_confirm" not in _buttons(at) and store.list(owner) == [new, old]
+    at.button(key=f"remove_{new.key}").click().run()
+    at.button(key="remove_confirm").click().run()
+    assert not at.exception, at.exception
+    assert f"Removed the reference {new.key}." in texts(at)
+    assert store.list(owner) == [old] and store.latest(owner) == old
+    assert f"remove_{new.key}" not in _buttons(at) and f"remove_{old.key}" in _buttons(at)
+    at.button(key=f"remove_{old.key}").click().run()
+    assert "It is the habit's only reference" in texts(at)
+    at.button(key="remove_confirm").click().run()
+    assert store.list(owner) == [] and store.latest(owner) is None
+    assert "No references stored for this habit yet." in texts(at)
+
+
+def test_bad_habit_is_refused(store_dir):
+    at = _habit(open_page("pages/register.py"), "dee", "Not A Habit")
+    said = texts(at)
+    assert "Cannot store for this user id or habit" in said and "1-32 characters" in said
+    assert "store_reference" not in _buttons(at)
 
 
 def test_empty_user_id_offers_no_store(store_dir):

@@ -29,9 +29,9 @@ from vision.matchers.akaze import Features
 from vision.matchers.descriptor import cosine_similarity
 from vision.profile import Profile
 from vision.service.common import Gate, describe_user_id, no_gate
-from vision.store.base import ReferenceRecord, ReferenceStore, StoreError
+from vision.store.base import ReferenceNotFoundError, ReferenceRecord, ReferenceStore, StoreError
 from vision.store.history import HistoryEntry, history_log
-from vision.store.ids import MAX_USER_ID_LENGTH
+from vision.store.ids import MAX_USER_ID_LENGTH, validate_client_user_id
 
 __all__ = [
     "DEFAULT_HABIT",
@@ -39,9 +39,11 @@ __all__ = [
     "HabitError",
     "check_habit",
     "habit_owner",
+    "habit_references",
     "history_record",
     "profile_hash",
     "remember",
+    "remove_habit_reference",
     "verify_habit_bytes",
 ]
 
@@ -201,3 +203,31 @@ def remember(store: Any, owner: str, verdict: v.Verdict, habit: str, thresholds:
     except (StoreError, ValueError, TypeError) as exc:
         log.warning("history of %s not written: %s", describe_user_id(owner), exc)
         return None
+
+
+def habit_references(store: ReferenceStore, user_id: str, habit: str) -> list[ReferenceRecord]:
+    """The habit's references, newest first (``[]`` for none).
+
+    Raises :class:`~vision.store.base.InvalidUserIdError` or :class:`HabitError` for a bad user id or
+    habit name (the message names the rule), :class:`~vision.store.base.StoreError` when the store fails.
+    """
+    return store.list(habit_owner(validate_client_user_id(user_id), check_habit(habit)))
+
+
+def remove_habit_reference(store: Any, user_id: str, habit: str, key: str) -> list[ReferenceRecord]:
+    """Delete one reference of ``user_id``'s ``habit``; the habit's remaining references, newest first.
+
+    ``store`` is a :class:`~vision.store.base.BlobReferenceStore` or the API's
+    :class:`~vision.store.guard.GuardedStore` around one (its ``delete_reference``: image, features,
+    fingerprint and metadata go, the latest pointer moves to the newest remaining reference or is
+    removed with the last).  A key of another habit or user, or an unknown one, raises
+    :class:`~vision.store.base.ReferenceNotFoundError` and changes nothing; a bad id or habit raises
+    as :func:`habit_references`.
+    """
+    name = check_habit(habit)
+    owner = habit_owner(validate_client_user_id(user_id), name)
+    try:
+        store.delete_reference(owner, key)
+    except ReferenceNotFoundError:
+        raise ReferenceNotFoundError(f"no reference {key!r} in habit {name!r} of {user_id!r}") from None
+    return store.list(owner)

@@ -16,7 +16,7 @@ import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, Protocol, runtime_checkable
 
 from vision.store.errors import (
@@ -28,6 +28,7 @@ from vision.store.errors import (
     StoreUnavailableError,
 )
 from vision.store.ids import split_key, validate_user_id
+from vision.store.put_args import CONTENT_TYPES, check_put_args, utc_now
 
 __all__ = [
     "CONTENT_TYPES",
@@ -45,9 +46,6 @@ __all__ = [
     "newest_first",
     "utc_now",
 ]
-
-#: Image types a reference may have; the value is stored and served back.
-CONTENT_TYPES = frozenset({"image/jpeg", "image/png", "image/webp"})
 
 #: Version of the metadata JSON layout, stored in every document.
 METADATA_VERSION = 1
@@ -177,73 +175,6 @@ def decode_metadata(raw: bytes, expected_key: str | None = None) -> ReferenceRec
     if expected_key is not None and record.key != expected_key:
         raise CorruptReferenceError(f"reference metadata stored under {expected_key!r} claims key {record.key!r}")
     return record
-
-
-_clock_lock = threading.Lock()
-_last_stamp = datetime.min.replace(tzinfo=UTC)
-
-
-def utc_now() -> datetime:
-    """Return the current UTC time, strictly increasing within this process.
-
-    Two ``put`` calls in the same clock tick (coarse clocks) would otherwise tie
-    and "newest first" would fall back to the random key order.
-    """
-    global _last_stamp
-    with _clock_lock:
-        now = datetime.now(UTC)
-        if now <= _last_stamp:
-            now = _last_stamp + timedelta(microseconds=1)
-        _last_stamp = now
-        return now
-
-
-def check_put_args(
-    user_id: str,
-    image: bytes,
-    features: bytes,
-    *,
-    n_keypoints: int,
-    width: int,
-    height: int,
-    content_type: str,
-) -> tuple[bytes, bytes]:
-    """Validate the arguments of :meth:`ReferenceStore.put` before anything is written.
-
-    Returns
-    -------
-    tuple of bytes
-        ``image`` and ``features`` as immutable ``bytes`` (``bytearray`` and
-        ``memoryview`` are accepted and copied).
-
-    Raises
-    ------
-    InvalidUserIdError
-        Bad user id.
-    ValueError, TypeError
-        Empty image, non-bytes blobs, negative or non-integer sizes, unknown
-        content type.
-    """
-    validate_user_id(user_id)
-    blobs = []
-    for name, blob in (("image", image), ("features", features)):
-        if not isinstance(blob, (bytes, bytearray, memoryview)):
-            raise TypeError(f"{name} must be bytes, not {type(blob).__name__}")
-        blobs.append(bytes(blob))
-    if not blobs[0]:
-        raise ValueError("image is empty")
-    for name, value, minimum in (
-        ("n_keypoints", n_keypoints, 0),
-        ("width", width, 1),
-        ("height", height, 1),
-    ):
-        if not isinstance(value, int) or isinstance(value, bool):
-            raise TypeError(f"{name} must be an int, not {type(value).__name__}")
-        if value < minimum:
-            raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    if content_type not in CONTENT_TYPES:
-        raise ValueError(f"content_type must be one of {sorted(CONTENT_TYPES)}, got {content_type!r}")
-    return blobs[0], blobs[1]
 
 
 def newest_first(records: list[ReferenceRecord]) -> list[ReferenceRecord]:
@@ -429,12 +360,23 @@ class BlobReferenceStore:
                     if current is not None and _order(current) > _order(record):
                         return
                 if self._swap_pointer(record.user_id, encode_metadata(record), version):
+                    if not self._exists(record.key):
+                        # Deleted between its commit and this swap (a listing showed it before the pointer
+                        # did): its deleter found no pointer on it, so this writer moves the pointer on.
+                        self._unpublish(record.key)
                     return
         raise _contended(record.user_id)
 
     def _unpublish(self, key: str) -> None:
-        """After ``key`` was deleted: move the pointer to the newest remaining reference (or remove it)."""
+        """After ``key`` was deleted: move the pointer to the newest remaining reference (or remove it).
+
+        The replacement is checked once more after the swap: another process may have deleted it
+        between this listing and the swap, and its own ``_unpublish`` (which read the pointer before
+        the swap, still naming ``key``) left the pointer alone.  Then it is doomed too and the loop
+        points again, so the pointer never stays on a deleted reference.
+        """
         user_id, _ = split_key(key)
+        doomed = {key}
         with self._user_lock(user_id):
             for _attempt in range(POINTER_ATTEMPTS):
                 raw, version = self._read_pointer_versioned(user_id)
@@ -444,13 +386,57 @@ class BlobReferenceStore:
                     named = decode_metadata(raw).key
                 except CorruptReferenceError:
                     named = None
-                if named is not None and named != key:
+                if named is not None and named not in doomed:
                     return
                 remaining = newest_first(self._list(user_id, strict=False))
-                replacement = encode_metadata(remaining[0]) if remaining else None
-                if self._swap_pointer(user_id, replacement, version):
+                replacement = remaining[0] if remaining else None
+                if not self._swap_pointer(user_id, encode_metadata(replacement) if replacement else None, version):
+                    continue  # another writer moved the pointer: decide again on what it names now
+                if replacement is None or self._exists(replacement.key):
                     return
+                doomed.add(replacement.key)
         raise _contended(user_id)
+
+    def _exists(self, key: str) -> bool:
+        """Whether ``key``'s metadata is still there (one read)."""
+        try:
+            self.get(key)
+        except ReferenceNotFoundError:
+            return False
+        return True
+
+    def get(self, key: str) -> ReferenceRecord:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def delete_reference(self, user_id: str, key: str) -> ReferenceRecord | None:
+        """Delete one of ``user_id``'s references (image, features, fingerprint, metadata); return the new latest.
+
+        Unlike :meth:`delete`, a key that is not a committed reference of ``user_id`` (another
+        user's, or unknown) is refused *before* anything is touched, orphan blobs included.  The
+        latest pointer moves to the newest remaining reference, or is removed with the last one
+        (:meth:`_unpublish`), also when removing the blobs failed after the metadata went.
+
+        Returns
+        -------
+        ReferenceRecord or None
+            What :meth:`latest` names now (None: the user has no reference left).
+
+        Raises
+        ------
+        InvalidUserIdError
+            ``user_id`` or ``key`` is malformed.
+        ReferenceNotFoundError
+            ``key`` is not one of ``user_id``'s references; nothing changed.
+        StoreUnavailableError
+            The backend failed.
+        """
+        validate_user_id(user_id)
+        owner, _ = split_key(key)
+        if owner != user_id:
+            raise ReferenceNotFoundError(f"reference {key!r} is not one of {user_id!r}'s references")
+        self.get(key)  # ReferenceNotFoundError: unknown, nothing touched
+        self.delete(key)
+        return self.latest(user_id)
 
     def trim(self, user_id: str, keep: int) -> builtins.list[str]:
         """Delete the user's oldest references so that at most ``keep`` remain; return the deleted keys.

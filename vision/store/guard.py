@@ -201,6 +201,10 @@ class GuardedStore:
     def delete(self, key: str) -> None:
         self._run("delete a reference", self.inner.delete, key)
 
+    def delete_reference(self, user_id: str, key: str) -> ReferenceRecord | None:
+        """One of the user's references, deleted (:meth:`~vision.store.base.BlobReferenceStore.delete_reference`)."""
+        return self._run("delete a reference", self.inner.delete_reference, user_id, key)
+
     def trim(self, user_id: str, keep: int) -> builtins.list[str]:
         return self._run("trim references", self.inner.trim, user_id, keep)
 

@@ -232,20 +232,27 @@ class LocalReferenceStore(BlobReferenceStore):
         """
         validate_key(key)
         try:
-            try:
-                self._path(key, _META).unlink()
-                existed = True
-            except FileNotFoundError:
-                existed = False
-            self._path(key, _IMAGE).unlink(missing_ok=True)
-            self._path(key, _FEATURES).unlink(missing_ok=True)
-            self._path(key, FINGERPRINT_SUFFIX).unlink(missing_ok=True)
+            self._path(key, _META).unlink()
+            existed = True
+        except FileNotFoundError:
+            existed = False
         except OSError as exc:
             raise self._unavailable(f"delete {key!r}", exc) from exc
+        try:
+            for suffix in (_IMAGE, _FEATURES, FINGERPRINT_SUFFIX):
+                self._path(key, suffix).unlink(missing_ok=True)
+        except OSError as exc:
+            raise self._unavailable(f"delete {key!r}", exc) from exc
+        finally:
+            # The reference is gone with its metadata: the pointer moves on even when a blob stays behind.
+            if existed:
+                self._unpublish_or_unavailable(key)
         # The user's directory is kept: removing it could race with a
         # concurrent put that has just created it.
         if not existed:
             raise ReferenceNotFoundError(f"no reference with key {key!r}")
+
+    def _unpublish_or_unavailable(self, key: str) -> None:
         try:
             self._unpublish(key)
         except OSError as exc:

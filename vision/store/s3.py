@@ -278,6 +278,17 @@ class S3ReferenceStore(S3ProofMemory, BlobReferenceStore):
             Bucket=self.bucket,
             Key=self._object_key(key, _META),
         )
+        try:
+            self._delete_blobs(key)
+        finally:
+            # The reference is gone with its metadata: the pointer moves on even when a blob stays behind.
+            if existed:
+                self._unpublish(key)
+        if not existed:
+            raise ReferenceNotFoundError(f"no reference with key {key!r}")
+
+    def _delete_blobs(self, key: str) -> None:
+        """Remove the image, features and fingerprint of ``key`` (one request); :class:`StoreUnavailableError`."""
         response = self._call(
             f"delete {key!r}",
             self.client.delete_objects,
@@ -294,9 +305,6 @@ class S3ReferenceStore(S3ProofMemory, BlobReferenceStore):
                 f"S3 bucket {self.bucket!r}: cannot delete the blobs of {key!r} ({codes})",
                 reason="access-denied" if any(e.get("Code") == "AccessDenied" for e in errors) else "error",
             )
-        if not existed:
-            raise ReferenceNotFoundError(f"no reference with key {key!r}")
-        self._unpublish(key)
 
     # -- the latest pointer --------------------------------------------------
 
