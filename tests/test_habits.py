@@ -18,6 +18,7 @@ from vision.profile import Profile
 from vision.service.habits import HabitError, habit_owner, verify_habit_bytes
 from vision.store import LocalReferenceStore, S3ReferenceStore
 from vision.store.history import history_log
+from vision.web.settings import ApiSettings
 
 HABITS = Path(__file__).resolve().parents[1] / "samples" / "habits"
 
@@ -167,3 +168,15 @@ def test_s3_history_two_writers_and_retention(moto_url: str) -> None:
 def test_habit_without_references(tmp_path: Path) -> None:
     verdict = verify_habit_bytes(LocalReferenceStore(tmp_path), _photo("facade_day.jpg"), "zed@@desk")
     assert (verdict.status, verdict.message) == (400, v.NO_STD_IMG)
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [("0", ">= 1"), ("21", "1..20"), ("three", "whole number"), ("2.5", "whole number")],
+)
+def test_max_references_per_habit_is_parsed_with_its_bounds(raw: str, message: str) -> None:
+    with pytest.raises(ValueError, match="VISION_MAX_REFERENCES_PER_HABIT") as info:
+        ApiSettings.from_settings({"VISION_MAX_REFERENCES_PER_HABIT": raw})
+    assert message in str(info.value)
+    assert ApiSettings.from_settings({"VISION_MAX_REFERENCES_PER_HABIT": "20"}).max_references_per_habit == 20
+    assert ApiSettings.from_settings({}).max_references_per_habit == 3
