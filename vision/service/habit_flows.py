@@ -22,7 +22,7 @@ from vision.service.habits import (
     check_habit,
     habit_owner,
     remember,
-    verify_habit_bytes,
+    verify_habit,
 )
 from vision.service.register import Charge, register_b64
 from vision.store.base import InvalidUserIdError, ReferenceNotFoundError, StoreError
@@ -109,10 +109,13 @@ def verify_habit_b64(
     *,
     gate: Gate = no_gate,
     max_refs: int = DEFAULT_MAX_REFERENCES,
+    keep_photo: bool = False,
 ) -> v.Verdict:
-    """Verify against the habit's references (:func:`verify_habit_bytes`) and append the verdict to its history.
+    """Verify against the habit's references (:func:`verify_habit`) and append the verdict to its history.
 
-    The answer gains ``habit`` and ``verification_id`` (the history entry a dispute names).
+    ``keep_photo`` (``VISION_KEEP_PROOF_PHOTOS``): the history entry keeps the proof photo,
+    re-encoded as references are.  The answer gains ``habit`` and ``verification_id`` (the
+    history entry a dispute names).
     """
     who = _owner(user_id, habit, v.NO_STD_IMG)
     if isinstance(who, v.Verdict):
@@ -126,9 +129,11 @@ def verify_habit_b64(
             raw = decode_base64(text, limits)
     except Exception as exc:  # ImageInputError: not base64, too large
         return v.Verdict(400, v.MISSING_PICTURE, False, str(exc), {"replay": False})
-    verdict = verify_habit_bytes(store, raw, owner, thresholds, limits, gate=gate, max_refs=max_refs)
-    entry = remember(store, owner, verdict, name, thresholds)
-    return verdict.with_extra(habit=name, verification_id=entry.entry_id if entry else None)
+    result = verify_habit(store, raw, owner, thresholds, limits, gate=gate, max_refs=max_refs)
+    photo = result.proof_photo(raw) if keep_photo else None
+    del raw
+    entry = remember(store, owner, result.verdict, name, thresholds, photo)
+    return result.verdict.with_extra(habit=name, verification_id=entry.entry_id if entry else None)
 
 
 def history_page(store: Any, user_id: object, habit: object, limit: object, before: object) -> v.Verdict:

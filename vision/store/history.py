@@ -4,7 +4,9 @@ Every verification the API answers is appended as ``<owner>/history/<UTC time>-<
 (``owner`` is the store id of the user's habit, :func:`vision.service.habits.habit_owner`).  One blob
 per entry means two writers (threads or processes) never lose each other's entry: there is no
 read-modify-write.  Retention: adding an entry deletes the owner's entries beyond ``keep`` (newest
-kept), so a user's history is bounded in count and size (:data:`MAX_ENTRY_BYTES`).
+kept), so a user's history is bounded in count and size (:data:`MAX_ENTRY_BYTES`).  With
+``VISION_KEEP_PROOF_PHOTOS`` on, the proof photo (re-encoded as references are,
+:mod:`vision.image.stored_photo`) is kept beside its entry as ``<entry id>.jpg`` and pruned with it.
 
 A read is bounded too: :meth:`HistoryLog.page` lists names only, then loads at most ``limit``
 entries (:data:`MAX_PAGE`), newest first, after an optional cursor (an entry id).
@@ -13,6 +15,7 @@ entries (:data:`MAX_PAGE`), newest first, after an optional cursor (an entry id)
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import tempfile
@@ -35,6 +38,11 @@ MAX_PAGE = 100
 """Most entries one read returns."""
 MAX_ENTRY_BYTES = 16 * 1024
 """An entry is the verdict's small numbers; anything larger is refused (bounded storage)."""
+MAX_PHOTO_BYTES = 4 * 1024 * 1024
+"""A kept proof photo is the working-resolution JPEG (about 0.1-0.4 MB); anything larger is refused."""
+PHOTO_SUFFIX = ".jpg"
+
+log = logging.getLogger("vision.store.history")
 
 _STAMP = "%Y%m%dT%H%M%S%fZ"
 _NAME = re.compile(r"(\d{8}T\d{12}Z-[0-9a-f]{32})\.json")
@@ -91,7 +99,7 @@ class _LocalBlobs:
         except OSError as exc:
             raise StoreUnavailableError(f"cannot list the history of {owner!r}: {exc}", reason="io-error") from exc
 
-    def write(self, owner: str, name: str, data: bytes) -> None:
+    def write(self, owner: str, name: str, data: bytes, content_type: str = "application/json") -> None:
         folder = self._dir(owner)
         try:
             folder.mkdir(parents=True, exist_ok=True)
@@ -139,11 +147,9 @@ class _S3Blobs:
             raise self._fail(f"list the history of {owner!r}", exc) from exc
         return names
 
-    def write(self, owner: str, name: str, data: bytes) -> None:
+    def write(self, owner: str, name: str, data: bytes, content_type: str = "application/json") -> None:
         try:
-            self.client.put_object(
-                Bucket=self.bucket, Key=self._key(owner, name), Body=data, ContentType="application/json"
-            )
+            self.client.put_object(Bucket=self.bucket, Key=self._key(owner, name), Body=data, ContentType=content_type)
         except Exception as exc:
             raise self._fail(f"append to the history of {owner!r}", exc) from exc
 
@@ -180,19 +186,39 @@ class HistoryLog:
         ids = [m.group(1) for m in map(_NAME.fullmatch, self.blobs.names(owner)) if m]
         return sorted(ids, reverse=True)
 
-    def append(self, owner: str, data: dict[str, Any]) -> HistoryEntry:
-        """Store one entry, then prune beyond ``keep``; ValueError when ``data`` is too large or not JSON."""
+    def append(self, owner: str, data: dict[str, Any], photo: bytes | None = None) -> HistoryEntry:
+        """Store one entry (and its proof ``photo``, a JPEG), then prune beyond ``keep``.
+
+        ValueError when ``data`` is too large or not JSON, or ``photo`` too large.  With a photo the
+        entry says ``proof_photo``: True once the photo is stored; a photo the store refuses leaves
+        the entry without one (``proof_photo: False``) rather than losing the verdict.
+        """
         validate_user_id(owner)
-        raw = json.dumps(data, sort_keys=True, allow_nan=False).encode("utf-8")
-        if len(raw) > MAX_ENTRY_BYTES:
-            raise ValueError(f"a history entry is at most {MAX_ENTRY_BYTES} bytes, got {len(raw)}")
+        if photo is not None and len(photo) > MAX_PHOTO_BYTES:
+            raise ValueError(f"a proof photo is at most {MAX_PHOTO_BYTES} bytes, got {len(photo)}")
+        _encoded({**data, "proof_photo": True})  # too large: refused before anything is written
         now = utc_now()
         entry_id = f"{now.strftime(_STAMP)}-{uuid.uuid4().hex}"
+        if photo is not None:
+            # The photo first: an entry that says proof_photo always has one.  A crash between the two
+            # writes leaves a photo no entry names (never listed, never served).
+            try:
+                self.blobs.write(owner, entry_id + PHOTO_SUFFIX, photo, "image/jpeg")
+                data = {**data, "proof_photo": True}
+            except StoreUnavailableError as exc:
+                log.warning("proof photo of %s not kept: %s", owner, exc)
+                data = {**data, "proof_photo": False}
+        raw = _encoded(data)
         self.blobs.write(owner, f"{entry_id}.json", raw)
         stale = self._ids(owner)[self.keep :]
         if stale:
-            self.blobs.delete(owner, [f"{i}.json" for i in stale])
+            self.blobs.delete(owner, [f"{i}{ext}" for i in stale for ext in (".json", PHOTO_SUFFIX)])
         return HistoryEntry(entry_id, now, data)
+
+    def photo(self, owner: str, entry_id: str) -> bytes | None:
+        """The proof photo kept with an entry (a JPEG), or None (not kept, or pruned)."""
+        validate_user_id(owner)
+        return self.blobs.read(owner, check_entry_id(entry_id) + PHOTO_SUFFIX)
 
     def get(self, owner: str, entry_id: str) -> HistoryEntry | None:
         """One entry by id, or None (pruned, or never there)."""
@@ -203,9 +229,7 @@ class HistoryLog:
 
     def put(self, owner: str, entry: HistoryEntry) -> None:
         """Rewrite an existing entry (a dispute marks it); ValueError when it is too large."""
-        raw = json.dumps(entry.data, sort_keys=True, allow_nan=False).encode("utf-8")
-        if len(raw) > MAX_ENTRY_BYTES:
-            raise ValueError(f"a history entry is at most {MAX_ENTRY_BYTES} bytes, got {len(raw)}")
+        raw = _encoded(entry.data)
         self.blobs.write(owner, f"{check_entry_id(entry.entry_id)}.json", raw)
 
     def page(self, owner: str, limit: int = 20, before: str | None = None) -> tuple[list[HistoryEntry], str | None]:
@@ -223,6 +247,14 @@ class HistoryLog:
                 entries.append(HistoryEntry(entry_id, _stamp_of(entry_id), json.loads(raw)))
         cursor = ids[limit - 1] if len(ids) > limit else None
         return entries, cursor
+
+
+def _encoded(data: dict[str, Any]) -> bytes:
+    """An entry's JSON; ValueError when it is not JSON or passes :data:`MAX_ENTRY_BYTES`."""
+    raw = json.dumps(data, sort_keys=True, allow_nan=False).encode("utf-8")
+    if len(raw) > MAX_ENTRY_BYTES:
+        raise ValueError(f"a history entry is at most {MAX_ENTRY_BYTES} bytes, got {len(raw)}")
+    return raw
 
 
 def history_log(store: Any, keep: int = DEFAULT_KEEP) -> HistoryLog:

@@ -110,6 +110,7 @@ def _run_verify(rt: Runtime, body: dict[str, Any], client: str) -> v.Verdict:
             rt.limits,
             gate=rt.gate,
             max_refs=rt.config.max_references_per_habit,
+            keep_photo=rt.config.keep_proof_photos,
         )
     return verify.verify_b64(rt.store(), body.get("data"), body.get("name"), rt.thresholds(), rt.limits, gate=rt.gate)
 
