@@ -26,10 +26,11 @@ from vision.service.habits import (
 )
 from vision.service.register import Charge, register_b64
 from vision.store.base import InvalidUserIdError, ReferenceNotFoundError, StoreError
-from vision.store.history import MAX_PAGE, check_entry_id, history_log
+from vision.store.disputes import DisputeRow, disputes_of
+from vision.store.history import MAX_PAGE, HistoryEntry, check_entry_id, history_log
 from vision.store.ids import validate_client_user_id
 
-__all__ = ["CLAIMS", "dispute", "history_page", "register_habit_b64", "verify_habit_b64"]
+__all__ = ["CLAIMS", "dispute", "history_page", "register_habit_b64", "review_dispute", "verify_habit_b64"]
 
 log = logging.getLogger("vision.service")
 
@@ -197,6 +198,7 @@ def dispute(store: Any, user_id: object, habit: object, verification_id: object,
     except StoreError as exc:
         log.error("dispute %s: %s", describe_user_id(owner), exc)
         return v.Verdict(500, v.SOMETHING_WRONG, False, "the dispute cannot be recorded")
+    tuning_pair = _tuning_pair(store, owner, entry, claim)
     return v.Verdict(
         200,
         RECORDED,
@@ -206,5 +208,42 @@ def dispute(store: Any, user_id: object, habit: object, verification_id: object,
             "habit": name,
             "id": entry_id,
             "claim": claim,
+            "tuning_pair": tuning_pair,
         },
     )
+
+
+def _tuning_pair(store: Any, owner: str, entry: HistoryEntry, claim: str) -> bool:
+    """Write the disputed pair (reference + kept proof photo) into the disputes set; whether it was written.
+
+    Nothing without a kept proof photo or once the reference is gone; store trouble is logged (the
+    claim itself is recorded already).
+    """
+    key = entry.data.get("reference")
+    if not entry.data.get("proof_photo") or not isinstance(key, str):
+        return False
+    try:
+        proof = history_log(getattr(store, "inner", store)).photo(owner, entry.entry_id)
+        if proof is None:
+            return False
+        disputes_of(store).add(owner, entry.entry_id, claim, store.load_image(key), proof)
+    except ReferenceNotFoundError:
+        return False
+    except (StoreError, ValueError) as exc:
+        log.warning("dispute %s: the tuning pair is not written: %s", describe_user_id(owner), exc)
+        return False
+    return True
+
+
+def review_dispute(store: Any, entry_id: str, *, flip: bool) -> DisputeRow:
+    """Mark a disputed pair reviewed (its label confirmed, or flipped) in the disputes set and the history.
+
+    Raises KeyError for an unknown dispute, ValueError for a malformed id, the store's errors.
+    """
+    row = disputes_of(store).review(entry_id, flip=flip)
+    log_ = history_log(getattr(store, "inner", store))
+    entry = log_.get(row.owner, row.id)
+    if entry is not None and isinstance(entry.data.get("dispute"), dict):
+        reviewed = {**entry.data["dispute"], "label": row.label, "reviewed": True}
+        log_.put(row.owner, replace(entry, data={**entry.data, "dispute": reviewed}))
+    return row

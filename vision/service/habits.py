@@ -225,7 +225,8 @@ def history_record(verdict: v.Verdict, habit: str, thresholds: Profile) -> dict[
         "numbers": {k: numbers[k] for k in sorted(numbers)[:24]},
         "replay": bool(verdict.extra.get("replay", False)),
         "profile": profile_hash(thresholds),
-        "reference": verdict.extra.get("matched_reference", verdict.extra.get("key")),
+        # The accepted reference, else the one the rejection reports (matched_reference is None then).
+        "reference": verdict.extra.get("matched_reference") or verdict.extra.get("key"),
     }
 
 
