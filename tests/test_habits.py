@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from pathlib import Path
 
 import pytest
 from api_fixtures import FakeTagger, b64, s3_client
 from fastapi.testclient import TestClient
+from stall_proxy import StallProxy
 
 from api import create_app
 from vision.core import verdict as v
 from vision.flows.prepare import prepare_photo
 from vision.flows.references import save_reference
 from vision.profile import Profile
+from vision.service import habit_flows
 from vision.service.habits import HabitError, habit_owner, verify_habit_bytes
-from vision.store import LocalReferenceStore, S3ReferenceStore
+from vision.store import LocalReferenceStore, S3ReferenceStore, StoreUnavailableError
+from vision.store.guard import CircuitBreaker, GuardedStore
 from vision.store.history import history_log
 from vision.web.settings import ApiSettings
 
@@ -180,3 +184,29 @@ def test_max_references_per_habit_is_parsed_with_its_bounds(raw: str, message: s
     assert message in str(info.value)
     assert ApiSettings.from_settings({"VISION_MAX_REFERENCES_PER_HABIT": "20"}).max_references_per_habit == 20
     assert ApiSettings.from_settings({}).max_references_per_habit == 3
+
+
+def test_history_io_goes_through_the_store_guard(moto_url: str) -> None:
+    """A hanging S3 (a stalling proxy in front of moto): history calls time out, then the breaker opens."""
+    bucket = f"hang-{uuid.uuid4().hex[:12]}"
+    s3_client(moto_url).create_bucket(Bucket=bucket)
+    with StallProxy(moto_url) as proxy:
+        breaker = CircuitBreaker(failures=2, reset_s=60)
+        guard = GuardedStore(S3ReferenceStore(s3_client(proxy.url), bucket), timeout_s=0.5, breaker=breaker)
+        try:
+            log = history_log(guard)
+            entry = log.append("kim@@desk", {"n": 1})  # the store answers: through the guard
+            proxy.stall = True
+            start = time.perf_counter()
+            with pytest.raises(StoreUnavailableError) as info:
+                log.page("kim@@desk", 5)
+            assert info.value.reason == "timeout" and time.perf_counter() - start < 2
+            page = habit_flows.history_page(guard, "kim", "desk", None, None)
+            assert (page.status, page.reason) == (500, "the history cannot be read")
+            assert breaker.state == "open"
+            start = time.perf_counter()
+            claim = habit_flows.dispute(guard, "kim", "desk", entry.entry_id, "same")
+            assert claim.status == 500 and time.perf_counter() - start < 0.2  # circuit open: refused at once
+        finally:
+            proxy.stall = False
+            guard.close()

@@ -153,7 +153,7 @@ def history_page(store: Any, user_id: object, habit: object, limit: object, befo
     try:
         if cursor is not None:
             check_entry_id(cursor)
-        entries, nxt = history_log(getattr(store, "inner", store)).page(owner, count, cursor)  # type: ignore[arg-type]
+        entries, nxt = history_log(store).page(owner, count, cursor)  # type: ignore[arg-type]
     except ValueError as exc:
         return v.Verdict(400, BAD, False, str(exc))
     except StoreError as exc:
@@ -188,7 +188,7 @@ def dispute(store: Any, user_id: object, habit: object, verification_id: object,
         entry_id = check_entry_id(verification_id)
     except ValueError as exc:
         return v.Verdict(400, BAD, False, f"'id': {exc}")
-    log_ = history_log(getattr(store, "inner", store))
+    log_ = history_log(store)
     try:
         entry = log_.get(owner, entry_id)
         if entry is None:
@@ -223,7 +223,7 @@ def _tuning_pair(store: Any, owner: str, entry: HistoryEntry, claim: str) -> boo
     if not entry.data.get("proof_photo") or not isinstance(key, str):
         return False
     try:
-        proof = history_log(getattr(store, "inner", store)).photo(owner, entry.entry_id)
+        proof = history_log(store).photo(owner, entry.entry_id)
         if proof is None:
             return False
         disputes_of(store).add(owner, entry.entry_id, claim, store.load_image(key), proof)
@@ -241,7 +241,7 @@ def review_dispute(store: Any, entry_id: str, *, flip: bool) -> DisputeRow:
     Raises KeyError for an unknown dispute, ValueError for a malformed id, the store's errors.
     """
     row = disputes_of(store).review(entry_id, flip=flip)
-    log_ = history_log(getattr(store, "inner", store))
+    log_ = history_log(store)
     entry = log_.get(row.owner, row.id)
     if entry is not None and isinstance(entry.data.get("dispute"), dict):
         reviewed = {**entry.data["dispute"], "label": row.label, "reviewed": True}

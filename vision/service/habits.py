@@ -240,9 +240,7 @@ def remember(
     if verdict.status not in (200,) and verdict.message != v.MISSING_STD_PICTURE:
         return None
     try:
-        return history_log(getattr(store, "inner", store)).append(
-            owner, history_record(verdict, habit, thresholds), photo
-        )
+        return history_log(store).append(owner, history_record(verdict, habit, thresholds), photo)
     except (StoreError, ValueError, TypeError) as exc:
         log.warning("history of %s not written: %s", describe_user_id(owner), exc)
         return None

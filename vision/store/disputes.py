@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from vision.store.base import StoreUnavailableError
+from vision.store.guard import GuardedStore
 from vision.store.history import check_entry_id
 from vision.store.ids import validate_user_id
 
@@ -146,16 +147,33 @@ class _S3Area:
         return sorted(n for n in names if n.endswith(".json"))
 
 
+class _GuardedArea:
+    """A disputes area's calls through a :class:`GuardedStore` (its pool, timeout and breaker)."""
+
+    def __init__(self, area: _LocalArea | _S3Area, guard: GuardedStore) -> None:
+        self.inner, self.guard = area, guard
+
+    def write(self, rel: str, data: bytes) -> None:
+        self.guard.call("write a disputed pair", self.inner.write, rel, data)
+
+    def read(self, rel: str) -> bytes | None:
+        return self.guard.call("read a disputed pair", self.inner.read, rel)
+
+    def row_names(self) -> list[str]:
+        return self.guard.call("list the disputes", self.inner.row_names)
+
+
 class Disputes:
     """Add, list, review and materialise the disputed pairs of one store (see the module docstring)."""
 
-    def __init__(self, area: _LocalArea | _S3Area) -> None:
+    def __init__(self, area: _LocalArea | _S3Area | _GuardedArea) -> None:
         self.area = area
 
     @property
     def local_folder(self) -> Path | None:
         """The folder that is the labelled set, for a local store (None for S3: see :meth:`materialise`)."""
-        return self.area.root if isinstance(self.area, _LocalArea) else None
+        area = self.area.inner if isinstance(self.area, _GuardedArea) else self.area
+        return area.root if isinstance(area, _LocalArea) else None
 
     def add(self, owner: str, entry_id: str, claim: str, ref_photo: bytes, proof_photo: bytes) -> DisputeRow:
         """Write the pair and its row (label 1 for ``same``, 0 for ``different``; unreviewed).
@@ -199,8 +217,8 @@ class Disputes:
         there yet are downloaded.  The ``pairs.csv`` is written whole (temp file, rename) each time.
         """
         rows = self.rows()
-        if isinstance(self.area, _LocalArea):
-            folder = self.area.root
+        if (local := self.local_folder) is not None:
+            folder = local
         elif dest is None:
             raise ValueError("materialising an S3 disputes area needs a local folder")
         else:
@@ -237,8 +255,14 @@ def _row(data: dict[str, Any]) -> DisputeRow:
 
 
 def disputes_of(store: Any) -> Disputes:
-    """The disputes area of ``store`` (a local store's ``root``, or an S3 store's client, bucket, prefix)."""
-    store = getattr(store, "inner", store)
+    """The disputes area of ``store`` (a local store's ``root``, or an S3 store's client, bucket, prefix).
+
+    Behind a :class:`GuardedStore` every call goes through its guard like the store's own.
+    """
+    if isinstance(store, GuardedStore):
+        area = disputes_of(store.inner).area
+        assert not isinstance(area, _GuardedArea)
+        return Disputes(_GuardedArea(area, store))
     if hasattr(store, "root"):
         return Disputes(_LocalArea(Path(store.root)))
     if all(hasattr(store, a) for a in ("client", "bucket", "prefix")):

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from vision.store.base import StoreUnavailableError, utc_now
+from vision.store.guard import GuardedStore
 from vision.store.ids import validate_user_id
 
 __all__ = ["DEFAULT_KEEP", "MAX_ENTRY_BYTES", "MAX_PAGE", "HistoryEntry", "HistoryLog", "history_log"]
@@ -172,10 +173,29 @@ class _S3Blobs:
                 raise self._fail(f"prune the history of {owner!r}", exc) from exc
 
 
+class _GuardedBlobs:
+    """Another blob store's calls through a :class:`GuardedStore` (its pool, timeout and breaker)."""
+
+    def __init__(self, blobs: _LocalBlobs | _S3Blobs, guard: GuardedStore) -> None:
+        self.blobs, self.guard = blobs, guard
+
+    def names(self, owner: str) -> list[str]:
+        return self.guard.call("list a history", self.blobs.names, owner)
+
+    def write(self, owner: str, name: str, data: bytes, content_type: str = "application/json") -> None:
+        self.guard.call("write a history entry", self.blobs.write, owner, name, data, content_type)
+
+    def read(self, owner: str, name: str) -> bytes | None:
+        return self.guard.call("read a history entry", self.blobs.read, owner, name)
+
+    def delete(self, owner: str, names: list[str]) -> None:
+        self.guard.call("prune a history", self.blobs.delete, owner, names)
+
+
 class HistoryLog:
     """Append, page through and find an owner's verification history (see the module docstring)."""
 
-    def __init__(self, blobs: _LocalBlobs | _S3Blobs, keep: int = DEFAULT_KEEP) -> None:
+    def __init__(self, blobs: _LocalBlobs | _S3Blobs | _GuardedBlobs, keep: int = DEFAULT_KEEP) -> None:
         if not isinstance(keep, int) or isinstance(keep, bool) or not 1 <= keep <= MAX_KEEP:
             raise ValueError(f"history keep must be 1..{MAX_KEEP}, got {keep!r}")
         self.blobs, self.keep = blobs, keep
@@ -258,7 +278,14 @@ def _encoded(data: dict[str, Any]) -> bytes:
 
 
 def history_log(store: Any, keep: int = DEFAULT_KEEP) -> HistoryLog:
-    """The history log beside ``store`` (a local store's ``root``, or an S3 store's client, bucket, prefix)."""
+    """The history log beside ``store`` (a local store's ``root``, or an S3 store's client, bucket, prefix).
+
+    Behind a :class:`GuardedStore` every history call goes through its guard like the store's own.
+    """
+    if isinstance(store, GuardedStore):
+        inner = history_log(store.inner, keep).blobs
+        assert not isinstance(inner, _GuardedBlobs)
+        return HistoryLog(_GuardedBlobs(inner, store), keep)
     if hasattr(store, "root"):
         return HistoryLog(_LocalBlobs(Path(store.root)), keep)
     if all(hasattr(store, a) for a in ("client", "bucket", "prefix")):
