@@ -15,8 +15,10 @@ from stall_proxy import StallProxy
 from api import create_app
 from vision.core import verdict as v
 from vision.flows.prepare import prepare_photo
-from vision.flows.references import save_reference
+from vision.flows.references import save_reference, stored_features
+from vision.flows.verify import StoredMemory, replay_step, verify_photo
 from vision.profile import Profile
+from vision.rules.base import Needs
 from vision.service import habit_flows
 from vision.service.habits import HabitError, habit_owner, verify_habit_bytes
 from vision.store import LocalReferenceStore, S3ReferenceStore, StoreUnavailableError
@@ -210,3 +212,38 @@ def test_history_io_goes_through_the_store_guard(moto_url: str) -> None:
         finally:
             proxy.stall = False
             guard.close()
+
+
+LIGHTGLUE = HABITS.parent / "images" / "lightglue"
+THREE = [LIGHTGLUE / "DSC_0410.JPG", LIGHTGLUE / "sacre_coeur1.jpg", LIGHTGLUE / "DSC_0411.JPG"]
+
+
+@pytest.fixture()
+def three_references(tmp_path: Path) -> tuple[LocalReferenceStore, list]:
+    """Habit ``nia@@church`` with three references (registered in THREE's order): store and records, oldest first."""
+    store = LocalReferenceStore(tmp_path)
+    for path in THREE:
+        data = path.read_bytes()
+        save_reference(store, "nia@@church", data, prepare_photo(data, Profile().feature_settings))
+    return store, list(reversed(store.list("nia@@church")))
+
+
+def test_a_copy_of_the_third_reference_is_a_replay(three_references) -> None:
+    store, records = three_references
+    verdict = verify_habit_bytes(store, THREE[2].read_bytes(), "nia@@church", Profile())
+    assert verdict.result is False and verdict.extra["replay"] is True, verdict
+    assert verdict.extra["replay_of"]["id"] == records[2].key and verdict.extra["replay_of"]["kind"] == "reference"
+
+
+def test_the_replay_check_covers_references_other_than_the_matched_one(three_references) -> None:
+    """Accepted through the 1st reference, the copy of the 3rd is still found (before, only the 1st was checked)."""
+    store, records = three_references
+    profile = Profile()
+    loaded = [(r, stored_features(store, r.key, profile.feature_settings, Needs())[0]) for r in records]
+    copy = THREE[2].read_bytes()
+    accepted = verify_photo(loaded[0][1], copy, profile)
+    assert accepted.verdict.result is True, accepted.verdict  # DSC_0411 is a genuine view of DSC_0410
+    alone = replay_step(accepted, loaded[0][1], profile, StoredMemory(store, records[0]))
+    assert alone.verdict.extra["replay"] is False  # the matched reference alone does not see the copy
+    habit = replay_step(accepted, loaded[0][1], profile, StoredMemory(store, records[0], others=tuple(loaded[1:])))
+    assert habit.verdict.extra["replay"] is True and habit.verdict.extra["replay_of"]["id"] == records[2].key

@@ -158,7 +158,7 @@ def verify_habit(
 
     The new photo is prepared once; the references (newest ``max_refs``) are tried most similar
     first, each by :func:`verify_photo`; the first acceptance goes through the replay step against
-    its reference and the habit's proofs.  Answers as :func:`vision.service.verify.verify_bytes`,
+    its reference, the habit's other references and its proofs.  Answers as :func:`vision.service.verify.verify_bytes`,
     plus ``matched_reference`` (the accepted reference's key, None when none accepted) and
     ``references_tried``.  A rejection reports the most similar reference's verdict.
     """
@@ -198,7 +198,10 @@ def verify_habit(
         tried += 1
         first = first or (verification, record, features)
         if verification.verdict.result:
-            verification = replay_step(verification, features, thresholds, StoredMemory(store, record, gate))
+            # Every reference of the habit is a photo the new one may not repeat, not only the matched one.
+            others = tuple((r, f) for r, f in refs if r.key != record.key)
+            memory = StoredMemory(store, record, gate, others)
+            verification = replay_step(verification, features, thresholds, memory)
             matched = record.key if verification.verdict.result else None
             verdict = verification.verdict.with_extra(key=record.key, matched_reference=matched, references_tried=tried)
             return HabitResult(verdict, query)
