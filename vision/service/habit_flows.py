@@ -8,6 +8,7 @@ trouble.  The decisions are :mod:`vision.service.habits`'s; the HTTP glue is :mo
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -27,7 +28,7 @@ from vision.service.habits import (
 from vision.service.register import Charge, register_b64
 from vision.store.base import InvalidUserIdError, ReferenceNotFoundError, StoreError
 from vision.store.disputes import DisputeRow, disputes_of
-from vision.store.history import MAX_PAGE, HistoryEntry, check_entry_id, history_log
+from vision.store.history import MAX_PAGE, HistoryEntry, HistoryLog, check_entry_id, history_log
 from vision.store.ids import validate_client_user_id
 
 __all__ = ["CLAIMS", "dispute", "history_page", "register_habit_b64", "review_dispute", "verify_habit_b64"]
@@ -137,80 +138,66 @@ def verify_habit_b64(
     return result.verdict.with_extra(habit=name, verification_id=entry.entry_id if entry else None)
 
 
-def history_page(store: Any, user_id: object, habit: object, limit: object, before: object) -> v.Verdict:
-    """One page of the habit's history, newest first: ``entries`` and ``next`` (the cursor, None at the end)."""
+def _on_history(
+    store: Any, user_id: object, habit: object, failure: str, action: Callable[[HistoryLog, str, str], v.Verdict]
+) -> v.Verdict:
+    """Check the user and habit, then answer ``action(log, habit, owner)`` on the habit's history.
+
+    The one shape of both history endpoints: a bad user or habit is a 400 naming it, a ValueError
+    of ``action`` (a malformed field) a 400 with its message, store trouble a 500 ``failure``.
+    """
     who = _owner(user_id, habit, BAD)
     if isinstance(who, v.Verdict):
         return who
     _, name, owner = who
     try:
-        count = 20 if limit in (None, "") else int(str(limit))
-    except ValueError:
-        return v.Verdict(400, BAD, False, f"'limit' must be an integer 1..{MAX_PAGE}")
-    if not 1 <= count <= MAX_PAGE:
-        return v.Verdict(400, BAD, False, f"'limit' must be an integer 1..{MAX_PAGE}")
-    cursor = None if before in (None, "") else before
-    try:
-        if cursor is not None:
-            check_entry_id(cursor)
-        entries, nxt = history_log(store).page(owner, count, cursor)  # type: ignore[arg-type]
+        return action(history_log(store), name, owner)
     except ValueError as exc:
         return v.Verdict(400, BAD, False, str(exc))
     except StoreError as exc:
-        log.error("history %s: %s", describe_user_id(owner), exc)
-        return v.Verdict(500, v.SOMETHING_WRONG, False, "the history cannot be read")
-    return v.Verdict(
-        200,
-        HISTORY,
-        True,
-        f"{len(entries)} entries",
-        {
-            "habit": name,
-            "entries": [e.to_json() for e in entries],
-            "next": nxt,
-        },
-    )
+        log.error("%s (%s): %s", failure, describe_user_id(owner), exc)
+        return v.Verdict(500, v.SOMETHING_WRONG, False, failure)
+
+
+def history_page(store: Any, user_id: object, habit: object, limit: object, before: object) -> v.Verdict:
+    """One page of the habit's history, newest first: ``entries`` and ``next`` (the cursor, None at the end)."""
+
+    def read(history: HistoryLog, name: str, owner: str) -> v.Verdict:
+        text = "20" if limit in (None, "") else str(limit).strip()
+        if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= MAX_PAGE:
+            raise ValueError(f"'limit' must be an integer 1..{MAX_PAGE}")
+        cursor = None if before in (None, "") else check_entry_id(before)
+        entries, nxt = history.page(owner, int(text), cursor)
+        extra = {"habit": name, "entries": [e.to_json() for e in entries], "next": nxt}
+        return v.Verdict(200, HISTORY, True, f"{len(entries)} entries", extra)
+
+    return _on_history(store, user_id, habit, "the history cannot be read", read)
 
 
 def dispute(store: Any, user_id: object, habit: object, verification_id: object, claim: object) -> v.Verdict:
     """Record the user's claim (``same`` or ``different``) on one verification of the habit's history.
 
     The entry gains ``dispute: {claim, label, reviewed: false}`` (label 1 for ``same``); a second
-    dispute of the same verification replaces the claim.  Unknown id: 404 ``Not Found``.
+    dispute of the same verification replaces the claim.  Unknown id: 404 ``Not Found``.  With the
+    proof photo kept, the pair also goes into the disputes set (``tuning_pair``: whether it did).
     """
-    who = _owner(user_id, habit, BAD)
-    if isinstance(who, v.Verdict):
-        return who
-    _, name, owner = who
-    if claim not in CLAIMS:
-        return v.Verdict(400, BAD, False, f"'claim' must be one of {list(CLAIMS)}, got {safe_text(claim, 40)!r}")
-    try:
-        entry_id = check_entry_id(verification_id)
-    except ValueError as exc:
-        return v.Verdict(400, BAD, False, f"'id': {exc}")
-    log_ = history_log(store)
-    try:
-        entry = log_.get(owner, entry_id)
+
+    def record(history: HistoryLog, name: str, owner: str) -> v.Verdict:
+        if claim not in CLAIMS:
+            raise ValueError(f"'claim' must be one of {list(CLAIMS)}, got {safe_text(claim, 40)!r}")
+        try:
+            entry_id = check_entry_id(verification_id)
+        except ValueError as exc:
+            raise ValueError(f"'id': {exc}") from None
+        entry = history.get(owner, entry_id)
         if entry is None:
             return v.Verdict(404, NOT_FOUND, False, "no such verification in this habit's history")
         marked = {**entry.data, "dispute": {"claim": claim, "label": int(claim == "same"), "reviewed": False}}
-        log_.put(owner, replace(entry, data=marked))
-    except StoreError as exc:
-        log.error("dispute %s: %s", describe_user_id(owner), exc)
-        return v.Verdict(500, v.SOMETHING_WRONG, False, "the dispute cannot be recorded")
-    tuning_pair = _tuning_pair(store, owner, entry, claim)
-    return v.Verdict(
-        200,
-        RECORDED,
-        True,
-        f"claim {claim!r} recorded, awaiting review",
-        {
-            "habit": name,
-            "id": entry_id,
-            "claim": claim,
-            "tuning_pair": tuning_pair,
-        },
-    )
+        history.put(owner, replace(entry, data=marked))
+        extra = {"habit": name, "id": entry_id, "claim": claim, "tuning_pair": _tuning_pair(store, owner, entry, claim)}
+        return v.Verdict(200, RECORDED, True, f"claim {claim!r} recorded, awaiting review", extra)
+
+    return _on_history(store, user_id, habit, "the dispute cannot be recorded", record)
 
 
 def _tuning_pair(store: Any, owner: str, entry: HistoryEntry, claim: str) -> bool:
