@@ -30,7 +30,7 @@ if user:
     store = reference_store()
     try:
         records = store.list(owner)
-        log = history_log(getattr(store, "inner", store))
+        log = history_log(store)
         entries, _ = log.page(owner, 50)
     except StoreError as exc:
         st.error(f"The store cannot be read: {exc}")

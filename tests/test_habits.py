@@ -3,21 +3,28 @@
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from pathlib import Path
 
 import pytest
 from api_fixtures import FakeTagger, b64, s3_client
 from fastapi.testclient import TestClient
+from stall_proxy import StallProxy
 
 from api import create_app
 from vision.core import verdict as v
 from vision.flows.prepare import prepare_photo
-from vision.flows.references import save_reference
+from vision.flows.references import save_reference, stored_features
+from vision.flows.verify import StoredMemory, replay_step, verify_photo
 from vision.profile import Profile
+from vision.rules.base import Needs
+from vision.service import habit_flows
 from vision.service.habits import HabitError, habit_owner, verify_habit_bytes
-from vision.store import LocalReferenceStore, S3ReferenceStore
+from vision.store import LocalReferenceStore, S3ReferenceStore, StoreUnavailableError
+from vision.store.guard import CircuitBreaker, GuardedStore
 from vision.store.history import history_log
+from vision.web.settings import ApiSettings
 
 HABITS = Path(__file__).resolve().parents[1] / "samples" / "habits"
 
@@ -167,3 +174,76 @@ def test_s3_history_two_writers_and_retention(moto_url: str) -> None:
 def test_habit_without_references(tmp_path: Path) -> None:
     verdict = verify_habit_bytes(LocalReferenceStore(tmp_path), _photo("facade_day.jpg"), "zed@@desk")
     assert (verdict.status, verdict.message) == (400, v.NO_STD_IMG)
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [("0", ">= 1"), ("21", "1..20"), ("three", "whole number"), ("2.5", "whole number")],
+)
+def test_max_references_per_habit_is_parsed_with_its_bounds(raw: str, message: str) -> None:
+    with pytest.raises(ValueError, match="VISION_MAX_REFERENCES_PER_HABIT") as info:
+        ApiSettings.from_settings({"VISION_MAX_REFERENCES_PER_HABIT": raw})
+    assert message in str(info.value)
+    assert ApiSettings.from_settings({"VISION_MAX_REFERENCES_PER_HABIT": "20"}).max_references_per_habit == 20
+    assert ApiSettings.from_settings({}).max_references_per_habit == 3
+
+
+def test_history_io_goes_through_the_store_guard(moto_url: str) -> None:
+    """A hanging S3 (a stalling proxy in front of moto): history calls time out, then the breaker opens."""
+    bucket = f"hang-{uuid.uuid4().hex[:12]}"
+    s3_client(moto_url).create_bucket(Bucket=bucket)
+    with StallProxy(moto_url) as proxy:
+        breaker = CircuitBreaker(failures=2, reset_s=60)
+        guard = GuardedStore(S3ReferenceStore(s3_client(proxy.url), bucket), timeout_s=0.5, breaker=breaker)
+        try:
+            log = history_log(guard)
+            entry = log.append("kim@@desk", {"n": 1})  # the store answers: through the guard
+            proxy.stall = True
+            start = time.perf_counter()
+            with pytest.raises(StoreUnavailableError) as info:
+                log.page("kim@@desk", 5)
+            assert info.value.reason == "timeout" and time.perf_counter() - start < 2
+            page = habit_flows.history_page(guard, "kim", "desk", None, None)
+            assert (page.status, page.reason) == (500, "the history cannot be read")
+            assert breaker.state == "open"
+            start = time.perf_counter()
+            claim = habit_flows.dispute(guard, "kim", "desk", entry.entry_id, "same")
+            assert claim.status == 500 and time.perf_counter() - start < 0.2  # circuit open: refused at once
+        finally:
+            proxy.stall = False
+            guard.close()
+
+
+LIGHTGLUE = HABITS.parent / "images" / "lightglue"
+THREE = [LIGHTGLUE / "DSC_0410.JPG", LIGHTGLUE / "sacre_coeur1.jpg", LIGHTGLUE / "DSC_0411.JPG"]
+
+
+@pytest.fixture()
+def three_references(tmp_path: Path) -> tuple[LocalReferenceStore, list]:
+    """Habit ``nia@@church`` with three references (registered in THREE's order): store and records, oldest first."""
+    store = LocalReferenceStore(tmp_path)
+    for path in THREE:
+        data = path.read_bytes()
+        save_reference(store, "nia@@church", data, prepare_photo(data, Profile().feature_settings))
+    return store, list(reversed(store.list("nia@@church")))
+
+
+def test_a_copy_of_the_third_reference_is_a_replay(three_references) -> None:
+    store, records = three_references
+    verdict = verify_habit_bytes(store, THREE[2].read_bytes(), "nia@@church", Profile())
+    assert verdict.result is False and verdict.extra["replay"] is True, verdict
+    assert verdict.extra["replay_of"]["id"] == records[2].key and verdict.extra["replay_of"]["kind"] == "reference"
+
+
+def test_the_replay_check_covers_references_other_than_the_matched_one(three_references) -> None:
+    """Accepted through the 1st reference, the copy of the 3rd is still found (before, only the 1st was checked)."""
+    store, records = three_references
+    profile = Profile()
+    loaded = [(r, stored_features(store, r.key, profile.feature_settings, Needs())[0]) for r in records]
+    copy = THREE[2].read_bytes()
+    accepted = verify_photo(loaded[0][1], copy, profile)
+    assert accepted.verdict.result is True, accepted.verdict  # DSC_0411 is a genuine view of DSC_0410
+    alone = replay_step(accepted, loaded[0][1], profile, StoredMemory(store, records[0]))
+    assert alone.verdict.extra["replay"] is False  # the matched reference alone does not see the copy
+    habit = replay_step(accepted, loaded[0][1], profile, StoredMemory(store, records[0], others=tuple(loaded[1:])))
+    assert habit.verdict.extra["replay"] is True and habit.verdict.extra["replay_of"]["id"] == records[2].key

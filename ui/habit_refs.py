@@ -5,9 +5,8 @@ Widgets and what they collect only; the page calls :mod:`vision.service.habits` 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import cast
 
 import streamlit as st
 
@@ -15,8 +14,7 @@ from ui.resources import app_settings, thumbnail_of
 from vision.service.habits import DEFAULT_HABIT, SEPARATOR, HabitError, check_habit, habit_owner
 from vision.store import ReferenceRecord, StoreError
 from vision.store.ids import validate_client_user_id
-from vision.web.flows import max_references_per_habit
-from vision.web.runtime import Runtime
+from vision.web.settings import ApiSettings
 
 __all__ = ["HabitChoice", "choose_habit", "confirmed_removal", "habit_capacity", "known_habits", "reference_list"]
 
@@ -78,16 +76,9 @@ def known_habits(users: Sequence[str], user: str) -> list[str]:
     return ([DEFAULT_HABIT] if user in users else []) + named
 
 
-@dataclass(frozen=True)
-class _SettingsOnly:
-    """What :func:`vision.web.flows.max_references_per_habit` reads of the API's runtime: its settings."""
-
-    settings: Mapping[str, str]
-
-
 def habit_capacity() -> int:
     """References a habit keeps (``VISION_MAX_REFERENCES_PER_HABIT``), parsed where the API parses it."""
-    return max_references_per_habit(cast(Runtime, _SettingsOnly(app_settings())))
+    return ApiSettings.from_settings(app_settings()).max_references_per_habit
 
 
 def _ask(key: str) -> None:

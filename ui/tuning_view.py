@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from ui.disputes_view import disputes_set
 from ui.photo import SAMPLES_DIR
 from ui.sidebar import apply_thresholds, current_thresholds
 from vision.core.errors import ImageInputError
@@ -38,7 +39,7 @@ from vision.rules import get as get_rule
 from vision.rules.base import Needs
 from vision.rules.fusion import FUSED_FIELDS, geometry_alone_inliers
 
-SOURCES = ("Bundled samples", "Folder on the server", "Upload a zip")
+SOURCES = ("Bundled samples", "Folder on the server", "Upload a zip", "Disputes")
 DEFAULT_SERVER_FOLDER = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 MAX_RUNS = 6
 GALLERY_STEP = 9  # three rows of the errors grid
@@ -80,7 +81,7 @@ def run_store() -> RunStore:
 
 
 def choose_set() -> LabelledSet | None:
-    """The labelled set picker: bundled samples, a server folder or an uploaded zip."""
+    """The labelled set picker: bundled samples, a server folder, an uploaded zip or the disputed pairs."""
     source = st.radio("Labelled set", SOURCES, horizontal=True, key="tune_source")
     try:
         if source == SOURCES[0]:
@@ -89,6 +90,8 @@ def choose_set() -> LabelledSet | None:
             default = str(DEFAULT_SERVER_FOLDER) if DEFAULT_SERVER_FOLDER.is_dir() else ""
             folder = st.text_input("Folder with pairs.csv", value=default, key="tune_folder")
             return open_folder(folder) if folder else None
+        if source == SOURCES[3]:
+            return disputes_set()
         return _uploaded_set()
     except LabelledSetError as exc:
         st.error(f"Not a usable labelled set: {exc}")

@@ -197,11 +197,16 @@ def decide_matched(
 
 @dataclass(frozen=True)
 class StoredMemory:
-    """The API's replay memory: the user's reference and remembered proofs in the store."""
+    """The API's replay memory: the user's reference and remembered proofs in the store.
+
+    ``others``: the habit's other references (record, features), each checked as a photo the new
+    one may not repeat.
+    """
 
     store: ReferenceStore
     record: ReferenceRecord
     gate: Gate = contextlib.nullcontext
+    others: tuple[tuple[ReferenceRecord, Features], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -230,7 +235,15 @@ def replay_step(
     alignment = verification_alignment(alignment_evidence, ref)
     if isinstance(memory, StoredMemory):
         outcome = apply_replay_rule(
-            memory.store, memory.record, ref, query.image, query.features, thresholds, memory.gate, alignment
+            memory.store,
+            memory.record,
+            ref,
+            query.image,
+            query.features,
+            thresholds,
+            memory.gate,
+            alignment,
+            others=memory.others,
         )
     else:
         outcome = check_against_reference(memory.image, ref, query.image, query.features, thresholds, alignment)

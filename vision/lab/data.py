@@ -35,6 +35,8 @@ class LabelledPair:
     query: str
     label: int
     kind: str
+    reviewed: bool | None = None
+    """A disputes set's review state (``reviewed`` column, :mod:`vision.store.disputes`); None without it."""
 
     @property
     def scene(self) -> str:
@@ -56,10 +58,20 @@ def read_pairs(data_dir: str | Path) -> list[LabelledPair]:
         for line, row in enumerate(reader, start=2):
             if row["label"] not in ("0", "1"):
                 raise ValueError(f"{path}:{line}: label must be 0 or 1, got {row['label']!r}")
-            pairs.append(LabelledPair(row["ref"], row["query"], int(row["label"]), row["kind"] or "unknown"))
+            reviewed = _reviewed(row.get("reviewed"), f"{path}:{line}")
+            pairs.append(LabelledPair(row["ref"], row["query"], int(row["label"]), row["kind"] or "unknown", reviewed))
     if not pairs:
         raise ValueError(f"{path} has no pairs")
     return pairs
+
+
+def _reviewed(raw: str | None, where: str) -> bool | None:
+    """The optional ``reviewed`` column: ``true``/``false`` (None when the set has no such column)."""
+    if raw is None:
+        return None
+    if raw not in ("true", "false"):
+        raise ValueError(f"{where}: reviewed must be true or false, got {raw!r}")
+    return raw == "true"
 
 
 class LabelledSetError(ValueError):

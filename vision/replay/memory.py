@@ -18,7 +18,7 @@ import contextlib
 import io
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -116,8 +116,10 @@ def apply_replay_rule(
     thresholds: Profile,
     gate: Callable[[], contextlib.AbstractContextManager[Any]] = contextlib.nullcontext,
     alignment: Alignment | None = None,
+    *,
+    others: Sequence[tuple[ReferenceRecord, Features]] = (),
 ) -> ReplayOutcome:
-    """Check an accepted photo against the reference and the user's remembered proofs.
+    """Check an accepted photo against the reference, the habit's other references and the remembered proofs.
 
     Parameters
     ----------
@@ -131,6 +133,9 @@ def apply_replay_rule(
         The verification's reference -> new photo homography (see
         :func:`verification_alignment`); aligns the reference where its
         fingerprint's keypoints alone may not (a blurred screen photo).
+    others : sequence of (ReferenceRecord, Features)
+        The habit's other references: a copy of any of them is a replay too
+        (aligned by their fingerprints' own keypoints).
 
     Returns
     -------
@@ -146,6 +151,9 @@ def apply_replay_rule(
     try:  # store I/O first, outside the CPU gate
         ref_fp = reference_fingerprint(store, record, ref_features)
         candidates = [Candidate("the reference photo", ref_fp, record.key, alignment)]
+        for other, features in others:
+            label = f"your reference registered at {other.created_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+            candidates.append(Candidate(label, reference_fingerprint(store, other, features), other.key))
         for proof in cast(ProofMemory, store).list_proofs(record.user_id, limit=thresholds.replay_keep):
             try:
                 fingerprint = fingerprint_from_bytes(proof.fingerprint)
@@ -164,7 +172,8 @@ def apply_replay_rule(
     if finding.evidence is not None:
         extras["replay_evidence"] = finding.evidence.to_json()
     if finding.replay and finding.candidate is not None:
-        kind = "reference" if finding.candidate.key == record.key else "proof"
+        references = {record.key, *(other.key for other, _ in others)}
+        kind = "reference" if finding.candidate.key in references else "proof"
         extras["replay_of"] = {"kind": kind, "id": finding.candidate.key, "label": finding.candidate.label}
     else:
         try:

@@ -8,6 +8,7 @@ trouble.  The decisions are :mod:`vision.service.habits`'s; the HTTP glue is :mo
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -22,14 +23,15 @@ from vision.service.habits import (
     check_habit,
     habit_owner,
     remember,
-    verify_habit_bytes,
+    verify_habit,
 )
 from vision.service.register import Charge, register_b64
 from vision.store.base import InvalidUserIdError, ReferenceNotFoundError, StoreError
-from vision.store.history import MAX_PAGE, check_entry_id, history_log
+from vision.store.disputes import DisputeRow, disputes_of
+from vision.store.history import MAX_PAGE, HistoryEntry, HistoryLog, check_entry_id, history_log
 from vision.store.ids import validate_client_user_id
 
-__all__ = ["CLAIMS", "dispute", "history_page", "register_habit_b64", "verify_habit_b64"]
+__all__ = ["CLAIMS", "dispute", "history_page", "register_habit_b64", "review_dispute", "verify_habit_b64"]
 
 log = logging.getLogger("vision.service")
 
@@ -109,10 +111,13 @@ def verify_habit_b64(
     *,
     gate: Gate = no_gate,
     max_refs: int = DEFAULT_MAX_REFERENCES,
+    keep_photo: bool = False,
 ) -> v.Verdict:
-    """Verify against the habit's references (:func:`verify_habit_bytes`) and append the verdict to its history.
+    """Verify against the habit's references (:func:`verify_habit`) and append the verdict to its history.
 
-    The answer gains ``habit`` and ``verification_id`` (the history entry a dispute names).
+    ``keep_photo`` (``VISION_KEEP_PROOF_PHOTOS``): the history entry keeps the proof photo,
+    re-encoded as references are.  The answer gains ``habit`` and ``verification_id`` (the
+    history entry a dispute names).
     """
     who = _owner(user_id, habit, v.NO_STD_IMG)
     if isinstance(who, v.Verdict):
@@ -126,80 +131,106 @@ def verify_habit_b64(
             raw = decode_base64(text, limits)
     except Exception as exc:  # ImageInputError: not base64, too large
         return v.Verdict(400, v.MISSING_PICTURE, False, str(exc), {"replay": False})
-    verdict = verify_habit_bytes(store, raw, owner, thresholds, limits, gate=gate, max_refs=max_refs)
-    entry = remember(store, owner, verdict, name, thresholds)
-    return verdict.with_extra(habit=name, verification_id=entry.entry_id if entry else None)
+    result = verify_habit(store, raw, owner, thresholds, limits, gate=gate, max_refs=max_refs)
+    photo = result.proof_photo(raw) if keep_photo else None
+    del raw
+    entry = remember(store, owner, result.verdict, name, thresholds, photo)
+    return result.verdict.with_extra(habit=name, verification_id=entry.entry_id if entry else None)
 
 
-def history_page(store: Any, user_id: object, habit: object, limit: object, before: object) -> v.Verdict:
-    """One page of the habit's history, newest first: ``entries`` and ``next`` (the cursor, None at the end)."""
+def _on_history(
+    store: Any, user_id: object, habit: object, failure: str, action: Callable[[HistoryLog, str, str], v.Verdict]
+) -> v.Verdict:
+    """Check the user and habit, then answer ``action(log, habit, owner)`` on the habit's history.
+
+    The one shape of both history endpoints: a bad user or habit is a 400 naming it, a ValueError
+    of ``action`` (a malformed field) a 400 with its message, store trouble a 500 ``failure``.
+    """
     who = _owner(user_id, habit, BAD)
     if isinstance(who, v.Verdict):
         return who
     _, name, owner = who
     try:
-        count = 20 if limit in (None, "") else int(str(limit))
-    except ValueError:
-        return v.Verdict(400, BAD, False, f"'limit' must be an integer 1..{MAX_PAGE}")
-    if not 1 <= count <= MAX_PAGE:
-        return v.Verdict(400, BAD, False, f"'limit' must be an integer 1..{MAX_PAGE}")
-    cursor = None if before in (None, "") else before
-    try:
-        if cursor is not None:
-            check_entry_id(cursor)
-        entries, nxt = history_log(getattr(store, "inner", store)).page(owner, count, cursor)  # type: ignore[arg-type]
+        return action(history_log(store), name, owner)
     except ValueError as exc:
         return v.Verdict(400, BAD, False, str(exc))
     except StoreError as exc:
-        log.error("history %s: %s", describe_user_id(owner), exc)
-        return v.Verdict(500, v.SOMETHING_WRONG, False, "the history cannot be read")
-    return v.Verdict(
-        200,
-        HISTORY,
-        True,
-        f"{len(entries)} entries",
-        {
-            "habit": name,
-            "entries": [e.to_json() for e in entries],
-            "next": nxt,
-        },
-    )
+        log.error("%s (%s): %s", failure, describe_user_id(owner), exc)
+        return v.Verdict(500, v.SOMETHING_WRONG, False, failure)
+
+
+def history_page(store: Any, user_id: object, habit: object, limit: object, before: object) -> v.Verdict:
+    """One page of the habit's history, newest first: ``entries`` and ``next`` (the cursor, None at the end)."""
+
+    def read(history: HistoryLog, name: str, owner: str) -> v.Verdict:
+        text = "20" if limit in (None, "") else str(limit).strip()
+        if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= MAX_PAGE:
+            raise ValueError(f"'limit' must be an integer 1..{MAX_PAGE}")
+        cursor = None if before in (None, "") else check_entry_id(before)
+        entries, nxt = history.page(owner, int(text), cursor)
+        extra = {"habit": name, "entries": [e.to_json() for e in entries], "next": nxt}
+        return v.Verdict(200, HISTORY, True, f"{len(entries)} entries", extra)
+
+    return _on_history(store, user_id, habit, "the history cannot be read", read)
 
 
 def dispute(store: Any, user_id: object, habit: object, verification_id: object, claim: object) -> v.Verdict:
     """Record the user's claim (``same`` or ``different``) on one verification of the habit's history.
 
     The entry gains ``dispute: {claim, label, reviewed: false}`` (label 1 for ``same``); a second
-    dispute of the same verification replaces the claim.  Unknown id: 404 ``Not Found``.
+    dispute of the same verification replaces the claim.  Unknown id: 404 ``Not Found``.  With the
+    proof photo kept, the pair also goes into the disputes set (``tuning_pair``: whether it did).
     """
-    who = _owner(user_id, habit, BAD)
-    if isinstance(who, v.Verdict):
-        return who
-    _, name, owner = who
-    if claim not in CLAIMS:
-        return v.Verdict(400, BAD, False, f"'claim' must be one of {list(CLAIMS)}, got {safe_text(claim, 40)!r}")
-    try:
-        entry_id = check_entry_id(verification_id)
-    except ValueError as exc:
-        return v.Verdict(400, BAD, False, f"'id': {exc}")
-    log_ = history_log(getattr(store, "inner", store))
-    try:
-        entry = log_.get(owner, entry_id)
+
+    def record(history: HistoryLog, name: str, owner: str) -> v.Verdict:
+        if claim not in CLAIMS:
+            raise ValueError(f"'claim' must be one of {list(CLAIMS)}, got {safe_text(claim, 40)!r}")
+        try:
+            entry_id = check_entry_id(verification_id)
+        except ValueError as exc:
+            raise ValueError(f"'id': {exc}") from None
+        entry = history.get(owner, entry_id)
         if entry is None:
             return v.Verdict(404, NOT_FOUND, False, "no such verification in this habit's history")
         marked = {**entry.data, "dispute": {"claim": claim, "label": int(claim == "same"), "reviewed": False}}
-        log_.put(owner, replace(entry, data=marked))
-    except StoreError as exc:
-        log.error("dispute %s: %s", describe_user_id(owner), exc)
-        return v.Verdict(500, v.SOMETHING_WRONG, False, "the dispute cannot be recorded")
-    return v.Verdict(
-        200,
-        RECORDED,
-        True,
-        f"claim {claim!r} recorded, awaiting review",
-        {
-            "habit": name,
-            "id": entry_id,
-            "claim": claim,
-        },
-    )
+        history.put(owner, replace(entry, data=marked))
+        extra = {"habit": name, "id": entry_id, "claim": claim, "tuning_pair": _tuning_pair(store, owner, entry, claim)}
+        return v.Verdict(200, RECORDED, True, f"claim {claim!r} recorded, awaiting review", extra)
+
+    return _on_history(store, user_id, habit, "the dispute cannot be recorded", record)
+
+
+def _tuning_pair(store: Any, owner: str, entry: HistoryEntry, claim: str) -> bool:
+    """Write the disputed pair (reference + kept proof photo) into the disputes set; whether it was written.
+
+    Nothing without a kept proof photo or once the reference is gone; store trouble is logged (the
+    claim itself is recorded already).
+    """
+    key = entry.data.get("reference")
+    if not entry.data.get("proof_photo") or not isinstance(key, str):
+        return False
+    try:
+        proof = history_log(store).photo(owner, entry.entry_id)
+        if proof is None:
+            return False
+        disputes_of(store).add(owner, entry.entry_id, claim, store.load_image(key), proof)
+    except ReferenceNotFoundError:
+        return False
+    except (StoreError, ValueError) as exc:
+        log.warning("dispute %s: the tuning pair is not written: %s", describe_user_id(owner), exc)
+        return False
+    return True
+
+
+def review_dispute(store: Any, entry_id: str, *, flip: bool) -> DisputeRow:
+    """Mark a disputed pair reviewed (its label confirmed, or flipped) in the disputes set and the history.
+
+    Raises KeyError for an unknown dispute, ValueError for a malformed id, the store's errors.
+    """
+    row = disputes_of(store).review(entry_id, flip=flip)
+    log_ = history_log(store)
+    entry = log_.get(row.owner, row.id)
+    if entry is not None and isinstance(entry.data.get("dispute"), dict):
+        reviewed = {**entry.data["dispute"], "label": row.label, "reviewed": True}
+        log_.put(row.owner, replace(entry, data={**entry.data, "dispute": reviewed}))
+    return row

@@ -16,13 +16,14 @@ import hashlib
 import json
 import logging
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from vision import rules
 from vision.core import verdict as v
 from vision.core.errors import ImageInputError
-from vision.flows.prepare import prepare_photo, with_embedding
-from vision.flows.references import stored_features
+from vision.flows.prepare import PreparedPhoto, prepare_photo, with_embedding
+from vision.flows.references import stored_features, stored_photo
 from vision.flows.verify import StoredMemory, Verification, replay_step, verify_photo
 from vision.image.imageio import DEFAULT_LIMITS, DecodeLimits, read_header
 from vision.matchers.akaze import Features
@@ -37,6 +38,7 @@ __all__ = [
     "DEFAULT_HABIT",
     "DEFAULT_MAX_REFERENCES",
     "HabitError",
+    "HabitResult",
     "check_habit",
     "habit_owner",
     "habit_references",
@@ -44,6 +46,7 @@ __all__ = [
     "profile_hash",
     "remember",
     "remove_habit_reference",
+    "verify_habit",
     "verify_habit_bytes",
 ]
 
@@ -117,6 +120,18 @@ def _load(store: ReferenceStore, records: list[ReferenceRecord], thresholds: Pro
     return loaded
 
 
+@dataclass(frozen=True)
+class HabitResult:
+    """A habit verification: its verdict and the new photo as prepared (None when it never was)."""
+
+    verdict: v.Verdict
+    query: PreparedPhoto | None = None
+
+    def proof_photo(self, data: bytes) -> bytes | None:
+        """The proof photo as the history keeps it: re-encoded as references are (working size, no metadata)."""
+        return None if self.query is None else stored_photo(data, self.query).data
+
+
 def verify_habit_bytes(
     store: ReferenceStore,
     data: bytes,
@@ -127,29 +142,47 @@ def verify_habit_bytes(
     gate: Gate = no_gate,
     max_refs: int = DEFAULT_MAX_REFERENCES,
 ) -> v.Verdict:
+    """The verdict of :func:`verify_habit`."""
+    return verify_habit(store, data, owner, thresholds, limits, gate=gate, max_refs=max_refs).verdict
+
+
+def verify_habit(
+    store: ReferenceStore,
+    data: bytes,
+    owner: str,
+    thresholds: Profile = Profile(),
+    limits: DecodeLimits = DEFAULT_LIMITS,
+    *,
+    gate: Gate = no_gate,
+    max_refs: int = DEFAULT_MAX_REFERENCES,
+) -> HabitResult:
     """Verify ``data`` against the habit's references (``owner``: :func:`habit_owner`).
 
     The new photo is prepared once; the references (newest ``max_refs``) are tried most similar
     first, each by :func:`verify_photo`; the first acceptance goes through the replay step against
-    its reference and the habit's proofs.  Answers as :func:`vision.service.verify.verify_bytes`,
+    its reference, the habit's other references and its proofs.  Answers as :func:`vision.service.verify.verify_bytes`,
     plus ``matched_reference`` (the accepted reference's key, None when none accepted) and
     ``references_tried``.  A rejection reports the most similar reference's verdict.
     """
+
+    def refused(status: int, message: str, reason: str) -> HabitResult:
+        return HabitResult(v.Verdict(status, message, False, reason, {"replay": False}))
+
     try:
         with gate():
             read_header(data, limits)
     except ImageInputError as exc:
-        return v.Verdict(400, v.MISSING_PICTURE, False, str(exc), {"replay": False})
+        return refused(400, v.MISSING_PICTURE, str(exc))
     try:
         records = store.list(owner)[:max_refs]
     except StoreError as exc:
         log.error("verify %s: cannot list the habit's references: %s", describe_user_id(owner), exc)
-        return v.Verdict(500, v.MISSING_STD_PICTURE, False, "the habit's references cannot be read", {"replay": False})
+        return refused(500, v.MISSING_STD_PICTURE, "the habit's references cannot be read")
     if not records:
-        return v.Verdict(400, v.NO_STD_IMG, False, "this habit has no reference photo", {"replay": False})
+        return refused(400, v.NO_STD_IMG, "this habit has no reference photo")
     refs = _load(store, records, thresholds)
     if not refs:
-        return v.Verdict(500, v.MISSING_STD_PICTURE, False, "no reference of the habit loads", {"replay": False})
+        return refused(500, v.MISSING_STD_PICTURE, "no reference of the habit loads")
     needs = rules.get(thresholds.rule).needs
     try:
         with gate():
@@ -157,7 +190,7 @@ def verify_habit_bytes(
             if len(refs) > 1 and all(f.embedding is not None for _, f in refs):
                 query = with_embedding(query)
     except ImageInputError as exc:
-        return v.Verdict(400, v.MISSING_PICTURE, False, str(exc), {"replay": False})
+        return refused(400, v.MISSING_PICTURE, str(exc))
     first: tuple[Verification, ReferenceRecord, Features] | None = None
     tried = 0
     for record, features in _ranked(refs, query.features.embedding):
@@ -167,12 +200,19 @@ def verify_habit_bytes(
         tried += 1
         first = first or (verification, record, features)
         if verification.verdict.result:
-            verification = replay_step(verification, features, thresholds, StoredMemory(store, record, gate))
+            # Every reference of the habit is a photo the new one may not repeat, not only the matched one.
+            others = tuple((r, f) for r, f in refs if r.key != record.key)
+            memory = StoredMemory(store, record, gate, others)
+            verification = replay_step(verification, features, thresholds, memory)
             matched = record.key if verification.verdict.result else None
-            return verification.verdict.with_extra(key=record.key, matched_reference=matched, references_tried=tried)
+            verdict = verification.verdict.with_extra(key=record.key, matched_reference=matched, references_tried=tried)
+            return HabitResult(verdict, query)
     assert first is not None
     verification, record, _ = first
-    return verification.verdict.with_extra(key=record.key, matched_reference=None, references_tried=tried, replay=False)
+    verdict = verification.verdict.with_extra(
+        key=record.key, matched_reference=None, references_tried=tried, replay=False
+    )
+    return HabitResult(verdict, query)
 
 
 def history_record(verdict: v.Verdict, habit: str, thresholds: Profile) -> dict[str, Any]:
@@ -190,16 +230,22 @@ def history_record(verdict: v.Verdict, habit: str, thresholds: Profile) -> dict[
         "numbers": {k: numbers[k] for k in sorted(numbers)[:24]},
         "replay": bool(verdict.extra.get("replay", False)),
         "profile": profile_hash(thresholds),
-        "reference": verdict.extra.get("matched_reference", verdict.extra.get("key")),
+        # The accepted reference, else the one the rejection reports (matched_reference is None then).
+        "reference": verdict.extra.get("matched_reference") or verdict.extra.get("key"),
     }
 
 
-def remember(store: Any, owner: str, verdict: v.Verdict, habit: str, thresholds: Profile) -> HistoryEntry | None:
-    """Append the verdict to the habit's history (not for a request that named no usable user); never raises."""
+def remember(
+    store: Any, owner: str, verdict: v.Verdict, habit: str, thresholds: Profile, photo: bytes | None = None
+) -> HistoryEntry | None:
+    """Append the verdict (and the proof ``photo``, when kept) to the habit's history; never raises.
+
+    Not for a request that named no usable user or sent no usable photo.
+    """
     if verdict.status not in (200,) and verdict.message != v.MISSING_STD_PICTURE:
         return None
     try:
-        return history_log(getattr(store, "inner", store)).append(owner, history_record(verdict, habit, thresholds))
+        return history_log(store).append(owner, history_record(verdict, habit, thresholds), photo)
     except (StoreError, ValueError, TypeError) as exc:
         log.warning("history of %s not written: %s", describe_user_id(owner), exc)
         return None

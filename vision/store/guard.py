@@ -164,6 +164,10 @@ class GuardedStore:
         self.breaker.record(True)
         return result
 
+    def call(self, action: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run ``fn(*args, **kwargs)`` (I/O beside the store: the history, the disputes) under this guard."""
+        return self._run(action, fn, *args, **kwargs)
+
     # -- the ReferenceStore protocol ------------------------------------------------
 
     def put(self, user_id: str, image: bytes, features: bytes, **meta: Any) -> ReferenceRecord:

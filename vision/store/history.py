@@ -4,7 +4,9 @@ Every verification the API answers is appended as ``<owner>/history/<UTC time>-<
 (``owner`` is the store id of the user's habit, :func:`vision.service.habits.habit_owner`).  One blob
 per entry means two writers (threads or processes) never lose each other's entry: there is no
 read-modify-write.  Retention: adding an entry deletes the owner's entries beyond ``keep`` (newest
-kept), so a user's history is bounded in count and size (:data:`MAX_ENTRY_BYTES`).
+kept), so a user's history is bounded in count and size (:data:`MAX_ENTRY_BYTES`).  With
+``VISION_KEEP_PROOF_PHOTOS`` on, the proof photo (re-encoded as references are,
+:mod:`vision.image.stored_photo`) is kept beside its entry as ``<entry id>.jpg`` and pruned with it.
 
 A read is bounded too: :meth:`HistoryLog.page` lists names only, then loads at most ``limit``
 entries (:data:`MAX_PAGE`), newest first, after an optional cursor (an entry id).
@@ -13,6 +15,7 @@ entries (:data:`MAX_PAGE`), newest first, after an optional cursor (an entry id)
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import tempfile
@@ -23,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from vision.store.base import StoreUnavailableError, utc_now
+from vision.store.guard import GuardedStore
 from vision.store.ids import validate_user_id
 
 __all__ = ["DEFAULT_KEEP", "MAX_ENTRY_BYTES", "MAX_PAGE", "HistoryEntry", "HistoryLog", "history_log"]
@@ -35,6 +39,11 @@ MAX_PAGE = 100
 """Most entries one read returns."""
 MAX_ENTRY_BYTES = 16 * 1024
 """An entry is the verdict's small numbers; anything larger is refused (bounded storage)."""
+MAX_PHOTO_BYTES = 4 * 1024 * 1024
+"""A kept proof photo is the working-resolution JPEG (about 0.1-0.4 MB); anything larger is refused."""
+PHOTO_SUFFIX = ".jpg"
+
+log = logging.getLogger("vision.store.history")
 
 _STAMP = "%Y%m%dT%H%M%S%fZ"
 _NAME = re.compile(r"(\d{8}T\d{12}Z-[0-9a-f]{32})\.json")
@@ -91,7 +100,7 @@ class _LocalBlobs:
         except OSError as exc:
             raise StoreUnavailableError(f"cannot list the history of {owner!r}: {exc}", reason="io-error") from exc
 
-    def write(self, owner: str, name: str, data: bytes) -> None:
+    def write(self, owner: str, name: str, data: bytes, content_type: str = "application/json") -> None:
         folder = self._dir(owner)
         try:
             folder.mkdir(parents=True, exist_ok=True)
@@ -139,11 +148,9 @@ class _S3Blobs:
             raise self._fail(f"list the history of {owner!r}", exc) from exc
         return names
 
-    def write(self, owner: str, name: str, data: bytes) -> None:
+    def write(self, owner: str, name: str, data: bytes, content_type: str = "application/json") -> None:
         try:
-            self.client.put_object(
-                Bucket=self.bucket, Key=self._key(owner, name), Body=data, ContentType="application/json"
-            )
+            self.client.put_object(Bucket=self.bucket, Key=self._key(owner, name), Body=data, ContentType=content_type)
         except Exception as exc:
             raise self._fail(f"append to the history of {owner!r}", exc) from exc
 
@@ -166,10 +173,29 @@ class _S3Blobs:
                 raise self._fail(f"prune the history of {owner!r}", exc) from exc
 
 
+class _GuardedBlobs:
+    """Another blob store's calls through a :class:`GuardedStore` (its pool, timeout and breaker)."""
+
+    def __init__(self, blobs: _LocalBlobs | _S3Blobs, guard: GuardedStore) -> None:
+        self.blobs, self.guard = blobs, guard
+
+    def names(self, owner: str) -> list[str]:
+        return self.guard.call("list a history", self.blobs.names, owner)
+
+    def write(self, owner: str, name: str, data: bytes, content_type: str = "application/json") -> None:
+        self.guard.call("write a history entry", self.blobs.write, owner, name, data, content_type)
+
+    def read(self, owner: str, name: str) -> bytes | None:
+        return self.guard.call("read a history entry", self.blobs.read, owner, name)
+
+    def delete(self, owner: str, names: list[str]) -> None:
+        self.guard.call("prune a history", self.blobs.delete, owner, names)
+
+
 class HistoryLog:
     """Append, page through and find an owner's verification history (see the module docstring)."""
 
-    def __init__(self, blobs: _LocalBlobs | _S3Blobs, keep: int = DEFAULT_KEEP) -> None:
+    def __init__(self, blobs: _LocalBlobs | _S3Blobs | _GuardedBlobs, keep: int = DEFAULT_KEEP) -> None:
         if not isinstance(keep, int) or isinstance(keep, bool) or not 1 <= keep <= MAX_KEEP:
             raise ValueError(f"history keep must be 1..{MAX_KEEP}, got {keep!r}")
         self.blobs, self.keep = blobs, keep
@@ -180,19 +206,39 @@ class HistoryLog:
         ids = [m.group(1) for m in map(_NAME.fullmatch, self.blobs.names(owner)) if m]
         return sorted(ids, reverse=True)
 
-    def append(self, owner: str, data: dict[str, Any]) -> HistoryEntry:
-        """Store one entry, then prune beyond ``keep``; ValueError when ``data`` is too large or not JSON."""
+    def append(self, owner: str, data: dict[str, Any], photo: bytes | None = None) -> HistoryEntry:
+        """Store one entry (and its proof ``photo``, a JPEG), then prune beyond ``keep``.
+
+        ValueError when ``data`` is too large or not JSON, or ``photo`` too large.  With a photo the
+        entry says ``proof_photo``: True once the photo is stored; a photo the store refuses leaves
+        the entry without one (``proof_photo: False``) rather than losing the verdict.
+        """
         validate_user_id(owner)
-        raw = json.dumps(data, sort_keys=True, allow_nan=False).encode("utf-8")
-        if len(raw) > MAX_ENTRY_BYTES:
-            raise ValueError(f"a history entry is at most {MAX_ENTRY_BYTES} bytes, got {len(raw)}")
+        if photo is not None and len(photo) > MAX_PHOTO_BYTES:
+            raise ValueError(f"a proof photo is at most {MAX_PHOTO_BYTES} bytes, got {len(photo)}")
+        _encoded({**data, "proof_photo": True})  # too large: refused before anything is written
         now = utc_now()
         entry_id = f"{now.strftime(_STAMP)}-{uuid.uuid4().hex}"
+        if photo is not None:
+            # The photo first: an entry that says proof_photo always has one.  A crash between the two
+            # writes leaves a photo no entry names (never listed, never served).
+            try:
+                self.blobs.write(owner, entry_id + PHOTO_SUFFIX, photo, "image/jpeg")
+                data = {**data, "proof_photo": True}
+            except StoreUnavailableError as exc:
+                log.warning("proof photo of %s not kept: %s", owner, exc)
+                data = {**data, "proof_photo": False}
+        raw = _encoded(data)
         self.blobs.write(owner, f"{entry_id}.json", raw)
         stale = self._ids(owner)[self.keep :]
         if stale:
-            self.blobs.delete(owner, [f"{i}.json" for i in stale])
+            self.blobs.delete(owner, [f"{i}{ext}" for i in stale for ext in (".json", PHOTO_SUFFIX)])
         return HistoryEntry(entry_id, now, data)
+
+    def photo(self, owner: str, entry_id: str) -> bytes | None:
+        """The proof photo kept with an entry (a JPEG), or None (not kept, or pruned)."""
+        validate_user_id(owner)
+        return self.blobs.read(owner, check_entry_id(entry_id) + PHOTO_SUFFIX)
 
     def get(self, owner: str, entry_id: str) -> HistoryEntry | None:
         """One entry by id, or None (pruned, or never there)."""
@@ -203,9 +249,7 @@ class HistoryLog:
 
     def put(self, owner: str, entry: HistoryEntry) -> None:
         """Rewrite an existing entry (a dispute marks it); ValueError when it is too large."""
-        raw = json.dumps(entry.data, sort_keys=True, allow_nan=False).encode("utf-8")
-        if len(raw) > MAX_ENTRY_BYTES:
-            raise ValueError(f"a history entry is at most {MAX_ENTRY_BYTES} bytes, got {len(raw)}")
+        raw = _encoded(entry.data)
         self.blobs.write(owner, f"{check_entry_id(entry.entry_id)}.json", raw)
 
     def page(self, owner: str, limit: int = 20, before: str | None = None) -> tuple[list[HistoryEntry], str | None]:
@@ -225,8 +269,23 @@ class HistoryLog:
         return entries, cursor
 
 
+def _encoded(data: dict[str, Any]) -> bytes:
+    """An entry's JSON; ValueError when it is not JSON or passes :data:`MAX_ENTRY_BYTES`."""
+    raw = json.dumps(data, sort_keys=True, allow_nan=False).encode("utf-8")
+    if len(raw) > MAX_ENTRY_BYTES:
+        raise ValueError(f"a history entry is at most {MAX_ENTRY_BYTES} bytes, got {len(raw)}")
+    return raw
+
+
 def history_log(store: Any, keep: int = DEFAULT_KEEP) -> HistoryLog:
-    """The history log beside ``store`` (a local store's ``root``, or an S3 store's client, bucket, prefix)."""
+    """The history log beside ``store`` (a local store's ``root``, or an S3 store's client, bucket, prefix).
+
+    Behind a :class:`GuardedStore` every history call goes through its guard like the store's own.
+    """
+    if isinstance(store, GuardedStore):
+        inner = history_log(store.inner, keep).blobs
+        assert not isinstance(inner, _GuardedBlobs)
+        return HistoryLog(_GuardedBlobs(inner, store), keep)
     if hasattr(store, "root"):
         return HistoryLog(_LocalBlobs(Path(store.root)), keep)
     if all(hasattr(store, a) for a in ("client", "bucket", "prefix")):

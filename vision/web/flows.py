@@ -85,7 +85,7 @@ def _register(rt: Runtime, body: dict[str, Any], name: Any, charge: Callable[[in
             gate=rt.gate,
             charge=charge,
             keep_original=rt.config.store_original,
-            max_refs=max_references_per_habit(rt),
+            max_refs=rt.config.max_references_per_habit,
         )
     return register.register_b64(
         rt.store(),
@@ -99,13 +99,6 @@ def _register(rt: Runtime, body: dict[str, Any], name: Any, charge: Callable[[in
     )
 
 
-def max_references_per_habit(rt: Runtime) -> int:
-    """``VISION_MAX_REFERENCES_PER_HABIT`` (default 3, 1..20): references a habit keeps and verify tries."""
-    raw = (rt.settings.get("VISION_MAX_REFERENCES_PER_HABIT") or "3").strip()
-    value = int(raw) if raw.isdigit() else 3
-    return min(max(value, 1), 20)
-
-
 def _run_verify(rt: Runtime, body: dict[str, Any], client: str) -> v.Verdict:
     if "habit" in body:
         return habit_flows.verify_habit_b64(
@@ -116,7 +109,8 @@ def _run_verify(rt: Runtime, body: dict[str, Any], client: str) -> v.Verdict:
             rt.thresholds(),
             rt.limits,
             gate=rt.gate,
-            max_refs=max_references_per_habit(rt),
+            max_refs=rt.config.max_references_per_habit,
+            keep_photo=rt.config.keep_proof_photos,
         )
     return verify.verify_b64(rt.store(), body.get("data"), body.get("name"), rt.thresholds(), rt.limits, gate=rt.gate)
 

@@ -42,6 +42,8 @@ class ApiSettings:
     decode_timeout_s: float = 5.0
     quota_user_mb_total: float = 50.0
     quota_total_mb_total: float = 20000.0
+    max_references_per_habit: int = 3
+    keep_proof_photos: bool = False
     auth: AuthConfig = field(default_factory=AuthConfig)
 
     @classmethod
@@ -74,5 +76,15 @@ class ApiSettings:
             decode_timeout_s=num("VISION_DECODE_TIMEOUT_S", d.decode_timeout_s, False, 0),
             quota_user_mb_total=num("VISION_QUOTA_USER_MB_TOTAL", d.quota_user_mb_total, False, 0),
             quota_total_mb_total=num("VISION_QUOTA_TOTAL_MB_TOTAL", d.quota_total_mb_total, False, 0),
+            max_references_per_habit=_bounded(s, "VISION_MAX_REFERENCES_PER_HABIT", d.max_references_per_habit, 20),
+            keep_proof_photos=truthy(s.get("VISION_KEEP_PROOF_PHOTOS")),
             auth=AuthConfig.from_settings(s),
         )
+
+
+def _bounded(s: Mapping[str, str], name: str, default: int, maximum: int) -> int:
+    """A whole-number setting in ``1..maximum``; ``ValueError`` naming it and its bounds otherwise."""
+    value = int(number(s, name, default, integer=True, minimum=1))
+    if value > maximum:
+        raise ValueError(f"{name} must be 1..{maximum}, got {value}")
+    return value
