@@ -41,12 +41,29 @@ def tuned(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path]:
     return json.loads(done.stdout), out
 
 
+def _every_nth_pair(tmp_path: Path, step: int) -> Path:
+    """A folder holding every ``step``-th bundled pair (both labels kept), images linked, not copied."""
+    data = tmp_path / "data"
+    data.mkdir()
+    lines = (REPO / "samples" / "pairs.csv").read_text().splitlines()
+    rows = lines[1::step]
+    assert {x.split(",")[2] for x in rows} == {"0", "1"}
+    (data / "pairs.csv").write_text("\n".join([lines[0], *rows]) + "\n")
+    (data / "images").symlink_to(REPO / "samples" / "images")
+    return data
+
+
 def test_tune_by_default_tunes_the_shipped_learned_rule_as_evaluate_scores_it(tmp_path: Path) -> None:
+    # a third of the samples: the learned rule runs ALIKED on every pair, twice (tune, then evaluate),
+    # and the check is that the two commands agree, which any mixed subset shows
+    data = _every_nth_pair(tmp_path, 3)
     out = tmp_path / "learned.json"
-    done = _vision("tune", "samples", "--target-far", "0.01", "--out", str(out), "--holdout", "0.3", "--quiet")
+    args = ("--target-far", "0.01", "--out", str(out), "--holdout", "0.3", "--threads", "--workers", "1", "--quiet")
+    done = _vision("tune", str(data), *args)
     assert done.returncode == 0, done.stderr
     body = json.loads(done.stdout)
     assert body["rule"] == "learned" and body["recommendation"]["learned"] is not None
+    assert body["figures"]["all"]["pairs"] == len((data / "pairs.csv").read_text().splitlines()) - 1
     changed = {k for k, v in body["thresholds"].items() if v != Profile().to_dict()[k]}
     assert changed <= {"learned_threshold"}  # AKAZE's own numbers are not moved under the learned rule
     checks = body["checks"]  # the sample-size warnings, on the learned rule's own verdicts and score
@@ -54,7 +71,9 @@ def test_tune_by_default_tunes_the_shipped_learned_rule_as_evaluate_scores_it(tm
     assert any(n["path"] == "learned score" and n["units"] == "score" for n in checks["nearest_negatives"])
     assert checks["warnings"] and body["provenance"]["warnings"] == checks["warnings"]
     assert json.loads(Path(body["run"]).read_text())["extra"]["checks"] == checks  # kept with the run
-    report = json.loads(_vision("evaluate", "samples", "--profile", str(out), "--quiet").stdout)
+    report = json.loads(
+        _vision("evaluate", str(data), "--profile", str(out), "--threads", "--workers", "1", "--quiet").stdout
+    )
     assert report["rule"] == "learned"
     for key in ("true_accepts", "false_accepts", "pairs"):
         assert report[key] == body["figures"]["all"][key], key

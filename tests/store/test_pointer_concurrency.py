@@ -19,9 +19,13 @@ from pointer_rounds import open_store, register_rounds
 
 from vision.store.base import encode_metadata, newest_first
 
+# The suite's default is enough to catch the races of issue 22 (the pointer behind in 4-55 % of rounds,
+# a deleted reference named in ~2 %: 300 rounds miss the latter with probability 0.98**300 < 0.3 %);
+# VISION_TEST_FULL_ROUNDS=1 runs the issue's full counts, POINTER_ROUNDS_* set any count.
+FULL = os.environ.get("VISION_TEST_FULL_ROUNDS", "") == "1"
 ROUNDS = {
-    "local": int(os.environ.get("POINTER_ROUNDS_LOCAL", "1000")),
-    "s3": int(os.environ.get("POINTER_ROUNDS_S3", "200")),
+    "local": int(os.environ.get("POINTER_ROUNDS_LOCAL", "1000" if FULL else "300")),
+    "s3": int(os.environ.get("POINTER_ROUNDS_S3", "200" if FULL else "100")),
 }
 WRITERS = 2
 
