@@ -31,6 +31,7 @@ from vision.matchers.akaze import Features, decode_working
 from vision.profile import Profile
 from vision.replay.check import Alignment, Candidate, ReplayFinding, ReplayThresholds, find_replay
 from vision.replay.fingerprint import Fingerprint, fingerprint_from_bytes, fingerprint_to_bytes, make_fingerprint
+from vision.replay.residual import mirrored_features
 from vision.store.base import ReferenceRecord, ReferenceStore, StoreError
 from vision.store.proofs import ProofMemory
 
@@ -159,7 +160,13 @@ def apply_replay_rule(
         return ReplayOutcome(None, {"replay": False, "replay_check": "unavailable"})
     with gate():
         query_fp = make_fingerprint(query_image, query_features)
-        finding = find_replay(candidates, query_features, query_fp, replay_thresholds(thresholds))
+        finding = find_replay(
+            candidates,
+            query_features,
+            query_fp,
+            replay_thresholds(thresholds),
+            mirrored=lambda: mirrored_features(query_image, query_features.settings),
+        )
     extras: dict[str, Any] = {"replay": finding.replay, "replay_check": "on", "replay_checked": finding.checked}
     if finding.evidence is not None:
         extras["replay_evidence"] = finding.evidence.to_json()
@@ -260,7 +267,13 @@ def check_against_reference(
     ref_fp = make_fingerprint(ref_image, ref_features)
     query_fp = make_fingerprint(query_image, query_features)
     candidates = [Candidate("the reference photo", ref_fp, "reference", alignment)]
-    finding = find_replay(candidates, query_features, query_fp, replay_thresholds(thresholds))
+    finding = find_replay(
+        candidates,
+        query_features,
+        query_fp,
+        replay_thresholds(thresholds),
+        mirrored=lambda: mirrored_features(query_image, query_features.settings),
+    )
     extras: dict[str, Any] = {"replay": finding.replay, "replay_check": "on", "replay_checked": finding.checked}
     if finding.evidence is not None:
         extras["replay_evidence"] = finding.evidence.to_json()
