@@ -97,6 +97,8 @@ class Profile:
     replay_min_cells: int = _REPLAY.min_cells
     replay_min_content_ncc: float = _REPLAY.min_content_ncc
     replay_keep: int = 30
+    # Cross-user index (vision.replay.global_index): newest accepted proofs kept, compact, no user ids; 0 = off.
+    replay_global_keep: int = 500
     # Capture time (EXIF DateTimeOriginal) older than this many hours is
     # reported in the verdict's extras; 0 = off (many apps strip EXIF).
     capture_max_age_h: float = 0.0
@@ -139,6 +141,7 @@ class Profile:
             (self.replay_min_cells >= 1, "replay_min_cells must be >= 1"),
             (-1 <= self.replay_min_content_ncc <= 1, "replay_min_content_ncc must be in [-1, 1]"),
             (1 <= self.replay_keep <= 1000, "replay_keep must be in [1, 1000]"),
+            (0 <= self.replay_global_keep <= 100_000, "replay_global_keep must be in [0, 100000]"),
             (0 <= self.capture_max_age_h <= 24 * 3650, "capture_max_age_h must be in [0, 87600] (0 = off)"),
         ]
         for ok, message in checks:
