@@ -98,7 +98,7 @@ class Profile:
     replay_min_content_ncc: float = _REPLAY.min_content_ncc
     replay_keep: int = 30
     # Cross-user index (vision.replay.global_index): newest accepted proofs kept, compact, no user ids; 0 = off.
-    replay_global_keep: int = 500
+    replay_global_keep: int = 200
     # Capture time (EXIF DateTimeOriginal) older than this many hours is
     # reported in the verdict's extras; 0 = off (many apps strip EXIF).
     capture_max_age_h: float = 0.0

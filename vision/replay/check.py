@@ -373,7 +373,9 @@ QUICK_QUERY_POINTS = 1000
 """Strongest keypoints of the new photo they are matched against."""
 
 
-def rank_candidates(candidates: list[Candidate], query: Features) -> np.ndarray:
+def rank_candidates(
+    candidates: list[Candidate], query: Features, points: int = QUICK_POINTS, query_points: int = QUICK_QUERY_POINTS
+) -> np.ndarray:
     """Order candidates by how many of their strongest keypoints reappear in the new photo (best first).
 
     One brute-force search of every candidate's :data:`QUICK_POINTS`
@@ -389,12 +391,12 @@ def rank_candidates(candidates: list[Candidate], query: Features) -> np.ndarray:
     """
     if not candidates or len(query) < 2:
         return np.arange(len(candidates))
-    blocks = [c.fingerprint.descriptors[:QUICK_POINTS] for c in candidates]
+    blocks = [c.fingerprint.descriptors[:points] for c in candidates]
     owner = np.repeat(np.arange(len(candidates)), [len(b) for b in blocks])
     stacked = np.ascontiguousarray(np.vstack(blocks))
     if len(stacked) == 0:
         return np.arange(len(candidates))
-    pairs = cv2.BFMatcher(cv2.NORM_HAMMING).knnMatch(stacked, query.descriptors[:QUICK_QUERY_POINTS], k=2)
+    pairs = cv2.BFMatcher(cv2.NORM_HAMMING).knnMatch(stacked, query.descriptors[:query_points], k=2)
     good = np.array([len(p) == 2 and p[0].distance < RATIO * p[1].distance for p in pairs], bool)
     score = np.bincount(owner[good], minlength=len(candidates))
     return np.argsort(-score, kind="stable")

@@ -39,6 +39,9 @@ MAX_REPROJ_PX = 0.6
 On the edit set (``scripts/replay_edit_set.py``), of copies of a proof aligned by their own keypoints 58 %
 pass, and 0 of 38 genuine photos against an earlier proof of the same scene."""
 FULL_CHECKS = 2
+RANK_POINTS = 8
+RANK_QUERY_POINTS = 500
+"""The index is ranked on each entry's 8 strongest keypoints against the new photo's 500 strongest (bounded time)."""
 
 
 def compact_entry(fp: Fingerprint) -> bytes:
@@ -84,7 +87,8 @@ def find_in_index(entries: list[tuple[str, Fingerprint]], query: Features, exclu
     kept = [(pid, fp) for pid, fp in entries if pid[-32:] not in exclude and len(fp) > 0]
     if not kept:
         return None
-    order = rank_candidates([Candidate(ANOTHER_USER, fp) for _, fp in kept], query)[:FULL_CHECKS]
+    candidates = [Candidate(ANOTHER_USER, fp) for _, fp in kept]
+    order = rank_candidates(candidates, query, RANK_POINTS, RANK_QUERY_POINTS)[:FULL_CHECKS]
     for index in order:
         proof_id, fp = kept[int(index)]
         copy, n_in, reproj = keypoint_copy(fp, query)
