@@ -9,6 +9,8 @@ AKAZE features are already done by the verification and not counted):
 * a genuine photo checked against the reference and N remembered proofs
   (the worst case: no replay, so every candidate is checked), CPU only;
 * the same through the local store (read the memory, remember the new proof);
+* a mirrored copy's extra work (the mirrored view's AKAZE pass at 640 px, only when its pHash is close);
+* the cross-user index: the new photo against 200 compact entries (rank + 2 keypoint checks);
 * the fingerprint's size in bytes.
 
 Usage: ``python bench/bench_replay.py [--runs 21] [--proofs 0 10 30]``
@@ -28,8 +30,10 @@ from vision.flows.prepare import prepare_photo
 from vision.flows.verify import verify_photo
 from vision.profile import Profile
 from vision.replay.check import Candidate, find_replay, measure
-from vision.replay.fingerprint import fingerprint_to_bytes, make_fingerprint
+from vision.replay.fingerprint import fingerprint_from_bytes, fingerprint_to_bytes, make_fingerprint
+from vision.replay.global_index import compact_entry, find_in_index
 from vision.replay.memory import apply_replay_rule, replay_thresholds, verification_alignment
+from vision.replay.residual import mirrored_features
 from vision.rules.evidence import evaluate_match, match_features
 from vision.store import LocalReferenceStore
 
@@ -75,6 +79,13 @@ def main() -> None:
         candidates += [Candidate(f"proof {i}", ref_fp) for i in range(n)]
         ms = median_ms(lambda c=candidates: find_replay(c, query.features, query_fp, rt), args.runs)
         print(f"fingerprint + reference + {n:2d} proofs:  {fp_ms + ms:6.2f} ms (CPU)")
+
+    mirror_ms = median_ms(lambda: mirrored_features(query.image, query.features.settings), args.runs)
+    print(f"mirrored view (only for a near-mirror pHash): {mirror_ms:6.2f} ms")
+    entry = fingerprint_from_bytes(compact_entry(ref_fp))
+    entries = [(f"{i:054d}", entry) for i in range(200)]
+    index_ms = median_ms(lambda: find_in_index(entries, query.features, set()), args.runs)
+    print(f"cross-user index, 200 entries:        {index_ms:6.2f} ms (CPU)")
 
     with tempfile.TemporaryDirectory() as root:
         store = LocalReferenceStore(root)

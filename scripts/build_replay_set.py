@@ -11,6 +11,8 @@ photos: they are reported apart.
 
     python scripts/build_replay_set.py ../shared/data --out replay_eval.csv
     python scripts/build_replay_set.py --from-csv replay_eval.csv      # report only
+    python -m scripts.build_replay_set ../shared/data --edits --out replay_edits.csv   # edited copies
+    python -m scripts.build_replay_set --edits --from-csv replay_edits.csv
 
 Writes one CSV row of evidence per checked photo, then prints detection
 rates per transformation, the false-flag rate on genuine pairs, and the
@@ -31,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
+from scripts.replay_edit_set import EDIT_FIELDS, build_edits, report_edits
 from vision.flows.prepare import prepare_photo
 from vision.image.imageio import decode_image
 from vision.matchers.akaze import FeatureSettings, features_from_bytes, features_to_bytes
@@ -323,6 +326,26 @@ def proof_screens(data_dir: Path, cache_dir: Path | None, variants: int = 2) -> 
     return out
 
 
+def _main_edits(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    """``--edits``: build (or read) the edit set and report per edit."""
+    if args.from_csv:
+        with open(args.from_csv, newline="") as handle:
+            rows = list(csv.DictReader(handle))
+    else:
+        if args.data_dir is None:
+            parser.error("give DATA_DIR or --from-csv")
+        if args.cache:
+            args.cache.mkdir(parents=True, exist_ok=True)
+        rows = build_edits(args.data_dir, args.per_scene, args.cache)
+        with open(args.out, "w", newline="") as handle:
+            writer = csv.DictWriter(handle, EDIT_FIELDS)
+            writer.writeheader()
+            writer.writerows(rows)
+        print(f"wrote {len(rows)} rows to {args.out}", file=sys.stderr)
+    report_edits(rows, ReplayThresholds())
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("data_dir", nargs="?", type=Path, help="folder with pairs.csv (e.g. ../shared/data)")
@@ -332,7 +355,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, help="only the first N references (smoke runs)")
     parser.add_argument("--cache", type=Path, help="folder keeping each photo's features between runs")
     parser.add_argument("--proof-screens", action="store_true", help="also: screen photos of accepted proofs")
+    parser.add_argument("--edits", action="store_true", help="the edit set (scripts/replay_edit_set.py) instead")
+    parser.add_argument("--per-scene", type=int, default=2, help="edit set: sources (references, proofs) per scene")
     args = parser.parse_args(argv)
+    if args.edits:
+        return _main_edits(args, parser)
     if args.from_csv:
         with open(args.from_csv, newline="") as handle:
             rows = list(csv.DictReader(handle))

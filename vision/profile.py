@@ -97,7 +97,12 @@ class Profile:
     replay_min_framed_ncc: float = _REPLAY.min_framed_ncc
     replay_min_frame_inside: float = _REPLAY.min_frame_inside
     replay_max_border_flatness: float = _REPLAY.max_border_flatness
+    replay_min_cell_share: float = _REPLAY.min_cell_share
+    replay_min_cells: int = _REPLAY.min_cells
+    replay_min_content_ncc: float = _REPLAY.min_content_ncc
     replay_keep: int = 30
+    # Cross-user index (vision.replay.global_index): newest accepted proofs kept, compact, no user ids; 0 = off.
+    replay_global_keep: int = 200
     # Capture time (EXIF DateTimeOriginal) older than this many hours is
     # reported in the verdict's extras; 0 = off (many apps strip EXIF).
     capture_max_age_h: float = 0.0
@@ -137,7 +142,11 @@ class Profile:
             (0 <= self.replay_max_angle_off_deg <= 45, "replay_max_angle_off_deg must be in [0, 45]"),
             (0 <= self.replay_min_frame_inside <= 1, "replay_min_frame_inside must be in [0, 1]"),
             (self.replay_max_border_flatness >= 0, "replay_max_border_flatness must be >= 0"),
+            (0 <= self.replay_min_cell_share <= 1, "replay_min_cell_share must be in [0, 1]"),
+            (self.replay_min_cells >= 1, "replay_min_cells must be >= 1"),
+            (-1 <= self.replay_min_content_ncc <= 1, "replay_min_content_ncc must be in [-1, 1]"),
             (1 <= self.replay_keep <= 1000, "replay_keep must be in [1, 1000]"),
+            (0 <= self.replay_global_keep <= 100_000, "replay_global_keep must be in [0, 100000]"),
             (0 <= self.capture_max_age_h <= 24 * 3650, "capture_max_age_h must be in [0, 87600] (0 = off)"),
         ]
         for ok, message in checks:

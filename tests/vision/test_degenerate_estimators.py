@@ -13,11 +13,11 @@ import cv2
 import numpy as np
 import pytest
 
-import vision.replay.check
+import vision.replay.align
 import vision.rules.original_evidence
 from vision.matchers.geometry import fit_homography
 from vision.matchers.xfeat_geometry import fundamental_inliers, learned_geometry
-from vision.replay.check import _fingerprint_alignment
+from vision.replay.align import fingerprint_alignment
 from vision.rules.original_evidence import original_evidence
 
 SIZE = (640, 480)
@@ -95,8 +95,8 @@ def test_learned_geometry_degenerate(name: str) -> None:
 @pytest.mark.parametrize("name", sorted(DEGENERATE))
 def test_replay_alignment_degenerate(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     src, dst = DEGENERATE[name]
-    monkeypatch.setattr(vision.replay.check, "_match", lambda candidate, query: (src, dst))
-    H, n_matches, n_inliers, reproj = _fingerprint_alignment(None, None)  # type: ignore[arg-type]
+    monkeypatch.setattr(vision.replay.align, "match", lambda candidate, query: (src, dst))
+    H, n_matches, n_inliers, reproj = fingerprint_alignment(None, None)  # type: ignore[arg-type]
     assert n_matches == len(src)
     if H is None:
         assert (n_inliers, reproj) == (0, float("inf"))
@@ -110,9 +110,9 @@ def _raise_cv2(*args: object, **kwargs: object) -> None:
 
 def test_replay_alignment_when_opencv_raises(monkeypatch: pytest.MonkeyPatch) -> None:
     src, dst = two_spots()
-    monkeypatch.setattr(vision.replay.check, "_match", lambda candidate, query: (src, dst))
-    monkeypatch.setattr(vision.replay.check.cv2, "findHomography", _raise_cv2)
-    assert _fingerprint_alignment(None, None) == (None, len(src), 0, float("inf"))  # type: ignore[arg-type]
+    monkeypatch.setattr(vision.replay.align, "match", lambda candidate, query: (src, dst))
+    monkeypatch.setattr(vision.replay.align.cv2, "findHomography", _raise_cv2)
+    assert fingerprint_alignment(None, None) == (None, len(src), 0, float("inf"))  # type: ignore[arg-type]
 
 
 def _checkerboard(cell: int = 16, cells: int = 24) -> np.ndarray:

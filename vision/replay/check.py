@@ -32,8 +32,10 @@ import cv2
 import numpy as np
 
 from vision.matchers.akaze import Features
+from vision.replay.align import RATIO, MirroredFeatures, fingerprint_alignment, mirror_alignment, plausible
 from vision.replay.fingerprint import Fingerprint, hash_distance
 from vision.replay.geometry import frame_border, similarity_deviation
+from vision.replay.residual import cell_correlations, detail, ncc
 from vision.replay.thresholds import ReplayThresholds
 
 __all__ = [
@@ -50,10 +52,8 @@ __all__ = [
     "rank_candidates",
 ]
 
-_RATIO = 0.8
-_REPROJ_PX = 4.0  # MAGSAC inlier threshold, query working pixels
-_MIN_MATCHES = 8
 _FALLBACK_BELOW = 10  # fingerprint inliers under which a fallback alignment is used instead
+_CELL_MATCH = 0.5  # a grid cell "repeats" when its detail correlates at least this much
 
 
 @dataclass(frozen=True)
@@ -84,6 +84,13 @@ class ReplayEvidence:
     frame_inside, border_flatness : float
         How much of the candidate's frame edge is inside the new photo, and
         how flat the band around it is (:func:`vision.replay.geometry.frame_border`).
+    cell_share, n_cells : float, int
+        Of the ``n_cells`` textured grid cells of the overlap, the share whose
+        detail correlates >= 0.5 (:func:`vision.replay.residual.cell_correlations`):
+        near 1 for a copy under any warp, lower where parallax, light or
+        objects changed.
+    mirrored : bool
+        The alignment maps the candidate onto the *mirrored* new photo.
     H : np.ndarray or None
         ``(3, 3)`` homography from the candidate's thumbnail to the new
         photo's thumbnail pixels.
@@ -100,6 +107,9 @@ class ReplayEvidence:
     angle_off_deg: float = 45.0
     frame_inside: float = 0.0
     border_flatness: float = float("inf")
+    cell_share: float = 0.0
+    n_cells: int = 0
+    mirrored: bool = False
     H: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def to_json(self) -> dict[str, float | int | None]:
@@ -116,6 +126,9 @@ class ReplayEvidence:
             "angle_off_deg": round(self.angle_off_deg, 2),
             "frame_inside": round(self.frame_inside, 3),
             "border_flatness": _finite(self.border_flatness, 3),
+            "cell_share": round(self.cell_share, 3),
+            "n_cells": self.n_cells,
+            "mirrored": int(self.mirrored),
         }
 
 
@@ -128,33 +141,9 @@ def _no_alignment(n_points: int, n_matches: int, hash_dist: int) -> ReplayEviden
     return ReplayEvidence(n_points, n_matches, 0, 0.0, float("inf"), 0.0, hash_dist)
 
 
-def _match(candidate: Fingerprint, query: Features) -> tuple[np.ndarray, np.ndarray]:
-    """Ratio-test matches: ``(M, 2)`` candidate points (its working px) and ``(M, 2)`` query points."""
-    if len(candidate) == 0 or len(query) < 2:
-        return np.zeros((0, 2), np.float32), np.zeros((0, 2), np.float32)
-    pairs = cv2.BFMatcher(cv2.NORM_HAMMING).knnMatch(candidate.descriptors, query.descriptors, k=2)
-    kept = [(p[0].queryIdx, p[0].trainIdx) for p in pairs if len(p) == 2 and p[0].distance < _RATIO * p[1].distance]
-    if not kept:
-        return np.zeros((0, 2), np.float32), np.zeros((0, 2), np.float32)
-    ci, qi = np.array(kept).T
-    src = candidate.points[ci] * np.array(candidate.size, np.float32)
-    return src.astype(np.float32), query.points[qi].astype(np.float32)
-
-
 def _scale(sx: float, sy: float) -> np.ndarray:
     """Pixel-centre scaling: pixel ``i`` of one grid covers ``[i - 0.5, i + 0.5]`` of the other, scaled."""
     return np.array([[sx, 0.0, 0.5 * sx - 0.5], [0.0, sy, 0.5 * sy - 0.5], [0.0, 0.0, 1.0]])
-
-
-def detail(gray: np.ndarray) -> np.ndarray:
-    """Band-pass of a ``(h, w)`` thumbnail as float32: fine detail without noise or shading.
-
-    A difference of Gaussians (sigma 0.7 and 2.5 thumbnail pixels): the
-    finest band is dropped (JPEG blocks, resampling), the coarse one too
-    (lighting, vignetting, a brightness edit).
-    """
-    g = gray.astype(np.float32)
-    return cv2.GaussianBlur(g, (0, 0), 0.7) - cv2.GaussianBlur(g, (0, 0), 2.5)
 
 
 def align_thumbnail(candidate: Fingerprint, query_thumb: np.ndarray, H: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -182,13 +171,6 @@ def align_thumbnail(candidate: Fingerprint, query_thumb: np.ndarray, H: np.ndarr
     return warped, valid
 
 
-def _ncc(a: np.ndarray, b: np.ndarray) -> float:
-    a = a - a.mean()
-    b = b - b.mean()
-    denom = float(np.sqrt((a * a).sum() * (b * b).sum()))
-    return float((a * b).sum() / denom) if denom > 1e-6 else 0.0
-
-
 @dataclass(frozen=True)
 class Alignment:
     """A homography found elsewhere (the verification's), used instead of the fingerprint's matches.
@@ -206,29 +188,13 @@ class Alignment:
     """Use it only when the fingerprint's own keypoints do not align (a composed, approximate homography)."""
 
 
-def _fingerprint_alignment(candidate: Fingerprint, query: Features) -> tuple[np.ndarray | None, int, int, float]:
-    """``(H, n_matches, n_inliers, reproj_px)`` from the fingerprint's keypoints (H None when none fits)."""
-    src, dst = _match(candidate, query)
-    if len(src) < _MIN_MATCHES:
-        return None, len(src), 0, float("inf")
-    try:
-        H, mask = cv2.findHomography(src, dst, cv2.USAC_MAGSAC, _REPROJ_PX)
-    except cv2.error:  # degenerate matches (repeated or collinear points)
-        return None, len(src), 0, float("inf")
-    if H is None or mask is None or not np.all(np.isfinite(H)):
-        return None, len(src), 0, float("inf")
-    inliers = mask.ravel().astype(bool)
-    projected = cv2.perspectiveTransform(src[inliers][None], H)[0]
-    reproj = float(np.median(np.linalg.norm(projected - dst[inliers], axis=1)))
-    return H, len(src), int(inliers.sum()), reproj
-
-
 def measure(
     candidate: Fingerprint,
     query: Features,
     query_thumb: np.ndarray,
     query_fp: Fingerprint,
     alignment: Alignment | None = None,
+    mirrored: MirroredFeatures | None = None,
 ) -> ReplayEvidence:
     """Align ``candidate`` to the new photo and measure how much of it repeats.
 
@@ -246,11 +212,15 @@ def measure(
         The verification's homography for this candidate (the reference):
         2000 keypoints a side align a blurred screen photo where the
         fingerprint's 96 may not.  Ignored when made on another working size.
+    mirrored : callable, optional
+        Returns the mirrored new photo's features (in its own working pixels,
+        see :func:`vision.replay.residual.mirrored_features`); tried when the
+        fingerprint aligns with fewer than 10 inliers, so a flipped copy aligns.
 
     Returns
     -------
     ReplayEvidence
-        Zero inliers and ``inf`` error when no homography fits.
+        Zero inliers and ``inf`` error when no plausible homography fits.
     """
     hash_dist = hash_distance(candidate, query_fp)
     H: np.ndarray | None
@@ -258,11 +228,40 @@ def measure(
     if usable and alignment is not None and not alignment.fallback:
         H, n_matches, n_in, reproj = alignment.H, alignment.n_inliers, alignment.n_inliers, alignment.reproj_px
     else:
-        H, n_matches, n_in, reproj = _fingerprint_alignment(candidate, query)
+        H, n_matches, n_in, reproj = fingerprint_alignment(candidate, query)
+        if H is not None and not plausible(H, candidate, query):
+            H, n_in, reproj = None, 0, float("inf")
         if usable and alignment is not None and n_in < _FALLBACK_BELOW:
             H, n_in, reproj = alignment.H, alignment.n_inliers, alignment.reproj_px
-    if H is None:
-        return _no_alignment(len(candidate), n_matches, hash_dist)
+    evidence = (
+        _no_alignment(len(candidate), n_matches, hash_dist)
+        if H is None
+        else _residual(candidate, query, query_thumb, H, (n_matches, n_in, reproj), hash_dist, False)
+    )
+    if evidence.cell_share < 0.5:
+        # Perhaps a flipped copy: the unflipped alignment (even the verification's) found no repeat.
+        Hm, m_matches, m_in, m_reproj = mirror_alignment(candidate, query_thumb, mirrored)
+        if Hm is not None and m_in >= _FALLBACK_BELOW:
+            flipped = _residual(candidate, query, query_thumb, Hm, (m_matches, m_in, m_reproj), hash_dist, True)
+            if flipped.cell_share > evidence.cell_share:
+                return flipped
+    return evidence
+
+
+def _residual(
+    candidate: Fingerprint,
+    query: Features,
+    query_thumb: np.ndarray,
+    H: np.ndarray,
+    fit: tuple[int, int, float],
+    hash_dist: int,
+    flipped: bool,
+) -> ReplayEvidence:
+    """The evidence of one alignment ``H`` (candidate working px -> new photo's): residual structure and geometry.
+
+    ``fit`` is the alignment's ``(n_matches, n_inliers, reproj_px)``.
+    """
+    n_matches, n_in, reproj = fit
     qh, qw = query_thumb.shape
     ch, cw = candidate.thumb.shape
     qsize = query.image_size
@@ -270,9 +269,11 @@ def measure(
         _scale(qw / qsize[0], qh / qsize[1]) @ H @ np.linalg.inv(_scale(cw / candidate.size[0], ch / candidate.size[1]))
     )
     warped, valid = align_thumbnail(candidate, query_thumb, H_thumb)
-    ncc = 0.0
+    corr, cells = 0.0, np.zeros(0, np.float32)
     if valid.sum() >= 400:  # at least a 20x20 overlap
-        ncc = _ncc(detail(warped)[valid], detail(query_thumb)[valid])
+        old, new = detail(warped), detail(query_thumb)
+        corr = ncc(old[valid], new[valid])
+        cells = cell_correlations(old, new, valid)
     sim_residual, angle_off = similarity_deviation(H_thumb, (cw, ch))
     inside, flatness = frame_border(H_thumb, (cw, ch), query_thumb)
     return ReplayEvidence(
@@ -281,12 +282,15 @@ def measure(
         n_in,
         min(n_in / max(len(candidate), 1), 1.0),
         reproj,
-        ncc,
+        corr,
         hash_dist,
         sim_residual,
         angle_off,
         inside,
         flatness,
+        float(np.mean(cells >= _CELL_MATCH)) if cells.size else 0.0,
+        int(cells.size),
+        flipped,
         H_thumb,
     )
 
@@ -311,6 +315,14 @@ def decide(evidence: ReplayEvidence, thresholds: ReplayThresholds = ReplayThresh
             f"a framed copy (screen or screenshot): its whole frame is in view with a flat border around it "
             f"(flatness {e.border_flatness:.2f} <= {t.max_border_flatness:.2f}) and its fine detail matches "
             f"(correlation {e.detail_ncc:.2f} >= {t.min_framed_ncc:.2f})"
+        )
+    content = e.n_cells >= t.min_cells and e.cell_share >= t.min_cell_share and e.detail_ncc >= t.min_content_ncc
+    if content:
+        view = "its mirror image" if e.mirrored else "it"
+        return True, (
+            f"an edited copy: aligned onto the new photo, {view} repeats the fine detail cell by cell "
+            f"({e.cell_share:.0%} of {e.n_cells} cells >= {t.min_cell_share:.0%}, correlation {e.detail_ncc:.2f} "
+            f">= {t.min_content_ncc:.2f}): the same pixels under a smooth warp, not a new exposure"
         )
     if e.detail_ncc < t.min_framed_ncc or (not framed and e.detail_ncc < t.min_detail_ncc):
         return False, f"fine detail differs after alignment (correlation {e.detail_ncc:.2f})"
@@ -361,7 +373,9 @@ QUICK_QUERY_POINTS = 1000
 """Strongest keypoints of the new photo they are matched against."""
 
 
-def rank_candidates(candidates: list[Candidate], query: Features) -> np.ndarray:
+def rank_candidates(
+    candidates: list[Candidate], query: Features, points: int = QUICK_POINTS, query_points: int = QUICK_QUERY_POINTS
+) -> np.ndarray:
     """Order candidates by how many of their strongest keypoints reappear in the new photo (best first).
 
     One brute-force search of every candidate's :data:`QUICK_POINTS`
@@ -377,13 +391,13 @@ def rank_candidates(candidates: list[Candidate], query: Features) -> np.ndarray:
     """
     if not candidates or len(query) < 2:
         return np.arange(len(candidates))
-    blocks = [c.fingerprint.descriptors[:QUICK_POINTS] for c in candidates]
+    blocks = [c.fingerprint.descriptors[:points] for c in candidates]
     owner = np.repeat(np.arange(len(candidates)), [len(b) for b in blocks])
     stacked = np.ascontiguousarray(np.vstack(blocks))
     if len(stacked) == 0:
         return np.arange(len(candidates))
-    pairs = cv2.BFMatcher(cv2.NORM_HAMMING).knnMatch(stacked, query.descriptors[:QUICK_QUERY_POINTS], k=2)
-    good = np.array([len(p) == 2 and p[0].distance < _RATIO * p[1].distance for p in pairs], bool)
+    pairs = cv2.BFMatcher(cv2.NORM_HAMMING).knnMatch(stacked, query.descriptors[:query_points], k=2)
+    good = np.array([len(p) == 2 and p[0].distance < RATIO * p[1].distance for p in pairs], bool)
     score = np.bincount(owner[good], minlength=len(candidates))
     return np.argsort(-score, kind="stable")
 
@@ -393,14 +407,16 @@ def find_replay(
     query: Features,
     query_fp: Fingerprint,
     thresholds: ReplayThresholds = ReplayThresholds(),
-    full_checks: int = 2,
+    full_checks: int = 3,
+    mirrored: MirroredFeatures | None = None,
 ) -> ReplayFinding:
     """Check the new photo against the likeliest candidates; the best-matching copy is the finding.
 
     The first candidate (the reference) is always checked; the others are
     ranked by :func:`rank_candidates` and the ``full_checks - 1`` likeliest
     get the full check (:func:`measure`), so the cost stays flat however
-    many proofs a user has.
+    many proofs a user has.  ``mirrored`` (the mirrored new photo's
+    features, computed at most once) lets a flipped copy align.
 
     Returns
     -------
@@ -412,12 +428,19 @@ def find_replay(
     if len(candidates) > 1:
         rest = rank_candidates(candidates[1:], query)[: max(full_checks - 1, 0)]
         order += [int(i) + 1 for i in rest]
+    cached: list[Features | None] = []
+
+    def once() -> Features | None:
+        if mirrored is not None and not cached:
+            cached.append(mirrored())
+        return cached[0] if cached else None
+
     best: tuple[Candidate, ReplayEvidence] | None = None
     repeated: tuple[Candidate, ReplayEvidence, str] | None = None
     checked = 0
     for index in order:
         candidate = candidates[index]
-        evidence = measure(candidate.fingerprint, query, query_fp.thumb, query_fp, candidate.alignment)
+        evidence = measure(candidate.fingerprint, query, query_fp.thumb, query_fp, candidate.alignment, once)
         checked += 1
         is_replay, why = decide(evidence, thresholds)
         # Every likely candidate is checked: a copy of a proof also resembles

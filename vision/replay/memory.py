@@ -31,8 +31,10 @@ from vision.matchers.akaze import Features, decode_working
 from vision.profile import Profile
 from vision.replay.check import Alignment, Candidate, ReplayFinding, ReplayThresholds, find_replay
 from vision.replay.fingerprint import Fingerprint, fingerprint_from_bytes, fingerprint_to_bytes, make_fingerprint
+from vision.replay.global_index import ANOTHER_USER, IndexCache, compact_entry, entry_digest, find_in_index
+from vision.replay.residual import mirrored_features
 from vision.store.base import ReferenceRecord, ReferenceStore, StoreError
-from vision.store.proofs import ProofMemory
+from vision.store.proofs import GlobalProofIndex, ProofMemory
 
 __all__ = [
     "ReplayOutcome",
@@ -103,6 +105,32 @@ def composed_alignment(proof: Fingerprint, reference_key: str, alignment: Alignm
     return Alignment(H, alignment.n_inliers, proof.size, fallback=True)
 
 
+_INDEX = IndexCache()
+"""This process's copy of the cross-user index (entries read once, then only new ones)."""
+
+
+def _index_entries(store: ReferenceStore, keep: int) -> list[tuple[str, Fingerprint]]:
+    """The cross-user index's newest ``keep`` entries; [] when off, unsupported or unreadable (fail open, logged)."""
+    if keep <= 0 or not isinstance(store, GlobalProofIndex):
+        return []
+    try:
+        return _INDEX.entries(store, keep)
+    except Exception as exc:  # the index is an extra: its outage must not block the user's own check
+        log.error("replay index unavailable: %s: %s", type(exc).__name__, exc)
+        return []
+
+
+def _remember_globally(store: ReferenceStore, query_fp: Fingerprint, keep: int) -> None:
+    """Add an accepted photo's compact fingerprint to the cross-user index (best effort)."""
+    if keep <= 0 or not isinstance(store, GlobalProofIndex):
+        return
+    entry = compact_entry(query_fp)
+    try:
+        store.add_global_proof(entry, keep=keep, digest=entry_digest(entry))
+    except (StoreError, ValueError) as exc:
+        log.warning("could not add a proof to the replay index: %s", exc)
+
+
 def _proof_label(created_at: datetime) -> str:
     return f"your proof accepted at {created_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
 
@@ -143,7 +171,11 @@ def apply_replay_rule(
         ``extras`` always has ``replay`` (bool); with a finding also
         ``replay_of`` (which earlier photo), ``replay_evidence`` and the
         check's time in ``replay_ms``.  A genuine photo's fingerprint is
-        added to the user's proofs (retention ``thresholds.replay_keep``).
+        added to the user's proofs (retention ``thresholds.replay_keep``) and,
+        compact and without the user's id, to the cross-user index
+        (``thresholds.replay_global_keep``, 0 = off); a copy of an entry
+        that is not one of the user's own proofs is ``replay_of`` kind
+        ``another_user`` ("another user's proof", never who).
     """
     if thresholds.replay_check != "on":
         return ReplayOutcome(None, {"replay": False, "replay_check": "off"})
@@ -154,24 +186,45 @@ def apply_replay_rule(
         for other, features in others:
             label = f"your reference registered at {other.created_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
             candidates.append(Candidate(label, reference_fingerprint(store, other, features), other.key))
+        own: set[str] = set()
         for proof in cast(ProofMemory, store).list_proofs(record.user_id, limit=thresholds.replay_keep):
             try:
                 fingerprint = fingerprint_from_bytes(proof.fingerprint)
             except ValueError:
                 log.warning("skipping an unreadable proof fingerprint of %s", record.user_id)
                 continue
+            own.add(entry_digest(compact_entry(fingerprint)))
             via_reference = composed_alignment(fingerprint, record.key, alignment)
             candidates.append(Candidate(_proof_label(proof.created_at), fingerprint, proof.proof_id, via_reference))
     except Exception as exc:  # store or image trouble: fail open, say so
         log.error("replay check of %s unavailable: %s: %s", record.key, type(exc).__name__, exc)
         return ReplayOutcome(None, {"replay": False, "replay_check": "unavailable"})
+    entries = _index_entries(store, thresholds.replay_global_keep)
+    hit = None
     with gate():
         query_fp = make_fingerprint(query_image, query_features)
-        finding = find_replay(candidates, query_features, query_fp, replay_thresholds(thresholds))
+        finding = find_replay(
+            candidates,
+            query_features,
+            query_fp,
+            replay_thresholds(thresholds),
+            mirrored=lambda: mirrored_features(query_image, query_features.settings),
+        )
+        if not finding.replay:
+            hit = find_in_index(entries, query_features, own)
     extras: dict[str, Any] = {"replay": finding.replay, "replay_check": "on", "replay_checked": finding.checked}
     if finding.evidence is not None:
         extras["replay_evidence"] = finding.evidence.to_json()
-    if finding.replay and finding.candidate is not None:
+    if hit is not None:
+        why = (
+            f"it repeats {ANOTHER_USER}: {hit.n_inliers} of its {hit.n_points} strongest keypoints come back "
+            f"on one homography (median error {hit.reproj_px:.2f} px)"
+        )
+        finding = replace(finding, replay=True, reason=why, candidate=None)
+        extras.update(
+            replay=True, replay_of={"kind": "another_user", "label": ANOTHER_USER}, replay_index=hit.to_json()
+        )
+    elif finding.replay and finding.candidate is not None:
         references = {record.key, *(other.key for other, _ in others)}
         kind = "reference" if finding.candidate.key in references else "proof"
         extras["replay_of"] = {"kind": kind, "id": finding.candidate.key, "label": finding.candidate.label}
@@ -182,6 +235,7 @@ def apply_replay_rule(
             memory.add_proof(record.user_id, fingerprint_to_bytes(anchored), keep=thresholds.replay_keep)
         except (StoreError, ValueError) as exc:
             log.warning("could not remember the proof of %s: %s", record.user_id, exc)
+        _remember_globally(store, query_fp, thresholds.replay_global_keep)
     extras["replay_ms"] = round((time.perf_counter() - start) * 1000.0, 2)
     return ReplayOutcome(finding, extras)
 
@@ -269,7 +323,13 @@ def check_against_reference(
     ref_fp = make_fingerprint(ref_image, ref_features)
     query_fp = make_fingerprint(query_image, query_features)
     candidates = [Candidate("the reference photo", ref_fp, "reference", alignment)]
-    finding = find_replay(candidates, query_features, query_fp, replay_thresholds(thresholds))
+    finding = find_replay(
+        candidates,
+        query_features,
+        query_fp,
+        replay_thresholds(thresholds),
+        mirrored=lambda: mirrored_features(query_image, query_features.settings),
+    )
     extras: dict[str, Any] = {"replay": finding.replay, "replay_check": "on", "replay_checked": finding.checked}
     if finding.evidence is not None:
         extras["replay_evidence"] = finding.evidence.to_json()

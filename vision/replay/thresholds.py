@@ -18,7 +18,11 @@ class ReplayThresholds:
     * a *framed copy* (a screen photo, a bordered screenshot):
       ``detail_ncc >= min_framed_ncc``, the earlier frame wholly in view
       (``frame_inside >= min_frame_inside``) with a flat band around it
-      (``border_flatness <= max_border_flatness``).
+      (``border_flatness <= max_border_flatness``);
+    * a *content copy* (any plausible homography, mirror included, plus
+      photometric edits): the aligned fine detail repeats cell by cell:
+      at least ``min_cells`` textured cells, a share ``>= min_cell_share``
+      of them correlating, and ``detail_ncc >= min_content_ncc`` overall.
     """
 
     # Chosen on the replay set (scripts/build_replay_set.py), scenes held out.
@@ -30,3 +34,8 @@ class ReplayThresholds:
     min_framed_ncc: float = 0.75
     min_frame_inside: float = 0.5
     max_border_flatness: float = 0.5
+    # Content copy (issue 21), picked on the edit set (scripts/replay_edit_set.py, all scenes):
+    # lower values flag more genuine planar / near-duplicate pairs at the 160 px thumbnail.
+    min_cell_share: float = 0.95
+    min_cells: int = 12
+    min_content_ncc: float = 0.93

@@ -33,7 +33,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, TypeVar, cast
 
 from vision.store.base import ReferenceRecord, StoreUnavailableError
-from vision.store.proofs import ProofMemory, ProofRecord
+from vision.store.proofs import GlobalProofIndex, ProofMemory, ProofRecord
 
 __all__ = ["CircuitBreaker", "GuardedStore"]
 
@@ -229,6 +229,17 @@ class GuardedStore:
 
     def list_proofs(self, user_id: str, limit: int | None = None, *, load: bool = True) -> builtins.list[ProofRecord]:
         return self._run("list remembered proofs", self._memory.list_proofs, user_id, limit, load=load)
+
+    def add_global_proof(self, fingerprint: bytes, *, keep: int, digest: str = "") -> ProofRecord:
+        index = cast(GlobalProofIndex, self.inner)
+        return self._run("add to the replay index", index.add_global_proof, fingerprint, keep=keep, digest=digest)
+
+    def list_global_proofs(self, limit: int | None = None, *, load: bool = True) -> builtins.list[ProofRecord]:
+        index = cast(GlobalProofIndex, self.inner)
+        return self._run("list the replay index", index.list_global_proofs, limit, load=load)
+
+    def load_global_proof(self, proof_id: str) -> bytes | None:
+        return self._run("read the replay index", cast(GlobalProofIndex, self.inner).load_global_proof, proof_id)
 
     def stored_bytes(self, user_id: str | None = None) -> int:
         """The inner store's ``stored_bytes`` (timeouts and breaker as any call)."""

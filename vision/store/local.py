@@ -43,10 +43,14 @@ from vision.store.file_lock import exclusive
 from vision.store.ids import new_key, split_key, validate_key, validate_user_id
 from vision.store.proofs import (
     FINGERPRINT_SUFFIX,
+    GLOBAL_DIR,
+    GLOBAL_USER,
     PROOF_DIR,
     ProofRecord,
+    check_global_args,
     check_limit,
     check_proof_args,
+    global_proof_id,
     new_proof_id,
     newest_proofs_first,
     parse_proof_name,
@@ -454,3 +458,45 @@ class LocalReferenceStore(BlobReferenceStore):
                 raise self._unavailable(f"read a proof of {user_id!r}", exc) from exc
             loaded.append(ProofRecord(user_id, record.proof_id, record.created_at, data))
         return loaded
+
+    # -- the cross-user index (vision.store.proofs.GlobalProofIndex) -----------
+
+    def add_global_proof(self, fingerprint: bytes, *, keep: int, digest: str = "") -> ProofRecord:
+        """Add a compact fingerprint to ``<root>/.replay-index/``; delete the oldest beyond ``keep``."""
+        blob = check_global_args(fingerprint, keep)
+        record = parse_proof_name(GLOBAL_USER, proof_name(global_proof_id(digest)))
+        assert record is not None  # a fresh id always parses
+        directory = self.root / GLOBAL_DIR
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            self._write_atomic(directory / proof_name(record.proof_id), blob)
+            for old in self.list_global_proofs(load=False)[keep:]:
+                (directory / proof_name(old.proof_id)).unlink(missing_ok=True)
+        except OSError as exc:
+            raise self._unavailable("add to the replay index", exc) from exc
+        return ProofRecord(GLOBAL_USER, record.proof_id, record.created_at, blob)
+
+    def list_global_proofs(self, limit: int | None = None, *, load: bool = True) -> builtins.list[ProofRecord]:
+        """The index's entries, newest first (up to ``limit``); with ``load`` each carries its bytes."""
+        check_limit(limit)
+        try:
+            names = [entry.name for entry in os.scandir(self.root / GLOBAL_DIR)]
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        except OSError as exc:
+            raise self._unavailable("list the replay index", exc) from exc
+        records = newest_proofs_first([r for r in (parse_proof_name(GLOBAL_USER, n) for n in names) if r is not None])
+        records = records[:limit] if limit else records
+        if not load:
+            return records
+        loaded = [(r, self.load_global_proof(r.proof_id)) for r in records]
+        return [ProofRecord(r.user_id, r.proof_id, r.created_at, data) for r, data in loaded if data is not None]
+
+    def load_global_proof(self, proof_id: str) -> bytes | None:
+        """One entry's bytes, or None when it was pruned meanwhile."""
+        try:
+            return (self.root / GLOBAL_DIR / proof_name(proof_id)).read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise self._unavailable("read the replay index", exc) from exc

@@ -25,6 +25,8 @@ from vision.store.ids import validate_user_id
 __all__ = [
     "DEFAULT_KEEP",
     "FINGERPRINT_SUFFIX",
+    "GLOBAL_DIR",
+    "GLOBAL_USER",
     "MAX_FINGERPRINT_BYTES",
     "MAX_KEEP",
     "PROOF_DIR",
@@ -39,6 +41,10 @@ __all__ = [
 FINGERPRINT_SUFFIX = ".fingerprint"
 PROOF_DIR = "proofs"
 PROOF_SUFFIX = ".fp"
+GLOBAL_DIR = ".replay-index"
+"""Folder / prefix of the cross-user index of accepted proofs: not a valid user id, so no user listing sees it."""
+GLOBAL_USER = ""
+"""The ``user_id`` of the index's records: none is stored (privacy)."""
 DEFAULT_KEEP = 30
 """Accepted proofs remembered per user unless the profile says otherwise."""
 MAX_KEEP = 1000
@@ -148,3 +154,49 @@ class ProofMemory(Protocol):
     def list_proofs(self, user_id: str, limit: int | None = None, *, load: bool = True) -> list[ProofRecord]:
         """The user's remembered proofs, newest first."""
         ...
+
+
+def check_global_args(fingerprint: bytes, keep: int) -> bytes:
+    """Validate :meth:`add_global_proof`'s arguments (as :func:`check_proof_args`, without a user)."""
+    if not isinstance(fingerprint, (bytes, bytearray, memoryview)):
+        raise TypeError(f"fingerprint must be bytes, not {type(fingerprint).__name__}")
+    blob = bytes(fingerprint)
+    if not 0 < len(blob) <= MAX_FINGERPRINT_BYTES:
+        raise ValueError(f"fingerprint must be 1..{MAX_FINGERPRINT_BYTES} bytes, got {len(blob)}")
+    if not isinstance(keep, int) or isinstance(keep, bool) or not 1 <= keep <= MAX_GLOBAL_KEEP:
+        raise ValueError(f"keep must be an int in 1..{MAX_GLOBAL_KEEP}, got {keep!r}")
+    return blob
+
+
+MAX_GLOBAL_KEEP = 100_000
+
+
+@runtime_checkable
+class GlobalProofIndex(Protocol):
+    """The cross-user index of recent accepted proofs (compact fingerprints, no user ids), in both stores.
+
+    Entries are named like proofs (``<UTC time>-<32 hex>.fp``), so they sort by
+    time; the hex is the caller's (a content hash: the same entry twice is one).
+    """
+
+    def add_global_proof(self, fingerprint: bytes, *, keep: int, digest: str = "") -> ProofRecord:
+        """Add an entry; delete the oldest beyond ``keep``."""
+        ...
+
+    def list_global_proofs(self, limit: int | None = None, *, load: bool = True) -> list[ProofRecord]:
+        """The index's entries, newest first (``user_id`` is empty)."""
+        ...
+
+    def load_global_proof(self, proof_id: str) -> bytes | None:
+        """One entry's bytes, or None when it was pruned."""
+        ...
+
+
+def global_proof_id(digest: str = "") -> str:
+    """A fresh index entry id: the UTC time and ``digest`` (32 lowercase hex) or random hex."""
+    proof_id = new_proof_id()
+    if digest:
+        if not re.fullmatch(r"[0-9a-f]{32}", digest):
+            raise ValueError(f"digest must be 32 lowercase hex digits, got {digest[:40]!r}")
+        proof_id = proof_id[:-32] + digest
+    return proof_id

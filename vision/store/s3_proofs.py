@@ -4,6 +4,7 @@ Objects::
 
     <prefix><user_id>/<ref_id>.fingerprint           the reference's fingerprint
     <prefix><user_id>/proofs/<time>-<hex>.fp         one accepted proof's fingerprint
+    <prefix>.replay-index/<time>-<hex>.fp            the cross-user index: a compact fingerprint, no user id
 
 A mixin of :class:`vision.store.s3.S3ReferenceStore` (which supplies the
 client, bucket, prefix and its error translation), kept apart so the store
@@ -17,10 +18,14 @@ from typing import TYPE_CHECKING, Any
 from vision.store.ids import split_key, validate_user_id
 from vision.store.proofs import (
     FINGERPRINT_SUFFIX,
+    GLOBAL_DIR,
+    GLOBAL_USER,
     PROOF_DIR,
     ProofRecord,
+    check_global_args,
     check_limit,
     check_proof_args,
+    global_proof_id,
     new_proof_id,
     newest_proofs_first,
     parse_proof_name,
@@ -130,3 +135,55 @@ class S3ProofMemory:
                 continue  # pruned by a concurrent add
             loaded.append(ProofRecord(user_id, record.proof_id, record.created_at, data))
         return loaded
+
+    # -- the cross-user index (vision.store.proofs.GlobalProofIndex) -----------
+
+    def add_global_proof(self, fingerprint: bytes, *, keep: int, digest: str = "") -> ProofRecord:
+        """Add a compact fingerprint under ``<prefix>.replay-index/``; one batch delete of the oldest beyond ``keep``."""
+        blob = check_global_args(fingerprint, keep)
+        record = parse_proof_name(GLOBAL_USER, proof_name(global_proof_id(digest)))
+        assert record is not None  # a fresh id always parses
+        prefix = f"{self.prefix}{GLOBAL_DIR}/"
+        action = "add to the replay index"
+        self._call(
+            action,
+            self.client.put_object,
+            Bucket=self.bucket,
+            Key=prefix + proof_name(record.proof_id),
+            Body=blob,
+            ContentType="application/octet-stream",
+        )
+        stale = self.list_global_proofs(load=False)[keep:]
+        for start in range(0, len(stale), 1000):  # delete_objects takes at most 1000 keys
+            chunk = stale[start : start + 1000]
+            self._call(
+                action,
+                self.client.delete_objects,
+                Bucket=self.bucket,
+                Delete={"Objects": [{"Key": prefix + proof_name(r.proof_id)} for r in chunk], "Quiet": True},
+            )
+        return ProofRecord(GLOBAL_USER, record.proof_id, record.created_at, blob)
+
+    def list_global_proofs(self, limit: int | None = None, *, load: bool = True) -> list[ProofRecord]:
+        """The index's entries, newest first (up to ``limit``): one listing, then (``load``) one GET each."""
+        check_limit(limit)
+        prefix = f"{self.prefix}{GLOBAL_DIR}/"
+        records = []
+        for page in self._list_pages("list the replay index", Prefix=prefix):
+            for item in page.get("Contents", []):
+                record = parse_proof_name(GLOBAL_USER, item["Key"][len(prefix) :])
+                if record is not None:
+                    records.append(record)
+        records = newest_proofs_first(records)
+        records = records[:limit] if limit else records
+        if not load:
+            return records
+        loaded = [(r, self.load_global_proof(r.proof_id)) for r in records]
+        return [ProofRecord(r.user_id, r.proof_id, r.created_at, data) for r, data in loaded if data is not None]
+
+    def load_global_proof(self, proof_id: str) -> bytes | None:
+        """One entry's bytes, or None when it was pruned meanwhile."""
+        try:
+            return self._get_bytes("read the replay index", f"{self.prefix}{GLOBAL_DIR}/{proof_name(proof_id)}")
+        except self._NOT_FOUND:
+            return None

@@ -1,0 +1,111 @@
+"""Edited copies (issue 21): caught on content after any plausible warp, mirror included; the edit set is seeded."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from vision.flows.prepare import PreparedPhoto, prepare_photo
+from vision.image.imageio import decode_image
+from vision.profile import Profile
+from vision.replay.check import Candidate, decide, find_replay, measure
+from vision.replay.edits import EDITS, collage, rotate
+from vision.replay.fingerprint import Fingerprint, make_fingerprint
+from vision.replay.memory import replay_thresholds
+from vision.replay.residual import cell_correlations, mirrored_features
+
+SAMPLES = Path(__file__).resolve().parents[2] / "samples" / "images"
+REF = SAMPLES / "lightglue" / "DSC_0410.JPG"
+OTHER_VIEW = SAMPLES / "sacre_coeur" / "51091044_3486849416.jpg"
+THRESHOLDS = replay_thresholds(Profile())
+
+
+@pytest.fixture(scope="module")
+def ref_fp() -> Fingerprint:
+    photo = prepare_photo(REF.read_bytes())
+    return make_fingerprint(photo.image, photo.features)
+
+
+@pytest.fixture(scope="module")
+def source() -> np.ndarray:
+    return decode_image(REF.read_bytes(), max_side=1600).bgr
+
+
+def _query(data: bytes) -> tuple[PreparedPhoto, Fingerprint]:
+    photo = prepare_photo(data)
+    return photo, make_fingerprint(photo.image, photo.features)
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["rotate_12", "rotate_30", "perspective_0.2", "crop_30", "jpeg_q10", "noise_20", "mirror", "collage_quarter"],
+)
+def test_edited_copy_of_a_remembered_photo_is_caught(name: str, ref_fp: Fingerprint, source: np.ndarray) -> None:
+    """As a remembered proof is checked: its own keypoints (and the mirrored view) align it."""
+    photo, fp = _query(EDITS[name](source, np.random.default_rng(3)))
+    evidence = measure(
+        ref_fp, photo.features, fp.thumb, fp, None, lambda: mirrored_features(photo.image, photo.features.settings)
+    )
+    flagged, why = decide(evidence, THRESHOLDS)
+    assert flagged, f"{name}: {why} ({evidence})"
+    if not name.startswith("collage"):  # a quarter tile has under 12 cells of a 160 px thumbnail: the framed rule
+        assert evidence.cell_share >= THRESHOLDS.min_cell_share and evidence.n_cells >= THRESHOLDS.min_cells
+    assert evidence.mirrored == (name == "mirror")
+
+
+def test_a_mirrored_copy_names_the_mirror(ref_fp: Fingerprint, source: np.ndarray) -> None:
+    photo, fp = _query(EDITS["mirror"](source, np.random.default_rng(0)))
+    finding = find_replay(
+        [Candidate("the reference photo", ref_fp)],
+        photo.features,
+        fp,
+        THRESHOLDS,
+        mirrored=lambda: mirrored_features(photo.image, photo.features.settings),
+    )
+    assert finding.replay and "mirror image" in finding.reason
+    without = find_replay([Candidate("the reference photo", ref_fp)], photo.features, fp, THRESHOLDS)
+    assert not without.replay  # the unflipped keypoints alone do not align a mirror copy
+
+
+def test_a_genuine_photo_of_another_view_is_not_a_content_copy(ref_fp: Fingerprint) -> None:
+    photo, fp = _query((SAMPLES / "lightglue" / "DSC_0411.JPG").read_bytes())
+    evidence = measure(
+        ref_fp, photo.features, fp.thumb, fp, None, lambda: mirrored_features(photo.image, photo.features.settings)
+    )
+    flagged, why = decide(evidence, THRESHOLDS)
+    assert not flagged, why
+    assert evidence.cell_share < THRESHOLDS.min_cell_share
+
+
+def test_edits_are_deterministic_and_change_the_bytes(source: np.ndarray) -> None:
+    for name in ("rotate_5", "perspective_0.08", "noise_8", "collage_half"):
+        a = EDITS[name](source, np.random.default_rng(1))
+        assert a == EDITS[name](source, np.random.default_rng(1))
+        assert a != EDITS[name](source, np.random.default_rng(2)) or name == "rotate_5"
+
+
+def test_rotation_fills_the_frame_and_collage_keeps_the_tile(source: np.ndarray) -> None:
+    small = source[::8, ::8].copy()
+    turned = rotate(small, 30)
+    assert turned.shape == small.shape and turned.min() >= 0
+    tiles = collage(small, np.random.default_rng(0), 0.25)
+    h, w = small.shape[:2]
+    assert tiles.shape == small.shape
+    quadrants = [tiles[y : y + h // 2, x : x + w // 2] for y in (0, h // 2) for x in (0, w // 2)]
+    shrunk = cv2.resize(small, (w // 2, h // 2), interpolation=cv2.INTER_AREA)
+    assert sum(np.array_equal(q, shrunk) for q in quadrants) == 1  # one quadrant is the photo, the rest texture
+
+
+def test_cell_correlations_count_only_textured_covered_cells() -> None:
+    rng = np.random.default_rng(0)
+    texture = rng.normal(0, 10, (64, 64)).astype(np.float32)
+    valid = np.ones((64, 64), bool)
+    assert np.allclose(cell_correlations(texture, texture, valid), 1.0, atol=1e-4)
+    assert cell_correlations(texture, texture, valid).size == 16
+    flat = np.zeros((64, 64), np.float32)
+    assert cell_correlations(flat, texture, valid).size == 0
+    valid[:, 32:] = False
+    assert cell_correlations(texture, rng.normal(0, 10, (64, 64)).astype(np.float32), valid).size == 8
