@@ -39,6 +39,7 @@ from vision.store.base import (
     newest_first,
     utc_now,
 )
+from vision.store.disk_usage import tree_bytes
 from vision.store.file_lock import exclusive
 from vision.store.ids import new_key, split_key, validate_key, validate_user_id
 from vision.store.proofs import (
@@ -367,21 +368,10 @@ class LocalReferenceStore(BlobReferenceStore):
         store is walked once (the API rescans it in the background).
         """
         top = self.root if user_id is None else self.root / validate_user_id(user_id)
-        total = 0
-        pending = [top]
         try:
-            while pending:
-                with os.scandir(pending.pop()) as entries:
-                    for entry in entries:
-                        if entry.is_dir(follow_symlinks=False):
-                            pending.append(Path(entry.path))
-                        elif entry.is_file(follow_symlinks=False):
-                            total += entry.stat(follow_symlinks=False).st_size
-        except FileNotFoundError:
-            return total
+            return tree_bytes(top)
         except OSError as exc:
             raise self._unavailable("measure stored bytes", exc) from exc
-        return total
 
     def url(self, key: str) -> str | None:
         """Return None: local files have no URL (the caller serves the bytes)."""
