@@ -65,9 +65,11 @@ def test_register_and_verify_with_s3(moto_url, pair):
         body = c.post("/auth/stdimg", json={"data": pair[0], "name": "../hong"}).json()
         assert (body["status"], body["message"]) == (400, v.TAKE_PICTURE_AGAIN)
     # image, features, metadata and fingerprint of the one reference, the latest pointer,
-    # and the accepted proof's fingerprint
+    # the accepted proof's fingerprint, and its compact entry in the cross-user index (no user id in its key)
     names = objects(moto_url, bucket)
-    assert len(names) == 6 and sum("/proofs/" in n for n in names) == 1, names
+    assert len(names) == 7 and sum("/proofs/" in n for n in names) == 1, names
+    index = [n for n in names if ".replay-index/" in n]
+    assert len(index) == 1 and "hong" not in index[0], names
 
 
 def test_s3_from_settings_never_logs_the_secret(moto_url, pair, caplog):

@@ -54,8 +54,9 @@ def test_derived_examples_say_so_on_screen_and_the_real_night_photo_says_what_to
     at = _open_on(FACADE, "Simulated night")
     assert "Simulated night: a darkened copy" in texts(at)
     at = _open_on(LANDMARK, "Real night photo")
-    assert headlines(at)[1].startswith("❌ Different:")
-    assert any("register a night photo" in i.value for i in at.info)  # what the user can do
+    # XFeat's inliers on the lit facade, checked where they lie (issue 20), accept it; the hint is only for a rejection
+    assert headlines(at)[1].startswith("✅ Same landmark:")
+    assert not any("register a night photo" in i.value for i in at.info)
 
 
 def test_the_answer_is_one_sentence_and_the_rest_is_behind_details(store_dir):

@@ -4,13 +4,14 @@ A five-pair set made of bundled photos (samples/NOTICE.md): two same pairs, one 
 (sacre_coeur 03903474 against its 0.2-scale copy), and three different pairs, one of which
 (03903474 against LightGlue's DSC_0410 facade) has a few AKAZE inliers and a fairly high
 similarity.  With the learned evidence minimum at 4, the threshold fitted between the
-different pairs and the weak same pair passes two inliers from that different pair: the
-margin warning of the learned score must show.  At the shipped minimum (10) the weak same
+different pairs and the weak same pair passes within two inliers of a different pair (which
+one depends on the XFeat checks): the margin warning of the learned score must show.  At the shipped minimum (10) the weak same
 pair does not count and the threshold sits far from every different pair: no margin warning.
 """
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -84,8 +85,9 @@ def test_margin_warning_in_learned_score_units_when_it_must_fire(at: AppTest) ->
     _no_exception(at)
     found = _learned_margin_warnings(at)
     assert len(found) == 1, [w.value for w in at.warning]
-    assert f"({NEAR_DIFFERENT[0]} vs {NEAR_DIFFERENT[1]})" in found[0]
-    assert " score against the threshold " in found[0] and "2 more inliers" in found[0]
+    different = [f"({ref} vs {query})" for ref, query, label, _ in PAIRS if label == 0]
+    assert any(pair in found[0] for pair in different), found[0]  # a different pair, named
+    assert " score against the threshold " in found[0] and re.search(r"\b[12] more inliers?\b", found[0])
     # the warning goes with the kept run (the record of this recommendation)
     from vision.core.settings import load_settings
     from vision.lab.runs import archive_from_settings
