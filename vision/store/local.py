@@ -53,8 +53,9 @@ from vision.store.proofs import (
     check_proof_args,
     global_proof_id,
     new_proof_id,
-    newest_proofs_first,
+    newest_loaded,
     parse_proof_name,
+    parse_proof_names,
     proof_name,
 )
 
@@ -434,20 +435,16 @@ class LocalReferenceStore(BlobReferenceStore):
             return []
         except OSError as exc:
             raise self._unavailable(f"list proofs of {user_id!r}", exc) from exc
-        records = newest_proofs_first([r for r in (parse_proof_name(user_id, n) for n in names) if r is not None])
-        records = records[:limit] if limit else records
-        if not load:
-            return records
-        loaded: builtins.list[ProofRecord] = []
-        for record in records:
+
+        def read(proof_id: str) -> bytes | None:
             try:
-                data = (directory / proof_name(record.proof_id)).read_bytes()
+                return (directory / proof_name(proof_id)).read_bytes()
             except FileNotFoundError:
-                continue  # pruned by a concurrent add
+                return None  # pruned by a concurrent add
             except OSError as exc:
                 raise self._unavailable(f"read a proof of {user_id!r}", exc) from exc
-            loaded.append(ProofRecord(user_id, record.proof_id, record.created_at, data))
-        return loaded
+
+        return newest_loaded(parse_proof_names(user_id, names), limit, load, read)
 
     # -- the cross-user index (vision.store.proofs.GlobalProofIndex) -----------
 
@@ -475,12 +472,7 @@ class LocalReferenceStore(BlobReferenceStore):
             return []
         except OSError as exc:
             raise self._unavailable("list the replay index", exc) from exc
-        records = newest_proofs_first([r for r in (parse_proof_name(GLOBAL_USER, n) for n in names) if r is not None])
-        records = records[:limit] if limit else records
-        if not load:
-            return records
-        loaded = [(r, self.load_global_proof(r.proof_id)) for r in records]
-        return [ProofRecord(r.user_id, r.proof_id, r.created_at, data) for r, data in loaded if data is not None]
+        return newest_loaded(parse_proof_names(GLOBAL_USER, names), limit, load, self.load_global_proof)
 
     def load_global_proof(self, proof_id: str) -> bytes | None:
         """One entry's bytes, or None when it was pruned meanwhile."""

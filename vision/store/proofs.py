@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol, runtime_checkable
@@ -133,6 +134,25 @@ def check_limit(limit: int | None) -> None:
 def newest_proofs_first(records: list[ProofRecord]) -> list[ProofRecord]:
     """Sort newest first (the id starts with the time; the random tail breaks ties)."""
     return sorted(records, key=lambda r: r.proof_id, reverse=True)
+
+
+def parse_proof_names(user_id: str, names: Iterable[str]) -> list[ProofRecord]:
+    """The proof records among file or object names (others skipped), newest first."""
+    return newest_proofs_first([r for r in (parse_proof_name(user_id, n) for n in names) if r is not None])
+
+
+def newest_loaded(
+    records: list[ProofRecord], limit: int | None, load: bool, read: Callable[[str], bytes | None]
+) -> list[ProofRecord]:
+    """The first ``limit`` of ``records`` (newest first), each with ``read(proof_id)``'s bytes when ``load``.
+
+    A record whose bytes are gone (``read`` returns None: pruned by a concurrent add) is left out.
+    """
+    records = records[:limit] if limit else records
+    if not load:
+        return records
+    loaded = [(r, read(r.proof_id)) for r in records]
+    return [ProofRecord(r.user_id, r.proof_id, r.created_at, data) for r, data in loaded if data is not None]
 
 
 @runtime_checkable

@@ -27,8 +27,9 @@ from vision.store.proofs import (
     check_proof_args,
     global_proof_id,
     new_proof_id,
-    newest_proofs_first,
+    newest_loaded,
     parse_proof_name,
+    parse_proof_names,
     proof_name,
 )
 
@@ -117,24 +118,25 @@ class S3ProofMemory:
         """
         check_limit(limit)
         prefix = self._proof_prefix(user_id)
-        records = []
-        for page in self._list_pages(f"list proofs of {user_id!r}", Prefix=prefix):
-            for item in page.get("Contents", []):
-                record = parse_proof_name(user_id, item["Key"][len(prefix) :])
-                if record is not None:
-                    records.append(record)
-        records = newest_proofs_first(records)
-        records = records[:limit] if limit else records
-        if not load:
-            return records
-        loaded = []
-        for record in records:
+
+        def read(proof_id: str) -> bytes | None:
             try:
-                data = self._get_bytes(f"read a proof of {user_id!r}", prefix + proof_name(record.proof_id))
+                return self._get_bytes(f"read a proof of {user_id!r}", prefix + proof_name(proof_id))
             except self._NOT_FOUND:
-                continue  # pruned by a concurrent add
-            loaded.append(ProofRecord(user_id, record.proof_id, record.created_at, data))
-        return loaded
+                return None  # pruned by a concurrent add
+
+        return newest_loaded(self._proof_records(f"list proofs of {user_id!r}", prefix, user_id), limit, load, read)
+
+    def _proof_records(self, action: str, prefix: str, user_id: str) -> list[ProofRecord]:
+        """The proof records of the objects under ``prefix`` (one listing), newest first."""
+        return parse_proof_names(
+            user_id,
+            (
+                item["Key"][len(prefix) :]
+                for page in self._list_pages(action, Prefix=prefix)
+                for item in page.get("Contents", [])
+            ),
+        )
 
     # -- the cross-user index (vision.store.proofs.GlobalProofIndex) -----------
 
@@ -167,19 +169,8 @@ class S3ProofMemory:
     def list_global_proofs(self, limit: int | None = None, *, load: bool = True) -> list[ProofRecord]:
         """The index's entries, newest first (up to ``limit``): one listing, then (``load``) one GET each."""
         check_limit(limit)
-        prefix = f"{self.prefix}{GLOBAL_DIR}/"
-        records = []
-        for page in self._list_pages("list the replay index", Prefix=prefix):
-            for item in page.get("Contents", []):
-                record = parse_proof_name(GLOBAL_USER, item["Key"][len(prefix) :])
-                if record is not None:
-                    records.append(record)
-        records = newest_proofs_first(records)
-        records = records[:limit] if limit else records
-        if not load:
-            return records
-        loaded = [(r, self.load_global_proof(r.proof_id)) for r in records]
-        return [ProofRecord(r.user_id, r.proof_id, r.created_at, data) for r, data in loaded if data is not None]
+        records = self._proof_records("list the replay index", f"{self.prefix}{GLOBAL_DIR}/", GLOBAL_USER)
+        return newest_loaded(records, limit, load, self.load_global_proof)
 
     def load_global_proof(self, proof_id: str) -> bytes | None:
         """One entry's bytes, or None when it was pruned meanwhile."""
