@@ -133,3 +133,16 @@ def test_tune_under_learned_checks_the_learned_rule_and_reports_it() -> None:
     assert [n.to_json() for n in direct.nearest] == body["nearest_negatives"]
     learned_nearest_pair = next(n for n in body["nearest_negatives"] if n["path"] == "learned score")
     assert learned_nearest_pair["units"] == "score" and learned_nearest_pair["pair"].startswith("s2/ref5")
+
+
+def test_a_fused_profile_gets_no_learned_pick_even_with_the_learned_evidence_at_hand() -> None:
+    """Recommend acts on the profile's rule: the learned threshold stays where a fused profile had it."""
+    xfeat = [60, 80, 120, 40, 90, 2, 3, 0, 4, 1]
+    sim = [0.7, 0.8, 0.9, 0.6, 0.75, 0.55, 0.3, 0.2, 0.35, 0.1]
+    labels = [1, 1, 1, 1, 1, 0, 0, 0, 0, 0]
+    learned = _learned_set(xfeat, sim, labels, [np.nan] * 10)
+    fused = learned.with_thresholds(replace(learned.thresholds, rule="fused", learned_threshold=7.5))
+    assert fused.rule == "fused"
+    rec = tune(fused, 0.01).recommendation
+    assert rec.learned is None and rec.thresholds.learned_threshold == 7.5
+    assert tune(learned, 0.01).recommendation.learned is not None

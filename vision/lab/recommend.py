@@ -236,7 +236,9 @@ def recommend_details(
         # A rule with evidence of its own tunes its own threshold only: the AKAZE numbers it shares with
         # robust (min_inliers: AKAZE alone) stay as they are, so nothing it accepts moves unscored.
         tuned, fused = base, None
-    learned = recommend_learned_threshold(scored, target_far, tuned)
+    # The learned threshold is picked only when the learned rule is the one tuned (a fused or robust profile
+    # keeps it: a threshold the tuned rule never reads would change silently, and the page shows one rule's pick).
+    learned = recommend_learned_threshold(scored, target_far, tuned) if rules.get(scored.rule).needs.xfeat else None
     if learned is not None:
         tuned = replace(tuned, learned_threshold=learned["learned_threshold"])
     return Recommendation(
