@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -53,7 +54,15 @@ def small_set(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def at(small_set: Path) -> AppTest:
+def at(small_set: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppTest]:
+    # runs kept in a folder of this module's own: the other xdist worker keeps runs too, and the test reads
+    # back the most recent one
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("VISION_RUNS_DIR", str(tmp_path_factory.mktemp("lab-margin-runs")))
+        yield _opened(small_set)
+
+
+def _opened(small_set: Path) -> AppTest:
     app = AppTest.from_file(APP, default_timeout=300).run()
     app.switch_page("pages/tune.py").run()
     _no_exception(app)

@@ -61,6 +61,22 @@ def test_local_archive_round_trip_and_compare(tmp_path: Path) -> None:
     assert len(archive.recent()) == 2  # a damaged record is skipped, not fatal
 
 
+def test_two_runs_of_one_second_come_newest_first(tmp_path: Path) -> None:
+    """Ids sort by the second only: the record made later comes first even when its random tail sorts lower."""
+    archive = LocalRunArchive(tmp_path / "runs")
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    _, first = _record(tmp_path / "a", [40, 3])
+    _, later = _record(tmp_path / "b", [40, 30])
+    second = first.run_id[:-8]
+    first = replace(first, run_id=second + "ffffffff", created_at="2026-12-03T12:00:00.100000+00:00")
+    later = replace(later, run_id=second + "00000000", created_at="2026-12-03T12:00:00.900000+00:00")
+    for record in (first, later):
+        archive.save(record)
+    assert [r.run_id for r in archive.recent(1)] == [later.run_id]
+    assert [r.run_id for r in archive.recent()] == [later.run_id, first.run_id]
+
+
 def test_s3_archive_round_trip(tmp_path: Path, moto_url: str) -> None:
     bucket = f"runs-{uuid.uuid4().hex[:10]}"
     s3_client(moto_url).create_bucket(Bucket=bucket)

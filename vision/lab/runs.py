@@ -226,6 +226,21 @@ class RunArchive(Protocol):
         ...
 
 
+def _newest_names(names: list[str], limit: int) -> list[str]:
+    """The newest ``limit`` run-id names, and any more of the last one's second (ids sort by the second only)."""
+    ordered = sorted(names, reverse=True)
+    cut = min(limit, len(ordered))
+    second = ordered[cut - 1].rsplit("/", 1)[-1][:16] if cut else ""
+    while cut < len(ordered) and ordered[cut].rsplit("/", 1)[-1][:16] == second:
+        cut += 1
+    return ordered[:cut]
+
+
+def _newest_first(records: list[RunRecord], limit: int) -> list[RunRecord]:
+    """By creation time (microseconds): two runs of one second (common: Recommend, then a slider) in order."""
+    return sorted(records, key=lambda r: (r.created_at, r.run_id), reverse=True)[:limit]
+
+
 def _checked_id(run_id: str) -> str:
     if not RUN_ID.match(run_id):
         raise ValueError(f"not a run id: {run_id[:40]!r}")
@@ -260,14 +275,12 @@ class LocalRunArchive:
         if not self.folder.is_dir():
             return []
         out: list[RunRecord] = []
-        for path in sorted(self.folder.glob("*.json"), reverse=True):
-            if len(out) >= limit:
-                break
+        for name in _newest_names([p.name for p in self.folder.glob("*.json")], limit):
             try:
-                out.append(_parse(path.read_bytes()))
+                out.append(_parse((self.folder / name).read_bytes()))
             except (OSError, ValueError):
                 continue
-        return out
+        return _newest_first(out, limit)
 
     def load(self, run_id: str) -> RunRecord:
         path = self.folder / f"{_checked_id(run_id)}.json"
@@ -294,12 +307,12 @@ class S3RunArchive:
         for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix):
             keys += [o["Key"] for o in page.get("Contents", []) if o["Key"].endswith(".json")]
         out: list[RunRecord] = []
-        for key in sorted(keys, reverse=True)[:limit]:
+        for key in _newest_names(keys, limit):
             try:
                 out.append(self._get(key))
             except (ValueError, KeyError):
                 continue
-        return out
+        return _newest_first(out, limit)
 
     def _get(self, key: str) -> RunRecord:
         try:
