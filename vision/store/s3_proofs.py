@@ -13,6 +13,7 @@ module stays small.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from vision.store.ids import split_key, validate_user_id
@@ -91,7 +92,19 @@ class S3ProofMemory:
         prefix = self._proof_prefix(user_id)
         record = parse_proof_name(user_id, proof_name(new_proof_id()))
         assert record is not None  # a fresh id always parses
-        action = f"remember a proof of {user_id!r}"
+        self._put_and_prune(
+            f"remember a proof of {user_id!r}",
+            prefix,
+            record,
+            blob,
+            lambda: self.list_proofs(user_id, load=False)[keep:],
+        )
+        return ProofRecord(user_id, record.proof_id, record.created_at, blob)
+
+    def _put_and_prune(
+        self, action: str, prefix: str, record: ProofRecord, blob: bytes, stale: Callable[[], list[ProofRecord]]
+    ) -> None:
+        """Write ``blob`` as ``record`` under ``prefix``, then batch-delete what ``stale()`` lists after it."""
         self._call(
             action,
             self.client.put_object,
@@ -100,15 +113,15 @@ class S3ProofMemory:
             Body=blob,
             ContentType="application/octet-stream",
         )
-        stale = self.list_proofs(user_id, load=False)[keep:]
-        if stale:
+        old = stale()
+        for start in range(0, len(old), 1000):  # delete_objects takes at most 1000 keys
+            chunk = old[start : start + 1000]
             self._call(
                 action,
                 self.client.delete_objects,
                 Bucket=self.bucket,
-                Delete={"Objects": [{"Key": prefix + proof_name(r.proof_id)} for r in stale], "Quiet": True},
+                Delete={"Objects": [{"Key": prefix + proof_name(r.proof_id)} for r in chunk], "Quiet": True},
             )
-        return ProofRecord(user_id, record.proof_id, record.created_at, blob)
 
     def list_proofs(self, user_id: str, limit: int | None = None, *, load: bool = True) -> list[ProofRecord]:
         """The user's remembered proofs, newest first (up to ``limit``); ``[]`` for an unknown user.
@@ -146,24 +159,9 @@ class S3ProofMemory:
         record = parse_proof_name(GLOBAL_USER, proof_name(global_proof_id(digest)))
         assert record is not None  # a fresh id always parses
         prefix = f"{self.prefix}{GLOBAL_DIR}/"
-        action = "add to the replay index"
-        self._call(
-            action,
-            self.client.put_object,
-            Bucket=self.bucket,
-            Key=prefix + proof_name(record.proof_id),
-            Body=blob,
-            ContentType="application/octet-stream",
+        self._put_and_prune(
+            "add to the replay index", prefix, record, blob, lambda: self.list_global_proofs(load=False)[keep:]
         )
-        stale = self.list_global_proofs(load=False)[keep:]
-        for start in range(0, len(stale), 1000):  # delete_objects takes at most 1000 keys
-            chunk = stale[start : start + 1000]
-            self._call(
-                action,
-                self.client.delete_objects,
-                Bucket=self.bucket,
-                Delete={"Objects": [{"Key": prefix + proof_name(r.proof_id)} for r in chunk], "Quiet": True},
-            )
         return ProofRecord(GLOBAL_USER, record.proof_id, record.created_at, blob)
 
     def list_global_proofs(self, limit: int | None = None, *, load: bool = True) -> list[ProofRecord]:
