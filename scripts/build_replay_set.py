@@ -326,24 +326,24 @@ def proof_screens(data_dir: Path, cache_dir: Path | None, variants: int = 2) -> 
     return out
 
 
-def _main_edits(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    """``--edits``: build (or read) the edit set and report per edit."""
+def _rows(
+    args: argparse.Namespace, parser: argparse.ArgumentParser, fields: list[str], make: Callable[[Path], list[dict]]
+) -> list[dict]:
+    """The rows of ``--from-csv``, or ``make(data_dir)``'s, written to ``--out`` with ``fields``."""
     if args.from_csv:
         with open(args.from_csv, newline="") as handle:
-            rows = list(csv.DictReader(handle))
-    else:
-        if args.data_dir is None:
-            parser.error("give DATA_DIR or --from-csv")
-        if args.cache:
-            args.cache.mkdir(parents=True, exist_ok=True)
-        rows = build_edits(args.data_dir, args.per_scene, args.cache)
-        with open(args.out, "w", newline="") as handle:
-            writer = csv.DictWriter(handle, EDIT_FIELDS)
-            writer.writeheader()
-            writer.writerows(rows)
-        print(f"wrote {len(rows)} rows to {args.out}", file=sys.stderr)
-    report_edits(rows, ReplayThresholds())
-    return 0
+            return list(csv.DictReader(handle))
+    if args.data_dir is None:
+        parser.error("give DATA_DIR or --from-csv")
+    if args.cache:
+        args.cache.mkdir(parents=True, exist_ok=True)
+    rows = make(args.data_dir)
+    with open(args.out, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fields)
+        writer.writeheader()
+        writer.writerows(rows)
+    print(f"wrote {len(rows)} rows to {args.out}", file=sys.stderr)
+    return rows
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -358,22 +358,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--edits", action="store_true", help="the edit set (scripts/replay_edit_set.py) instead")
     parser.add_argument("--per-scene", type=int, default=2, help="edit set: sources (references, proofs) per scene")
     args = parser.parse_args(argv)
-    if args.edits:
-        return _main_edits(args, parser)
-    if args.from_csv:
-        with open(args.from_csv, newline="") as handle:
-            rows = list(csv.DictReader(handle))
-    else:
-        if args.data_dir is None:
-            parser.error("give DATA_DIR or --from-csv")
-        if args.cache:
-            args.cache.mkdir(parents=True, exist_ok=True)
-        rows = build(args.data_dir, args.screen_variants, args.limit, args.cache)
-        with open(args.out, "w", newline="") as handle:
-            writer = csv.DictWriter(handle, FIELDS)
-            writer.writeheader()
-            writer.writerows(rows)
-        print(f"wrote {len(rows)} rows to {args.out}", file=sys.stderr)
+    if args.edits:  # the edit set (scripts/replay_edit_set.py), reported per edit
+        report_edits(
+            _rows(args, parser, EDIT_FIELDS, lambda d: build_edits(d, args.per_scene, args.cache)), ReplayThresholds()
+        )
+        return 0
+    rows = _rows(args, parser, FIELDS, lambda d: build(d, args.screen_variants, args.limit, args.cache))
     report(rows, ReplayThresholds())
     if args.proof_screens and args.data_dir is not None:
         for name, flags in proof_screens(args.data_dir, args.cache).items():
