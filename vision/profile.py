@@ -76,8 +76,9 @@ class Profile:
     # rule rejects whose global similarity is >= second_opinion_min_similarity
     # (the grey zone: it looks alike, the inliers are too few) is matched again
     # with ALIKED + LightGlue; >= second_opinion_min_inliers checked inliers
-    # accept it.  0 inliers = off.  Picked on shared/data holding out whole scenes
-    # (scripts/measure_second_opinion.py).
+    # accept it, and fewer count as the learned score's evidence (same
+    # learned_min_inliers and learned_threshold).  0 inliers = off.  Picked on
+    # shared/data holding out whole scenes (scripts/measure_aliked.py).
     second_opinion_min_similarity: float = 0.4
     second_opinion_min_inliers: int = 21
     # The original note's rule

@@ -14,7 +14,7 @@ from vision.lab.data import LabelledPair, LabelledSet
 from vision.matchers.akaze import features_from_bytes, features_to_bytes
 from vision.profile import Profile
 from vision.rules import get as get_rule
-from vision.rules.second_opinion import in_grey_zone, second_opinion_accepts
+from vision.rules.second_opinion import counted_evidence, in_grey_zone, second_opinion_accepts
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 IMAGES = SAMPLES / "images"
@@ -35,11 +35,48 @@ def test_grey_zone_is_rejected_and_alike_and_on() -> None:
 
 def test_second_opinion_accepts_only_in_the_grey_zone_and_never_on_nan() -> None:
     first = np.array([True, False, False, False, False])
-    similarity = np.array([0.1, 0.8, 0.8, 0.2, 0.8])
+    evidence = np.zeros(5)
+    similarity = np.array([0.1, 0.45, 0.45, 0.2, 0.8])
     aliked = np.array([0.0, 21.0, 20.0, 300.0, np.nan])
-    got = second_opinion_accepts(first, similarity, aliked, DEFAULT)
-    # accepted stays; 21 in the zone accepts, 20 does not; outside the zone nothing counts; not scored never accepts
+    got = second_opinion_accepts(first, evidence, similarity, aliked, DEFAULT)
+    # accepted stays; 21 in the zone accepts, 20 at a low similarity does not (score 4.84 < 5.04);
+    # outside the zone nothing counts; not scored never accepts
     assert got.tolist() == [True, True, False, False, False]
+
+
+def test_aliked_inliers_also_count_in_the_learned_score() -> None:
+    # the first stage found 6 XFeat inliers (under learned_min_inliers); ALIKED finds 12 on photos that look alike
+    evidence = np.array([6.0, 6.0, 6.0, 6.0])
+    similarity = np.array([0.75, 0.75, 0.5, 0.75])
+    aliked = np.array([12.0, 9.0, 12.0, 4.0])
+    counted = counted_evidence(evidence, similarity, aliked, DEFAULT)
+    assert counted.tolist() == [12.0, 9.0, 12.0, 6.0]
+    got = second_opinion_accepts(np.zeros(4, bool), evidence, similarity, aliked, DEFAULT)
+    # log(13) + 4 x 0.75 = 5.56 >= 5.04 accepts; 9 < learned_min_inliers does not; at 0.5 the score is 4.56
+    assert got.tolist() == [True, False, False, False]
+    # below the gate ALIKED's inliers are not counted (it never runs there)
+    assert counted_evidence(evidence, np.full(4, 0.3), aliked, DEFAULT).tolist() == evidence.tolist()
+    off = replace(DEFAULT, second_opinion_min_inliers=0)
+    assert counted_evidence(evidence, similarity, aliked, off).tolist() == evidence.tolist()
+    assert not second_opinion_accepts(np.zeros(4, bool), evidence, similarity, aliked, off).any()
+
+
+def test_second_verdict_says_which_way_aliked_accepted() -> None:
+    from vision.core import verdict as v
+    from vision.matchers.xfeat_geometry import no_geometry
+    from vision.rules.learned_steps import XFeatMatch
+    from vision.rules.second_opinion import SecondOpinion, second_verdict
+
+    first = v.Verdict(200, v.WRONG_PICTURE, False, "6 XFeat inliers < 10 required", {"rule": "learned"})
+    empty = XFeatMatch(no_geometry(), np.zeros((0, 2), np.float32), np.zeros((0, 2), np.float32), 0)
+    by_score = second_verdict(first, SecondOpinion(empty, 12, 1.0), 0.75, DEFAULT, evidence=6)
+    assert by_score.result and by_score.extra["decided_by"] == "aliked"
+    assert "12 checked inliers < 21; log(1 + 12) + 4 x similarity 0.75 = 5.56 >= 5.04" in by_score.reason
+    assert by_score.extra["aliked_score"] == pytest.approx(5.565, abs=1e-3)
+    alone = second_verdict(first, SecondOpinion(empty, 25, 1.0), 0.41, DEFAULT, evidence=6)
+    assert alone.result and "25 checked inliers >= 21" in alone.reason
+    few = second_verdict(first, SecondOpinion(empty, 8, 1.0), 0.9, DEFAULT, evidence=6)
+    assert not few.result and "8 < 10 required" in few.reason and "first: 6 XFeat" in few.reason
 
 
 def test_profile_checks_the_second_opinion_numbers() -> None:

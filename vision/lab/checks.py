@@ -208,7 +208,7 @@ def learned_nearest(scores: LearnedScores, profile: Profile, names: Sequence[str
     """
     ok = scores.ok
     rejected = ok & (scores.labels == 0) & ~scores.accepted(profile)
-    e, sim = scores.evidence, scores.similarity
+    e, sim = scores.counted(profile), scores.similarity
     found = [
         _nearest(
             "AKAZE alone",

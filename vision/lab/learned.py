@@ -23,7 +23,7 @@ from vision.lab.scored import ScoredSet
 from vision.profile import Profile
 from vision.rules.evidence import visible_inliers
 from vision.rules.learned_score import fit_threshold, learned_accepts, learned_score
-from vision.rules.second_opinion import second_opinion_accepts
+from vision.rules.second_opinion import counted_evidence, second_opinion_accepts
 
 
 @dataclass(frozen=True)
@@ -48,10 +48,16 @@ class LearnedScores:
 
     @property
     def evidence(self) -> np.ndarray:
+        """The first stage's: ``max(AKAZE, XFeat)`` checked inliers."""
         return np.maximum(self.akaze, self.xfeat)
 
+    def counted(self, profile: Profile) -> np.ndarray:
+        """The inliers the score counts after the second opinion (ALIKED's where higher, at the gate)."""
+        aliked = np.full(len(self.ok), np.nan) if self.aliked is None else self.aliked
+        return counted_evidence(self.evidence, self.similarity, aliked, profile)
+
     def scores(self, profile: Profile) -> np.ndarray:
-        return learned_score(self.evidence, self.similarity, profile.learned_weight)
+        return learned_score(self.counted(profile), self.similarity, profile.learned_weight)
 
     def accepted(self, profile: Profile) -> np.ndarray:
         """The rule's verdicts (:func:`learned_verdicts`, as the verify path)."""
@@ -70,7 +76,8 @@ def learned_verdicts(scores: LearnedScores, profile: Profile, select: np.ndarray
     first = learned_accepts(scores.akaze[select], scores.xfeat[select], scores.similarity[select], profile)
     if scores.aliked is None:
         return np.asarray(first, bool)
-    return second_opinion_accepts(first, scores.similarity[select], scores.aliked[select], profile)
+    evidence, sim, aliked = scores.evidence[select], scores.similarity[select], scores.aliked[select]
+    return second_opinion_accepts(first, evidence, sim, aliked, profile)
 
 
 def score_learned(run: TuningRun, profile: Profile) -> LearnedScores:
@@ -116,7 +123,7 @@ def held_out_accepts(scores: LearnedScores, profile: Profile, target_far: float 
     """
     ok = scores.ok
     accepted = np.zeros(len(ok), bool)
-    e, sim, lab = scores.evidence, scores.similarity, scores.labels
+    e, sim, lab = scores.counted(profile), scores.similarity, scores.labels
     for scene in sorted(set(scores.scenes[ok].tolist())):
         test = ok & (scores.scenes == scene)
         train = ok & (scores.scenes != scene) & (scores.query_scenes != scene)
@@ -134,7 +141,7 @@ def recommend_learned(scores: LearnedScores, profile: Profile, target_far: float
     """The threshold for ``target_far`` on all usable pairs, and the leave-one-scene-out figures."""
     ok = scores.ok
     t = fit_threshold(
-        scores.evidence[ok],
+        scores.counted(profile)[ok],
         scores.similarity[ok],
         scores.labels[ok],
         profile.learned_weight,

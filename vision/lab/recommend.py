@@ -272,7 +272,7 @@ def recommend_learned_threshold(scored: ScoredSet, target_far: float, base: Prof
     labels = scores.labels[ok]
     if not ((labels == 0).any() and (labels == 1).any()):
         return None
-    e, sim = scores.evidence[ok], scores.similarity[ok]
+    e, sim = scores.counted(base)[ok], scores.similarity[ok]
     t = fit_threshold(e, sim, labels, base.learned_weight, base.learned_min_inliers, target_far)
     score = learned_score(e, sim, base.learned_weight)
     counted = e >= base.learned_min_inliers

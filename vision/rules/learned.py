@@ -16,9 +16,15 @@ import numpy as np
 
 from vision.rules.base import Decision, LabScores, Needs, PairInput
 from vision.rules.evidence import PairMatch, evaluate_match, pair_similarity, visible_inliers
-from vision.rules.learned_score import learned_accepts, learned_evidence, learned_score
+from vision.rules.learned_score import learned_accepts, learned_evidence, learned_score, score_accepts
 from vision.rules.learned_steps import verify_learned, xfeat_inliers, xfeat_try
-from vision.rules.second_opinion import ALIKED_EVIDENCE, in_grey_zone, second_opinion_accepts, with_second_opinion
+from vision.rules.second_opinion import (
+    ALIKED_EVIDENCE,
+    counted_evidence,
+    in_grey_zone,
+    second_opinion_accepts,
+    with_second_opinion,
+)
 
 if TYPE_CHECKING:
     from vision.profile import Profile
@@ -113,7 +119,8 @@ class LearnedRule:
         opinion accepts."""
         t = scored.thresholds
         akaze, xfeat, sim = self._parts(scored)
-        evidence = learned_evidence(akaze, xfeat)
+        _, aliked = self._second(scored, learned_accepts(akaze, xfeat, sim, t), sim)
+        evidence = counted_evidence(learned_evidence(akaze, xfeat), sim, aliked, t)
         score = np.where(evidence >= t.learned_min_inliers, learned_score(evidence, sim, t.learned_weight), 0.0)
         score = np.where(akaze >= t.min_inliers, np.maximum(score, t.learned_threshold), score)
         return np.where(self.lab_accepts(scored), np.maximum(score, t.learned_threshold), score)
@@ -122,25 +129,31 @@ class LearnedRule:
         akaze, xfeat, sim = self._parts(scored)
         first = learned_accepts(akaze, xfeat, sim, scored.thresholds)
         _, aliked = self._second(scored, first, sim)
-        return second_opinion_accepts(first, sim, aliked, scored.thresholds)
+        return second_opinion_accepts(first, learned_evidence(akaze, xfeat), sim, aliked, scored.thresholds)
 
     def lab_threshold(self, profile: Profile) -> float:
         return float(profile.learned_threshold)
 
     def lab_margin(self, scored: LabScores) -> np.ndarray:
         """The learned score over its threshold, or AKAZE's inliers over ``min_inliers`` where they decide alone,
-        or in the grey zone the second opinion's inliers over ``second_opinion_min_inliers`` when higher."""
+        or in the grey zone the second opinion's inliers over ``second_opinion_min_inliers`` (or its score with
+        ALIKED's inliers) when higher."""
         t = scored.thresholds
         akaze, xfeat, sim = self._parts(scored)
-        evidence = learned_evidence(akaze, xfeat)
-        by_score = (learned_score(evidence, sim, t.learned_weight) - t.learned_threshold) / t.learned_threshold
-        short = (evidence - t.learned_min_inliers) / t.learned_min_inliers  # below the evidence minimum
-        by_score = np.where(evidence >= t.learned_min_inliers, by_score, np.minimum(by_score, short))
+
+        def score_margin(evidence: np.ndarray) -> np.ndarray:
+            by_score = (learned_score(evidence, sim, t.learned_weight) - t.learned_threshold) / t.learned_threshold
+            short = (evidence - t.learned_min_inliers) / t.learned_min_inliers  # below the evidence minimum
+            return np.where(evidence >= t.learned_min_inliers, by_score, np.minimum(by_score, short))
+
+        first_evidence = learned_evidence(akaze, xfeat)
+        by_score = score_margin(first_evidence)
         alone = (akaze - t.min_inliers) / t.min_inliers
         margin = np.where(akaze >= t.min_inliers, np.maximum(alone, by_score), by_score)
         grey, aliked = self._second(scored, learned_accepts(akaze, xfeat, sim, t), sim)
         need = max(t.second_opinion_min_inliers, 1)
         second = (np.nan_to_num(aliked, nan=0.0) - need) / need
+        second = np.maximum(second, score_margin(counted_evidence(first_evidence, sim, aliked, t)))
         return np.where(grey, np.maximum(margin, second), margin)
 
     def lab_reason(self, scored: LabScores, i: int) -> str:
@@ -161,8 +174,15 @@ class LearnedRule:
         found = float(scored.rule_scores.get(ALIKED_EVIDENCE, np.full(i + 1, np.nan))[i])
         if found != found:
             return f"{first}; ALIKED second opinion not scored"
-        side = ">=" if found >= t.second_opinion_min_inliers else "<"
-        return f"{first}; ALIKED second opinion: {found:.0f} inliers {side} {t.second_opinion_min_inliers}"
+        if found >= t.second_opinion_min_inliers:
+            return f"{first}; ALIKED second opinion: {found:.0f} inliers >= {t.second_opinion_min_inliers}"
+        counted = max(akaze, xfeat, found)
+        second = float(learned_score(counted, sim, t.learned_weight))
+        side = ">=" if bool(score_accepts(counted, sim, t)) else "<"
+        return (
+            f"{first}; ALIKED second opinion: {found:.0f} inliers < {t.second_opinion_min_inliers}, "
+            f"score with them {second:.2f} {side} {t.learned_threshold:g}"
+        )
 
 
 RULE = LearnedRule()

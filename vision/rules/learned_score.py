@@ -4,6 +4,9 @@
     score    = log(1 + evidence) + learned_weight * similarity
     accept  <=> evidence >= learned_min_inliers  and  score >= learned_threshold
 
+In the grey zone the second opinion's ALIKED inliers join the evidence
+(:mod:`vision.rules.second_opinion`): the same score, a better matcher.
+
 AKAZE's inliers are the existing robust evidence (plausible homography,
 rotation-invariant); XFeat's are LighterGlue matches checked as measured in
 ``scripts/analyse_learned.py`` (homography topology, a loose stretch bound and
@@ -52,10 +55,20 @@ def learned_accepts(
     checked ones, ``similarity`` 0 where missing.
     """
     akaze = np.asarray(akaze_inliers, np.float64)
-    evidence = learned_evidence(akaze, xfeat_inliers)
-    score = learned_score(evidence, similarity, thresholds.learned_weight)
-    by_score = (evidence >= thresholds.learned_min_inliers) & (score >= thresholds.learned_threshold)
+    by_score = score_accepts(learned_evidence(akaze, xfeat_inliers), similarity, thresholds)
     return (akaze >= thresholds.min_inliers) | by_score
+
+
+def score_accepts(evidence: float | np.ndarray, similarity: float | np.ndarray, thresholds: Profile) -> np.ndarray:
+    """Element-wise: ``evidence >= learned_min_inliers`` and the score ``>= learned_threshold``.
+
+    The one test of the score, whichever matcher's inliers ``evidence`` holds
+    (the first stage's, or the second opinion's ALIKED inliers where higher:
+    :func:`vision.rules.second_opinion.counted_evidence`).
+    """
+    e = np.asarray(evidence, np.float64)
+    score = learned_score(e, similarity, thresholds.learned_weight)
+    return (e >= thresholds.learned_min_inliers) & (score >= thresholds.learned_threshold)
 
 
 def fit_threshold(

@@ -66,8 +66,10 @@ def learned_view(outcome: RuleOutcome, noun: str) -> MatchView:
     # the threshold this verdict was held to: AKAZE's alone, or the minimum that lets the look-alike score decide
     alone = accepted and akaze >= t.min_inliers
     need = f"{t.min_inliers}" if alone else f"{t.learned_min_inliers}"
-    if by_aliked:
+    if by_aliked and counted_n >= t.second_opinion_min_inliers:
         need = f"{t.second_opinion_min_inliers} (second opinion)"
+    elif by_aliked:  # fewer than the second opinion's own minimum: its inliers carried the look-alike score
+        need = f"{t.learned_min_inliers} + look-alike (second opinion)"
     elif not alone and n >= t.learned_min_inliers:
         need += " + look-alike"
     figures: tuple[Figure, ...] = (
@@ -87,9 +89,11 @@ def learned_view(outcome: RuleOutcome, noun: str) -> MatchView:
             Figure(
                 "Second opinion (ALIKED)",
                 str(int(extra["aliked_inliers"])),
-                str(t.second_opinion_min_inliers),
+                f"{t.second_opinion_min_inliers}, or {t.learned_min_inliers} + look-alike",
                 f"Runs only when the rule rejects photos that look alike (similarity >= "
-                f"{t.second_opinion_min_similarity:g}).",
+                f"{t.second_opinion_min_similarity:g}); {t.second_opinion_min_inliers} or more accept on their "
+                f"own, from {t.learned_min_inliers} its points go into the look-alike score"
+                + (f" ({float(extra['aliked_score']):.2f})." if "aliked_score" in extra else "."),
             ),
         )
     detail = f"{n or 'No'} points agree with one view of the reference ({matcher})."
