@@ -330,6 +330,11 @@ def test_tune_reports_both_parts() -> None:
     assert report["figures"]["holdout"]["pairs"] == split.holdout.size
     assert report["figures"]["all"]["pairs"] == len(s)
     assert report["thresholds"]["min_inliers"] == report["recommendation"]["min_inliers"]
+    # the thresholds tuned from, judged on the same held-out scenes: the figures of the unchanged set there
+    base = report["baseline_holdout"]
+    assert base == figures(s.subset(split.holdout)) and base["pairs"] == split.holdout.size
+    assert report["baseline_all"]["pairs"] == len(s)
+    assert tune(s, 0.0).to_json()["baseline_holdout"] is None
 
 
 # --- export ---------------------------------------------------------------------

@@ -316,7 +316,9 @@ class TuneReport:
     """A recommendation with its figures on the training and held-out parts (the current rule's).
 
     ``checks`` are its sample-size warnings on the training pairs, computed on the rule tuned
-    (:func:`vision.lab.checks.recommendation_checks`).
+    (:func:`vision.lab.checks.recommendation_checks`).  ``baseline`` and ``baseline_holdout`` are the
+    figures of the thresholds tuned *from* (the base profile) on the whole set and on the held-out
+    scenes: whether the recommendation beats what ships, judged on pairs neither was picked on.
     """
 
     recommendation: Recommendation
@@ -326,6 +328,7 @@ class TuneReport:
     overall: dict[str, Any]
     baseline: dict[str, Any]
     checks: Checks | None = None
+    baseline_holdout: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -335,6 +338,7 @@ class TuneReport:
             "split": self.split.to_json() if self.split else None,
             "figures": {"train": self.train, "holdout": self.holdout, "all": self.overall},
             "baseline_all": self.baseline,
+            "baseline_holdout": self.baseline_holdout,
             "checks": None if self.checks is None else self.checks.to_json(),
         }
 
@@ -358,4 +362,5 @@ def tune(
     holdout = figures(tuned.subset(split.holdout)) if split and split.holdout.size else None
     limits = {"min_inliers": (float(MIN_INLIERS_RANGE[0]), float(MIN_INLIERS_RANGE[1]))} if ranges is None else ranges
     checks = recommendation_checks(train_set.with_thresholds(rec.thresholds), target_far, tuned_values(rec), limits)
-    return TuneReport(rec, split, rec.train, holdout, figures(tuned), figures(scored), checks)
+    base_holdout = figures(scored.subset(split.holdout)) if split and split.holdout.size else None
+    return TuneReport(rec, split, rec.train, holdout, figures(tuned), figures(scored), checks, base_holdout)
