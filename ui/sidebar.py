@@ -196,7 +196,8 @@ LEARNED_CONTROLS = (
         "Second opinion: ALIKED inliers that accept",
         "slider",
         (0, 200, 1),
-        "ALIKED + LightGlue checked inliers that accept a pair in the grey zone (0: no second opinion).",
+        "ALIKED + LightGlue checked inliers that accept a pair in the grey zone on their own; fewer count in the "
+        "look-alike score as the first matchers' do (0: no second opinion).",
     ),
 )
 FEATURE_CONTROLS = (
