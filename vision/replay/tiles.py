@@ -14,6 +14,8 @@ same content rule as any alignment.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from vision.replay.fingerprint import Fingerprint, perceptual_hash
@@ -51,10 +53,19 @@ def tile_candidates(candidate: Fingerprint, query_thumb: np.ndarray) -> list[np.
     h, w = query_thumb.shape
     target = int(candidate.hashes[0])
     close = []
-    for box in tile_boxes((w, h)):
-        x0, y0, x1, y1 = box
-        distance = bin(perceptual_hash(query_thumb[y0:y1, x0:x1]) ^ target).count("1")
+    for box, tile_hash in zip(tile_boxes((w, h)), _tile_hashes(query_thumb.tobytes(), w, h), strict=True):
+        distance = bin(tile_hash ^ target).count("1")
         if distance <= TILE_HASH:
             close.append((distance, box))
     ch, cw = candidate.thumb.shape
     return [rect_homography((cw, ch), box) for _, box in sorted(close)]
+
+
+@functools.lru_cache(maxsize=8)
+def _tile_hashes(thumb: bytes, w: int, h: int) -> tuple[int, ...]:
+    """The pHash of each tile of a ``(h, w)`` uint8 thumbnail (its bytes): computed once per new photo.
+
+    The check runs against several candidates in a row; the new photo's tiles are the same for each.
+    """
+    gray = np.frombuffer(thumb, np.uint8).reshape(h, w)
+    return tuple(perceptual_hash(gray[y0:y1, x0:x1]) for x0, y0, x1, y1 in tile_boxes((w, h)))
