@@ -11,14 +11,17 @@ Built from a labelled folder (``pairs.csv``) by ``python -m scripts.build_replay
   the proof's fingerprint (its keypoints, the mirrored view, else through
   the reference).
 * *genuine pairs* (label 0 = not a copy): every positive pair of the scenes,
-  both ways, against the reference; and every other accepted photo of a
-  reference against each accepted proof of it.  Classes: ``genuine``
+  both ways, against the reference (the verification's homography) and
+  again as the proof path sees it (the first photo remembered as a proof:
+  its fingerprint's keypoints, the mirrored view, the collage tiles); and
+  every other accepted photo of a reference against each accepted proof of it.  Classes: ``genuine``
   (hand-held), ``fixed`` (a fixed camera: the TILDE webcams' ``light_appearance``
   series and Oxford's tripod ``blur`` / ``light`` series) and ``synthetic``
   (digital warps of one photo: copies by definition, reported apart).
 
 One CSV row of evidence per check; :func:`report_edits` prints caught /
-total per edit and source, and the genuine flags per class.
+total per edit and source, and the flags per class against the reference
+and against a remembered proof.
 """
 
 from __future__ import annotations

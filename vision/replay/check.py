@@ -10,7 +10,10 @@ matches almost exactly, and nearly all of its strong keypoints come back.
 
 The check (:func:`measure`) aligns the candidate's fingerprint keypoints
 (:mod:`vision.replay.fingerprint`) to the new photo's AKAZE keypoints by a
-homography, then compares the aligned thumbnails.  Evidence:
+homography (or takes the verification's), refines a rough fit on the
+thumbnails' pixels (:mod:`vision.replay.refine`), also tries the mirrored
+view and, where the photo may be one tile of a collage, the tiles
+(:mod:`vision.replay.tiles`); then compares the aligned thumbnails.  Evidence:
 
 * ``inlier_fraction``: of the candidate's strongest keypoints, how many
   reappear where the homography puts them;
@@ -141,7 +144,7 @@ def measure(
     alignment : Alignment, optional
         The verification's homography for this candidate (the reference):
         2000 keypoints a side align a blurred screen photo where the
-        fingerprint's 96 may not.  Ignored when made on another working size.
+        fingerprint's 192 may not.  Ignored when made on another working size.
     mirrored : callable, optional
         Returns the mirrored new photo's features (in its own working pixels,
         see :func:`vision.replay.residual.mirrored_features`); tried when the

@@ -1,6 +1,6 @@
 """Refining a rough alignment on the thumbnails themselves (ECC), so a copy's pixels line up exactly.
 
-A remembered proof is aligned by its fingerprint's 96 keypoints, the
+A remembered proof is aligned by its fingerprint's 192 keypoints, the
 reference homographies composed, or the mirrored view's keypoints: enough
 to find the copy, but after a strong rotation or crop only a dozen
 keypoints may agree, and a homography a pixel off blurs the fine detail
