@@ -5,7 +5,7 @@ AKAZE features are already done by the verification and not counted):
 
 * the new photo's fingerprint (thumbnail, four pHashes, keypoint selection);
 * one candidate checked: aligned by the verification's homography (the reference), or by its
-  fingerprint (match 96 keypoints into 2000, MAGSAC; a remembered proof), then warp and correlation;
+  fingerprint (match 192 keypoints into 2000, MAGSAC, ECC when the fit is rough; a remembered proof), then warp and correlation;
 * a genuine photo checked against the reference and N remembered proofs
   (the worst case: no replay, so every candidate is checked), CPU only;
 * the same through the local store (read the memory, remember the new proof);

@@ -11,14 +11,17 @@ Built from a labelled folder (``pairs.csv``) by ``python -m scripts.build_replay
   the proof's fingerprint (its keypoints, the mirrored view, else through
   the reference).
 * *genuine pairs* (label 0 = not a copy): every positive pair of the scenes,
-  both ways, against the reference; and every other accepted photo of a
-  reference against each accepted proof of it.  Classes: ``genuine``
+  both ways, against the reference (the verification's homography) and
+  again as the proof path sees it (the first photo remembered as a proof:
+  its fingerprint's keypoints, the mirrored view, the collage tiles); and
+  every other accepted photo of a reference against each accepted proof of it.  Classes: ``genuine``
   (hand-held), ``fixed`` (a fixed camera: the TILDE webcams' ``light_appearance``
   series and Oxford's tripod ``blur`` / ``light`` series) and ``synthetic``
   (digital warps of one photo: copies by definition, reported apart).
 
 One CSV row of evidence per check; :func:`report_edits` prints caught /
-total per edit and source, and the genuine flags per class.
+total per edit and source, and the flags per class against the reference
+and against a remembered proof.
 """
 
 from __future__ import annotations
@@ -60,6 +63,7 @@ EDIT_EVIDENCE = [
     "cell_share",
     "n_cells",
     "mirrored",
+    "tile",
 ]
 EDIT_FIELDS = ["scene", "source", "of", "query", "cls", "kind", "accepted", *EDIT_EVIDENCE]
 SOURCE_SIDE = 2000  # edits are made from the photo decoded at this long side (speed)
@@ -181,6 +185,9 @@ def build_edits(data_dir: Path, per_scene: int, cache_dir: Path | None = None) -
             accepted, alignment = _verify(photo(a), photo(b), profile)
             ev = _check(photo(a).fingerprint, photo(b), alignment)
             rows.append(_row(str(Path(p["ref"]).parent), a, "reference", b, cls, p["kind"], accepted, ev))
+            # The same pair as the proof path sees it: ``a`` remembered as a proof, aligned by its own fingerprint.
+            ev = _check(photo(a).fingerprint, photo(b), None)
+            rows.append(_row(str(Path(p["ref"]).parent), a, "proof", b, cls, p["kind"], accepted, ev))
             if a == p["ref"] and accepted and alignment is not None and cls == "genuine":
                 proofs[a].append((b, alignment))
     # Genuine photos against an earlier accepted proof of the same reference.
@@ -242,6 +249,7 @@ def edit_evidence(row: dict) -> ReplayEvidence:
         num("cell_share", 0.0),
         int(num("n_cells", 0)),
         bool(int(num("mirrored", 0))),
+        bool(int(num("tile", 0))),
     )
 
 
@@ -264,6 +272,7 @@ def report_edits(rows: list[dict], t: ReplayThresholds) -> None:
             f"{_rate(g['proof']):>16s}"
         )
     for cls in ("edit", "genuine", "fixed", "synthetic"):
-        fs = [f for r, f in zip(rows, flags, strict=True) if r["cls"] == cls]
-        if fs:
-            print(f"== {cls}: flagged {_rate(fs)}")
+        for of, what in (("reference", "against the reference"), ("proof", "against a remembered proof")):
+            fs = [f for r, f in zip(rows, flags, strict=True) if r["cls"] == cls and r["of"] == of]
+            if fs:
+                print(f"== {cls} {what}: flagged {_rate(fs)}")

@@ -127,7 +127,7 @@ def test_find_replay_without_candidates_is_explicit(ref_fp: Fingerprint) -> None
 
 def test_fingerprint_round_trip_is_compact(ref_fp: Fingerprint) -> None:
     blob = fingerprint_to_bytes(ref_fp)
-    assert len(blob) < 16_000
+    assert len(blob) < 24_000  # 192 keypoints (65 bytes each) and a ~8 KB thumbnail
     back = fingerprint_from_bytes(blob)
     assert len(back) == len(ref_fp) == MAX_POINTS
     assert np.array_equal(back.hashes, ref_fp.hashes)
@@ -200,4 +200,21 @@ def test_screen_photo_of_a_proof_is_aligned_through_the_reference(
     assert to_proof.H is not None and to_screen.H is not None
     composed = Alignment(to_screen.H @ np.linalg.inv(to_proof.H), to_screen.n_inliers, proof_fp.size, fallback=True)
     flagged, why = decide(measure(proof_fp, screen.features, screen_fp.thumb, screen_fp, composed), THRESHOLDS)
+    assert flagged, why
+
+
+COMPAT_FINGERPRINT = (
+    Path(__file__).resolve().parents[1]
+    / "assets/compat_main_8d2a262/store/compat-user/5da142fb61ca4dafa69c107572e753ae.fingerprint"
+)
+
+
+def test_a_stored_96_keypoint_fingerprint_still_reads_and_catches_its_copy() -> None:
+    """Stores hold fingerprints of 96 keypoints (before 192): same format, fewer points; still a working candidate."""
+    old = fingerprint_from_bytes(COMPAT_FINGERPRINT.read_bytes())
+    assert len(old) == 96 < MAX_POINTS
+    data = DIGITAL["jpeg_q75"](
+        decode_image((SAMPLES / "vlfeat" / "roofs1.jpg").read_bytes()).bgr, np.random.default_rng(0)
+    )
+    flagged, why = decide(_evidence(old, data), THRESHOLDS)
     assert flagged, why

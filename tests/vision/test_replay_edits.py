@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -11,7 +12,7 @@ import pytest
 from vision.flows.prepare import PreparedPhoto, prepare_photo
 from vision.image.imageio import decode_image
 from vision.profile import Profile
-from vision.replay.check import Candidate, decide, find_replay, measure
+from vision.replay.check import Candidate, ReplayEvidence, decide, find_replay, measure
 from vision.replay.edits import EDITS, collage, rotate
 from vision.replay.fingerprint import Fingerprint, make_fingerprint
 from vision.replay.memory import replay_thresholds
@@ -41,7 +42,17 @@ def _query(data: bytes) -> tuple[PreparedPhoto, Fingerprint]:
 
 @pytest.mark.parametrize(
     "name",
-    ["rotate_12", "rotate_30", "perspective_0.2", "crop_30", "jpeg_q10", "noise_20", "mirror", "collage_quarter"],
+    [
+        "rotate_12",
+        "rotate_30",
+        "perspective_0.2",
+        "crop_30",
+        "jpeg_q10",
+        "noise_20",
+        "mirror",
+        "collage_quarter",
+        "collage_half",
+    ],
 )
 def test_edited_copy_of_a_remembered_photo_is_caught(name: str, ref_fp: Fingerprint, source: np.ndarray) -> None:
     """As a remembered proof is checked: its own keypoints (and the mirrored view) align it."""
@@ -109,3 +120,33 @@ def test_cell_correlations_count_only_textured_covered_cells() -> None:
     assert cell_correlations(flat, texture, valid).size == 0
     valid[:, 32:] = False
     assert cell_correlations(texture, rng.normal(0, 10, (64, 64)).astype(np.float32), valid).size == 8
+
+
+def test_a_half_tile_collage_is_found_by_its_tile_not_its_keypoints(ref_fp: Fingerprint, source: np.ndarray) -> None:
+    """The photo squeezed into half the frame (aspect 2x): its keypoints barely align; the tile's pHash does."""
+    photo, fp = _query(EDITS["collage_half"](source, np.random.default_rng(5)))
+    evidence = measure(ref_fp, photo.features, fp.thumb, fp)
+    flagged, why = decide(evidence, THRESHOLDS)
+    assert flagged and "one tile of a collage" in why, why
+    assert evidence.tile and evidence.cell_share >= THRESHOLDS.min_cell_share
+
+
+def test_a_tile_is_judged_by_the_content_rule_only() -> None:
+    """Aligned by a hash, not by keypoints: the digital and framed rules (which trust the warp) do not apply."""
+    tile = ReplayEvidence(192, 0, 0, 0.0, float("inf"), 0.9, 4, 0.0, 0.0, 1.0, 0.0, 0.8, 30, tile=True)
+    flagged, why = decide(tile, THRESHOLDS)
+    assert not flagged and "cell by cell" in why
+    assert decide(replace(tile, cell_share=1.0, detail_ncc=0.96), THRESHOLDS)[0]
+    assert not decide(replace(tile, cell_share=1.0, detail_ncc=0.96, n_cells=8), THRESHOLDS)[0]
+
+
+def test_a_rotated_copy_of_a_proof_aligns_after_refinement(source: np.ndarray) -> None:
+    """A remembered proof is aligned by its own keypoints only: 30 degrees keep too few exact, ECC lines them up."""
+    proof = prepare_photo(OTHER_VIEW.read_bytes())
+    proof_fp = make_fingerprint(proof.image, proof.features)
+    image = decode_image(OTHER_VIEW.read_bytes(), max_side=1600).bgr
+    photo, fp = _query(EDITS["rotate_30"](image, np.random.default_rng(7)))
+    evidence = measure(proof_fp, photo.features, fp.thumb, fp)
+    flagged, why = decide(evidence, THRESHOLDS)
+    assert flagged, why
+    assert evidence.detail_ncc >= THRESHOLDS.min_content_ncc

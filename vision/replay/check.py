@@ -10,7 +10,10 @@ matches almost exactly, and nearly all of its strong keypoints come back.
 
 The check (:func:`measure`) aligns the candidate's fingerprint keypoints
 (:mod:`vision.replay.fingerprint`) to the new photo's AKAZE keypoints by a
-homography, then compares the aligned thumbnails.  Evidence:
+homography (or takes the verification's), refines a rough fit on the
+thumbnails' pixels (:mod:`vision.replay.refine`), also tries the mirrored
+view and, where the photo may be one tile of a collage, the tiles
+(:mod:`vision.replay.tiles`); then compares the aligned thumbnails.  Evidence:
 
 * ``inlier_fraction``: of the candidate's strongest keypoints, how many
   reappear where the homography puts them;
@@ -26,17 +29,20 @@ against every remembered fingerprint, strongest candidates first.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
 
 from vision.matchers.akaze import Features
 from vision.replay.align import RATIO, MirroredFeatures, fingerprint_alignment, mirror_alignment, plausible
+from vision.replay.evidence import ReplayEvidence
 from vision.replay.fingerprint import Fingerprint, hash_distance
 from vision.replay.geometry import frame_border, similarity_deviation
+from vision.replay.refine import refine_homography
 from vision.replay.residual import cell_correlations, detail, ncc
 from vision.replay.thresholds import ReplayThresholds
+from vision.replay.tiles import tile_candidates
 
 __all__ = [
     "Alignment",
@@ -54,87 +60,14 @@ __all__ = [
 
 _FALLBACK_BELOW = 10  # fingerprint inliers under which a fallback alignment is used instead
 _CELL_MATCH = 0.5  # a grid cell "repeats" when its detail correlates at least this much
-
-
-@dataclass(frozen=True)
-class ReplayEvidence:
-    """What the check measured between a candidate and the new photo.
-
-    Attributes
-    ----------
-    n_points : int
-        Keypoints in the candidate's fingerprint.
-    n_matches : int
-        Ratio-test matches into the new photo's keypoints.
-    n_inliers : int
-        Matches consistent with the fitted homography.
-    inlier_fraction : float
-        ``n_inliers / n_points`` (0 when the fingerprint has no keypoints).
-    reproj_px : float
-        Median reprojection error of the inliers (query working pixels);
-        ``inf`` without a homography.
-    detail_ncc : float
-        Correlation (-1..1) of the aligned thumbnails' band-passed detail; 0
-        without a homography.
-    hash_distance : int
-        Smallest pHash distance (0-64) over the candidate's four rotations.
-    similarity_residual, angle_off_deg : float
-        How far the alignment is from a similarity, and its rotation from a
-        90-degree step (:func:`vision.replay.geometry.similarity_deviation`).
-    frame_inside, border_flatness : float
-        How much of the candidate's frame edge is inside the new photo, and
-        how flat the band around it is (:func:`vision.replay.geometry.frame_border`).
-    cell_share, n_cells : float, int
-        Of the ``n_cells`` textured grid cells of the overlap, the share whose
-        detail correlates >= 0.5 (:func:`vision.replay.residual.cell_correlations`):
-        near 1 for a copy under any warp, lower where parallax, light or
-        objects changed.
-    mirrored : bool
-        The alignment maps the candidate onto the *mirrored* new photo.
-    H : np.ndarray or None
-        ``(3, 3)`` homography from the candidate's thumbnail to the new
-        photo's thumbnail pixels.
-    """
-
-    n_points: int
-    n_matches: int
-    n_inliers: int
-    inlier_fraction: float
-    reproj_px: float
-    detail_ncc: float
-    hash_distance: int
-    similarity_residual: float = float("inf")
-    angle_off_deg: float = 45.0
-    frame_inside: float = 0.0
-    border_flatness: float = float("inf")
-    cell_share: float = 0.0
-    n_cells: int = 0
-    mirrored: bool = False
-    H: np.ndarray | None = field(default=None, repr=False, compare=False)
-
-    def to_json(self) -> dict[str, float | int | None]:
-        """JSON-safe numbers (no homography)."""
-        return {
-            "n_points": self.n_points,
-            "n_matches": self.n_matches,
-            "n_inliers": self.n_inliers,
-            "inlier_fraction": round(self.inlier_fraction, 3),
-            "reproj_px": _finite(self.reproj_px, 2),
-            "detail_ncc": round(self.detail_ncc, 3),
-            "hash_distance": self.hash_distance,
-            "similarity_residual": _finite(self.similarity_residual, 4),
-            "angle_off_deg": round(self.angle_off_deg, 2),
-            "frame_inside": round(self.frame_inside, 3),
-            "border_flatness": _finite(self.border_flatness, 3),
-            "cell_share": round(self.cell_share, 3),
-            "n_cells": self.n_cells,
-            "mirrored": int(self.mirrored),
-        }
-
-
-def _finite(value: float, digits: int) -> float | None:
-    """``value`` rounded, or None (JSON has no infinity)."""
-    return round(value, digits) if np.isfinite(value) else None
+_REFINE_FROM = 0.5  # cell share from which a rough alignment is refined on the thumbnails (ECC)
+_REFINE_BELOW = 0.97  # detail correlation from which an alignment is exact enough already
+# A fit this good is exact at the thumbnail already (1.5 working px is a quarter of a thumbnail pixel):
+# refining it or fitting again costs milliseconds and changes nothing.
+_EXACT_INLIERS = 60
+_EXACT_REPROJ_PX = 1.5
+_SECOND_OPINION_BELOW = 100  # verification inliers (of 2000 keypoints) under which its fit may be a pixel off
+_MIRROR_BELOW = 0.95  # cell share under which the mirrored view is also tried (a symmetric facade aligns partly)
 
 
 def _no_alignment(n_points: int, n_matches: int, hash_dist: int) -> ReplayEvidence:
@@ -211,7 +144,7 @@ def measure(
     alignment : Alignment, optional
         The verification's homography for this candidate (the reference):
         2000 keypoints a side align a blurred screen photo where the
-        fingerprint's 96 may not.  Ignored when made on another working size.
+        fingerprint's 192 may not.  Ignored when made on another working size.
     mirrored : callable, optional
         Returns the mirrored new photo's features (in its own working pixels,
         see :func:`vision.replay.residual.mirrored_features`); tried when the
@@ -223,29 +156,95 @@ def measure(
         Zero inliers and ``inf`` error when no plausible homography fits.
     """
     hash_dist = hash_distance(candidate, query_fp)
-    H: np.ndarray | None
     usable = alignment is not None and tuple(alignment.size) == tuple(candidate.size)
+    evidence: ReplayEvidence | None = None
     if usable and alignment is not None and not alignment.fallback:
-        H, n_matches, n_in, reproj = alignment.H, alignment.n_inliers, alignment.n_inliers, alignment.reproj_px
-    else:
-        H, n_matches, n_in, reproj = fingerprint_alignment(candidate, query)
-        if H is not None and not plausible(H, candidate, query):
-            H, n_in, reproj = None, 0, float("inf")
-        if usable and alignment is not None and n_in < _FALLBACK_BELOW:
-            H, n_in, reproj = alignment.H, alignment.n_inliers, alignment.reproj_px
-    evidence = (
-        _no_alignment(len(candidate), n_matches, hash_dist)
-        if H is None
-        else _residual(candidate, query, query_thumb, H, (n_matches, n_in, reproj), hash_dist, False)
-    )
-    if evidence.cell_share < 0.5:
-        # Perhaps a flipped copy: the unflipped alignment (even the verification's) found no repeat.
+        fit = (alignment.n_inliers, alignment.n_inliers, alignment.reproj_px)
+        evidence = _residual(candidate, query, query_thumb, alignment.H, fit, hash_dist, False)
+    if evidence is None or (
+        evidence.n_inliers < _SECOND_OPINION_BELOW and evidence.cell_share >= _REFINE_FROM and not _repeats(evidence)
+    ):
+        # The candidate's own keypoints, refined on the pixels: a remembered proof's only alignment, and a
+        # second opinion where the verification's fit (made for the scene, not for a copy) repeats only partly.
+        own = _refined(candidate, query_thumb, _keypoint_evidence(candidate, query, query_thumb, hash_dist, alignment))
+        if evidence is None or (own.cell_share, own.detail_ncc) > (evidence.cell_share, evidence.detail_ncc):
+            evidence = own
+    if evidence.cell_share < _MIRROR_BELOW:
+        # Perhaps a flipped copy: the unflipped alignment (even the verification's) found no full repeat;
+        # a symmetric scene (a facade, a doorway) aligns unflipped onto part of its mirror image.
         Hm, m_matches, m_in, m_reproj = mirror_alignment(candidate, query_thumb, mirrored)
         if Hm is not None and m_in >= _FALLBACK_BELOW:
             flipped = _residual(candidate, query, query_thumb, Hm, (m_matches, m_in, m_reproj), hash_dist, True)
+            flipped = _refined(candidate, query_thumb, flipped)
             if flipped.cell_share > evidence.cell_share:
-                return flipped
+                evidence = flipped
+    if evidence.n_inliers < _FALLBACK_BELOW or not _repeats(evidence):
+        evidence = _tiled(candidate, query_thumb, evidence)
     return evidence
+
+
+def _exact(e: ReplayEvidence) -> bool:
+    """Whether the alignment's own fit is exact enough that refinement cannot change the evidence."""
+    return e.n_inliers >= _EXACT_INLIERS and e.reproj_px <= _EXACT_REPROJ_PX
+
+
+def _repeats(e: ReplayEvidence) -> bool:
+    """Whether an alignment already shows a full repeat (nothing left to refine or search)."""
+    return e.cell_share >= _MIRROR_BELOW and e.detail_ncc >= _REFINE_BELOW
+
+
+def _keypoint_evidence(
+    candidate: Fingerprint,
+    query: Features,
+    query_thumb: np.ndarray,
+    hash_dist: int,
+    alignment: Alignment | None,
+) -> ReplayEvidence:
+    """The evidence of the fingerprint's own keypoints' homography (else a usable fallback ``alignment``)."""
+    H, n_matches, n_in, reproj = fingerprint_alignment(candidate, query)
+    if H is not None and not plausible(H, candidate, query):
+        H, n_in, reproj = None, 0, float("inf")
+    fallback = alignment is not None and alignment.fallback and tuple(alignment.size) == tuple(candidate.size)
+    if fallback and alignment is not None and n_in < _FALLBACK_BELOW:
+        H, n_in, reproj = alignment.H, alignment.n_inliers, alignment.reproj_px
+    if H is None:
+        return _no_alignment(len(candidate), n_matches, hash_dist)
+    return _residual(candidate, query, query_thumb, H, (n_matches, n_in, reproj), hash_dist, False)
+
+
+def _refined(candidate: Fingerprint, query_thumb: np.ndarray, evidence: ReplayEvidence) -> ReplayEvidence:
+    """``evidence`` re-measured after an ECC refinement of its alignment, when that correlates better.
+
+    Only a partial repeat is refined (cell share >= 0.5, correlation < 0.97):
+    a dozen keypoints after a 30-degree rotation, a composed or mirrored
+    alignment leave a pixel of error that blurs a copy's detail; a new
+    photo's differences stay (:mod:`vision.replay.refine`).
+    """
+    if evidence.H is None or evidence.cell_share < _REFINE_FROM or evidence.detail_ncc >= _REFINE_BELOW:
+        return evidence
+    if _exact(evidence) and not evidence.mirrored:  # the mirrored view is searched at 640 px: always refined
+        return evidence
+    H = refine_homography(query_thumb, candidate.thumb, evidence.H)
+    if H is None:
+        return evidence
+    fit = (evidence.n_matches, evidence.n_inliers, evidence.reproj_px)
+    better = _measure_thumb(candidate, query_thumb, H, fit, evidence.hash_distance, evidence.mirrored)
+    return better if better.detail_ncc > evidence.detail_ncc else evidence
+
+
+def _tiled(candidate: Fingerprint, query_thumb: np.ndarray, evidence: ReplayEvidence) -> ReplayEvidence:
+    """The candidate as a collage tile of the new photo (:mod:`vision.replay.tiles`), when that repeats more."""
+    # Too few keypoints agree for the evidence to count: any tile that holds the photo is better evidence.
+    weak = evidence.n_inliers < _FALLBACK_BELOW and not evidence.tile
+    best = evidence
+    for H0 in tile_candidates(candidate, query_thumb):
+        H = refine_homography(query_thumb, candidate.thumb, H0)
+        fit = (evidence.n_matches, 0, float("inf"))
+        tiled = _measure_thumb(candidate, query_thumb, H0 if H is None else H, fit, evidence.hash_distance, False)
+        tiled = replace(tiled, tile=True)
+        if (weak and best is evidence) or (tiled.cell_share, tiled.detail_ncc) > (best.cell_share, best.detail_ncc):
+            best = tiled
+    return best
 
 
 def _residual(
@@ -261,13 +260,26 @@ def _residual(
 
     ``fit`` is the alignment's ``(n_matches, n_inliers, reproj_px)``.
     """
-    n_matches, n_in, reproj = fit
     qh, qw = query_thumb.shape
     ch, cw = candidate.thumb.shape
     qsize = query.image_size
     H_thumb = (
         _scale(qw / qsize[0], qh / qsize[1]) @ H @ np.linalg.inv(_scale(cw / candidate.size[0], ch / candidate.size[1]))
     )
+    return _measure_thumb(candidate, query_thumb, H_thumb, fit, hash_dist, flipped)
+
+
+def _measure_thumb(
+    candidate: Fingerprint,
+    query_thumb: np.ndarray,
+    H_thumb: np.ndarray,
+    fit: tuple[int, int, float],
+    hash_dist: int,
+    flipped: bool,
+) -> ReplayEvidence:
+    """The evidence of one thumbnail alignment ``H_thumb`` (candidate thumbnail px -> new photo's)."""
+    n_matches, n_in, reproj = fit
+    ch, cw = candidate.thumb.shape
     warped, valid = align_thumbnail(candidate, query_thumb, H_thumb)
     corr, cells = 0.0, np.zeros(0, np.float32)
     if valid.sum() >= 400:  # at least a 20x20 overlap
@@ -291,13 +303,15 @@ def _residual(
         float(np.mean(cells >= _CELL_MATCH)) if cells.size else 0.0,
         int(cells.size),
         flipped,
-        H_thumb,
+        H=H_thumb,
     )
 
 
 def decide(evidence: ReplayEvidence, thresholds: ReplayThresholds = ReplayThresholds()) -> tuple[bool, str]:
     """Whether the evidence shows a replay, and why (a sentence with the deciding numbers)."""
     e, t = evidence, thresholds
+    if e.tile:  # aligned by a tile's hash, not by keypoints: only the pixels decide
+        return _decide_content(e, t)
     if e.n_inliers < t.min_inliers:
         return False, f"{e.n_inliers} of its keypoints align (replay needs >= {t.min_inliers})"
     if e.inlier_fraction < t.min_inlier_fraction:
@@ -316,20 +330,31 @@ def decide(evidence: ReplayEvidence, thresholds: ReplayThresholds = ReplayThresh
             f"(flatness {e.border_flatness:.2f} <= {t.max_border_flatness:.2f}) and its fine detail matches "
             f"(correlation {e.detail_ncc:.2f} >= {t.min_framed_ncc:.2f})"
         )
-    content = e.n_cells >= t.min_cells and e.cell_share >= t.min_cell_share and e.detail_ncc >= t.min_content_ncc
+    content, why = _decide_content(e, t)
     if content:
-        view = "its mirror image" if e.mirrored else "it"
-        return True, (
-            f"an edited copy: aligned onto the new photo, {view} repeats the fine detail cell by cell "
-            f"({e.cell_share:.0%} of {e.n_cells} cells >= {t.min_cell_share:.0%}, correlation {e.detail_ncc:.2f} "
-            f">= {t.min_content_ncc:.2f}): the same pixels under a smooth warp, not a new exposure"
-        )
+        return True, why
     if e.detail_ncc < t.min_framed_ncc or (not framed and e.detail_ncc < t.min_detail_ncc):
         return False, f"fine detail differs after alignment (correlation {e.detail_ncc:.2f})"
     return False, (
         f"fine detail is close (correlation {e.detail_ncc:.2f}) but the view is new: "
         f"perspective {e.similarity_residual:.1%} > {t.max_similarity_residual:.1%} or roll "
         f"{e.angle_off_deg:.1f} deg > {t.max_angle_off_deg:.1f} deg, and no flat border around the old frame"
+    )
+
+
+def _decide_content(e: ReplayEvidence, t: ReplayThresholds) -> tuple[bool, str]:
+    """The content rule alone: the aligned fine detail repeats cell by cell."""
+    if e.n_cells >= t.min_cells and e.cell_share >= t.min_cell_share and e.detail_ncc >= t.min_content_ncc:
+        view = "its mirror image" if e.mirrored else "it"
+        where = " as one tile of a collage" if e.tile else ""
+        return True, (
+            f"an edited copy: aligned onto the new photo{where}, {view} repeats the fine detail cell by cell "
+            f"({e.cell_share:.0%} of {e.n_cells} cells >= {t.min_cell_share:.0%}, correlation {e.detail_ncc:.2f} "
+            f">= {t.min_content_ncc:.2f}): the same pixels under a smooth warp, not a new exposure"
+        )
+    return False, (
+        f"fine detail does not repeat cell by cell ({e.cell_share:.0%} of {e.n_cells} cells, "
+        f"correlation {e.detail_ncc:.2f})"
     )
 
 
