@@ -359,8 +359,9 @@ def tune(
     train_set = scored.subset(split.train) if split else scored
     rec = recommend_details(train_set, target_far, **kwargs)
     tuned = scored.with_thresholds(rec.thresholds)
-    holdout = figures(tuned.subset(split.holdout)) if split and split.holdout.size else None
+    held_out = split.holdout if split is not None and split.holdout.size else None
+    holdout = None if held_out is None else figures(tuned.subset(held_out))
     limits = {"min_inliers": (float(MIN_INLIERS_RANGE[0]), float(MIN_INLIERS_RANGE[1]))} if ranges is None else ranges
     checks = recommendation_checks(train_set.with_thresholds(rec.thresholds), target_far, tuned_values(rec), limits)
-    base_holdout = figures(scored.subset(split.holdout)) if split and split.holdout.size else None
+    base_holdout = None if held_out is None else figures(scored.subset(held_out))
     return TuneReport(rec, split, rec.train, holdout, figures(tuned), figures(scored), checks, base_holdout)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
@@ -32,6 +32,23 @@ if TYPE_CHECKING:
 
 def _ms(start: float) -> float:
     return round((time.perf_counter() - start) * 1000.0, 2)
+
+
+class _LabStages(NamedTuple):
+    """The learned rule's lab arrays, ``(N,)`` each: AKAZE's visible inliers, the first stage's evidence
+    (``max(AKAZE, XFeat)``), the similarity (0 where missing), the first stage's verdicts, the grey zone
+    and ALIKED's inliers (``nan`` where not scored)."""
+
+    akaze: np.ndarray
+    evidence: np.ndarray
+    sim: np.ndarray
+    first: np.ndarray
+    grey: np.ndarray
+    aliked: np.ndarray
+
+    def accepted(self, t: Profile) -> np.ndarray:
+        """The final verdicts: the first stage's, or the second opinion's (:func:`second_opinion_accepts`)."""
+        return second_opinion_accepts(self.first, self.evidence, self.sim, self.aliked, t)
 
 
 class LearnedRule:
@@ -108,28 +125,27 @@ class LearnedRule:
         xfeat = np.nan_to_num(scored.rule_scores[self.name], nan=0.0)
         return akaze, xfeat, np.nan_to_num(scored.similarities, nan=0.0)
 
-    def _second(self, scored: LabScores, first: np.ndarray, sim: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The pairs in the grey zone and their ALIKED inliers (``nan`` where not scored: never accepted)."""
+    def _stages(self, scored: LabScores) -> _LabStages:
+        """Both stages' arrays, computed once per call (the lab's scores, verdicts and margins read them)."""
+        akaze, xfeat, sim = self._parts(scored)
+        first = learned_accepts(akaze, xfeat, sim, scored.thresholds)
         found = scored.rule_scores.get(ALIKED_EVIDENCE)
         aliked = np.full(len(first), np.nan) if found is None else np.asarray(found, float)
-        return in_grey_zone(first, sim, scored.thresholds), aliked
+        grey = in_grey_zone(first, sim, scored.thresholds)
+        return _LabStages(akaze, learned_evidence(akaze, xfeat), sim, first, grey, aliked)
 
     def lab_scores(self, scored: LabScores) -> np.ndarray:
         """The learned score, 0 below the evidence minimum, at least the threshold where AKAZE or the second
         opinion accepts."""
         t = scored.thresholds
-        akaze, xfeat, sim = self._parts(scored)
-        _, aliked = self._second(scored, learned_accepts(akaze, xfeat, sim, t), sim)
-        evidence = counted_evidence(learned_evidence(akaze, xfeat), sim, aliked, t)
-        score = np.where(evidence >= t.learned_min_inliers, learned_score(evidence, sim, t.learned_weight), 0.0)
-        score = np.where(akaze >= t.min_inliers, np.maximum(score, t.learned_threshold), score)
-        return np.where(self.lab_accepts(scored), np.maximum(score, t.learned_threshold), score)
+        st = self._stages(scored)
+        evidence = counted_evidence(st.evidence, st.sim, st.aliked, t)
+        score = np.where(evidence >= t.learned_min_inliers, learned_score(evidence, st.sim, t.learned_weight), 0.0)
+        score = np.where(st.akaze >= t.min_inliers, np.maximum(score, t.learned_threshold), score)
+        return np.where(st.accepted(t), np.maximum(score, t.learned_threshold), score)
 
     def lab_accepts(self, scored: LabScores) -> np.ndarray:
-        akaze, xfeat, sim = self._parts(scored)
-        first = learned_accepts(akaze, xfeat, sim, scored.thresholds)
-        _, aliked = self._second(scored, first, sim)
-        return second_opinion_accepts(first, learned_evidence(akaze, xfeat), sim, aliked, scored.thresholds)
+        return self._stages(scored).accepted(scored.thresholds)
 
     def lab_threshold(self, profile: Profile) -> float:
         return float(profile.learned_threshold)
@@ -139,22 +155,20 @@ class LearnedRule:
         or in the grey zone the second opinion's inliers over ``second_opinion_min_inliers`` (or its score with
         ALIKED's inliers) when higher."""
         t = scored.thresholds
-        akaze, xfeat, sim = self._parts(scored)
+        st = self._stages(scored)
 
         def score_margin(evidence: np.ndarray) -> np.ndarray:
-            by_score = (learned_score(evidence, sim, t.learned_weight) - t.learned_threshold) / t.learned_threshold
+            by_score = (learned_score(evidence, st.sim, t.learned_weight) - t.learned_threshold) / t.learned_threshold
             short = (evidence - t.learned_min_inliers) / t.learned_min_inliers  # below the evidence minimum
             return np.where(evidence >= t.learned_min_inliers, by_score, np.minimum(by_score, short))
 
-        first_evidence = learned_evidence(akaze, xfeat)
-        by_score = score_margin(first_evidence)
-        alone = (akaze - t.min_inliers) / t.min_inliers
-        margin = np.where(akaze >= t.min_inliers, np.maximum(alone, by_score), by_score)
-        grey, aliked = self._second(scored, learned_accepts(akaze, xfeat, sim, t), sim)
+        by_score = score_margin(st.evidence)
+        alone = (st.akaze - t.min_inliers) / t.min_inliers
+        margin = np.where(st.akaze >= t.min_inliers, np.maximum(alone, by_score), by_score)
         need = max(t.second_opinion_min_inliers, 1)
-        second = (np.nan_to_num(aliked, nan=0.0) - need) / need
-        second = np.maximum(second, score_margin(counted_evidence(first_evidence, sim, aliked, t)))
-        return np.where(grey, np.maximum(margin, second), margin)
+        second = (np.nan_to_num(st.aliked, nan=0.0) - need) / need
+        second = np.maximum(second, score_margin(counted_evidence(st.evidence, st.sim, st.aliked, t)))
+        return np.where(st.grey, np.maximum(margin, second), margin)
 
     def lab_reason(self, scored: LabScores, i: int) -> str:
         t = scored.thresholds
@@ -176,7 +190,7 @@ class LearnedRule:
             return f"{first}; ALIKED second opinion not scored"
         if found >= t.second_opinion_min_inliers:
             return f"{first}; ALIKED second opinion: {found:.0f} inliers >= {t.second_opinion_min_inliers}"
-        counted = max(akaze, xfeat, found)
+        counted = float(counted_evidence(max(akaze, xfeat), sim, found, t))
         second = float(learned_score(counted, sim, t.learned_weight))
         side = ">=" if bool(score_accepts(counted, sim, t)) else "<"
         return (

@@ -78,9 +78,14 @@ def enabled(thresholds: Profile) -> bool:
     return thresholds.second_opinion_min_inliers > 0
 
 
+def _similarity(similarity: float | np.ndarray | None) -> np.ndarray:
+    """The similarity as float64, 0 where missing (``None`` or ``nan``: geometry must carry the pair)."""
+    return np.nan_to_num(np.asarray(0.0 if similarity is None else similarity, np.float64), nan=0.0)
+
+
 def in_grey_zone(accepted: bool | np.ndarray, similarity: float | np.ndarray | None, thresholds: Profile) -> np.ndarray:
     """Element-wise: rejected, similar enough to be in doubt, and the second opinion on."""
-    sim = np.nan_to_num(np.asarray(0.0 if similarity is None else similarity, np.float64), nan=0.0)
+    sim = _similarity(similarity)
     return (~np.asarray(accepted, bool)) & (sim >= thresholds.second_opinion_min_similarity) & enabled(thresholds)
 
 
@@ -98,7 +103,7 @@ def counted_evidence(
     (it then counts nothing).
     """
     found = np.nan_to_num(np.asarray(aliked_inliers, np.float64), nan=0.0)
-    sim = np.nan_to_num(np.asarray(0.0 if similarity is None else similarity, np.float64), nan=0.0)
+    sim = _similarity(similarity)
     at_gate = (sim >= thresholds.second_opinion_min_similarity) & enabled(thresholds)
     return np.where(at_gate, learned_evidence(evidence, found), np.asarray(evidence, np.float64))
 
@@ -118,7 +123,7 @@ def second_opinion_accepts(
     """
     found = np.nan_to_num(np.asarray(aliked_inliers, np.float64), nan=0.0)
     grey = in_grey_zone(accepted, similarity, thresholds)
-    sim = np.nan_to_num(np.asarray(0.0 if similarity is None else similarity, np.float64), nan=0.0)
+    sim = _similarity(similarity)
     by_score = score_accepts(counted_evidence(evidence, sim, found, thresholds), sim, thresholds)
     return np.asarray(accepted, bool) | (grey & ((found >= thresholds.second_opinion_min_inliers) | by_score))
 
@@ -155,16 +160,16 @@ def second_verdict(
     score counts ALIKED's only where they are more.
     """
     need = thresholds.second_opinion_min_inliers
+    # the lab's arithmetic on this one pair (it is in the grey zone: the first stage rejected it)
+    accepted = bool(second_opinion_accepts(False, evidence, similarity, opinion.inliers, thresholds))
     alone = opinion.inliers >= need
-    counted = max(int(evidence), int(opinion.inliers))
+    counted = int(counted_evidence(evidence, similarity, opinion.inliers, thresholds))
     score = float(learned_score(counted, similarity, thresholds.learned_weight))
-    by_score = bool(score_accepts(counted, similarity, thresholds))
-    accepted = alone or by_score
     gate = f"similarity {similarity:.2f} >= {thresholds.second_opinion_min_similarity:g}"
     if alone:
         said = f"{opinion.inliers} checked inliers >= {need}"
     else:
-        side = ">=" if by_score else "<"
+        side = ">=" if accepted else "<"
         formula = f"log(1 + {counted}) + {thresholds.learned_weight:g} x similarity {similarity:.2f} = {score:.2f}"
         said = f"{opinion.inliers} checked inliers < {need}; {formula} {side} {thresholds.learned_threshold:g}"
         if counted < thresholds.learned_min_inliers:
