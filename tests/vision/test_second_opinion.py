@@ -146,3 +146,29 @@ def test_the_lab_scores_the_gate_and_lowering_it_scores_only_the_new_pairs(
     again, _, _ = gather_aliked(labelled, similarity, lower)  # a new run: both from the disk cache
     assert np.array_equal(again, both) and len(calls) == 2
     assert EVIDENCE_NAME == "learned:aliked"
+
+
+def test_the_night_photo_accepted_by_the_score_with_aliked_inliers_and_the_view_says_so() -> None:
+    # With the "alone" minimum out of reach, ALIKED's ~30 inliers at similarity ~0.63 still carry the learned
+    # score (log(1 + 30) + 4 x 0.63 > 5.04): the verify path, its reason and the page's figures say which way.
+    from vision.flows.prepare import prepare_photo
+    from vision.flows.verify import verify_photo
+    from vision.views.match import match_view
+    from vision.views.outcome import outcome_of
+
+    profile = replace(DEFAULT, second_opinion_min_inliers=200)
+    ref_bytes, query = (IMAGES / NIGHT_REF).read_bytes(), (IMAGES / NIGHT_QUERY).read_bytes()
+    body = verify_pair_bytes(ref_bytes, query, profile)
+    assert body["result"] is True and body["decided_by"] == "aliked" and body["second_opinion"] == "accepted"
+    assert DEFAULT.learned_min_inliers <= body["aliked_inliers"] < 200
+    assert body["aliked_score"] >= profile.learned_threshold
+    assert "checked inliers < 200; log(1 + " in body["reason"] and f">= {profile.learned_threshold:g}" in body["reason"]
+    ref = prepare_photo(ref_bytes, profile.feature_settings, needs=get_rule("learned").needs)
+    verification = verify_photo(ref.features, query, profile, rule="learned", ref_image=ref_bytes)
+    size = (ref.image.shape[1], ref.image.shape[0])
+    view = match_view(outcome_of(verification, profile, size, size), "landmark")
+    assert view.accepted
+    counted = next(f for f in view.figures if f.label == "Points that line up")
+    assert counted.need == f"{profile.learned_min_inliers} + look-alike (second opinion)"
+    second = next(f for f in view.figures if f.label == "Second opinion (ALIKED)")
+    assert second.value == str(body["aliked_inliers"]) and f"({body['aliked_score']:.2f})." in second.help
