@@ -5,24 +5,33 @@ Usage::
     python -m bench.load_api                       # starts its own uvicorn (temp store)
     python -m bench.load_api --url http://127.0.0.1:8000 --clients 32 --requests 256
 
-Registers ``--users`` users (alternating two reference photos), then fires
-``--requests`` verifications from ``--clients`` concurrent clients.  Each
-verification sends a **new photo**, as a real user does: the true pair's
-other view (expected ``Complete``) or, every ``--wrong-every`` request, the
-other scene (expected ``You took wrong picture``), each time through a fresh
-random hand-held jitter (perspective of a few percent, light, sensor noise,
-JPEG quality), made before the clock starts.  Re-sending one photo would
-rightly be refused by the replay rule.  Answers flagged ``"replay": true``
-are counted apart from wrong verdicts (a genuine new photo flagged as a
-replay is a false replay).  Bounded in count and time: it stops after
-``--requests`` or ``--timeout-s``, whichever comes first.  Afterwards it
-checks in the store (the one it started the server on, or ``--store-dir``)
-that every user's latest reference is still the one registered; it does not
-re-send photos for that.
+Builds the load from a labelled folder (``--data``, default the bundled
+``samples/``; ``../shared/data`` for a measurement), :mod:`bench.load_plan`:
+each verification sends a **new, real photo**, as a real user does: a
+genuine job registers a labelled pair's reference for a user and sends its
+other photo, each photo sent as a proof once in the run (the replay rule
+would rightly refuse a second sending, or an edited copy); every
+``--wrong-every``-th job sends a labelled different pair's photo.  The
+expected verdict of each job is the tuning lab's on that pair with the
+server's profile (computed, features cached, before the clock starts), so
+a wrong verdict means the service under load answered differently from the
+rule alone; the rule's own misses against the labels are reported apart.
+Answers flagged ``"replay": true`` are counted apart (a new photo flagged
+as a replay is a false replay).  Bounded in count and time: it stops after
+``--requests`` (fewer when the folder's genuine photos run out) or
+``--timeout-s``, whichever comes first.  Afterwards it checks in the store
+(the one it started the server on, or ``--store-dir``) that every user's
+latest reference is still the one registered; it does not re-send photos
+for that.
 
 Only loopback targets are accepted (``127.0.0.1``, ``::1``, ``localhost``).
 Prints throughput, p50/p99 latency, the error count (transport errors,
-timeouts, non-2xx) and unexpected verdicts; exits 1 when any is non-zero.
+timeouts, non-2xx) and verdicts unlike the rule's alone; exits 1 when any
+is non-zero or a reference was lost.  Two accuracy counts are printed
+apart and do not fail the run: the rule's own misses against the labels
+(it gives them alone too: ``python -m vision evaluate`` measures them), and
+new photos flagged as replays (each one a false replay, since the bench
+sends no copies; ``scripts/build_replay_set.py`` measures their rate).
 
 ``--attack png,slowbody,flood,bigtag`` (or ``all``) runs the attack mixes of
 ``bench/attacks.py`` beside the genuine load and reports, per attack, the
@@ -49,17 +58,15 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from urllib.parse import urlparse
 
-import cv2
 import httpx
-import numpy as np
 
 from bench.attacks import ATTACKS, prepare
+from bench.load_plan import Job, LoadPlan, build_plan
+from vision.core import verdict as v
+from vision.profile import load_profile
 
 REPO = Path(__file__).resolve().parents[1]
-DATA = REPO / "samples" / "images"  # bundled (samples/NOTICE.md)
-REF_A, QUERY_A = "lightglue/DSC_0410.JPG", "lightglue/DSC_0411.JPG"  # a true pair
-REF_B, QUERY_B = "vlfeat/roofs1.jpg", "vlfeat/roofs2.jpg"  # another scene's
-COMPLETE, WRONG = "Complete", "You took wrong picture"
+SAMPLES = REPO / "samples"  # bundled labelled pairs (samples/NOTICE.md)
 HEADERS = {"content-type": "application/json"}
 
 
@@ -128,35 +135,10 @@ def start_server(
     raise SystemExit("server did not start within 30 s")
 
 
-def b64file(name: str) -> str:
-    path = DATA / name
+def b64file(path: Path) -> str:
     if not path.is_file():
         raise SystemExit(f"photo not found: {path}")
     return base64.b64encode(path.read_bytes()).decode()
-
-
-def new_photo(name: str, rng: np.random.Generator) -> str:
-    """A fresh hand-held shot of the bundled photo ``name`` (base64): never the same bytes or pixels twice.
-
-    Corners moved by up to 3 % of the size (perspective), gain 0.85-1.15 and
-    offset +-12 (light), Gaussian noise of sigma 2-4 (sensor), JPEG quality 82-94.
-    """
-    image = cv2.imread(str(DATA / name), cv2.IMREAD_COLOR)
-    if image is None:
-        raise SystemExit(f"photo not found: {DATA / name}")
-    h, w = image.shape[:2]
-    corners = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
-    moved = corners + rng.uniform(-0.03, 0.03, (4, 2)).astype(np.float32) * np.float32([w, h])
-    warped = cv2.warpPerspective(
-        image, cv2.getPerspectiveTransform(corners, moved), (w, h), borderMode=cv2.BORDER_REFLECT
-    )
-    shot = warped.astype(np.float32) * rng.uniform(0.85, 1.15) + rng.uniform(-12, 12)
-    shot += rng.normal(0, rng.uniform(2, 4), shot.shape)
-    ok, buf = cv2.imencode(
-        ".jpg", np.clip(shot, 0, 255).astype(np.uint8), [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(82, 95))]
-    )
-    assert ok
-    return base64.b64encode(buf.tobytes()).decode()
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -171,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--url", help="target server (loopback only); default: start one")
     ap.add_argument("--clients", type=int, default=32)
     ap.add_argument("--requests", type=int, default=256)
-    ap.add_argument("--users", type=int, default=16)
+    ap.add_argument("--data", default=str(SAMPLES), help="labelled folder (pairs.csv) the photos come from")
     ap.add_argument("--wrong-every", type=int, default=4, help="every k-th request sends an unrelated photo")
     ap.add_argument("--timeout-s", type=float, default=120.0, help="overall time bound")
     ap.add_argument("--request-timeout-s", type=float, default=60.0)
@@ -180,10 +162,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--attack", default="", help=f"comma-separated attacks beside the load: {', '.join(ATTACKS)}, all")
     ap.add_argument("--arena-max", type=int, default=2, help="MALLOC_ARENA_MAX of the server this script starts")
     ap.add_argument("--store-dir", help="the --url server's local store, to check its references in (else unchecked)")
-    ap.add_argument("--seed", type=int, default=22, help="seed of the new photos' jitter")
+    ap.add_argument("--seed", type=int, default=22, help="seed of the choice and order of the pairs")
     args = ap.parse_args(argv)
-    if not (1 <= args.clients <= 256 and 1 <= args.requests <= 100_000 and 1 <= args.users <= 1000):
-        raise SystemExit("--clients 1..256, --requests 1..100000, --users 1..1000")
+    if not (1 <= args.clients <= 256 and 1 <= args.requests <= 100_000):
+        raise SystemExit("--clients 1..256, --requests 1..100000")
 
     proc, tmp = None, None
     store_dir = None
@@ -254,34 +236,66 @@ def attack_summary(seen: dict[str, list[tuple[int, float]]]) -> dict[str, dict]:
     return out
 
 
-def run(url: str, args: argparse.Namespace, store_dir: str | None, pid: int | None = None) -> int:
-    photos = {n: b64file(n) for n in (REF_A, REF_B)}
-    run_id = os.urandom(3).hex()
-    users = {f"load-{run_id}-{i:03d}": (REF_A if i % 2 == 0 else REF_B) for i in range(args.users)}
-    keys: dict[str, str] = {}
-    with httpx.Client(base_url=url, timeout=args.request_timeout_s) as client:
-        for name, ref in users.items():
-            res = client.post("/auth/stdimg", content=json.dumps({"data": photos[ref], "name": name}), headers=HEADERS)
-            body = res.json()
-            if res.status_code != 200 or body.get("message") != "Good Picture":
-                raise SystemExit(f"registering {name} failed: {res.status_code} {body}")
-            keys[name] = body["key"]
+def make_plan(args: argparse.Namespace) -> LoadPlan:
+    """The jobs, with the lab's verdicts under the server's profile (``VISION_PROFILE``, else the defaults)."""
+    profile = load_profile(os.environ.get("VISION_PROFILE") or None)
+    try:
+        plan = build_plan(args.data, args.requests, args.wrong_every, args.seed, profile)
+    except ValueError as exc:
+        raise SystemExit(f"--data {args.data}: {exc}") from None
+    if not plan.jobs:
+        raise SystemExit(f"--data {args.data}: no usable pairs")
+    return plan
 
-    names = list(users)
-    rng = np.random.default_rng(args.seed)
-    jobs = []
-    for i in range(args.requests):  # every photo made before the clock starts
-        name = names[i % len(names)]
-        wrong = args.wrong_every > 0 and i % args.wrong_every == args.wrong_every - 1
-        if users[name] == REF_A:
-            query, expected = (QUERY_B, WRONG) if wrong else (QUERY_A, COMPLETE)
-        else:
-            query, expected = (QUERY_A, WRONG) if wrong else (QUERY_B, COMPLETE)
-        jobs.append((name, json.dumps({"data": new_photo(query, rng), "name": name}).encode(), expected))
+
+def register_users(url: str, plan: LoadPlan, args: argparse.Namespace, run_id: str) -> dict[str, tuple[str, str]]:
+    """One user per reference of the plan, registered concurrently: ``{reference: (user, key)}``.
+
+    A reference the service refuses with a contract answer (``Too Little Features``: too plain to verify
+    against) has no user; its jobs are left out (``plan.left_out``).  Any other failure stops the bench.
+    """
+
+    def register(i: int, reference: str) -> tuple[str, tuple[str, str] | None]:
+        name = f"load-{run_id}-{i:03d}"
+        payload = json.dumps({"data": b64file(plan.root / reference), "name": name})
+        with httpx.Client(base_url=url, timeout=args.request_timeout_s) as client:
+            res = client.post("/auth/stdimg", content=payload, headers=HEADERS)
+        body = res.json()
+        if res.status_code == 400 and body.get("message") == v.TOO_LITTLE_FEATURES:
+            return reference, None
+        if res.status_code != 200 or body.get("message") != v.GOOD_PICTURE:
+            raise SystemExit(f"registering {name} ({reference}) failed: {res.status_code} {body}")
+        return reference, (name, body["key"])
+
+    with ThreadPoolExecutor(max_workers=min(8, args.clients)) as pool:
+        registered = dict(pool.map(lambda item: register(*item), enumerate(plan.references)))
+    refused = {ref for ref, user in registered.items() if user is None}
+    if refused:
+        dropped = [job for job in plan.jobs if job.reference in refused]
+        plan.jobs = [job for job in plan.jobs if job.reference not in refused]
+        plan.left_out[f"reference refused at registration ({v.TOO_LITTLE_FEATURES})"] = len(dropped)
+    return {ref: user for ref, user in registered.items() if user is not None}
+
+
+def run(url: str, args: argparse.Namespace, store_dir: str | None, pid: int | None = None) -> int:
+    plan = make_plan(args)
+    run_id = os.urandom(3).hex()
+    users = register_users(url, plan, args, run_id)
+    keys = dict(users.values())
+    photos = {photo: b64file(plan.root / photo) for photo in {job.photo for job in plan.jobs}}
+    jobs = [
+        (
+            users[job.reference][0],
+            json.dumps({"data": photos[job.photo], "name": users[job.reference][0]}).encode(),
+            job,
+        )
+        for job in plan.jobs
+    ]
 
     latencies: list[float] = []
     errors: list[str] = []
     unexpected: list[str] = []
+    missed: list[str] = []  # the rule's own verdict differs from the label (not the load's doing)
     replays: list[str] = []
     lock = threading.Lock()
     deadline = time.monotonic() + args.timeout_s
@@ -295,8 +309,8 @@ def run(url: str, args: argparse.Namespace, store_dir: str | None, pid: int | No
                 clients.append(local.client)
         return local.client
 
-    def one(job: tuple[str, bytes, str]) -> None:
-        name, payload, expected = job
+    def one(item: tuple[str, bytes, Job]) -> None:
+        name, payload, job = item
         if time.monotonic() > deadline:
             with lock:
                 errors.append("skipped: overall time bound reached")
@@ -315,9 +329,14 @@ def run(url: str, args: argparse.Namespace, store_dir: str | None, pid: int | No
             if res.status_code != 200 or body.get("status") != res.status_code:
                 errors.append(f"{name}: HTTP {res.status_code} {body.get('message')} ({body.get('reason')})")
             elif body.get("replay") is True:  # a new photo taken for a replay: counted apart
-                replays.append(f"{name}: {body.get('reason')}")
-            elif body.get("message") != expected or body.get("key") != keys[name]:
-                unexpected.append(f"{name}: expected {expected}, got {body.get('message')} key {body.get('key')}")
+                replays.append(f"{name} {job.reference} -> {job.photo}: {body.get('reason')}")
+            elif body.get("message") != job.expected or body.get("key") != keys[name]:
+                unexpected.append(
+                    f"{name} {job.reference} -> {job.photo}: expected {job.expected}, "
+                    f"got {body.get('message')} key {body.get('key')}"
+                )
+            elif (body.get("message") == v.COMPLETE) != (job.label == 1):
+                missed.append(f"{job.kind}: {job.reference} -> {job.photo}")
 
     names = list(ATTACKS) if args.attack == "all" else [a for a in args.attack.split(",") if a]
     unknown = [a for a in names if a not in ATTACKS]
@@ -326,7 +345,7 @@ def run(url: str, args: argparse.Namespace, store_dir: str | None, pid: int | No
     stop, attackers, seen = start_attacks(url, names)
     t0 = time.perf_counter()
     with ThreadPoolExecutor(max_workers=args.clients) as pool:
-        futures = [pool.submit(one, job) for job in jobs]
+        futures = [pool.submit(one, item) for item in jobs]
         for f in as_completed(futures):
             f.result()
     wall = time.perf_counter() - t0
@@ -350,10 +369,16 @@ def run(url: str, args: argparse.Namespace, store_dir: str | None, pid: int | No
                 lost.append(f"{name}: store latest {latest.key if latest else None} != {key}")
 
     done = len(latencies)
+    genuine = sum(job.label == 1 for job in plan.jobs)
     summary = {
         "url": url,
+        "data": str(plan.root),
         "clients": args.clients,
-        "requests": args.requests,
+        "requests": len(plan.jobs),
+        "genuine": genuine,
+        "different": len(plan.jobs) - genuine,
+        "users": len(users),
+        "left_out": plan.left_out,
         "completed": done,
         "wall_s": round(wall, 2),
         "throughput_rps": round(done / wall, 2) if wall else 0.0,
@@ -363,6 +388,7 @@ def run(url: str, args: argparse.Namespace, store_dir: str | None, pid: int | No
         "mean_ms": round(statistics.fmean(latencies) * 1000, 1) if latencies else None,
         "errors": len(errors),
         "unexpected_verdicts": len(unexpected),
+        "rule_misses": len(missed),
         "replays_flagged": len(replays),
         "lost_references": len(lost) if store_dir is not None else None,
         "healthz_after": health,
@@ -372,11 +398,19 @@ def run(url: str, args: argparse.Namespace, store_dir: str | None, pid: int | No
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
-        print(f"target {url}: {args.requests} verifications, {args.clients} concurrent clients, {args.users} users")
+        print(
+            f"target {url}: {len(plan.jobs)} verifications ({genuine} genuine, {len(plan.jobs) - genuine} different) "
+            f"from {plan.root}, {args.clients} concurrent clients, {len(users)} users"
+        )
+        for reason, count in plan.left_out.items():
+            print(f"left out {count}: {reason}")
         print(f"completed {done} in {summary['wall_s']} s -> {summary['throughput_rps']} req/s")
         print(f"latency p50 {summary['p50_ms']} ms, p99 {summary['p99_ms']} ms, max {summary['max_ms']} ms")
         checked = len(lost) if store_dir is not None else "not checked (no --store-dir)"
-        print(f"errors {len(errors)}, wrong verdicts {len(unexpected)}, new photos flagged as replays {len(replays)}")
+        print(
+            f"errors {len(errors)}, verdicts unlike the rule's alone {len(unexpected)}, false replays (new photos flagged) {len(replays)}"
+        )
+        print(f"the rule's own misses against the labels (as alone): {len(missed)}")
         print(f"lost references {checked}")
         print(f"server peak RSS {summary['peak_rss_mb']} MB")
         for name, a in summary["attacks"].items():
@@ -385,7 +419,7 @@ def run(url: str, args: argparse.Namespace, store_dir: str | None, pid: int | No
             )
     for line in (errors + unexpected + replays + lost)[:10]:
         print("  " + line, file=sys.stderr)
-    return 1 if errors or unexpected or replays or lost else 0
+    return 1 if errors or unexpected or lost else 0
 
 
 if __name__ == "__main__":

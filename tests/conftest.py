@@ -25,9 +25,21 @@ import numpy as np
 import pytest
 from PIL import Image
 
-# One feature cache for the whole session (and the processes it starts): each bundled photo is
-# prepared once, however many tests score the samples (vision.lab.cache).
-os.environ.setdefault("VISION_CACHE_DIR", tempfile.mkdtemp(prefix="vision-test-features-"))
+
+def _run_wide_dir(prefix: str) -> str:
+    """A fresh folder for this test run, the same in every xdist worker of the run (its ``testrunuid``)."""
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+    if not run:
+        return tempfile.mkdtemp(prefix=prefix)
+    path = Path(tempfile.gettempdir()) / f"{prefix}{run}"
+    path.mkdir(exist_ok=True)
+    return str(path)
+
+
+# One feature cache for the whole run, shared by its xdist workers (and the processes they start):
+# each bundled photo is prepared once, however many tests in however many workers score the samples.
+# The cache writes by rename (vision.lab.cache, vision.lab.aliked_evidence), so workers never read half a file.
+os.environ.setdefault("VISION_CACHE_DIR", _run_wide_dir("vision-test-features-"))
 os.environ.setdefault("VISION_RUNS_DIR", tempfile.mkdtemp(prefix="vision-test-runs-"))
 
 REPO_DIR = Path(__file__).resolve().parents[1]

@@ -237,9 +237,9 @@ def _tiled(candidate: Fingerprint, query_thumb: np.ndarray, evidence: ReplayEvid
     # Too few keypoints agree for the evidence to count: any tile that holds the photo is better evidence.
     weak = evidence.n_inliers < _FALLBACK_BELOW and not evidence.tile
     best = evidence
+    fit = (evidence.n_matches, 0, float("inf"))  # a tile is placed by its rectangle, not by keypoints
     for H0 in tile_candidates(candidate, query_thumb):
         H = refine_homography(query_thumb, candidate.thumb, H0)
-        fit = (evidence.n_matches, 0, float("inf"))
         tiled = _measure_thumb(candidate, query_thumb, H0 if H is None else H, fit, evidence.hash_distance, False)
         tiled = replace(tiled, tile=True)
         if (weak and best is evidence) or (tiled.cell_share, tiled.detail_ncc) > (best.cell_share, best.detail_ncc):
