@@ -63,6 +63,7 @@ import httpx
 from bench.attacks import ATTACKS, prepare
 from bench.load_plan import Job, LoadPlan, build_plan
 from vision.core import verdict as v
+from vision.core.settings import load_settings, text
 from vision.profile import load_profile
 
 REPO = Path(__file__).resolve().parents[1]
@@ -237,8 +238,8 @@ def attack_summary(seen: dict[str, list[tuple[int, float]]]) -> dict[str, dict]:
 
 
 def make_plan(args: argparse.Namespace) -> LoadPlan:
-    """The jobs, with the lab's verdicts under the server's profile (``VISION_PROFILE``, else the defaults)."""
-    profile = load_profile(os.environ.get("VISION_PROFILE") or None)
+    """The jobs, with the lab's verdicts under the profile a server started here reads (``VISION_PROFILE``)."""
+    profile = load_profile(text(load_settings(), "VISION_PROFILE"))  # as vision.web.runtime reads it
     try:
         plan = build_plan(args.data, args.requests, args.wrong_every, args.seed, profile)
     except ValueError as exc:
@@ -248,11 +249,13 @@ def make_plan(args: argparse.Namespace) -> LoadPlan:
     return plan
 
 
-def register_users(url: str, plan: LoadPlan, args: argparse.Namespace, run_id: str) -> dict[str, tuple[str, str]]:
+def register_users(
+    url: str, plan: LoadPlan, args: argparse.Namespace, run_id: str
+) -> dict[str, tuple[str, str] | None]:
     """One user per reference of the plan, registered concurrently: ``{reference: (user, key)}``.
 
     A reference the service refuses with a contract answer (``Too Little Features``: too plain to verify
-    against) has no user; its jobs are left out (``plan.left_out``).  Any other failure stops the bench.
+    against) maps to None.  Any other failure stops the bench.
     """
 
     def register(i: int, reference: str) -> tuple[str, tuple[str, str] | None]:
@@ -268,29 +271,22 @@ def register_users(url: str, plan: LoadPlan, args: argparse.Namespace, run_id: s
         return reference, (name, body["key"])
 
     with ThreadPoolExecutor(max_workers=min(8, args.clients)) as pool:
-        registered = dict(pool.map(lambda item: register(*item), enumerate(plan.references)))
-    refused = {ref for ref, user in registered.items() if user is None}
-    if refused:
-        dropped = [job for job in plan.jobs if job.reference in refused]
-        plan.jobs = [job for job in plan.jobs if job.reference not in refused]
-        plan.left_out[f"reference refused at registration ({v.TOO_LITTLE_FEATURES})"] = len(dropped)
-    return {ref: user for ref, user in registered.items() if user is not None}
+        return dict(pool.map(lambda item: register(*item), enumerate(plan.references)))
 
 
 def run(url: str, args: argparse.Namespace, store_dir: str | None, pid: int | None = None) -> int:
     plan = make_plan(args)
     run_id = os.urandom(3).hex()
-    users = register_users(url, plan, args, run_id)
+    registered = register_users(url, plan, args, run_id)
+    refused = {ref for ref, user in registered.items() if user is None}
+    plan = plan.without(refused, f"reference refused at registration ({v.TOO_LITTLE_FEATURES})")
+    users = {ref: user for ref, user in registered.items() if user is not None}
     keys = dict(users.values())
     photos = {photo: b64file(plan.root / photo) for photo in {job.photo for job in plan.jobs}}
-    jobs = [
-        (
-            users[job.reference][0],
-            json.dumps({"data": photos[job.photo], "name": users[job.reference][0]}).encode(),
-            job,
-        )
-        for job in plan.jobs
-    ]
+    jobs = []
+    for job in plan.jobs:
+        name = users[job.reference][0]
+        jobs.append((name, json.dumps({"data": photos[job.photo], "name": name}).encode(), job))
 
     latencies: list[float] = []
     errors: list[str] = []

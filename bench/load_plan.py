@@ -79,6 +79,13 @@ class LoadPlan:
         """Each reference once, in first-use order: one user each."""
         return list(dict.fromkeys(job.reference for job in self.jobs))
 
+    def without(self, references: set[str], reason: str) -> LoadPlan:
+        """This plan less the jobs of ``references``, counted under ``reason`` in ``left_out``."""
+        kept = [job for job in self.jobs if job.reference not in references]
+        dropped = len(self.jobs) - len(kept)
+        left_out = {**self.left_out, reason: dropped} if dropped else dict(self.left_out)
+        return LoadPlan(self.root, kept, left_out)
+
 
 def _reversed(pair: LabelledPair) -> LabelledPair:
     return LabelledPair(pair.query, pair.ref, pair.label, pair.kind)

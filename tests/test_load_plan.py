@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.load_plan import build_plan, hand_held, plan_pairs
+from bench.load_plan import Job, LoadPlan, build_plan, hand_held, plan_pairs
 from vision.core import verdict as v
 from vision.lab.data import LabelledPair, read_pairs
 from vision.profile import Profile
@@ -79,3 +79,11 @@ def test_build_plan_on_the_bundled_pairs_expects_the_given_verdicts_and_says_wha
     assert "genuine photos ran out (each is sent once)" in plan.left_out  # 20 real hand-held photos < 48
     assert len(plan.references) == len(set(plan.references))
     assert {job.reference for job in plan.jobs} == set(plan.references)
+
+
+def test_a_plan_without_refused_references_counts_their_jobs_as_left_out() -> None:
+    jobs = [Job("r1", "p1", 1, "viewpoint", v.COMPLETE), Job("r1", "x", 0, "easy", v.WRONG_PICTURE)]
+    plan = LoadPlan(Path("d"), [*jobs, Job("r2", "p2", 1, "object", v.COMPLETE)], {"earlier": 3})
+    kept = plan.without({"r1"}, "refused")
+    assert [job.reference for job in kept.jobs] == ["r2"] and kept.left_out == {"earlier": 3, "refused": 2}
+    assert plan.without(set(), "refused").left_out == {"earlier": 3} and len(plan.jobs) == 3  # plan unchanged
