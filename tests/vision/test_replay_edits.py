@@ -16,7 +16,7 @@ from vision.replay.check import Candidate, ReplayEvidence, decide, find_replay, 
 from vision.replay.edits import EDITS, collage, rotate
 from vision.replay.fingerprint import Fingerprint, make_fingerprint
 from vision.replay.memory import replay_thresholds
-from vision.replay.residual import cell_correlations, mirrored_features
+from vision.replay.residual import MIN_CELL_SCALE, cell_correlations, cell_px, mirrored_features
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples" / "images"
 REF = SAMPLES / "lightglue" / "DSC_0410.JPG"
@@ -62,8 +62,8 @@ def test_edited_copy_of_a_remembered_photo_is_caught(name: str, ref_fp: Fingerpr
     )
     flagged, why = decide(evidence, THRESHOLDS)
     assert flagged, f"{name}: {why} ({evidence})"
-    if not name.startswith("collage"):  # a quarter tile has under 12 cells of a 160 px thumbnail: the framed rule
-        assert evidence.cell_share >= THRESHOLDS.min_cell_share and evidence.n_cells >= THRESHOLDS.min_cells
+    # The content rule holds for every edit, a quarter tile too: its cells are scaled to the old photo.
+    assert evidence.cell_share >= THRESHOLDS.min_cell_share and evidence.n_cells >= THRESHOLDS.min_cells
     assert evidence.mirrored == (name == "mirror")
 
 
@@ -122,6 +122,26 @@ def test_cell_correlations_count_only_textured_covered_cells() -> None:
     assert cell_correlations(texture, rng.normal(0, 10, (64, 64)).astype(np.float32), valid).size == 8
 
 
+def test_cells_hold_the_same_share_of_the_old_photo_however_small_it_is_shown() -> None:
+    """16 x 16 px of the old thumbnail: 8 px on a quarter-size copy, 11 on a half-area one, 16 at full size or larger.
+
+    Shown smaller than a quarter tile, the old photo's fine detail is gone at thumbnail size: 16 px cells again.
+    """
+    size = (160, 120)
+    assert cell_px(np.eye(3), size) == 16
+    assert cell_px(np.diag([0.5, 0.5, 1.0]), size) == 8
+    assert cell_px(np.diag([0.5, 1.0, 1.0]), size) == 11  # a half tile: the aspect changes, the area halves
+    assert cell_px(np.diag([2.0, 2.0, 1.0]), size) == 16  # a crop shown larger keeps 16 px cells
+    assert cell_px(np.diag([0.47, 0.47, 1.0]), size) == 8  # a quarter tile's keypoint fit, a little off
+    assert cell_px(np.diag([0.36, 0.36, 1.0]), size) == 16  # a far view of a facade: no finer cells
+    assert cell_px(np.diag([MIN_CELL_SCALE - 0.01] * 2 + [1.0]), size) == 16
+    assert cell_px(3.0 * np.diag([0.5, 0.5, 1.0]), size) == 8  # projective: the overall factor cancels
+    # A perspective warp: the scale is the one at the old thumbnail's centre.
+    H = np.array([[0.8, 0.0, 0.0], [0.0, 0.8, 0.0], [0.001, 0.0, 1.0]])
+    centre = H @ np.array([79.5, 59.5, 1.0])
+    assert cell_px(H, size) == round(16 * 0.8 / centre[2] ** 1.5) == 11
+
+
 def test_a_half_tile_collage_is_found_by_its_tile_not_its_keypoints(ref_fp: Fingerprint, source: np.ndarray) -> None:
     """The photo squeezed into half the frame (aspect 2x): its keypoints barely align; the tile's pHash does."""
     photo, fp = _query(EDITS["collage_half"](source, np.random.default_rng(5)))
@@ -129,6 +149,24 @@ def test_a_half_tile_collage_is_found_by_its_tile_not_its_keypoints(ref_fp: Fing
     flagged, why = decide(evidence, THRESHOLDS)
     assert flagged and "one tile of a collage" in why, why
     assert evidence.tile and evidence.cell_share >= THRESHOLDS.min_cell_share
+
+
+def test_a_quarter_tile_is_caught_on_content_even_when_its_warp_is_not_a_similarity(
+    ref_fp: Fingerprint, source: np.ndarray
+) -> None:
+    """A quarter of the 160 px thumbnail is 80 x 60 px: 16 px cells left 9-10 textured ones (the rule needs 12).
+
+    On the edit set two such copies aligned by a slightly perspective fit
+    (2.1 % off a similarity: not a "digital copy") passed as new photos.
+    Cells that hold 16 x 16 px of the old photo (8 px on the tile) give the
+    content rule its count, so the warp's type no longer matters.
+    """
+    photo, fp = _query(EDITS["collage_quarter"](source, np.random.default_rng(5)))
+    evidence = measure(ref_fp, photo.features, fp.thumb, fp)
+    assert evidence.n_cells >= 3 * THRESHOLDS.min_cells, evidence
+    not_a_similarity = replace(evidence, similarity_residual=0.021, border_flatness=1.0)
+    flagged, why = decide(not_a_similarity, THRESHOLDS)
+    assert flagged and "repeats" in why, why
 
 
 def test_a_tile_is_judged_by_the_content_rule_only() -> None:

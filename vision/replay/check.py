@@ -40,7 +40,7 @@ from vision.replay.evidence import ReplayEvidence
 from vision.replay.fingerprint import Fingerprint, hash_distance
 from vision.replay.geometry import frame_border, similarity_deviation
 from vision.replay.refine import refine_homography
-from vision.replay.residual import cell_correlations, detail, ncc
+from vision.replay.residual import cell_correlations, cell_px, detail, ncc
 from vision.replay.thresholds import ReplayThresholds
 from vision.replay.tiles import tile_candidates
 
@@ -277,7 +277,11 @@ def _measure_thumb(
     hash_dist: int,
     flipped: bool,
 ) -> ReplayEvidence:
-    """The evidence of one thumbnail alignment ``H_thumb`` (candidate thumbnail px -> new photo's)."""
+    """The evidence of one thumbnail alignment ``H_thumb`` (candidate thumbnail px -> new photo's).
+
+    The grid cells hold 16 x 16 px of the old thumbnail wherever it lands
+    (:func:`vision.replay.residual.cell_px`: smaller cells on a copy shown smaller).
+    """
     n_matches, n_in, reproj = fit
     ch, cw = candidate.thumb.shape
     warped, valid = align_thumbnail(candidate, query_thumb, H_thumb)
@@ -285,7 +289,7 @@ def _measure_thumb(
     if valid.sum() >= 400:  # at least a 20x20 overlap
         old, new = detail(warped), detail(query_thumb)
         corr = ncc(old[valid], new[valid])
-        cells = cell_correlations(old, new, valid)
+        cells = cell_correlations(old, new, valid, cell_px(H_thumb, (cw, ch)))
     sim_residual, angle_off = similarity_deviation(H_thumb, (cw, ch))
     inside, flatness = frame_border(H_thumb, (cw, ch), query_thumb)
     return ReplayEvidence(

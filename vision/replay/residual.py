@@ -23,8 +23,10 @@ from vision.matchers.akaze import Features, FeatureSettings, extract_features, t
 
 __all__ = [
     "CELL_PX",
+    "MIN_CELL_SCALE",
     "MIRROR_SIDE",
     "cell_correlations",
+    "cell_px",
     "detail",
     "flip_matrix",
     "mirrored_features",
@@ -33,6 +35,9 @@ __all__ = [
 
 CELL_PX = 16
 """Side of a grid cell, query-thumbnail pixels (a 160 px thumbnail has about 70)."""
+MIN_CELL_SCALE = 0.45
+"""Smallest scale (old thumbnail -> new) at which cells shrink with the copy: a quarter tile is 0.5 (a keypoint
+fit of it 0.5 +- a few percent); a genuine far view of a flat facade measured 0.36."""
 MIRROR_SIDE = 640
 """Long side (pixels) the mirrored view is searched at: a third of the full AKAZE time."""
 _MIN_CELL_COVER = 0.9  # share of a cell's pixels the aligned old photo must cover
@@ -95,6 +100,37 @@ def cell_correlations(old: np.ndarray, new: np.ndarray, valid: np.ndarray, cell:
     keep = (cover >= _MIN_CELL_COVER) & (sa >= _MIN_CELL_DETAIL) & (sb >= _MIN_CELL_DETAIL)
     corr = (a * b).mean(axis=2) / np.maximum(sa * sb, 1e-6)
     return corr[keep].astype(np.float32)
+
+
+def cell_px(H: np.ndarray, old_size: tuple[int, int], cell: int = CELL_PX) -> int:
+    """The cell side (new-thumbnail px) that holds ``cell`` x ``cell`` pixels of the old thumbnail under ``H``.
+
+    A copy pasted smaller into the new frame (a quarter tile of a collage)
+    keeps every pixel of the old photo at a fraction of its size: at a fixed
+    16 px a quarter of the 160 px thumbnail (80 x 60 px) has a dozen cells,
+    fewer textured ones than the content rule needs.  Scaled with ``H`` (its
+    area scale at the centre of the ``(width, height)`` old thumbnail), a
+    cell holds the same share of the old photo, so the rule's count and
+    share mean the same on the tile.  Never over ``cell`` (a crop shown
+    larger keeps 16 px cells).
+
+    Only down to :data:`MIN_CELL_SCALE`: shown smaller than that (a far
+    re-shot of a facade the old photo filled) the old photo's fine detail is
+    gone at thumbnail size, and what the smaller cells would compare is its
+    coarse structure, which a genuine new photo of a flat scene shares (on
+    the edit set a British Museum pair at scale 0.36 repeated "100 % of 22
+    cells" at 8 px against 6 at 16 px).  There the cells stay at ``cell``.
+    """
+    x, y = (old_size[0] - 1) / 2.0, (old_size[1] - 1) / 2.0
+    u, v, w = H @ np.array([x, y, 1.0])
+    if abs(w) < 1e-12:
+        return cell
+    # The Jacobian of (u / w, v / w) at the centre: its determinant is the local area scale.
+    jac = (H[:2, :2] - np.outer([u / w, v / w], H[2, :2])) / w
+    scale = float(np.sqrt(abs(np.linalg.det(jac))))
+    if scale < MIN_CELL_SCALE:
+        return cell
+    return int(min(cell, round(cell * max(scale, 0.5))))
 
 
 def flip_matrix(width: int) -> np.ndarray:
