@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -20,7 +21,13 @@ from api import create_app
 from bench.hostile_images import scan_flood_jpeg, text_bomb_png
 from vision.core import verdict as v
 from vision.profile import Profile
+from vision.service.habit_flows import verify_habit_b64
+from vision.service.register import register_bytes
+from vision.service.verify import verify_bytes
 from vision.store import LocalReferenceStore
+from vision.web.gate import CpuGate
+
+SAMPLES = Path(__file__).resolve().parents[1] / "samples" / "images"
 
 
 @pytest.fixture(scope="module")
@@ -47,6 +54,7 @@ def hostile() -> dict[str, str]:
     [
         ("/auth/feature", {"name": "alice"}, v.MISSING_PICTURE),
         ("/auth/test", {"name": "alice"}, v.TAKE_PICTURE_AGAIN),
+        ("/auth/test", {"name": "alice", "habit": "desk"}, v.TAKE_PICTURE_AGAIN),  # the habit route too
         ("/auth/tag", {"tag": "cup"}, v.NO_TAG),
     ],
 )
@@ -58,3 +66,24 @@ def test_hostile_photo_refused_under_a_second_with_the_gate_saturated(saturated,
     assert res.status_code == 400 and body["message"] == message, body
     assert "at most" in body["reason"], body  # the budget's own words (limit named), not a 503 "server busy"
     assert elapsed < 1.0, f"{path} {kind}: {elapsed:.2f} s"
+
+
+def test_the_service_flows_read_the_header_outside_the_gate(tmp_path) -> None:
+    """Below the web layer too: the verify flows (plain bytes, a habit) refuse a hostile photo with a slot held.
+
+    They used to read the header (and a habit's base64) inside the gate: a hostile photo waited for a CPU
+    slot behind genuine work and came back as "server busy" after the deadline instead of its own reason.
+    """
+    store = LocalReferenceStore(tmp_path)
+    register_bytes(store, (SAMPLES / "lightglue" / "DSC_0410.JPG").read_bytes(), "alice")
+    flood = scan_flood_jpeg(512, 512, repeats=20_000)
+    gate = CpuGate(1)
+    with gate(), gate.deadline(3.0):  # the one slot is busy: a gated step would wait 3 s, then give up
+        start = time.perf_counter()
+        plain = verify_bytes(store, flood, "alice", Profile(), gate=gate)
+        habit = verify_habit_b64(store, b64(flood), "alice", "desk", Profile(), gate=gate)
+        elapsed = time.perf_counter() - start
+    for answer in (plain, habit):
+        assert answer.status == 400 and answer.message == v.MISSING_PICTURE, answer
+        assert "scans" in answer.reason and "CPU slot" not in answer.reason, answer.reason
+    assert elapsed < 1.0, f"{elapsed:.2f} s"
