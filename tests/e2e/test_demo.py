@@ -54,6 +54,9 @@ def test_demo_tells_the_story_on_a_projector(desktop) -> None:
     _in_view(page, headline)
     h.pick_example(page, "Sent again")  # the reference itself, as a screenshot: the replay check catches it
     expect(headline).to_contain_text("Not a new photo: this is the reference photo sent again")
+    # Streamlit may still be re-running: its stale panel beside the new one would show the caption twice (a CI
+    # flake of the last stop); once idle the page must show it exactly once (strict locator).
+    h.wait_until_idle(page)
     expect(page.get_by_text("Replay check: the reference aligned onto the new photo")).to_be_visible()
     expect(page.get_by_text("API answer").first).to_be_hidden()  # the contract is folded under "Details"
     h.pick_example(page, "Landmark")
