@@ -21,8 +21,18 @@ def open_store(kind: str, where: dict[str, str]) -> Any:
     from moto_server import s3_client
 
     from vision.store.s3 import S3ReferenceStore
+    from vision.store.s3_settings import DEFAULT_MAX_ATTEMPTS
 
-    client = s3_client(where["endpoint"], "testing-key-id", "testing-secret-do-not-print", read_timeout=20)
+    # The product's retry policy (vision.store.s3_settings: 2 attempts, standard mode), not the tests' single try:
+    # under these races moto now and then answers 500 (it reads an object whose buffer a concurrent overwrite has
+    # just closed: "I/O operation on closed file"), a transient server error real S3 also asks clients to retry.
+    client = s3_client(
+        where["endpoint"],
+        "testing-key-id",
+        "testing-secret-do-not-print",
+        read_timeout=20,
+        retries={"total_max_attempts": DEFAULT_MAX_ATTEMPTS, "mode": "standard"},
+    )
     return S3ReferenceStore(client, where["bucket"])
 
 

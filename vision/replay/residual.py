@@ -112,7 +112,8 @@ def cell_px(H: np.ndarray, old_size: tuple[int, int], cell: int = CELL_PX) -> in
     area scale at the centre of the ``(width, height)`` old thumbnail), a
     cell holds the same share of the old photo, so the rule's count and
     share mean the same on the tile.  Never over ``cell`` (a crop shown
-    larger keeps 16 px cells).
+    larger keeps 16 px cells) nor under half of it (8 px: 64 pixels still
+    give a stable correlation).
 
     Only down to :data:`MIN_CELL_SCALE`: shown smaller than that (a far
     re-shot of a facade the old photo filled) the old photo's fine detail is
