@@ -12,6 +12,7 @@ from vision.matchers.geometry import (
     fit_homography,
     homography_problems,
     is_convex,
+    jacobian_at,
     outline,
     project_outline,
     shoelace_area,
@@ -256,3 +257,15 @@ def test_the_region_checks_keep_the_physics() -> None:
     assert stretch == ["stretch ratio 10.0 (max 8)"]
     huge = homography_problems(np.diag([40.0, 40.0, 1.0]), REF, QUERY, region=box)
     assert len(huge) == 1 and huge[0].startswith("inlier box covers 85.")
+
+
+def test_jacobian_at_matches_finite_differences_and_says_none_at_infinity():
+    H = np.array([[0.9, 0.1, 12.0], [-0.05, 1.1, -7.0], [2e-4, -1e-4, 1.0]])
+    p, eps = np.array([300.0, 200.0]), 1e-3
+    numeric = np.stack(
+        [(warp(H, p + d) - warp(H, p - d))[0] / (2 * eps) for d in (np.array([eps, 0.0]), np.array([0.0, eps]))],
+        axis=1,
+    )
+    J = jacobian_at(H, (300.0, 200.0))
+    assert J is not None and np.allclose(J, numeric, atol=1e-6)
+    assert jacobian_at(np.array([[1.0, 0, 0], [0, 1.0, 0], [1.0, 0, -5.0]]), (5.0, 3.0)) is None

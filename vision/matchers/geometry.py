@@ -168,18 +168,28 @@ def homography_problems(
     return problems
 
 
-def _anisotropy(H: np.ndarray, centre: tuple[float, float]) -> float:
-    """Ratio of the singular values of H's Jacobian at ``centre`` (reference pixels)."""
-    cx, cy = float(centre[0]), float(centre[1])
-    denom = H[2, 0] * cx + H[2, 1] * cy + H[2, 2]
+def jacobian_at(H: np.ndarray, point: tuple[float, float]) -> np.ndarray | None:
+    """``(2, 2)`` Jacobian of the projective map ``H`` at ``point``: how it stretches a small patch there.
+
+    None where the point maps to infinity (the homography's denominator vanishes).
+    """
+    px, py = float(point[0]), float(point[1])
+    denom = H[2, 0] * px + H[2, 1] * py + H[2, 2]
     if abs(denom) < 1e-12:
-        return float("inf")
-    u = (H[0, 0] * cx + H[0, 1] * cy + H[0, 2]) / denom
-    v = (H[1, 0] * cx + H[1, 1] * cy + H[1, 2]) / denom
-    J = (
+        return None
+    u = (H[0, 0] * px + H[0, 1] * py + H[0, 2]) / denom
+    v = (H[1, 0] * px + H[1, 1] * py + H[1, 2]) / denom
+    return (
         np.array([[H[0, 0] - u * H[2, 0], H[0, 1] - u * H[2, 1]], [H[1, 0] - v * H[2, 0], H[1, 1] - v * H[2, 1]]])
         / denom
     )
+
+
+def _anisotropy(H: np.ndarray, centre: tuple[float, float]) -> float:
+    """Ratio of the singular values of H's Jacobian at ``centre`` (reference pixels)."""
+    J = jacobian_at(H, centre)
+    if J is None:
+        return float("inf")
     s = np.linalg.svd(J, compute_uv=False)
     return float(s[0] / s[1]) if s[1] > 1e-12 else float("inf")
 

@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 
 from vision.matchers.akaze import Features, FeatureSettings, extract_features, to_gray, working_image
+from vision.matchers.geometry import jacobian_at
 
 __all__ = [
     "CELL_PX",
@@ -122,16 +123,13 @@ def cell_px(H: np.ndarray, old_size: tuple[int, int], cell: int = CELL_PX) -> in
     the edit set a British Museum pair at scale 0.36 repeated "100 % of 22
     cells" at 8 px against 6 at 16 px).  There the cells stay at ``cell``.
     """
-    x, y = (old_size[0] - 1) / 2.0, (old_size[1] - 1) / 2.0
-    u, v, w = H @ np.array([x, y, 1.0])
-    if abs(w) < 1e-12:
+    jac = jacobian_at(H, ((old_size[0] - 1) / 2.0, (old_size[1] - 1) / 2.0))
+    if jac is None:
         return cell
-    # The Jacobian of (u / w, v / w) at the centre: its determinant is the local area scale.
-    jac = (H[:2, :2] - np.outer([u / w, v / w], H[2, :2])) / w
-    scale = float(np.sqrt(abs(np.linalg.det(jac))))
+    scale = float(np.sqrt(abs(np.linalg.det(jac))))  # the local area scale, as a side ratio
     if scale < MIN_CELL_SCALE:
         return cell
-    return int(min(cell, round(cell * max(scale, 0.5))))
+    return int(min(cell, max(cell // 2, round(cell * scale))))
 
 
 def flip_matrix(width: int) -> np.ndarray:
