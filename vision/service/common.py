@@ -8,7 +8,9 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager as ContextManager
 from typing import Any
 
+from vision.core.errors import ImageInputError
 from vision.core.logsafe import safe_text
+from vision.image.imageio import DEFAULT_LIMITS, DecodeLimits, decode_base64, read_header
 
 Gate = Callable[[], ContextManager[Any]]
 """A context manager factory held around CPU-heavy work (the API bounds how many run at once)."""
@@ -29,6 +31,27 @@ def photo_text(data: object) -> tuple[str, str]:
     if not isinstance(data, str):
         return "", f"'data' must be a base64 string, got {json_type(data)}"
     return data, ""
+
+
+def unusable_photo(data: object, limits: DecodeLimits = DEFAULT_LIMITS) -> bool:
+    """Whether a request's ``data`` field is refused without decoding a pixel: missing, not a string,
+    not base64, too large, or a header :func:`vision.image.imageio.read_header` refuses (the decode
+    budget's scan floods and text bombs included).
+
+    Every base64 flow (register, verify, tag, and their habit forms) answers such a request from its
+    own checks, before any store I/O and before a CPU slot, so the web layer may run the flow for it
+    on its admission threads: a hostile photo is answered without waiting behind genuine work
+    (:func:`vision.web.flows.admit`).  Costs one base64 decode and a header walk (ms: bounded by the
+    body cap).
+    """
+    text, bad = photo_text(data)
+    if bad:
+        return True
+    try:
+        read_header(decode_base64(text, limits), limits)
+    except ImageInputError:
+        return True
+    return False
 
 
 def json_type(value: object) -> str:

@@ -18,6 +18,7 @@ from vision.core import verdict as v
 from vision.core.logsafe import safe_text
 from vision.core.memory import release_memory
 from vision.service import habit_flows, register, tag, verify
+from vision.service.common import unusable_photo
 from vision.store.errors import StoreError
 from vision.store.ids import MAX_USER_ID_LENGTH
 from vision.web.auth import AuthError, Principal, authenticate, effective_user
@@ -31,12 +32,17 @@ log = logging.getLogger("vision.api")
 
 @dataclass(frozen=True)
 class Flow:
-    """One endpoint's contract: its 400 for unusable bodies, its 500, and its runner ``(runtime, body, client)``."""
+    """One endpoint's contract: its 400 for unusable bodies, its 500, and its runner ``(runtime, body, client)``.
+
+    ``photo``: the body's ``data`` is a base64 photo that the runner answers from its own checks, before
+    the store and the CPU gate, when it is unusable (:func:`admit` relies on it).
+    """
 
     name: str
     bad_request: str
     fault: str
     run: Callable[[Runtime, dict[str, Any], str], v.Verdict]
+    photo: bool = True
 
 
 def _run_register(rt: Runtime, body: dict[str, Any], client: str) -> v.Verdict:
@@ -151,12 +157,22 @@ def too_many(who: str, wait_s: float) -> v.Verdict:
     )
 
 
-def _timed_run(flow: Flow, rt: Runtime, raw: bytes, principal: Principal, client: str) -> v.Verdict:
-    """Worker-thread part of a request: parse JSON, check the user, run the flow (never raises).
+def admit(flow: Flow, rt: Runtime, raw: bytes, principal: Principal, client: str) -> v.Verdict | dict[str, Any]:
+    """Admission-thread part of a request: parse JSON, check the user, and answer an unusable photo at once.
 
     With a bearer token ``name`` defaults to (and must equal) the token's
     subject.  Register and verify are limited per user (an anonymous
-    registration counts against its client).
+    registration counts against its client).  Returns the parsed body for
+    the flow's own thread (:func:`_timed_run`), or the verdict that ends the
+    request.
+
+    Why a request whose photo is unusable by its header (a scan flood, a
+    text bomb, not base64: :func:`vision.service.common.unusable_photo`) is
+    answered here: every flow answers it from its own checks, before the
+    store and before a CPU slot, but on the flow threads it would first wait
+    for one of them, and under load all of them wait for the CPU gate.
+    Issue 22's run with 32 genuine clients: refusals took up to 1.2 s, all
+    of it waiting for a flow thread.
     """
     try:
         body = parse_json_object(raw)
@@ -172,6 +188,13 @@ def _timed_run(flow: Flow, rt: Runtime, raw: bytes, principal: Principal, client
         wait = rt.user_limit.hit(f"user:{user_key}")
         if wait:
             return too_many("user", wait)
+    if flow.photo and unusable_photo(body.get("data"), rt.limits):
+        return _timed_run(flow, rt, body, client, len(raw))
+    return body
+
+
+def _timed_run(flow: Flow, rt: Runtime, body: dict[str, Any], client: str, body_bytes: int) -> v.Verdict:
+    """Run the flow under the request's deadline (never raises); a large body's memory is returned after it."""
     try:
         with rt.gate.deadline(rt.config.request_timeout_s):
             return flow.run(rt, body, client)
@@ -179,7 +202,7 @@ def _timed_run(flow: Flow, rt: Runtime, raw: bytes, principal: Principal, client
         return v.Verdict(503, BUSY, False, str(exc), {"retry_after": 2})
     finally:
         del body
-        if len(raw) >= _TRIM_AFTER_BYTES:
+        if body_bytes >= _TRIM_AFTER_BYTES:
             # A large photo's buffers (body, base64, pixels) were just freed: give them back to the system.
             release_memory()
 
@@ -239,14 +262,17 @@ async def _answer_request(flow: Flow, rt: Runtime, request: Request, client: str
     except BodyTimeout as exc:
         headers["Connection"] = "close"
         return v.Verdict(408, TIMEOUT, False, str(exc), {"error": "timeout"})
-    limiter = rt.threads_for(flow.name)
     try:
         # The backstop deadline; the CPU gate and the store guard normally answer well before it.
-        return await asyncio.wait_for(
-            anyio.to_thread.run_sync(
-                _timed_run, flow, rt, raw, principal, client, limiter=limiter, abandon_on_cancel=True
-            ),
-            timeout=rt.config.request_timeout_s + rt.config.store_timeout_s,
-        )
+        async with asyncio.timeout(rt.config.request_timeout_s + rt.config.store_timeout_s):
+            admitted = await anyio.to_thread.run_sync(
+                admit, flow, rt, raw, principal, client, limiter=rt.threads_for("admission"), abandon_on_cancel=True
+            )
+            if isinstance(admitted, v.Verdict):
+                return admitted
+            size, raw = len(raw), b""  # parsed: the flow holds only the body
+            return await anyio.to_thread.run_sync(
+                _timed_run, flow, rt, admitted, client, size, limiter=rt.threads_for(flow.name), abandon_on_cancel=True
+            )
     except TimeoutError:
         return v.Verdict(503, BUSY, False, "the request ran out of time", {"retry_after": 2})

@@ -50,7 +50,7 @@ def _run_dispute(rt: Runtime, body: dict[str, Any], client: str) -> v.Verdict:
     return habit_flows.dispute(rt.store(), body.get("name"), body.get("habit"), body.get("id"), body.get("claim"))
 
 
-DISPUTE = Flow("dispute", habit_flows.BAD, v.SOMETHING_WRONG, _run_dispute)
+DISPUTE = Flow("dispute", habit_flows.BAD, v.SOMETHING_WRONG, _run_dispute, photo=False)  # no photo: store work
 
 
 def _history(rt: Runtime, request: Request) -> v.Verdict:

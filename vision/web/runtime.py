@@ -103,14 +103,16 @@ class Runtime:
         )
 
     def threads_for(self, flow: str) -> anyio.CapacityLimiter:
-        """Worker threads of a flow: the tag flow has its own, so requests stuck on the store cannot starve it.
+        """Worker threads of a flow: the tag flow has its own, so requests stuck on the store cannot starve it;
+        ``"admission"`` names the threads every request's cheap checks run on first
+        (:func:`vision.web.flows.admit`), so a refusal never queues behind flows waiting for a CPU slot.
 
         Created on first use, inside the event loop.
         """
-        group = "tag" if flow == "tag" else "store"
+        group = flow if flow in ("tag", "admission") else "store"
         if group not in self._thread_limits:
-            size = self.config.tag_threads if group == "tag" else self.config.flow_threads
-            self._thread_limits[group] = anyio.CapacityLimiter(size)
+            size = {"tag": self.config.tag_threads, "admission": self.config.admission_threads}
+            self._thread_limits[group] = anyio.CapacityLimiter(size.get(group, self.config.flow_threads))
         return self._thread_limits[group]
 
     @property

@@ -28,6 +28,7 @@ class ApiSettings:
     body_idle_timeout_s: float = 10.0
     flow_threads: int = 32
     tag_threads: int = 8
+    admission_threads: int = 8
     store_workers: int = 4
     store_timeout_s: float = 5.0
     breaker_failures: int = 5
@@ -62,6 +63,7 @@ class ApiSettings:
             body_idle_timeout_s=num("VISION_BODY_IDLE_TIMEOUT_S", d.body_idle_timeout_s, False, 0.1),
             flow_threads=int(num("VISION_FLOW_THREADS", d.flow_threads)),
             tag_threads=int(num("VISION_TAG_THREADS", d.tag_threads)),
+            admission_threads=int(num("VISION_ADMISSION_THREADS", d.admission_threads)),
             store_workers=int(num("VISION_STORE_WORKERS", d.store_workers)),
             store_timeout_s=num("VISION_STORE_TIMEOUT_S", d.store_timeout_s, False, 0.05),
             breaker_failures=int(num("VISION_STORE_BREAKER_FAILURES", d.breaker_failures)),
